@@ -1,0 +1,1 @@
+# Installation: headers, module libraries, a CMake package (corodb::corodb) and corodb.pc.

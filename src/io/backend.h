@@ -1,0 +1,88 @@
+// The I/O backend interface: one positional read, write or sync at a time,
+// completed through an Asio completion handler.
+//
+// Backends: UringBackend (io_uring, one ring per io_context), ThreadPoolBackend
+// (blocking syscalls on a thread pool) and FaultInjectionBackend (tests). File
+// (io/file.h) builds the awaitable primitives — short transfers completed,
+// errors mapped to Status — on top of Start().
+//
+// Thread safety: Start() may be called from any thread, concurrently.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include <boost/asio/any_completion_handler.hpp>
+
+#include "corodb/options.h"
+#include "util/result.h"
+
+namespace corodb {
+class Logger;
+}
+
+namespace corodb::io {
+
+enum class IoOpcode : uint8_t {
+  kRead,
+  kWrite,
+  kFdatasync,
+  kFsync,
+  // A write linked to an fdatasync (IOSQE_IO_LINK): the sync runs only after
+  // the whole write succeeded; a short or failed write cancels it (-ECANCELED).
+  kWriteThenFdatasync,
+};
+
+struct IoRequest {
+  IoOpcode opcode = IoOpcode::kRead;
+  int fd = -1;
+  // Data to write or room to read into; unused by syncs. Owned by the caller
+  // and must stay valid until the completion handler has run.
+  char* buf = nullptr;
+  uint32_t len = 0;
+  uint64_t offset = 0;
+};
+
+struct IoCompletion {
+  // Bytes transferred (>= 0) or -errno. For syncs, 0 or -errno.
+  int32_t res = 0;
+  // kWriteThenFdatasync only: the sync's result, -ECANCELED when the write
+  // was short or failed.
+  int32_t sync_res = 0;
+};
+
+using IoHandler = boost::asio::any_completion_handler<void(IoCompletion)>;
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+
+  // "uring", "threadpool", or a wrapper's name.
+  virtual std::string_view Name() const = 0;
+
+  // Starts `req`. `handler` runs exactly once, on its associated executor,
+  // with the kernel's result; never inline inside Start(). The operation keeps
+  // the handler's executor's context alive (outstanding work) until then.
+  // Destroying that context waits for the operation to leave the kernel and
+  // then destroys the handler without running it.
+  virtual void Start(const IoRequest& req, IoHandler handler) = 0;
+
+  // Hooks for backends that track files by name (fault injection). Called by
+  // FileSystem when a file is opened or closed.
+  virtual void OnOpen(int /*fd*/, const std::string& /*path*/) {}
+  virtual void OnClose(int /*fd*/) {}
+};
+
+// Chooses and creates the backend for `kind`, honouring CORODB_IO_BACKEND.
+// kAuto probes io_uring on the calling thread (which should be the thread that
+// will drive the ring) and falls back to the thread pool, logging why once.
+// kUring fails with NotSupported when io_uring cannot be set up.
+Result<std::shared_ptr<Backend>> MakeBackend(IoBackendKind kind, int io_threads,
+                                             Logger* logger);
+
+// Parses "uring" / "threadpool" / "auto"; false when `name` is none of them.
+bool ParseBackendKind(std::string_view name, IoBackendKind* kind);
+
+}  // namespace corodb::io

@@ -1,0 +1,104 @@
+// File: an open file with awaitable positional I/O over an io::Backend.
+//
+// Every primitive completes short transfers internally (a read returns fewer
+// bytes than asked only at end of file) and maps -errno to
+// Status::IOError("<path>: <op> at offset <n>: <strerror>").
+//
+// Buffers: the caller owns them; they must stay valid until the awaitable
+// completes (the coroutine that awaits is suspended meanwhile, so buffers on
+// its frame are fine). O_DIRECT files need buffers, offsets and lengths
+// aligned to 4096 (see AlignedBuffer).
+//
+// Thread safety: distinct operations on one File may run concurrently from
+// any thread, except Append/AppendAndSync, which one writer at a time uses
+// (they advance append_offset()). Executors: the completion resumes the
+// awaiting coroutine on its own executor; with the uring backend an
+// io_context's coroutines use that io_context's ring.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "io/backend.h"
+#include "util/result.h"
+
+namespace corodb::io {
+
+class File {
+ public:
+  // Takes ownership of `fd`. `append_offset` is where Append() writes next.
+  File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset);
+  ~File();  // closes the descriptor (blocking close(2))
+  File(const File&) = delete;
+  File& operator=(const File&) = delete;
+
+  const std::string& path() const { return path_; }
+  int fd() const { return fd_; }
+  uint64_t append_offset() const { return append_offset_; }
+
+  // Reads up to buf.size() bytes at `offset`. Returns the count read, which is
+  // smaller than buf.size() only at end of file.
+  // SUSPENDS: one or more backend reads.
+  boost::asio::awaitable<Result<size_t>> ReadAt(uint64_t offset, std::span<char> buf);
+
+  // Writes all of `data` at `offset`.
+  // SUSPENDS: one or more backend writes.
+  boost::asio::awaitable<Status> WriteAt(uint64_t offset, std::span<const char> data);
+
+  // Writes `data` at append_offset() and advances it (only on success).
+  // SUSPENDS: as WriteAt.
+  boost::asio::awaitable<Status> Append(std::span<const char> data);
+
+  // Appends `data` and makes it durable with fdatasync, as one linked
+  // submission (IOSQE_IO_LINK on io_uring). A short write cancels the linked
+  // sync; the rest is then written and synced separately.
+  // SUSPENDS: one linked write+sync in the common case.
+  boost::asio::awaitable<Status> AppendAndSync(std::span<const char> data);
+
+  // fdatasync(2): file data (and the size) durable.
+  boost::asio::awaitable<Status> Sync();
+  // fsync(2): data and all metadata durable.
+  boost::asio::awaitable<Status> FullSync();
+
+  // Current size from fstat (blocking, cheap).
+  Result<uint64_t> Size() const;
+  // ftruncate (blocking); also moves append_offset() to `size` when beyond it.
+  Status Truncate(uint64_t size);
+
+ private:
+  struct Completion;
+  boost::asio::awaitable<IoCompletion> Submit(IoRequest req);
+  Status ErrorStatus(const char* op, uint64_t offset, int neg_errno) const;
+
+  std::shared_ptr<Backend> backend_;
+  int fd_;
+  std::string path_;
+  uint64_t append_offset_;
+};
+
+// A heap buffer aligned for O_DIRECT (4096 bytes).
+class AlignedBuffer {
+ public:
+  static constexpr size_t kAlignment = 4096;
+  explicit AlignedBuffer(size_t size);
+  ~AlignedBuffer();
+  AlignedBuffer(AlignedBuffer&& other) noexcept;
+  AlignedBuffer& operator=(AlignedBuffer&& other) noexcept;
+  AlignedBuffer(const AlignedBuffer&) = delete;
+  AlignedBuffer& operator=(const AlignedBuffer&) = delete;
+
+  char* data() { return data_; }
+  const char* data() const { return data_; }
+  size_t size() const { return size_; }
+  std::span<char> span() { return {data_, size_}; }
+
+ private:
+  char* data_ = nullptr;
+  size_t size_ = 0;
+};
+
+}  // namespace corodb::io
