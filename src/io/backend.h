@@ -15,6 +15,7 @@
 #include <string_view>
 
 #include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 
 #include "corodb/options.h"
 #include "util/result.h"
@@ -62,12 +63,14 @@ class Backend {
   // "uring", "threadpool", or a wrapper's name.
   virtual std::string_view Name() const = 0;
 
-  // Starts `req`. `handler` runs exactly once, on its associated executor,
-  // with the kernel's result; never inline inside Start(). The operation keeps
-  // the handler's executor's context alive (outstanding work) until then.
-  // Destroying that context waits for the operation to leave the kernel and
-  // then destroys the handler without running it.
-  virtual void Start(const IoRequest& req, IoHandler handler) = 0;
+  // Starts `req` for a handler whose associated executor is `ex` (the
+  // awaiting coroutine's executor; the type-erased handler cannot tell its
+  // context). `handler` runs exactly once, on `ex`, with the kernel's result;
+  // never inline inside Start(). The operation keeps `ex`'s context alive
+  // (outstanding work) until then. Destroying that context waits for the
+  // operation to leave the kernel and then destroys the handler unrun.
+  virtual void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
+                     IoHandler handler) = 0;
 
   // Hooks for backends that track files by name (fault injection). Called by
   // FileSystem when a file is opened or closed.

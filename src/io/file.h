@@ -31,7 +31,9 @@ namespace corodb::io {
 class File {
  public:
   // Takes ownership of `fd`. `append_offset` is where Append() writes next.
-  File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset);
+  // `direct`: the descriptor has O_DIRECT (a short read then means end of file).
+  File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset,
+       bool direct = false);
   ~File();  // closes the descriptor (blocking close(2))
   File(const File&) = delete;
   File& operator=(const File&) = delete;
@@ -70,7 +72,6 @@ class File {
   Status Truncate(uint64_t size);
 
  private:
-  struct Completion;
   boost::asio::awaitable<IoCompletion> Submit(IoRequest req);
   Status ErrorStatus(const char* op, uint64_t offset, int neg_errno) const;
 
@@ -78,6 +79,7 @@ class File {
   int fd_;
   std::string path_;
   uint64_t append_offset_;
+  bool direct_;
 };
 
 // A heap buffer aligned for O_DIRECT (4096 bytes).

@@ -15,6 +15,9 @@ namespace corodb {
 template <typename T>
 class [[nodiscard]] Result {
  public:
+  // An empty result (no value, an error status). Exists because Asio's
+  // co_spawn default-constructs the result type when a coroutine throws.
+  Result() : status_(Status::InvalidArgument("empty Result")) {}
   Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok());

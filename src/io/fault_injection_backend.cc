@@ -1,0 +1,144 @@
+#include "io/fault_injection_backend.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/post.hpp>
+
+namespace corodb::io {
+namespace asio = boost::asio;
+
+FaultInjectionBackend::FaultInjectionBackend(std::shared_ptr<Backend> inner)
+    : inner_(std::move(inner)), name_("fault(" + std::string(inner_->Name()) + ")") {}
+
+void FaultInjectionBackend::OnOpen(int fd, const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    fd_paths_[fd] = path;
+    files_.try_emplace(path);
+  }
+  inner_->OnOpen(fd, path);
+}
+
+void FaultInjectionBackend::OnClose(int fd) {
+  {
+    std::lock_guard lock(mu_);
+    fd_paths_.erase(fd);
+  }
+  inner_->OnClose(fd);
+}
+
+void FaultInjectionBackend::FailNthWrite(int n, int err) {
+  std::lock_guard lock(mu_);
+  write_countdown_ = n;
+  write_err_ = err;
+}
+void FaultInjectionBackend::FailNthSync(int n, int err) {
+  std::lock_guard lock(mu_);
+  sync_countdown_ = n;
+  sync_err_ = err;
+}
+void FaultInjectionBackend::FailAllWrites(int err) {
+  std::lock_guard lock(mu_);
+  all_writes_err_ = err;
+}
+void FaultInjectionBackend::FailAllSyncs(int err) {
+  std::lock_guard lock(mu_);
+  all_syncs_err_ = err;
+}
+
+int FaultInjectionBackend::NextWriteFault() {
+  writes_.fetch_add(1);
+  std::lock_guard lock(mu_);
+  if (all_writes_err_ != 0) return all_writes_err_;
+  if (write_countdown_ > 0 && --write_countdown_ == 0) return write_err_;
+  return 0;
+}
+int FaultInjectionBackend::NextSyncFault() {
+  syncs_.fetch_add(1);
+  std::lock_guard lock(mu_);
+  if (all_syncs_err_ != 0) return all_syncs_err_;
+  if (sync_countdown_ > 0 && --sync_countdown_ == 0) return sync_err_;
+  return 0;
+}
+
+void FaultInjectionBackend::RecordWrite(int fd, uint64_t end) {
+  std::lock_guard lock(mu_);
+  auto it = fd_paths_.find(fd);
+  if (it == fd_paths_.end()) return;
+  FileState& f = files_[it->second];
+  if (end > f.written_end) f.written_end = end;
+}
+void FaultInjectionBackend::RecordSync(int fd, uint64_t written_end) {
+  std::lock_guard lock(mu_);
+  auto it = fd_paths_.find(fd);
+  if (it == fd_paths_.end()) return;
+  FileState& f = files_[it->second];
+  if (written_end > f.durable) f.durable = written_end;
+}
+uint64_t FaultInjectionBackend::WrittenEnd(int fd) {
+  std::lock_guard lock(mu_);
+  auto it = fd_paths_.find(fd);
+  return it == fd_paths_.end() ? 0 : files_[it->second].written_end;
+}
+
+void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
+                                  IoHandler handler) {
+  auto fail = [&](IoCompletion c) {
+    faults_.fetch_add(1);
+    asio::post(ex, asio::append(std::move(handler), c));
+  };
+  const bool is_write =
+      req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync;
+  const bool is_sync = req.opcode != IoOpcode::kRead && req.opcode != IoOpcode::kWrite;
+  if (is_write) {
+    if (const int err = NextWriteFault(); err != 0) {
+      return fail({-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0});
+    }
+  }
+  int sync_err = 0;
+  if (is_sync) sync_err = NextSyncFault();
+  if (sync_err != 0 && !is_write) return fail({-sync_err, 0});
+
+  // What a successful sync makes durable: everything written before it started.
+  const uint64_t written_before = WrittenEnd(req.fd);
+  IoRequest forwarded = req;
+  if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;  // write happens; the sync "fails"
+  inner_->Start(
+      ex, forwarded,
+      asio::bind_executor(ex, [this, req, sync_err, written_before,
+                               handler = std::move(handler)](IoCompletion c) mutable {
+        if (req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync) {
+          if (c.res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c.res));
+        }
+        if (req.opcode == IoOpcode::kWriteThenFdatasync) {
+          if (sync_err != 0) {
+            c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
+            faults_.fetch_add(1);
+          } else if (c.sync_res == 0) {
+            RecordSync(req.fd, req.offset + req.len);
+          }
+        } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
+                   c.res == 0) {
+          RecordSync(req.fd, written_before);
+        }
+        std::move(handler)(c);
+      }));
+}
+
+Status FaultInjectionBackend::DropUnsyncedData() {
+  std::lock_guard lock(mu_);
+  for (const auto& [path, state] : files_) {
+    if (::truncate(path.c_str(), static_cast<off_t>(state.durable)) != 0 && errno != ENOENT &&
+        errno != EISDIR) {
+      return Status::IOError(path, std::string("truncate: ") + std::strerror(errno));
+    }
+  }
+  return Status::OK();
+}
+
+}  // namespace corodb::io

@@ -1,0 +1,167 @@
+#include "io/file.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_executor.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+namespace corodb::io {
+namespace asio = boost::asio;
+
+namespace {
+// Largest single transfer handed to the backend (io_uring takes 32-bit lengths).
+constexpr size_t kMaxChunk = size_t{1} << 30;
+}  // namespace
+
+File::File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset,
+           bool direct)
+    : backend_(std::move(backend)),
+      fd_(fd),
+      path_(std::move(path)),
+      append_offset_(append_offset),
+      direct_(direct) {}
+
+File::~File() {
+  if (fd_ >= 0) {
+    backend_->OnClose(fd_);
+    ::close(fd_);
+  }
+}
+
+asio::awaitable<IoCompletion> File::Submit(IoRequest req) {
+  return asio::async_initiate<const asio::use_awaitable_t<>&, void(IoCompletion)>(
+      [backend = backend_.get()](auto handler, IoRequest r) {
+        const asio::any_io_executor ex = asio::get_associated_executor(handler);
+        backend->Start(ex, r, IoHandler(std::move(handler)));
+      },
+      asio::use_awaitable, req);
+}
+
+Status File::ErrorStatus(const char* op, uint64_t offset, int neg_errno) const {
+  std::string detail(op);
+  detail += " at offset " + std::to_string(offset) + ": " + std::strerror(-neg_errno);
+  return Status::IOError(path_, detail);
+}
+
+asio::awaitable<Result<size_t>> File::ReadAt(uint64_t offset, std::span<char> buf) {
+  size_t done = 0;
+  while (done < buf.size()) {
+    const auto chunk = static_cast<uint32_t>(std::min(buf.size() - done, kMaxChunk));
+    const IoCompletion c =
+        co_await Submit({IoOpcode::kRead, fd_, buf.data() + done, chunk, offset + done});
+    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res < 0) co_return ErrorStatus("read", offset + done, c.res);
+    if (c.res == 0) break;  // end of file
+    done += static_cast<size_t>(c.res);
+    // With O_DIRECT a short read ends at end of file; the next offset would be unaligned.
+    if (direct_ && static_cast<uint32_t>(c.res) < chunk) break;
+  }
+  co_return done;
+}
+
+asio::awaitable<Status> File::WriteAt(uint64_t offset, std::span<const char> data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const auto chunk = static_cast<uint32_t>(std::min(data.size() - done, kMaxChunk));
+    const IoCompletion c = co_await Submit(
+        {IoOpcode::kWrite, fd_, const_cast<char*>(data.data()) + done, chunk, offset + done});
+    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res < 0) co_return ErrorStatus("write", offset + done, c.res);
+    if (c.res == 0) co_return ErrorStatus("write", offset + done, -ENOSPC);
+    done += static_cast<size_t>(c.res);
+  }
+  co_return Status::OK();
+}
+
+asio::awaitable<Status> File::Append(std::span<const char> data) {
+  Status s = co_await WriteAt(append_offset_, data);
+  if (s.ok()) append_offset_ += data.size();
+  co_return s;
+}
+
+asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
+  if (data.empty() || data.size() > kMaxChunk) {
+    if (Status s = co_await Append(data); !s.ok()) co_return s;
+    co_return co_await Sync();
+  }
+  const IoCompletion c = co_await Submit({IoOpcode::kWriteThenFdatasync, fd_,
+                                          const_cast<char*>(data.data()),
+                                          static_cast<uint32_t>(data.size()), append_offset_});
+  if (c.res < 0 && c.res != -EINTR && c.res != -EAGAIN) {
+    co_return ErrorStatus("write", append_offset_, c.res);
+  }
+  const size_t written = c.res > 0 ? static_cast<size_t>(c.res) : 0;
+  if (written == data.size()) {
+    if (c.sync_res < 0) co_return ErrorStatus("fdatasync", append_offset_ + written, c.sync_res);
+    append_offset_ += written;
+    co_return Status::OK();
+  }
+  // Short write: the kernel cancelled the linked sync (-ECANCELED). Finish the
+  // write, then sync on its own.
+  if (Status s = co_await WriteAt(append_offset_ + written, data.subspan(written)); !s.ok()) {
+    co_return s;
+  }
+  append_offset_ += data.size();
+  co_return co_await Sync();
+}
+
+asio::awaitable<Status> File::Sync() {
+  for (;;) {
+    const IoCompletion c = co_await Submit({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});
+    if (c.res == -EINTR) continue;
+    if (c.res < 0) co_return ErrorStatus("fdatasync", append_offset_, c.res);
+    co_return Status::OK();
+  }
+}
+
+asio::awaitable<Status> File::FullSync() {
+  for (;;) {
+    const IoCompletion c = co_await Submit({IoOpcode::kFsync, fd_, nullptr, 0, 0});
+    if (c.res == -EINTR) continue;
+    if (c.res < 0) co_return ErrorStatus("fsync", append_offset_, c.res);
+    co_return Status::OK();
+  }
+}
+
+Result<uint64_t> File::Size() const {
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) return Status::IOError(path_, std::strerror(errno));
+  return static_cast<uint64_t>(st.st_size);
+}
+
+Status File::Truncate(uint64_t size) {
+  if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
+    return Status::IOError(path_, std::string("ftruncate: ") + std::strerror(errno));
+  }
+  if (append_offset_ > size) append_offset_ = size;
+  return Status::OK();
+}
+
+AlignedBuffer::AlignedBuffer(size_t size) : size_(size) {
+  const size_t rounded = (size + kAlignment - 1) / kAlignment * kAlignment;
+  data_ = static_cast<char*>(std::aligned_alloc(kAlignment, rounded == 0 ? kAlignment : rounded));
+  if (data_ == nullptr) throw std::bad_alloc();
+}
+
+AlignedBuffer::~AlignedBuffer() { std::free(data_); }
+
+AlignedBuffer::AlignedBuffer(AlignedBuffer&& other) noexcept
+    : data_(std::exchange(other.data_, nullptr)), size_(std::exchange(other.size_, 0)) {}
+
+AlignedBuffer& AlignedBuffer::operator=(AlignedBuffer&& other) noexcept {
+  if (this != &other) {
+    std::free(data_);
+    data_ = std::exchange(other.data_, nullptr);
+    size_ = std::exchange(other.size_, 0);
+  }
+  return *this;
+}
+
+}  // namespace corodb::io

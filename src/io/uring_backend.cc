@@ -1,0 +1,342 @@
+#include "io/uring_backend.h"
+
+#include <liburing.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <deque>
+#include <mutex>
+#include <vector>
+
+#include <boost/asio/append.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/posix/stream_descriptor.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+
+#include "util/logging.h"
+
+namespace corodb::io {
+namespace asio = boost::asio;
+
+namespace {
+
+std::atomic<int> g_setup_error_for_testing{0};
+
+int InitRing(io_uring* ring, const UringConfig& config) {
+  if (const int err = g_setup_error_for_testing.load(); err != 0) return -err;
+  io_uring_params params{};
+  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
+  params.cq_entries = config.cq_entries;
+  return io_uring_queue_init_params(config.sq_entries, ring, &params);
+}
+
+// One backend operation from Start() to its completion.
+// (Handlers are only ever move-constructed: Boost 1.81's
+// any_completion_handler move-assignment recurses without end.)
+struct UringOp {
+  UringOp(const IoRequest& r, IoHandler&& h, asio::any_io_executor w)
+      : req(r), handler(std::move(h)), work(std::move(w)) {}
+
+  IoRequest req;
+  IoHandler handler;
+  asio::any_io_executor work;  // the handler's executor, tracking outstanding work
+  IoCompletion result;
+  int pending_cqes = 0;
+};
+
+// The low bit of a CQE's user_data marks the linked fdatasync of a
+// kWriteThenFdatasync; the rest is the UringOp pointer (aligned, so bit 0 is free).
+constexpr uint64_t kSyncPartTag = 1;
+
+// The ring of one io_context.
+//
+// Invariants / thread safety: every member below mu_ is guarded by mu_; the
+// lock is never held while a handler runs. `cqes_pending_` counts CQEs owed
+// by prepared or submitted SQEs and never exceeds the CQ size, so the kernel
+// never has to drop or overflow completions. The eventfd wait is armed
+// exactly while CQEs are pending (so an idle ring does not keep
+// io_context::run() from returning).
+class RingService final : public asio::execution_context::service {
+ public:
+  static inline asio::execution_context::id id;
+
+  explicit RingService(asio::execution_context& ctx)
+      : service(ctx), ioc_(static_cast<asio::io_context&>(ctx)) {}
+
+  ~RingService() override {
+    if (ring_ready_) io_uring_queue_exit(&ring_);
+  }
+
+  // Queues `op` on this context's ring. Returns false (and leaves `op`
+  // untouched) when the ring could not be set up; the caller falls back.
+  bool Start(std::unique_ptr<UringOp>& op, const UringConfig& config, Logger* logger) {
+    std::lock_guard lock(mu_);
+    if (!setup_done_) SetupLocked(config, logger);
+    if (!ring_ready_) return false;
+    UringOp* raw = op.release();
+    if (!parked_.empty() || !TryPrepareLocked(raw)) parked_.push_back(raw);
+    ScheduleFlushLocked();
+    return true;
+  }
+
+ private:
+  void SetupLocked(const UringConfig& config, Logger* logger) {
+    setup_done_ = true;
+    int r = InitRing(&ring_, config);
+    if (r < 0) {
+      CORODB_LOG(logger, "io_uring: ring setup failed for an io_context (%s); its I/O uses the thread pool",
+                 std::strerror(-r));
+      return;
+    }
+    event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    if (event_fd_ < 0 || (r = io_uring_register_eventfd(&ring_, event_fd_)) < 0) {
+      const int err = event_fd_ < 0 ? errno : -r;
+      CORODB_LOG(logger, "io_uring: eventfd setup failed (%s); this io_context uses the thread pool",
+                 std::strerror(err));
+      if (event_fd_ >= 0) ::close(event_fd_);
+      io_uring_queue_exit(&ring_);
+      return;
+    }
+    event_desc_ = std::make_unique<asio::posix::stream_descriptor>(ioc_, event_fd_);
+    cq_capacity_ = ring_.cq.ring_entries;
+    ring_ready_ = true;
+  }
+
+  bool TryPrepareLocked(UringOp* op) {
+    const IoRequest& req = op->req;
+    const unsigned need = req.opcode == IoOpcode::kWriteThenFdatasync ? 2 : 1;
+    if (cqes_pending_ + need > cq_capacity_ || io_uring_sq_space_left(&ring_) < need) return false;
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    switch (req.opcode) {
+      case IoOpcode::kRead:
+        io_uring_prep_read(sqe, req.fd, req.buf, req.len, req.offset);
+        break;
+      case IoOpcode::kWrite:
+      case IoOpcode::kWriteThenFdatasync:
+        io_uring_prep_write(sqe, req.fd, req.buf, req.len, req.offset);
+        break;
+      case IoOpcode::kFdatasync:
+        io_uring_prep_fsync(sqe, req.fd, IORING_FSYNC_DATASYNC);
+        break;
+      case IoOpcode::kFsync:
+        io_uring_prep_fsync(sqe, req.fd, 0);
+        break;
+    }
+    io_uring_sqe_set_data64(sqe, reinterpret_cast<uint64_t>(op));
+    if (req.opcode == IoOpcode::kWriteThenFdatasync) {
+      sqe->flags |= IOSQE_IO_LINK;
+      io_uring_sqe* sync = io_uring_get_sqe(&ring_);
+      io_uring_prep_fsync(sync, req.fd, IORING_FSYNC_DATASYNC);
+      io_uring_sqe_set_data64(sync, reinterpret_cast<uint64_t>(op) | kSyncPartTag);
+    }
+    op->pending_cqes = static_cast<int>(need);
+    cqes_pending_ += need;
+    unsubmitted_ += need;
+    return true;
+  }
+
+  void ScheduleFlushLocked() {
+    if (flush_scheduled_) return;
+    flush_scheduled_ = true;
+    // Runs after the handlers already queued on this turn, so everything they
+    // prepare goes out in the same io_uring_submit.
+    asio::post(ioc_, [this] { Flush(); });
+  }
+
+  void Flush() {
+    std::vector<UringOp*> done;
+    {
+      std::lock_guard lock(mu_);
+      flush_scheduled_ = false;
+      if (shutting_down_) return;
+      SubmitLocked();
+      // Completions already there (page-cache hits) are reaped now rather
+      // than after an eventfd round trip.
+      ReapLocked(&done);
+      ArmOrDisarmLocked();
+    }
+    Complete(done);
+  }
+
+  void SubmitLocked() {
+    while (unsubmitted_ > 0) {
+      const int r = io_uring_submit(&ring_);
+      if (r > 0) {
+        unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(r));
+        continue;
+      }
+      if (r == -EINTR) continue;
+      // EAGAIN/EBUSY: the kernel is short of resources; try again on the next turn.
+      ScheduleFlushLocked();
+      return;
+    }
+  }
+
+  void ReapLocked(std::vector<UringOp*>* done) {
+    unsigned head;
+    unsigned seen = 0;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      const uint64_t data = io_uring_cqe_get_data64(cqe);
+      auto* op = reinterpret_cast<UringOp*>(data & ~kSyncPartTag);
+      if (data & kSyncPartTag) {
+        op->result.sync_res = cqe->res;
+      } else {
+        op->result.res = cqe->res;
+      }
+      if (--op->pending_cqes == 0) done->push_back(op);
+    }
+    if (seen == 0) return;
+    io_uring_cq_advance(&ring_, seen);
+    cqes_pending_ -= seen;
+    // Room in the queues again: move parked operations in.
+    bool prepared = false;
+    while (!parked_.empty() && TryPrepareLocked(parked_.front())) {
+      parked_.pop_front();
+      prepared = true;
+    }
+    if (prepared) SubmitLocked();
+  }
+
+  void ArmOrDisarmLocked() {
+    if (cqes_pending_ > 0 && !wait_armed_) {
+      wait_armed_ = true;
+      event_desc_->async_wait(asio::posix::descriptor_base::wait_read,
+                              [this](const boost::system::error_code&) { OnWake(); });
+    } else if (cqes_pending_ == 0 && wait_armed_ && !cancel_requested_) {
+      // Idle: drop the wait so run() can return; OnWake re-arms if work arrived.
+      cancel_requested_ = true;
+      event_desc_->cancel();
+    }
+  }
+
+  // The eventfd became readable, or the wait was cancelled.
+  void OnWake() {
+    std::vector<UringOp*> done;
+    {
+      std::lock_guard lock(mu_);
+      wait_armed_ = false;
+      cancel_requested_ = false;
+      if (shutting_down_) return;
+      uint64_t ticks;
+      // Reset the counter before draining: a CQE posted after this read
+      // ticks the eventfd again and wakes the re-armed wait.
+      [[maybe_unused]] ssize_t n = ::read(event_fd_, &ticks, sizeof(ticks));
+      // Arm before draining: Asio's reactor forgets readiness that happens
+      // while no wait is queued.
+      ArmOrDisarmLocked();
+      ReapLocked(&done);
+      ArmOrDisarmLocked();
+    }
+    Complete(done);
+  }
+
+  // Resumes the waiters of completed operations, after the drain, unlocked.
+  static void Complete(std::vector<UringOp*>& done) {
+    for (UringOp* op : done) {
+      std::unique_ptr<UringOp> owned(op);
+      asio::any_io_executor work = std::move(owned->work);
+      IoHandler handler = std::move(owned->handler);
+      const IoCompletion result = owned->result;
+      owned.reset();
+      asio::dispatch(work, asio::append(std::move(handler), result));
+    }
+  }
+
+  void shutdown() override {
+    std::vector<UringOp*> abandoned;
+    {
+      std::lock_guard lock(mu_);
+      shutting_down_ = true;
+      if (ring_ready_) {
+        SubmitLocked();
+        // Operations still unsubmitted never reach the kernel.
+        cqes_pending_ -= unsubmitted_;
+        // Wait for every submitted operation to leave the kernel before its
+        // handler (which owns the buffer) is destroyed.
+        while (cqes_pending_ > 0) {
+          io_uring_cqe* cqe = nullptr;
+          const int r = io_uring_wait_cqe(&ring_, &cqe);
+          if (r == -EINTR) continue;
+          if (r < 0) break;
+          ReapLocked(&abandoned);
+        }
+        event_desc_.reset();  // closes the eventfd while the reactor still exists
+      }
+      abandoned.insert(abandoned.end(), parked_.begin(), parked_.end());
+      parked_.clear();
+    }
+    // Asio's rule at shutdown: handlers are destroyed, not invoked.
+    for (UringOp* op : abandoned) delete op;
+  }
+
+  asio::io_context& ioc_;
+  std::mutex mu_;
+  bool setup_done_ = false;
+  bool ring_ready_ = false;
+  io_uring ring_{};
+  int event_fd_ = -1;
+  std::unique_ptr<asio::posix::stream_descriptor> event_desc_;
+  unsigned cq_capacity_ = 0;
+  unsigned cqes_pending_ = 0;
+  unsigned unsubmitted_ = 0;
+  bool flush_scheduled_ = false;
+  bool wait_armed_ = false;
+  bool cancel_requested_ = false;
+  bool shutting_down_ = false;
+  std::deque<UringOp*> parked_;
+};
+
+// The io_context behind `ex`, or nullptr when `ex` is not an io_context
+// executor (plain, work-tracking or a strand over one).
+asio::io_context* IoContextOf(const asio::any_io_executor& ex) {
+  using Plain = asio::io_context::executor_type;
+  using Tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
+  if (const auto* e = ex.target<Plain>()) return &e->context();
+  if (const auto* e = ex.target<Tracked>()) return &e->context();
+  if (const auto* s = ex.target<asio::strand<Plain>>()) return &s->get_inner_executor().context();
+  if (const auto* s = ex.target<asio::strand<Tracked>>()) return &s->get_inner_executor().context();
+  return nullptr;
+}
+
+}  // namespace
+
+int ProbeUring(const UringConfig& config) {
+  io_uring ring{};
+  const int r = InitRing(&ring, config);
+  if (r < 0) return r;
+  io_uring_queue_exit(&ring);
+  return 0;
+}
+
+void SetUringSetupErrorForTesting(int err) { g_setup_error_for_testing.store(err); }
+
+UringBackend::UringBackend(UringConfig config, std::shared_ptr<Backend> fallback, Logger* logger)
+    : config_(config), fallback_(std::move(fallback)), logger_(logger) {}
+
+UringBackend::~UringBackend() = default;
+
+void UringBackend::SetDefaultContext(asio::io_context* ctx) { default_ctx_ = ctx; }
+
+void UringBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
+                         IoHandler handler) {
+  asio::io_context* ioc = IoContextOf(ex);
+  if (ioc == nullptr) ioc = default_ctx_;
+  if (ioc != nullptr) {
+    auto op = std::make_unique<UringOp>(
+        req, std::move(handler), asio::prefer(ex, asio::execution::outstanding_work.tracked));
+    RingService& ring = asio::use_service<RingService>(static_cast<asio::execution_context&>(*ioc));
+    if (ring.Start(op, config_, logger_)) return;
+    fallback_->Start(ex, req, std::move(op->handler));
+    return;
+  }
+  fallback_->Start(ex, req, std::move(handler));
+}
+
+}  // namespace corodb::io

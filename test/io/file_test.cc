@@ -1,0 +1,246 @@
+// File primitives on every backend: round trips, short reads, errors, syncs.
+#include "io/file.h"
+
+#include <fcntl.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <cstring>
+#include <string>
+
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "io/fault_injection_backend.h"
+#include "io/file_system.h"
+#include "support/backends.h"
+#include "support/run.h"
+#include "support/temp_dir.h"
+#include "util/random.h"
+
+namespace corodb::io {
+namespace {
+
+namespace asio = boost::asio;
+namespace bdata = boost::unit_test::data;
+using test::BackendNames;
+using test::MakeBackendByName;
+using test::Run;
+using test::TempDir;
+
+std::string RandomBytes(size_t n, uint32_t seed) {
+  Random rnd(seed);
+  std::string s(n, '\0');
+  for (char& c : s) c = static_cast<char>(rnd.Uniform(256));
+  return s;
+}
+
+std::string ReadWholeFile(const std::string& path) {
+  std::string out;
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  BOOST_REQUIRE(fd >= 0);
+  char buf[65536];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+std::unique_ptr<File> OpenOrDie(const FileSystem& fs, const std::string& path, OpenMode mode,
+                                bool direct = false) {
+  auto f = fs.Open(path, mode, direct);
+  BOOST_REQUIRE_MESSAGE(f.ok(), f.status().ToString());
+  return std::move(f).value();
+}
+
+asio::awaitable<std::string> ReadAll(File& f, uint64_t offset, size_t n, Status* s) {
+  std::string buf(n, '\0');
+  Result<size_t> got = co_await f.ReadAt(offset, std::span<char>(buf.data(), buf.size()));
+  if (!got.ok()) {
+    *s = got.status();
+    co_return std::string();
+  }
+  buf.resize(*got);
+  *s = Status::OK();
+  co_return buf;
+}
+
+BOOST_AUTO_TEST_SUITE(FileTest)
+
+BOOST_DATA_TEST_CASE(WriteAtThenReadAtRoundTrips, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  auto f = OpenOrDie(fs, dir.Child("data"), OpenMode::kCreate);
+  const std::string payload = RandomBytes(3 * 1024 * 1024 + 17, 1);
+  Status w = Run(f->WriteAt(100, std::span<const char>(payload.data(), payload.size())));
+  BOOST_REQUIRE_MESSAGE(w.ok(), w.ToString());
+  Status s;
+  const std::string back = Run(ReadAll(*f, 100, payload.size(), &s));
+  BOOST_REQUIRE(s.ok());
+  BOOST_TEST((back == payload));
+  BOOST_TEST(f->Size().value() == payload.size() + 100);
+}
+
+BOOST_DATA_TEST_CASE(ReadAtEndOfFileIsShort, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  auto f = OpenOrDie(fs, dir.Child("data"), OpenMode::kCreate);
+  const std::string payload = RandomBytes(10000, 2);
+  BOOST_REQUIRE(Run(f->WriteAt(0, std::span<const char>(payload))).ok());
+  Status s;
+  BOOST_TEST(Run(ReadAll(*f, 9000, 4096, &s)) == payload.substr(9000));
+  BOOST_TEST(s.ok());
+  BOOST_TEST(Run(ReadAll(*f, 10000, 4096, &s)).empty());
+  BOOST_TEST(Run(ReadAll(*f, 50000, 10, &s)).empty());
+  BOOST_TEST(s.ok());
+}
+
+BOOST_DATA_TEST_CASE(DirectReadsAlignedBlocksAndStopsAtEnd, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  const std::string path = dir.Child("direct");
+  const std::string payload = RandomBytes(3 * 4096 + 100, 3);
+  {
+    auto w = OpenOrDie(fs, path, OpenMode::kCreate);
+    BOOST_REQUIRE(Run(w->WriteAt(0, std::span<const char>(payload))).ok());
+  }
+  auto direct = fs.Open(path, OpenMode::kRead, /*direct=*/true);
+  if (!direct.ok()) {
+    BOOST_TEST_MESSAGE("O_DIRECT unsupported on this filesystem: " << direct.status().ToString());
+    return;
+  }
+  AlignedBuffer buf(4 * 4096);
+  Result<size_t> got = Run((*direct)->ReadAt(4096, buf.span()));
+  BOOST_REQUIRE(got.ok());
+  BOOST_TEST(*got == payload.size() - 4096);
+  BOOST_TEST(std::string(buf.data(), *got) == payload.substr(4096));
+}
+
+BOOST_DATA_TEST_CASE(AppendAdvancesAndAppendAndSyncPersists, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  const std::string path = dir.Child("log");
+  {
+    auto f = OpenOrDie(fs, path, OpenMode::kAppend);
+    BOOST_REQUIRE(Run(f->Append(std::span<const char>("hello ", 6))).ok());
+    BOOST_TEST(f->append_offset() == 6u);
+    BOOST_REQUIRE(Run(f->AppendAndSync(std::span<const char>("world", 5))).ok());
+    BOOST_TEST(f->append_offset() == 11u);
+    BOOST_REQUIRE(Run(f->Sync()).ok());
+    BOOST_REQUIRE(Run(f->FullSync()).ok());
+  }
+  auto again = OpenOrDie(fs, path, OpenMode::kAppend);
+  BOOST_TEST(again->append_offset() == 11u);
+  BOOST_REQUIRE(Run(again->AppendAndSync(std::span<const char>("!", 1))).ok());
+  BOOST_TEST(ReadWholeFile(path) == "hello world!");
+  BOOST_TEST(Run(fs.SyncDir(dir.path())).ok());
+}
+
+BOOST_DATA_TEST_CASE(BadDescriptorMapsToIOErrorNamingFile, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto b = MakeBackendByName(backend);
+  const int fd = ::open(dir.Child("x").c_str(), O_CREAT | O_RDWR, 0644);
+  BOOST_REQUIRE(fd >= 0);
+  ::close(fd);  // the File now holds a stale descriptor number
+  File f(b, 1000000, dir.Child("x"), 0);
+  char buf[16];
+  Result<size_t> r = Run(f.ReadAt(0, std::span<char>(buf, sizeof(buf))));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().IsIOError());
+  BOOST_TEST(r.status().ToString().find(dir.Child("x")) != std::string::npos);
+  BOOST_TEST(r.status().ToString().find("Bad file descriptor") != std::string::npos);
+  Status w = Run(f.WriteAt(0, std::span<const char>("a", 1)));
+  BOOST_TEST(w.IsIOError());
+  BOOST_TEST(Run(f.Sync()).IsIOError());
+}
+
+BOOST_DATA_TEST_CASE(ReadOnlyFileRejectsWrites, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  { auto c = OpenOrDie(fs, dir.Child("ro"), OpenMode::kCreate); }
+  auto f = OpenOrDie(fs, dir.Child("ro"), OpenMode::kRead);
+  Status w = Run(f->WriteAt(0, std::span<const char>("a", 1)));
+  BOOST_TEST(w.IsIOError());
+  BOOST_TEST(w.ToString().find("write at offset 0") != std::string::npos);
+}
+
+BOOST_DATA_TEST_CASE(MissingFileIsNotFound, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  auto f = fs.Open(dir.Child("nope"), OpenMode::kRead);
+  BOOST_REQUIRE(!f.ok());
+  BOOST_TEST(f.status().IsNotFound());
+  BOOST_TEST(f.status().ToString().find("nope") != std::string::npos);
+}
+
+BOOST_DATA_TEST_CASE(InjectedWriteAndSyncErrorsSurface, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto fault = std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend));
+  FileSystem fs(fault);
+  auto f = OpenOrDie(fs, dir.Child("f"), OpenMode::kAppend);
+  fault->FailNthWrite(2, ENOSPC);
+  BOOST_TEST(Run(f->Append(std::span<const char>("one", 3))).ok());
+  Status s = Run(f->Append(std::span<const char>("two", 3)));
+  BOOST_TEST(s.IsIOError());
+  BOOST_TEST(s.ToString().find("No space left on device") != std::string::npos);
+  BOOST_TEST(f->append_offset() == 3u);  // a failed append does not advance
+  fault->FailNthSync(1, EIO);
+  Status sync = Run(f->Sync());
+  BOOST_TEST(sync.ToString().find("fdatasync") != std::string::npos);
+  BOOST_TEST(sync.ToString().find("Input/output error") != std::string::npos);
+  fault->FailNthSync(1, EIO);
+  Status linked = Run(f->AppendAndSync(std::span<const char>("three", 5)));
+  BOOST_TEST(linked.IsIOError());
+  BOOST_TEST(linked.ToString().find("Input/output error") != std::string::npos);
+  BOOST_TEST(Run(f->AppendAndSync(std::span<const char>("four", 4))).ok());
+  BOOST_TEST(fault->faults_injected() == 3u);
+}
+
+BOOST_DATA_TEST_CASE(PowerCutDropsOnlyUnsyncedData, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto fault = std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend));
+  FileSystem fs(fault);
+  const std::string path = dir.Child("wal");
+  {
+    auto f = OpenOrDie(fs, path, OpenMode::kAppend);
+    BOOST_REQUIRE(Run(f->Append(std::span<const char>("durable-", 8))).ok());
+    BOOST_REQUIRE(Run(f->AppendAndSync(std::span<const char>("synced", 6))).ok());
+    BOOST_REQUIRE(Run(f->Append(std::span<const char>("-lost", 5))).ok());
+  }
+  BOOST_TEST(ReadWholeFile(path) == "durable-synced-lost");
+  BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+  BOOST_TEST(ReadWholeFile(path) == "durable-synced");
+}
+
+// A write that crosses RLIMIT_FSIZE is cut short by the kernel; the linked
+// fdatasync is then cancelled (-ECANCELED on io_uring) and File must finish
+// the write itself, which fails with EFBIG. Exercises the short-write path.
+BOOST_DATA_TEST_CASE(ShortLinkedWriteCancelsSyncAndIsFinished, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  const std::string path = dir.Child("limited");
+  auto f = OpenOrDie(fs, path, OpenMode::kAppend);
+  struct rlimit old_limit;
+  BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_limit) == 0);
+  auto old_handler = std::signal(SIGXFSZ, SIG_IGN);
+  struct rlimit limit = old_limit;
+  limit.rlim_cur = 5000;
+  BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &limit) == 0);
+  const std::string payload = RandomBytes(8000, 4);
+  Status s = Run(f->AppendAndSync(std::span<const char>(payload)));
+  ::setrlimit(RLIMIT_FSIZE, &old_limit);
+  std::signal(SIGXFSZ, old_handler);
+  BOOST_TEST(s.IsIOError());
+  BOOST_TEST(s.ToString().find("File too large") != std::string::npos);
+  BOOST_TEST(s.ToString().find("at offset 5000") != std::string::npos);
+  BOOST_TEST(ReadWholeFile(path) == payload.substr(0, 5000));
+  BOOST_TEST(f->append_offset() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb::io
