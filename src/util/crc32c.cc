@@ -48,7 +48,11 @@ const ExtendFn kExtend = Choose();
 
 uint32_t ExtendPortable(uint32_t init_crc, const char* data, size_t n) {
   // Reflected CRC-32C; the running state is the complement of the CRC so far.
-  boost::crc_optimal<32, 0x1EDC6F41, 0, 0, true, true> crc(~init_crc);
+  // Boost takes the initial remainder unreflected, so reverse the bits.
+  uint32_t state = ~init_crc;
+  uint32_t unreflected = 0;
+  for (int i = 0; i < 32; ++i) unreflected |= ((state >> i) & 1u) << (31 - i);
+  boost::crc_optimal<32, 0x1EDC6F41, 0, 0, true, true> crc(unreflected);
   crc.process_bytes(data, n);
   return ~crc.checksum();
 }

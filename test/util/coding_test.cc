@@ -59,7 +59,8 @@ BOOST_AUTO_TEST_CASE(LengthPrefixedSliceRoundTripsBinary) {
   BOOST_TEST(a == binary);
   BOOST_TEST(b.empty());
   s.pop_back();  // cut into the first slice's body when re-read
-  Slice cut(s.substr(0, 3));
+  const std::string prefix = s.substr(0, 3);
+  Slice cut(prefix);
   BOOST_TEST(!GetLengthPrefixedSlice(&cut, &a));
 }
 

@@ -1,0 +1,88 @@
+// DB: a persistent, ordered map from keys to values, with LevelDB's on-disk
+// format. Every operation is a Boost.Asio awaitable.
+//
+//   auto db = co_await corodb::DB::Open(options, "/path/to/db");
+//   if (!db.ok()) ...;
+//   Status s = co_await (*db)->Put({}, "key", "value");
+//   Result<std::string> v = co_await (*db)->Get({}, "key");
+//
+// Thread safety: a DB may be used concurrently from any number of coroutines,
+// threads and io_contexts. Writes are serialized by the DB's commit loop on
+// its engine executor and group-committed to the write-ahead log; reads run
+// on the caller's executor and complete without suspending when the data is
+// in memory.
+//
+// Arguments passed as Slice (keys, values) and references (batches, options)
+// must stay alive until the awaitable completes — as they do with `co_await`.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include "corodb/options.h"
+#include "corodb/result.h"
+#include "corodb/slice.h"
+#include "corodb/status.h"
+#include "corodb/write_batch.h"
+
+namespace corodb {
+
+class DB {
+ public:
+  // Opens the database in directory `name`, recovering it from its logs.
+  // Fails with InvalidArgument when it is missing and !create_if_missing, or
+  // exists and error_if_exists; IOError when another process (or another DB
+  // object in this process) has it open; Corruption naming file and offset
+  // when a log is damaged before its tail and paranoid_checks is set.
+  // SUSPENDS: recovery reads the logs.
+  static boost::asio::awaitable<Result<std::unique_ptr<DB>>> Open(const Options& options,
+                                                                  const std::string& name);
+
+  DB() = default;
+  DB(const DB&) = delete;
+  DB& operator=(const DB&) = delete;
+  // Closes the DB if Close() was not awaited (blocking until pending writes
+  // finish). Must not run on the DB's engine executor.
+  virtual ~DB() = default;
+
+  // Sets key to value. A non-sync write completes once its log record has
+  // been handed to the kernel (it survives a process crash); a sync write
+  // once the log is fdatasync'ed (it survives a power cut).
+  // SUSPENDS: until the write's group is committed.
+  virtual boost::asio::awaitable<Status> Put(const WriteOptions& options, Slice key,
+                                             Slice value) = 0;
+
+  // Removes key (not an error when it is absent).
+  virtual boost::asio::awaitable<Status> Delete(const WriteOptions& options, Slice key) = 0;
+
+  // Applies every update of `batch` atomically.
+  virtual boost::asio::awaitable<Status> Write(const WriteOptions& options,
+                                               const WriteBatch& batch) = 0;
+
+  // The value for key, or NotFound.
+  // SUSPENDS: only when a table block must be read from disk.
+  virtual boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options,
+                                                          Slice key) = 0;
+
+  // Finishes pending writes, refuses new ones (InvalidArgument "closed") and
+  // closes the log. Idempotent. Reads keep working until the DB is destroyed.
+  virtual boost::asio::awaitable<Status> Close() = 0;
+
+  // Properties, as LevelDB names them ("leveldb.stats" and "corodb.stats":
+  // writes, WAL groups, group sizes, syncs, bytes; "corodb.io-backend").
+  // Returns false for unknown properties. Any thread; does not suspend.
+  virtual bool GetProperty(Slice property, std::string* value) = 0;
+
+  // The engine executor (where the commit loop runs).
+  virtual boost::asio::any_io_executor engine_executor() = 0;
+};
+
+// Deletes the contents of a database directory (LevelDB's DestroyDB). Fails
+// if the DB is open.
+Status DestroyDB(const std::string& name, const Options& options);
+
+}  // namespace corodb

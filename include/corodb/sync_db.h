@@ -1,0 +1,40 @@
+// SyncDB: the blocking facade over DB, for code without an event loop.
+// Each method runs the same coroutine as DB on the DB's engine executor and
+// waits for it (co_spawn + use_future): no logic is written twice.
+//
+//   auto db = corodb::SyncDB::Open(options, "/path/to/db");
+//   Status s = (*db)->Put({}, "key", "value");
+//
+// Thread safety: as DB. Must not be called from a coroutine running on the
+// DB's engine executor (it would wait for itself).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "corodb/db.h"
+
+namespace corodb {
+
+class SyncDB {
+ public:
+  static Result<std::unique_ptr<SyncDB>> Open(const Options& options, const std::string& name);
+
+  explicit SyncDB(std::unique_ptr<DB> db) : db_(std::move(db)) {}
+  ~SyncDB();
+
+  Status Put(const WriteOptions& options, Slice key, Slice value);
+  Status Delete(const WriteOptions& options, Slice key);
+  Status Write(const WriteOptions& options, const WriteBatch& batch);
+  Result<std::string> Get(const ReadOptions& options, Slice key);
+  Status Close();
+  bool GetProperty(Slice property, std::string* value) { return db_->GetProperty(property, value); }
+
+  // The asynchronous DB underneath.
+  DB& async() { return *db_; }
+
+ private:
+  std::unique_ptr<DB> db_;
+};
+
+}  // namespace corodb

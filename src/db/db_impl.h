@@ -1,0 +1,130 @@
+// DBImpl: the engine behind DB.
+//
+// Invariants / thread safety:
+// - The engine executor is a single-threaded io_context (owned, run by
+//   engine_thread_, or the caller's Options::engine_context). Everything the
+//   commit loop touches — log_file_, log_writer_, bg_error_, next_file_number_,
+//   memtable insertion and switches — belongs to it. Functions that must run
+//   there say "REQUIRES: on engine executor".
+// - Readers take the current MemState (memtable + immutable memtables, newest
+//   first) under `state_mu_`, a short lock never held across co_await, and
+//   the visible sequence from `last_sequence_` (release-stored after the
+//   group's memtable insertion), so a reader sees whole groups or nothing.
+// - Statistics are relaxed atomics, readable from any thread.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include "corodb/db.h"
+#include "db/write_queue.h"
+#include "format/dbformat.h"
+#include "io/file_system.h"
+#include "io/lock_file.h"
+#include "log/log_writer.h"
+#include "memtable/memtable.h"
+#include "util/logging.h"
+
+namespace corodb {
+
+class DBImpl final : public DB, private CommitTarget {
+ public:
+  // Starts the engine (a thread running an owned io_context, unless
+  // Options::engine_context is set). Nothing is opened yet: see OpenOnEngine.
+  // `backend`, when set, replaces the backend Options::io_backend would pick
+  // (tests wrap a real backend in a FaultInjectionBackend).
+  DBImpl(const Options& options, std::string name, std::shared_ptr<io::Backend> backend = nullptr);
+  ~DBImpl() override;
+
+  // Locks, creates or recovers the database and starts a new log.
+  // REQUIRES: on engine executor.
+  boost::asio::awaitable<Status> OpenOnEngine();
+
+  boost::asio::awaitable<Status> Put(const WriteOptions& options, Slice key,
+                                     Slice value) override;
+  boost::asio::awaitable<Status> Delete(const WriteOptions& options, Slice key) override;
+  boost::asio::awaitable<Status> Write(const WriteOptions& options,
+                                       const WriteBatch& batch) override;
+  boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options, Slice key) override;
+  boost::asio::awaitable<Status> Close() override;
+  bool GetProperty(Slice property, std::string* value) override;
+  boost::asio::any_io_executor engine_executor() override { return engine_->get_executor(); }
+
+ private:
+  // The memtables a reader consults, newest first. Immutable once published.
+  struct MemState {
+    std::shared_ptr<MemTable> mem;
+    std::vector<std::shared_ptr<MemTable>> imms;  // newest first
+  };
+
+  boost::asio::awaitable<Status> CommitGroup(WriteBatch& group, bool sync,
+                                             size_t members) override;
+  void OnCommitLoopFailure(const Status& status) override;
+
+  // Switches to a fresh memtable and log when the current one is full.
+  // REQUIRES: on engine executor.
+  boost::asio::awaitable<Status> MakeRoomForWrite();
+  // Creates log `number` and makes it the one the commit loop appends to.
+  // REQUIRES: on engine executor.
+  boost::asio::awaitable<Status> StartNewLog(uint64_t number);
+  // Closes the log (engine side of Close()).
+  boost::asio::awaitable<Status> CloseOnEngine();
+  std::shared_ptr<const MemState> CurrentState() const;
+  void PublishState(std::shared_ptr<const MemState> state);
+  std::string StatsString() const;
+
+  const Options options_;
+  const std::string name_;
+  const InternalKeyComparator icmp_;
+
+  // Engine executor.
+  std::unique_ptr<boost::asio::io_context> owned_engine_;
+  boost::asio::io_context* engine_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> engine_work_;
+  std::thread engine_thread_;
+
+  std::shared_ptr<io::Backend> backend_override_;
+  std::unique_ptr<Logger> info_log_;
+  std::unique_ptr<io::LockFile> lock_;
+  std::unique_ptr<io::FileSystem> fs_;
+  WriteQueue write_queue_;
+
+  // Engine-executor state.
+  std::unique_ptr<io::File> log_file_;
+  std::unique_ptr<log::Writer> log_writer_;
+  uint64_t log_number_ = 0;
+  uint64_t next_file_number_ = 2;
+  Status bg_error_;
+  std::string record_buf_;
+
+  std::atomic<bool> opened_{false};
+  std::atomic<bool> closed_{false};
+  std::atomic<SequenceNumber> last_sequence_{0};
+  mutable std::mutex state_mu_;
+  std::shared_ptr<const MemState> state_;  // guarded by state_mu_
+
+  struct Stats {
+    std::atomic<uint64_t> writes{0};       // writers committed (successfully or not)
+    std::atomic<uint64_t> groups{0};       // WAL records written
+    std::atomic<uint64_t> max_group{0};    // most writers in one group
+    std::atomic<uint64_t> syncs{0};        // fdatasyncs of the WAL
+    std::atomic<uint64_t> wal_bytes{0};    // bytes appended to WALs
+    std::atomic<uint64_t> updates{0};      // puts + deletes applied
+    std::atomic<uint64_t> memtable_switches{0};
+  } stats_;
+};
+
+// DB::Open with a given I/O backend (tests: fault injection).
+boost::asio::awaitable<Result<std::unique_ptr<DB>>> OpenDBWithBackend(
+    const Options& options, const std::string& name, std::shared_ptr<io::Backend> backend);
+
+}  // namespace corodb

@@ -1,0 +1,225 @@
+#include "db/recovery.h"
+
+#include <algorithm>
+#include <fstream>
+#include <sstream>
+
+#include "db/write_batch_internal.h"
+#include "io/file_names.h"
+#include "log/log_reader.h"
+#include "log/log_writer.h"
+#include "util/logging.h"
+#include "version/version_edit.h"
+
+namespace corodb {
+namespace asio = boost::asio;
+
+namespace {
+
+// Collects what a log reader reports: the first corruption (for
+// paranoid_checks) and the total bytes dropped (logged otherwise).
+class CorruptionCollector final : public log::Reporter {
+ public:
+  explicit CorruptionCollector(Logger* logger) : logger_(logger) {}
+  void Corruption(size_t bytes, const Status& status) override {
+    CORODB_LOG(logger_, "recovery: dropping %zu bytes: %s", bytes, status.ToString().c_str());
+    bytes_dropped += bytes;
+    if (first.ok()) first = status;
+  }
+  Status first;
+  size_t bytes_dropped = 0;
+
+ private:
+  Logger* logger_;
+};
+
+}  // namespace
+
+asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::string& dbname,
+                                       uint64_t manifest_number) {
+  const std::string manifest = io::DescriptorFileName(dbname, manifest_number);
+  const std::string contents = manifest.substr(dbname.size() + 1) + "\n";
+  const std::string tmp = io::TempFileName(dbname, manifest_number);
+  {
+    auto file = fs.Open(tmp, io::OpenMode::kCreate);
+    if (!file.ok()) co_return file.status();
+    if (Status s = co_await (*file)->Append(std::span<const char>(contents)); !s.ok()) co_return s;
+    if (Status s = co_await (*file)->Sync(); !s.ok()) co_return s;
+  }
+  if (Status s = io::RenameFile(tmp, io::CurrentFileName(dbname)); !s.ok()) {
+    (void)io::RemoveFile(tmp);
+    co_return s;
+  }
+  co_return co_await fs.SyncDir(dbname);
+}
+
+asio::awaitable<Status> Recovery::CreateNew() {
+  VersionEdit edit;
+  edit.SetComparatorName(icmp_.user_comparator()->Name());
+  edit.SetLogNumber(0);
+  edit.SetNextFile(2);
+  edit.SetLastSequence(0);
+  std::string record;
+  edit.EncodeTo(&record);
+  std::string bytes;
+  log::Writer writer;
+  writer.AddRecord(record, &bytes);
+
+  const std::string manifest = io::DescriptorFileName(dbname_, 1);
+  Status s;
+  {
+    auto file = fs_.Open(manifest, io::OpenMode::kCreate);
+    if (!file.ok()) co_return file.status();
+    s = co_await (*file)->AppendAndSync(std::span<const char>(bytes));
+  }
+  if (s.ok()) s = co_await SetCurrentFile(fs_, dbname_, 1);
+  if (!s.ok()) (void)io::RemoveFile(manifest);
+  co_return s;
+}
+
+asio::awaitable<Result<Recovery::ManifestState>> Recovery::ReadManifest() {
+  const std::string current_path = io::CurrentFileName(dbname_);
+  std::string current;
+  {
+    std::ifstream in(current_path, std::ios::binary);
+    if (!in) co_return Status::IOError(current_path, "cannot read");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    current = ss.str();
+  }
+  if (current.empty() || current.back() != '\n') {
+    co_return Status::Corruption(current_path, "does not end with a newline");
+  }
+  current.pop_back();
+  uint64_t manifest_number;
+  io::FileType type;
+  if (!io::ParseFileName(current, &manifest_number, &type) ||
+      type != io::FileType::kDescriptorFile) {
+    co_return Status::Corruption(current_path, "does not name a MANIFEST file: '" + current + "'");
+  }
+  const std::string manifest_path = dbname_ + "/" + current;
+  auto file = fs_.Open(manifest_path, io::OpenMode::kRead);
+  if (!file.ok()) co_return file.status();
+
+  CorruptionCollector reporter(logger_);
+  log::Reader reader(**file, &reporter, /*checksum=*/true);
+  ManifestState state;
+  bool have_comparator = false, have_log = false, have_next = false, have_seq = false;
+  std::string record;
+  for (;;) {
+    Result<bool> more = co_await reader.ReadRecord(&record);
+    if (!more.ok()) co_return more.status();
+    if (!reporter.first.ok()) co_return reporter.first;  // MANIFEST damage is never skipped
+    if (!*more) break;
+    VersionEdit edit;
+    if (Status s = edit.DecodeFrom(record); !s.ok()) {
+      co_return Status::Corruption(manifest_path + " at offset " +
+                                       std::to_string(reader.LastRecordOffset()),
+                                   s.ToString());
+    }
+    if (edit.comparator()) {
+      if (*edit.comparator() != icmp_.user_comparator()->Name()) {
+        co_return Status::InvalidArgument(
+            dbname_, "comparator '" + *edit.comparator() + "' does not match '" +
+                         icmp_.user_comparator()->Name() + "'");
+      }
+      have_comparator = true;
+    }
+    if (!edit.new_files().empty()) {
+      co_return Status::NotSupported(
+          manifest_path, "the database has table files; reading tables arrives with the version set");
+    }
+    if (edit.log_number()) {
+      state.log_number = *edit.log_number();
+      have_log = true;
+    }
+    if (edit.prev_log_number()) state.prev_log_number = *edit.prev_log_number();
+    if (edit.next_file_number()) {
+      state.next_file_number = *edit.next_file_number();
+      have_next = true;
+    }
+    if (edit.last_sequence()) {
+      state.last_sequence = *edit.last_sequence();
+      have_seq = true;
+    }
+  }
+  (void)have_comparator;
+  if (!have_next) co_return Status::Corruption(manifest_path, "no meta-nextfile entry");
+  if (!have_log) co_return Status::Corruption(manifest_path, "no meta-lognumber entry");
+  if (!have_seq) co_return Status::Corruption(manifest_path, "no last-sequence-number entry");
+  co_return state;
+}
+
+asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* state) {
+  const std::string path = io::LogFileName(dbname_, number);
+  auto file = fs_.Open(path, io::OpenMode::kRead);
+  if (!file.ok()) co_return file.status();
+  CorruptionCollector reporter(logger_);
+  log::Reader reader(**file, &reporter, /*checksum=*/true);
+  std::string record;
+  WriteBatch batch;
+  uint64_t records = 0;
+  for (;;) {
+    Result<bool> more = co_await reader.ReadRecord(&record);
+    if (!more.ok()) co_return more.status();
+    if (options_.paranoid_checks && !reporter.first.ok()) co_return reporter.first;
+    if (!*more) break;
+    const std::string where = path + " at offset " + std::to_string(reader.LastRecordOffset());
+    Status s = WriteBatchInternal::SetContents(&batch, record);
+    if (s.ok()) s = WriteBatchInternal::InsertInto(batch, state->memtables.back().get());
+    if (!s.ok()) {
+      const Status located = Status::Corruption(where, s.ToString());
+      if (options_.paranoid_checks) co_return located;
+      reporter.Corruption(record.size(), located);
+      continue;
+    }
+    ++records;
+    const SequenceNumber last =
+        WriteBatchInternal::Sequence(batch) + WriteBatchInternal::Count(batch) - 1;
+    if (WriteBatchInternal::Count(batch) > 0 && last > state->last_sequence) {
+      state->last_sequence = last;
+    }
+    if (state->memtables.back()->ApproximateMemoryUsage() > options_.write_buffer_size) {
+      state->memtables.push_back(MemTable::Create(icmp_));
+    }
+  }
+  const Result<uint64_t> size = (*file)->Size();
+  if (size.ok() && *size > reader.EndOfLastRecord()) {
+    CORODB_LOG(logger_, "recovery: %s: ignoring %llu bytes after offset %llu (torn tail or damage)",
+               path.c_str(), static_cast<unsigned long long>(*size - reader.EndOfLastRecord()),
+               static_cast<unsigned long long>(reader.EndOfLastRecord()));
+  }
+  CORODB_LOG(logger_, "recovery: %s: %llu records replayed, %zu bytes dropped", path.c_str(),
+             static_cast<unsigned long long>(records), reporter.bytes_dropped);
+  state->records_replayed += records;
+  co_return Status::OK();
+}
+
+asio::awaitable<Result<RecoveredState>> Recovery::Run() {
+  Result<ManifestState> manifest = co_await ReadManifest();
+  if (!manifest.ok()) co_return manifest.status();
+
+  RecoveredState state;
+  state.last_sequence = manifest->last_sequence;
+  state.next_file_number = manifest->next_file_number;
+  auto names = io::ListDir(dbname_);
+  if (!names.ok()) co_return names.status();
+  for (const std::string& name : *names) {
+    uint64_t number;
+    io::FileType type;
+    if (!io::ParseFileName(name, &number, &type)) continue;
+    state.next_file_number = std::max(state.next_file_number, number + 1);
+    if (type == io::FileType::kLogFile &&
+        (number >= manifest->log_number || number == manifest->prev_log_number)) {
+      state.log_numbers.push_back(number);
+    }
+  }
+  std::sort(state.log_numbers.begin(), state.log_numbers.end());
+  state.memtables.push_back(MemTable::Create(icmp_));
+  for (uint64_t number : state.log_numbers) {
+    if (Status s = co_await ReplayLog(number, &state); !s.ok()) co_return s;
+  }
+  co_return state;
+}
+
+}  // namespace corodb
