@@ -26,5 +26,8 @@ foreach(m IN LISTS corodb_modules)
   string(REPLACE "corodb_" "" short ${m})
   set(CORODB_PC_LIBS "-lcorodb_${short} ${CORODB_PC_LIBS}")
 endforeach()
+# Relocatable: the prefix is found from the .pc file's own location, so
+# `cmake --install --prefix X` yields a correct file for any X.
+file(RELATIVE_PATH CORODB_PC_PREFIX_FROM_PCDIR "/root/${CMAKE_INSTALL_LIBDIR}/pkgconfig" "/root")
 configure_file(${PROJECT_SOURCE_DIR}/cmake/corodb.pc.in ${PROJECT_BINARY_DIR}/corodb.pc @ONLY)
 install(FILES ${PROJECT_BINARY_DIR}/corodb.pc DESTINATION ${CMAKE_INSTALL_LIBDIR}/pkgconfig)

@@ -1,5 +1,7 @@
 #include "db/db_impl.h"
 
+#include <cstdlib>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -181,10 +183,17 @@ asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t
   const std::span<const char> bytes(record_buf_);
   // (Not a ?: between two co_awaits: g++ 12 miscompiles temporaries there.)
   Status s;
-  if (sync) {
-    s = co_await log_file_->AppendAndSync(bytes);
+  static const char* path = std::getenv("CORODB_WAL_PATH");
+  const std::string_view mode = path ? path : "inline";
+  if (mode == "ring") {
+    if (sync) {
+      s = co_await log_file_->AppendAndSync(bytes);
+    } else {
+      s = co_await log_file_->Append(bytes);
+    }
   } else {
-    s = co_await log_file_->Append(bytes);
+    s = log_file_->AppendInline(bytes);
+    if (s.ok() && sync) s = co_await log_file_->Sync();
   }
   if (!s.ok()) {
     // Nothing of this group was acknowledged; no later write may be either,

@@ -9,6 +9,8 @@
 
 namespace corodb::io {
 
+IoCompletion Backend::RunInline(const IoRequest& req) { return RunBlocking(req); }
+
 bool ParseBackendKind(std::string_view name, IoBackendKind* kind) {
   if (name == "uring" || name == "io_uring") {
     *kind = IoBackendKind::kUring;

@@ -72,11 +72,21 @@ class Backend {
   virtual void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
                      IoHandler handler) = 0;
 
+  // Runs `req` with blocking syscalls on the calling thread and returns the
+  // result. For operations cheaper than a ring round trip: small appends that
+  // only copy into the page cache (the WAL). Wrappers (fault injection) see
+  // these operations too.
+  virtual IoCompletion RunInline(const IoRequest& req);
+
   // Hooks for backends that track files by name (fault injection). Called by
   // FileSystem when a file is opened or closed.
   virtual void OnOpen(int /*fd*/, const std::string& /*path*/) {}
   virtual void OnClose(int /*fd*/) {}
 };
+
+// Runs `req` with blocking syscalls (pread, pwrite, fdatasync, fsync; EINTR
+// retried) on the calling thread.
+IoCompletion RunBlocking(const IoRequest& req);
 
 // Chooses and creates the backend for `kind`, honouring CORODB_IO_BACKEND.
 // kAuto probes io_uring on the calling thread (which should be the thread that

@@ -130,6 +130,39 @@ void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoReque
       }));
 }
 
+IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {
+  const bool is_write =
+      req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync;
+  const bool is_sync = req.opcode != IoOpcode::kRead && req.opcode != IoOpcode::kWrite;
+  if (is_write) {
+    if (const int err = NextWriteFault(); err != 0) {
+      faults_.fetch_add(1);
+      return {-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0};
+    }
+  }
+  const int sync_err = is_sync ? NextSyncFault() : 0;
+  if (sync_err != 0 && !is_write) {
+    faults_.fetch_add(1);
+    return {-sync_err, 0};
+  }
+  const uint64_t written_before = WrittenEnd(req.fd);
+  IoRequest forwarded = req;
+  if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;
+  IoCompletion c = inner_->RunInline(forwarded);
+  if (is_write && c.res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c.res));
+  if (req.opcode == IoOpcode::kWriteThenFdatasync) {
+    if (sync_err != 0) {
+      c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
+      faults_.fetch_add(1);
+    } else if (c.sync_res == 0) {
+      RecordSync(req.fd, req.offset + req.len);
+    }
+  } else if (is_sync && c.res == 0) {
+    RecordSync(req.fd, written_before);
+  }
+  return c;
+}
+
 Status FaultInjectionBackend::DropUnsyncedData() {
   std::lock_guard lock(mu_);
   for (const auto& [path, state] : files_) {

@@ -30,6 +30,7 @@ class FaultInjectionBackend final : public Backend {
   std::string_view Name() const override { return name_; }
   void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
              IoHandler handler) override;
+  IoCompletion RunInline(const IoRequest& req) override;
   void OnOpen(int fd, const std::string& path) override;
   void OnClose(int fd) override;
 

@@ -86,6 +86,22 @@ asio::awaitable<Status> File::Append(std::span<const char> data) {
   co_return s;
 }
 
+Status File::AppendInline(std::span<const char> data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const auto chunk = static_cast<uint32_t>(std::min(data.size() - done, kMaxChunk));
+    const IoCompletion c = backend_->RunInline({IoOpcode::kWrite, fd_,
+                                                const_cast<char*>(data.data()) + done, chunk,
+                                                append_offset_ + done});
+    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res < 0) return ErrorStatus("write", append_offset_ + done, c.res);
+    if (c.res == 0) return ErrorStatus("write", append_offset_ + done, -ENOSPC);
+    done += static_cast<size_t>(c.res);
+  }
+  append_offset_ += data.size();
+  return Status::OK();
+}
+
 asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
   if (data.empty() || data.size() > kMaxChunk) {
     if (Status s = co_await Append(data); !s.ok()) co_return s;

@@ -38,8 +38,4 @@ class ThreadPoolBackend final : public Backend {
   std::unique_ptr<boost::asio::thread_pool> pool_;
 };
 
-// Runs `req` with blocking syscalls on the calling thread (EINTR retried).
-// Shared by the thread pool and by tests.
-IoCompletion RunBlocking(const IoRequest& req);
-
 }  // namespace corodb::io

@@ -1,0 +1,445 @@
+// corodb-bench: LevelDB's db_bench workloads, run on several engines in one
+// process so the numbers are comparable.
+//
+//   corodb-bench --benchmarks=fillseq,fillrandom,overwrite,fillsync
+//                --engines=corodb,leveldb --threads=1 --concurrency=64 --num=1000000
+//
+// corodb runs T threads, each an io_context with C coroutines that each keep
+// one operation in flight. LevelDB (Debian's libleveldb) runs T*C threads: its
+// only way to have that many operations in flight. Operation counts are
+// totals shared by all writers: --num per workload, --num/100 for fillsync
+// (db_bench's convention); --ops overrides every workload's count.
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_future.hpp>
+#include <leveldb/db.h>
+#include <leveldb/options.h>
+#include <leveldb/write_batch.h>
+
+#include "corodb/db.h"
+#include "util/random.h"
+
+namespace asio = boost::asio;
+using Clock = std::chrono::steady_clock;
+
+namespace {
+
+struct Flags {
+  std::vector<std::string> benchmarks = {"fillseq", "fillrandom", "overwrite", "fillsync"};
+  std::vector<std::string> engines = {"corodb", "leveldb"};
+  int64_t num = 1000000;
+  int64_t ops = -1;
+  int value_size = 100;
+  int key_size = 16;
+  double compression_ratio = 0.5;
+  int threads = 1;
+  int concurrency = 1;
+  std::string db;
+  bool json = false;
+  std::string backend = "auto";
+  // "shared": with --threads=1 the benchmark's io_context is also the DB's
+  // engine executor (Options::engine_context), so writers and the commit loop
+  // share one thread and no write crosses threads. "owned": the DB runs its
+  // own engine thread.
+  std::string engine = "shared";
+};
+
+std::vector<std::string> Split(const std::string& s) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t comma = s.find(',', start);
+    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+    if (!part.empty()) out.push_back(part);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
+[[noreturn]] void Usage(const char* msg) {
+  std::fprintf(stderr,
+               "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,leveldb --num=N --ops=N "
+               "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
+               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --json\n",
+               msg);
+  std::exit(2);
+}
+
+Flags ParseFlags(int argc, char** argv) {
+  Flags f;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    const size_t eq = a.find('=');
+    if (a.rfind("--", 0) != 0) Usage(("unexpected argument " + a).c_str());
+    const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
+    const std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
+    if (name == "benchmarks") f.benchmarks = Split(v);
+    else if (name == "engines") f.engines = Split(v);
+    else if (name == "num") f.num = std::atoll(v.c_str());
+    else if (name == "ops") f.ops = std::atoll(v.c_str());
+    else if (name == "value_size") f.value_size = std::atoi(v.c_str());
+    else if (name == "key_size") f.key_size = std::atoi(v.c_str());
+    else if (name == "compression_ratio") f.compression_ratio = std::atof(v.c_str());
+    else if (name == "threads") f.threads = std::max(1, std::atoi(v.c_str()));
+    else if (name == "concurrency") f.concurrency = std::max(1, std::atoi(v.c_str()));
+    else if (name == "db") f.db = v;
+    else if (name == "backend") f.backend = v;
+    else if (name == "engine") f.engine = v;
+    else if (name == "json") f.json = v.empty() || v == "1" || v == "true";
+    else Usage(("unknown flag --" + name).c_str());
+  }
+  if (f.db.empty()) {
+    f.db = (std::filesystem::temp_directory_path() / ("corodb-bench-" + std::to_string(::getpid()))).string();
+  }
+  if (f.key_size < 1 || f.value_size < 0) Usage("bad sizes");
+  return f;
+}
+
+// Values that compress to about `ratio` of their size, as db_bench makes them.
+class ValueGenerator {
+ public:
+  explicit ValueGenerator(double ratio) {
+    corodb::Random rnd(301);
+    while (data_.size() < (1 << 20)) {
+      const int raw = std::max(1, static_cast<int>(100 * ratio));
+      std::string piece(raw, '\0');
+      for (char& c : piece) c = static_cast<char>(' ' + rnd.Uniform(95));
+      std::string chunk;
+      while (chunk.size() < 100) chunk += piece;
+      data_ += chunk.substr(0, 100);
+    }
+  }
+  std::string_view Get(uint64_t i, int len) const {
+    const size_t pos = (i * 7919) % (data_.size() - static_cast<size_t>(len));
+    return std::string_view(data_).substr(pos, static_cast<size_t>(len));
+  }
+
+ private:
+  std::string data_;
+};
+
+std::string MakeKey(uint64_t k, int key_size) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%016llu", static_cast<unsigned long long>(k));
+  std::string key(buf);
+  if (static_cast<int>(key.size()) < key_size) key.append(static_cast<size_t>(key_size) - key.size(), '0');
+  key.resize(static_cast<size_t>(key_size));
+  return key;
+}
+
+struct Workload {
+  std::string name;
+  bool fresh_db = true;
+  bool sync = false;
+  bool sequential = false;
+  int64_t ops = 0;
+};
+
+Workload MakeWorkload(const std::string& name, const Flags& f) {
+  Workload w;
+  w.name = name;
+  if (name == "fillseq") {
+    w.sequential = true;
+    w.ops = f.num;
+  } else if (name == "fillrandom") {
+    w.ops = f.num;
+  } else if (name == "overwrite") {
+    w.fresh_db = false;
+    w.ops = f.num;
+  } else if (name == "fillsync") {
+    w.sync = true;
+    w.ops = std::max<int64_t>(1, f.num / 100);
+  } else {
+    Usage(("unknown benchmark " + name).c_str());
+  }
+  if (f.ops > 0) w.ops = f.ops;
+  return w;
+}
+
+// The key of operation `i`: sequential, or uniformly random in [0, num).
+uint64_t KeyFor(const Workload& w, const Flags& f, uint64_t i, corodb::Random& rnd) {
+  if (w.sequential) return i;
+  return (static_cast<uint64_t>(rnd.Next()) << 31 ^ rnd.Next()) % static_cast<uint64_t>(f.num);
+}
+
+struct Result {
+  std::string engine, workload;
+  int64_t ops = 0;
+  double seconds = 0, cpu_seconds = 0;
+  double p50 = 0, p99 = 0, p999 = 0;  // microseconds
+  double avg_group = 0;               // corodb only
+  double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+};
+
+double CpuSeconds() {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
+}
+
+// Shared by the workers of one run: the next operation index, latencies, progress.
+struct RunState {
+  std::atomic<int64_t> next{0};
+  std::atomic<int64_t> done{0};
+  std::atomic<bool> failed{false};
+  std::vector<std::vector<float>> latencies;  // per worker, microseconds
+};
+
+void Percentiles(RunState& st, Result* r) {
+  std::vector<float> all;
+  for (auto& v : st.latencies) all.insert(all.end(), v.begin(), v.end());
+  if (all.empty()) return;
+  std::sort(all.begin(), all.end());
+  auto at = [&](double q) { return static_cast<double>(all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]); };
+  r->p50 = at(0.50);
+  r->p99 = at(0.99);
+  r->p999 = at(0.999);
+}
+
+// Prints a live progress line on a terminal while `st` advances.
+class Progress {
+ public:
+  Progress(const std::string& label, RunState& st, int64_t total) {
+    if (!::isatty(STDERR_FILENO)) return;
+    thread_ = std::thread([this, label, &st, total] {
+      while (!stop_.load()) {
+        std::fprintf(stderr, "\r%-24s %10lld / %lld ops", label.c_str(), static_cast<long long>(st.done.load()),
+                     static_cast<long long>(total));
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
+      std::fprintf(stderr, "\r%80s\r", "");
+    });
+  }
+  ~Progress() {
+    stop_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+ private:
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// ---- corodb ----
+
+asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flags& f,
+                                   const ValueGenerator& gen, RunState& st, int worker) {
+  corodb::Random rnd(1000 + static_cast<uint32_t>(worker));
+  auto& lat = st.latencies[static_cast<size_t>(worker)];
+  corodb::WriteOptions wo;
+  wo.sync = w.sync;
+  for (;;) {
+    const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+    if (i >= w.ops) co_return;
+    const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+    const auto start = Clock::now();
+    const corodb::Status s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
+    lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
+    if (!s.ok()) {
+      std::fprintf(stderr, "corodb put failed: %s\n", s.ToString().c_str());
+      st.failed = true;
+      co_return;
+    }
+    st.done.fetch_add(1, std::memory_order_relaxed);
+  }
+}
+
+double StatField(const std::string& stats, const std::string& field) {
+  const size_t pos = stats.find(field + ": ");
+  return pos == std::string::npos ? 0 : std::atof(stats.c_str() + pos + field.size() + 2);
+}
+
+Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
+  const std::string dir = f.db + "/corodb";
+  if (w.fresh_db) std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(f.db);
+  corodb::Options options;
+  options.create_if_missing = true;
+  corodb::IoBackendKind kind = corodb::IoBackendKind::kAuto;
+  if (f.backend == "uring") kind = corodb::IoBackendKind::kUring;
+  if (f.backend == "threadpool") kind = corodb::IoBackendKind::kThreadPool;
+  options.io_backend = kind;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  for (int t = 0; t < f.threads; ++t) contexts.push_back(std::make_unique<asio::io_context>(1));
+  const bool shared_engine = f.engine == "shared" && f.threads == 1;
+  if (shared_engine) options.engine_context = contexts[0].get();
+  asio::io_context& open_ctx = *contexts[0];
+  auto opened = asio::co_spawn(open_ctx, corodb::DB::Open(options, dir), asio::use_future);
+  open_ctx.run();
+  open_ctx.restart();
+  auto db = opened.get();
+  if (!db.ok()) {
+    std::fprintf(stderr, "corodb open failed: %s\n", db.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::string before_stats;
+  (*db)->GetProperty("corodb.stats", &before_stats);
+
+  RunState st;
+  const int workers = f.threads * f.concurrency;
+  st.latencies.resize(static_cast<size_t>(workers));
+  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
+  for (int t = 0; t < f.threads; ++t) {
+    for (int c = 0; c < f.concurrency; ++c) {
+      asio::co_spawn(*contexts[static_cast<size_t>(t)], CorodbWorker(**db, w, f, gen, st, t * f.concurrency + c),
+                     [](std::exception_ptr e) {
+                       if (e) std::rethrow_exception(e);
+                     });
+    }
+  }
+  Result r{"corodb", w.name};
+  Progress progress("corodb " + w.name, st, w.ops);
+  const double cpu0 = CpuSeconds();
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (auto& ctx : contexts) threads.emplace_back([&ctx] { ctx->run(); });
+  for (auto& t : threads) t.join();
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpu_seconds = CpuSeconds() - cpu0;
+  r.ops = st.done.load();
+  Percentiles(st, &r);
+  std::string after_stats;
+  (*db)->GetProperty("corodb.stats", &after_stats);
+  const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
+  const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
+  r.avg_group = groups > 0 ? writes / groups : 0;
+  open_ctx.restart();
+  auto closed = asio::co_spawn(open_ctx, (*db)->Close(), asio::use_future);
+  open_ctx.run();
+  (void)closed.get();
+  db->reset();
+  return r;
+}
+
+// ---- leveldb ----
+
+Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) {
+  const std::string dir = f.db + "/leveldb";
+  if (w.fresh_db) std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(f.db);
+  leveldb::Options options;
+  options.create_if_missing = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
+  if (!s.ok()) {
+    std::fprintf(stderr, "leveldb open failed: %s\n", s.ToString().c_str());
+    std::exit(1);
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  RunState st;
+  const int workers = f.threads * f.concurrency;
+  st.latencies.resize(static_cast<size_t>(workers));
+  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
+  Result r{"leveldb", w.name};
+  Progress progress("leveldb " + w.name, st, w.ops);
+  const double cpu0 = CpuSeconds();
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < workers; ++t) {
+    threads.emplace_back([&, t] {
+      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
+      leveldb::WriteOptions wo;
+      wo.sync = w.sync;
+      auto& lat = st.latencies[static_cast<size_t>(t)];
+      for (;;) {
+        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= w.ops) return;
+        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
+        const auto t0 = Clock::now();
+        const leveldb::Status ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
+        if (!ps.ok()) {
+          std::fprintf(stderr, "leveldb put failed: %s\n", ps.ToString().c_str());
+          st.failed = true;
+          return;
+        }
+        st.done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpu_seconds = CpuSeconds() - cpu0;
+  r.ops = st.done.load();
+  Percentiles(st, &r);
+  return r;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Flags f = ParseFlags(argc, argv);
+  const ValueGenerator gen(f.compression_ratio);
+  std::vector<Result> results;
+  for (const std::string& name : f.benchmarks) {
+    const Workload w = MakeWorkload(name, f);
+    for (const std::string& engine : f.engines) {
+      if (engine == "corodb") {
+        results.push_back(RunCorodb(w, f, gen));
+      } else if (engine == "leveldb") {
+        results.push_back(RunLevelDB(w, f, gen));
+      } else {
+        Usage(("unknown engine " + engine).c_str());
+      }
+    }
+  }
+  std::filesystem::remove_all(f.db);
+
+  const double entry_bytes = f.key_size + f.value_size;
+  auto ratio_for = [&](const Result& r) -> double {
+    if (r.engine != "corodb") return 0;
+    for (const Result& o : results) {
+      if (o.engine == "leveldb" && o.workload == r.workload && o.ops_per_sec() > 0) {
+        return r.ops_per_sec() / o.ops_per_sec();
+      }
+    }
+    return 0;
+  };
+  if (f.json) {
+    std::printf("{\"threads\": %d, \"concurrency\": %d, \"num\": %lld, \"value_size\": %d, \"key_size\": %d, \"results\": [",
+                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size);
+    for (size_t i = 0; i < results.size(); ++i) {
+      const Result& r = results[i];
+      std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
+                  "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
+                  "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"avg_group_size\": %.2f, \"ratio_vs_leveldb\": %.3f}",
+                  i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
+                  r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
+                  r.cpu_seconds, r.avg_group, ratio_for(r));
+    }
+    std::printf("\n]}\n");
+    return 0;
+  }
+  std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB\n", f.threads, f.concurrency,
+              f.threads * f.concurrency, f.key_size, f.value_size);
+  std::printf("%-8s %-11s %9s %11s %8s %9s %9s %9s %7s %7s %9s\n", "engine", "benchmark", "ops", "ops/s", "MB/s",
+              "p50 us", "p99 us", "p99.9 us", "cpu s", "group", "vs ldb");
+  for (const Result& r : results) {
+    const double ratio = ratio_for(r);
+    std::printf("%-8s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %7s %9s\n", r.engine.c_str(),
+                r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
+                r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds,
+                r.engine == "corodb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-",
+                ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
+  }
+  return 0;
+}
