@@ -1,5 +1,6 @@
 #include "db/db_impl.h"
 
+#include <cassert>
 #include <cstdlib>
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,6 +14,9 @@
 
 namespace corodb {
 namespace asio = boost::asio;
+
+// Debug builds check "REQUIRES: on engine executor".
+#define CORODB_ASSERT_ON_ENGINE() assert(engine_->get_executor().running_in_this_thread())
 
 DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Backend> backend)
     : options_(options),
@@ -46,6 +50,7 @@ DBImpl::~DBImpl() {
 }
 
 asio::awaitable<Status> DBImpl::OpenOnEngine() {
+  CORODB_ASSERT_ON_ENGINE();
   if (!options_.create_if_missing && !io::FileExists(io::CurrentFileName(name_))) {
     co_return Status::InvalidArgument(name_, "does not exist (create_if_missing is false)");
   }
@@ -167,6 +172,7 @@ asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& /*options*/,
 }
 
 asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t members) {
+  CORODB_ASSERT_ON_ENGINE();
   stats_.writes.fetch_add(members, std::memory_order_relaxed);
   if (!log_file_) co_return Status::InvalidArgument(name_, "the database is closed");
   if (!bg_error_.ok()) co_return bg_error_;
@@ -220,6 +226,7 @@ asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t
 }
 
 asio::awaitable<Status> DBImpl::MakeRoomForWrite() {
+  CORODB_ASSERT_ON_ENGINE();
   const std::shared_ptr<const MemState> current = CurrentState();
   if (current->mem->ApproximateMemoryUsage() < options_.write_buffer_size) co_return Status::OK();
   // Freeze the memtable and start a new log. Until flushes exist (version
@@ -249,6 +256,7 @@ asio::awaitable<Status> DBImpl::Close() {
 }
 
 asio::awaitable<Status> DBImpl::CloseOnEngine() {
+  CORODB_ASSERT_ON_ENGINE();
   Status s = bg_error_;
   log_file_.reset();
   log_writer_.reset();
