@@ -1,0 +1,93 @@
+// Block: one decoded (uncompressed) table block, and BlockIter, which walks
+// its entries in both directions (layout in table/block_builder.h).
+//
+// Damage never crashes a reader: every length and restart offset is checked
+// against the block's bounds, and a bad entry turns the iterator invalid with
+// a Corruption status.
+//
+// Invariants / thread safety: a Block is immutable once built, so any number
+// of iterators on any threads may read it at once; it must outlive them. A
+// BlockIter is used by one thread at a time.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "corodb/comparator.h"
+#include "corodb/slice.h"
+#include "corodb/status.h"
+#include "corodb/result.h"
+
+namespace corodb::table {
+
+class Block {
+ public:
+  // Takes the block's contents. Corruption (without a file name; callers add
+  // it) when the restart array does not fit.
+  static Result<Block> Parse(std::string contents);
+
+  Block(Block&&) noexcept = default;
+  Block& operator=(Block&&) noexcept = default;
+
+  // Bytes of memory the block holds, for cache charges.
+  size_t charge() const { return data_.capacity() + sizeof(Block); }
+  size_t size() const { return data_.size(); }
+  uint32_t num_restarts() const { return num_restarts_; }
+
+ private:
+  friend class BlockIter;
+  Block(std::string data, uint32_t restart_offset, uint32_t num_restarts)
+      : data_(std::move(data)), restart_offset_(restart_offset), num_restarts_(num_restarts) {}
+
+  std::string data_;
+  uint32_t restart_offset_;  // start of the restart array
+  uint32_t num_restarts_;
+};
+
+class BlockIter {
+ public:
+  // `block` and `comparator` must outlive the iterator. Starts invalid.
+  BlockIter(const Block* block, const Comparator* comparator);
+
+  bool Valid() const { return current_ < restarts_; }
+  // OK, or Corruption after a damaged entry was met (then !Valid()).
+  const Status& status() const { return status_; }
+  // REQUIRES: Valid(). Valid until the iterator moves.
+  Slice key() const { return key_; }
+  Slice value() const { return value_; }
+
+  void SeekToFirst();
+  void SeekToLast();
+  // Positions at the first entry with key >= target (invalid if none).
+  void Seek(Slice target);
+  // REQUIRES: Valid().
+  void Next();
+  void Prev();
+
+  // REQUIRES: Valid(). Whether the current entry is the block's last / first.
+  bool AtLast() const { return NextEntryOffset() >= restarts_; }
+  bool AtFirst() const { return current_ == 0; }
+
+ private:
+  uint32_t NextEntryOffset() const {
+    return static_cast<uint32_t>(value_.data() + value_.size() - data_);
+  }
+  uint32_t RestartPoint(uint32_t index) const;
+  void SeekToRestartPoint(uint32_t index);
+  // Decodes the entry at NextEntryOffset(); false at the end or on damage.
+  bool ParseNextKey();
+  void MarkInvalid();
+  void MarkCorrupted(const char* what);
+
+  const Comparator* comparator_;
+  const char* data_;
+  uint32_t restarts_;       // offset of the restart array; also "past the end"
+  uint32_t num_restarts_;
+  uint32_t current_;        // offset of the current entry; restarts_ when invalid
+  uint32_t restart_index_;  // restart point at or before current_
+  std::string key_;
+  Slice value_;
+  Status status_;
+};
+
+}  // namespace corodb::table

@@ -1,0 +1,144 @@
+#include "table/format.h"
+
+#include <snappy.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "io/file.h"
+#include "util/coding.h"
+#include "util/crc32c.h"
+
+namespace corodb::table {
+namespace {
+
+// Blocks are a few KiB; anything claiming more than this is damage.
+constexpr uint64_t kMaxBlockSize = 1ull << 30;
+
+std::string BlockWhere(const std::string& file_name, const BlockHandle& handle) {
+  return file_name + ": block at offset " + std::to_string(handle.offset());
+}
+
+}  // namespace
+
+void BlockHandle::EncodeTo(std::string* dst) const {
+  PutVarint64(dst, offset_);
+  PutVarint64(dst, size_);
+}
+
+bool BlockHandle::DecodeFrom(Slice* input) {
+  return GetVarint64(input, &offset_) && GetVarint64(input, &size_);
+}
+
+void Footer::EncodeTo(std::string* dst) const {
+  const size_t start = dst->size();
+  metaindex_handle_.EncodeTo(dst);
+  index_handle_.EncodeTo(dst);
+  dst->resize(start + 2 * BlockHandle::kMaxEncodedLength, '\0');
+  PutFixed64(dst, kTableMagicNumber);
+}
+
+Status Footer::DecodeFrom(Slice input) {
+  if (input.size() != kEncodedLength) return Status::Corruption("footer has the wrong size");
+  if (DecodeFixed64(input.data() + kEncodedLength - 8) != kTableMagicNumber) {
+    return Status::Corruption("not an sstable (bad magic number)");
+  }
+  Slice handles = input.substr(0, 2 * BlockHandle::kMaxEncodedLength);
+  if (!metaindex_handle_.DecodeFrom(&handles) || !index_handle_.DecodeFrom(&handles)) {
+    return Status::Corruption("bad block handle in footer");
+  }
+  if (std::any_of(handles.begin(), handles.end(), [](char c) { return c != '\0'; })) {
+    return Status::Corruption("footer padding is not zero");
+  }
+  return Status::OK();
+}
+
+void AppendBlockWithTrailer(Slice contents, CompressionType type, std::string* dst) {
+  dst->append(contents.data(), contents.size());
+  const char type_byte = static_cast<char>(type);
+  uint32_t crc = crc32c::Value(contents.data(), contents.size());
+  crc = crc32c::Extend(crc, &type_byte, 1);
+  dst->push_back(type_byte);
+  PutFixed32(dst, crc32c::Mask(crc));
+}
+
+Slice MaybeCompress(Slice raw, CompressionType type, std::string* scratch,
+                    CompressionType* stored_type) {
+  *stored_type = CompressionType::kNoCompression;
+  if (type != CompressionType::kSnappyCompression) return raw;
+  scratch->resize(snappy::MaxCompressedLength(raw.size()));
+  size_t out_len = 0;
+  snappy::RawCompress(raw.data(), raw.size(), scratch->data(), &out_len);
+  scratch->resize(out_len);
+  if (out_len >= raw.size() - raw.size() / 8) return raw;  // saves less than 12.5%
+  *stored_type = CompressionType::kSnappyCompression;
+  return *scratch;
+}
+
+Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
+                                bool verify_checksum, const std::string& file_name) {
+  const size_t n = static_cast<size_t>(handle.size());
+  if (raw->size() != n + kBlockTrailerSize) {
+    return Status::Corruption(BlockWhere(file_name, handle), "truncated block read");
+  }
+  const char* data = raw->data();
+  if (verify_checksum) {
+    const uint32_t expected = crc32c::Unmask(DecodeFixed32(data + n + 1));
+    const uint32_t actual = crc32c::Value(data, n + 1);
+    if (expected != actual) {
+      return Status::Corruption(BlockWhere(file_name, handle), "block checksum mismatch");
+    }
+  }
+  switch (static_cast<unsigned char>(data[n])) {
+    case static_cast<unsigned char>(CompressionType::kNoCompression): {
+      raw->resize(n);
+      return std::move(*raw);
+    }
+    case static_cast<unsigned char>(CompressionType::kSnappyCompression): {
+      size_t ulength = 0;
+      if (!snappy::GetUncompressedLength(data, n, &ulength) || ulength > kMaxBlockSize) {
+        return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
+      }
+      std::string out(ulength, '\0');
+      if (!snappy::RawUncompress(data, n, out.data())) {
+        return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
+      }
+      return out;
+    }
+    default:
+      return Status::Corruption(BlockWhere(file_name, handle), "bad block type");
+  }
+}
+
+boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
+                                                      size_t n) {
+  if (!direct) {
+    std::string buf(n, '\0');
+    Result<size_t> got = co_await file.ReadAt(offset, std::span<char>(buf.data(), n));
+    if (!got.ok()) co_return got.status();
+    buf.resize(*got);
+    co_return buf;
+  }
+  constexpr uint64_t kAlign = io::AlignedBuffer::kAlignment;
+  const uint64_t start = offset & ~(kAlign - 1);
+  const uint64_t end = (offset + n + kAlign - 1) & ~(kAlign - 1);
+  io::AlignedBuffer buf(static_cast<size_t>(end - start));
+  Result<size_t> got = co_await file.ReadAt(start, buf.span());
+  if (!got.ok()) co_return got.status();
+  const size_t skip = static_cast<size_t>(offset - start);
+  const size_t avail = *got > skip ? *got - skip : 0;
+  co_return std::string(buf.data() + skip, std::min(n, avail));
+}
+
+boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direct,
+                                                      BlockHandle handle, bool verify_checksum) {
+  if (handle.size() > kMaxBlockSize) {
+    co_return Status::Corruption(BlockWhere(file.path(), handle), "block size out of range");
+  }
+  Result<std::string> raw = co_await ReadRange(file, direct, handle.offset(),
+                                               static_cast<size_t>(handle.size()) + kBlockTrailerSize);
+  if (!raw.ok()) co_return raw.status();
+  co_return DecodeBlock(&*raw, handle, verify_checksum, file.path());
+}
+
+}  // namespace corodb::table

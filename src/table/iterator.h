@@ -1,0 +1,71 @@
+// AsyncIterator: a position in a sorted sequence of entries whose moves may
+// suspend (a table iterator loads data blocks with awaited reads).
+//
+// Contract, as LevelDB's Iterator: key()/value() are valid while Valid() and
+// until the iterator moves; status() reports the first error met (and the
+// iterator is then !Valid()). Seek(target) positions at the first entry >=
+// target. Callers that iterate tightly use the fast paths: TryNext()/TryPrev()
+// move without suspending when the neighbour is already in memory, and
+// return false (without moving) when the caller must co_await Next()/Prev().
+//
+// Thread safety: one coroutine at a time; never move an iterator while one of
+// its moves is suspended.
+#pragma once
+
+#include <memory>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "corodb/slice.h"
+#include "corodb/status.h"
+
+namespace corodb::table {
+
+class AsyncIterator {
+ public:
+  AsyncIterator() = default;
+  AsyncIterator(const AsyncIterator&) = delete;
+  AsyncIterator& operator=(const AsyncIterator&) = delete;
+  virtual ~AsyncIterator() = default;
+
+  virtual bool Valid() const = 0;
+  // REQUIRES: Valid().
+  virtual Slice key() const = 0;
+  virtual Slice value() const = 0;
+  virtual Status status() const = 0;
+
+  // SUSPENDS: each may read blocks. `target` must stay alive until Seek completes.
+  virtual boost::asio::awaitable<void> SeekToFirst() = 0;
+  virtual boost::asio::awaitable<void> SeekToLast() = 0;
+  virtual boost::asio::awaitable<void> Seek(Slice target) = 0;
+  // REQUIRES: Valid().
+  virtual boost::asio::awaitable<void> Next() = 0;
+  virtual boost::asio::awaitable<void> Prev() = 0;
+
+  // REQUIRES: Valid(). Moves like Next()/Prev() and returns true when that
+  // needs no I/O; otherwise returns false and does not move.
+  virtual bool TryNext() { return false; }
+  virtual bool TryPrev() { return false; }
+
+  // Keeps `resource` (e.g. a cache handle pinning the table read) alive
+  // until the iterator is destroyed.
+  template <typename T>
+  void Hold(T resource) {
+    held_.push_back(std::make_unique<Held<T>>(std::move(resource)));
+  }
+
+ private:
+  struct HeldBase {
+    virtual ~HeldBase() = default;
+  };
+  template <typename T>
+  struct Held final : HeldBase {
+    explicit Held(T v) : value(std::move(v)) {}
+    T value;
+  };
+  std::vector<std::unique_ptr<HeldBase>> held_;
+};
+
+}  // namespace corodb::table

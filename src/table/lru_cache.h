@@ -1,0 +1,438 @@
+// ShardedLruCache<V>: a thread-safe LRU cache keyed by (id, offset) pairs,
+// with byte (or unit) charges, RAII handles that pin entries, and
+// single-flight loading for coroutines.
+//
+// The block cache keys blocks by (table id, block offset) and charges their
+// memory; the table cache keys open tables by (file number, 0) and charges 1.
+//
+// Semantics:
+// - Insert() makes an entry resident and pins it for the returned handle. An
+//   entry that is not pinned sits on its shard's LRU list; when the shard's
+//   usage exceeds its capacity, the least recently used unpinned entries are
+//   destroyed. Pinned entries are never destroyed: they count towards usage
+//   and survive until their last handle is released (then, if still over
+//   capacity, they are evicted at once).
+// - Erase() and replacement by Insert() make an entry non-resident at once;
+//   if pinned, its value lives on until the last handle is released.
+// - LookupOrLoad(): when several coroutines (on any executors) miss the same
+//   key while it is being loaded, only the first runs the loader; the others
+//   wait and receive a handle to the loaded entry (or its error).
+//
+// Invariants / thread safety: every method may be called from any thread.
+// Each shard has one mutex guarding its table, lists, usage and pin counts;
+// it is never held across a co_await, and values are destroyed outside it.
+// `usage` is the sum of the charges of resident entries. An entry is on the
+// LRU list iff it is resident and unpinned, on the in-use list iff resident
+// and pinned, and in `orphans` iff non-resident and pinned. The cache must
+// outlive its handles and finish its loads before it is destroyed.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/prefer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include "corodb/status.h"
+#include "corodb/result.h"
+
+namespace corodb::table {
+
+struct CacheKey {
+  uint64_t id = 0;      // table id (block cache) or file number (table cache)
+  uint64_t offset = 0;  // block offset (block cache); 0 in the table cache
+  bool operator==(const CacheKey&) const = default;
+};
+
+struct CacheKeyHash {
+  size_t operator()(const CacheKey& k) const {
+    // A 64-bit finalizer mix of both halves, so shards and buckets spread well.
+    uint64_t h = k.id * 0x9e3779b97f4a7c15ull ^ (k.offset + 0x632be59bd9b4e019ull);
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return static_cast<size_t>(h);
+  }
+};
+
+// What a loader produces: the value and its charge.
+template <typename V>
+struct Loaded {
+  V value;
+  size_t charge;
+};
+
+template <typename V>
+class ShardedLruCache {
+  struct Links {
+    Links* prev = this;
+    Links* next = this;
+  };
+  struct Entry : Links {
+    Entry(const CacheKey& k, V v, size_t c) : key(k), value(std::move(v)), charge(c) {}
+    CacheKey key;
+    V value;
+    size_t charge;
+    uint32_t pins = 0;
+    bool resident = true;
+  };
+  struct Shard;
+  class LoadGuard;
+
+ public:
+  // A pin on one entry. Empty when default-constructed or moved from.
+  class Handle {
+   public:
+    Handle() = default;
+    Handle(Handle&& other) noexcept
+        : shard_(std::exchange(other.shard_, nullptr)), entry_(std::exchange(other.entry_, nullptr)) {}
+    Handle& operator=(Handle&& other) noexcept {
+      if (this != &other) {
+        Reset();
+        shard_ = std::exchange(other.shard_, nullptr);
+        entry_ = std::exchange(other.entry_, nullptr);
+      }
+      return *this;
+    }
+    ~Handle() { Reset(); }
+
+    explicit operator bool() const { return entry_ != nullptr; }
+    // REQUIRES: not empty.
+    const V& value() const { return entry_->value; }
+    const V* operator->() const { return &entry_->value; }
+    const CacheKey& key() const { return entry_->key; }
+    // Unpins now (destroying the value if it was evicted or erased meanwhile).
+    void Reset() {
+      if (entry_ != nullptr) std::exchange(shard_, nullptr)->Unpin(std::exchange(entry_, nullptr));
+    }
+
+   private:
+    friend class ShardedLruCache;
+    friend struct Shard;
+    friend class LoadGuard;
+    Handle(Shard* shard, Entry* entry) : shard_(shard), entry_(entry) {}
+    Shard* shard_ = nullptr;
+    Entry* entry_ = nullptr;
+  };
+
+  // `capacity` is split evenly over `num_shards` (>= 1) shards, so the sum
+  // of the shard capacities is exactly `capacity`.
+  explicit ShardedLruCache(size_t capacity, size_t num_shards = 16)
+      : capacity_(capacity), shards_(std::max<size_t>(num_shards, 1)) {
+    for (size_t i = 0; i < shards_.size(); ++i) {
+      shards_[i].capacity = capacity / shards_.size() + (i < capacity % shards_.size() ? 1 : 0);
+    }
+  }
+  ShardedLruCache(const ShardedLruCache&) = delete;
+  ShardedLruCache& operator=(const ShardedLruCache&) = delete;
+
+  // A fresh id for a new user of the key space (e.g. each opened table).
+  uint64_t NewId() { return next_id_.fetch_add(1, std::memory_order_relaxed) + 1; }
+
+  // Returns a pinned handle, or an empty one when `key` is not resident.
+  // Never suspends.
+  Handle Lookup(const CacheKey& key) {
+    Shard& s = ShardFor(key);
+    std::lock_guard lock(s.mu);
+    auto it = s.table.find(key);
+    if (it == s.table.end()) return {};
+    return s.PinLocked(it->second.get());
+  }
+
+  // Makes `value` resident under `key` (replacing an older entry) and returns
+  // it pinned. May evict unpinned entries to make room.
+  Handle Insert(const CacheKey& key, V value, size_t charge) {
+    Shard& s = ShardFor(key);
+    std::vector<std::unique_ptr<Entry>> doomed;
+    Handle h;
+    {
+      std::lock_guard lock(s.mu);
+      h = s.InsertLocked(key, std::move(value), charge, &doomed);
+    }
+    return h;  // `doomed` values are destroyed here, outside the lock
+  }
+
+  // Makes the entry for `key` non-resident (destroyed once unpinned).
+  void Erase(const CacheKey& key) {
+    Shard& s = ShardFor(key);
+    std::vector<std::unique_ptr<Entry>> doomed;
+    std::lock_guard lock(s.mu);
+    s.EraseLocked(key, &doomed);
+  }
+
+  // Destroys every resident entry that is not pinned.
+  void Prune() {
+    for (Shard& s : shards_) {
+      std::vector<std::unique_ptr<Entry>> doomed;
+      std::lock_guard lock(s.mu);
+      while (s.lru.next != &s.lru) s.EvictOldestLocked(&doomed);
+    }
+  }
+
+  // Sum of the charges of resident entries (pinned ones included).
+  size_t TotalCharge() const {
+    size_t total = 0;
+    for (const Shard& s : shards_) {
+      std::lock_guard lock(s.mu);
+      total += s.usage;
+    }
+    return total;
+  }
+  // Number of resident entries.
+  size_t Size() const {
+    size_t total = 0;
+    for (const Shard& s : shards_) {
+      std::lock_guard lock(s.mu);
+      total += s.table.size();
+    }
+    return total;
+  }
+  size_t capacity() const { return capacity_; }
+
+  // Returns the entry for `key`, loading it with `load()` on a miss. `load`
+  // is a callable returning boost::asio::awaitable<Result<Loaded<V>>>; it is
+  // called at most once per miss, by the first coroutine to miss, while the
+  // others that miss the same key meanwhile wait for its outcome: they all
+  // get a pin on the same entry, or all get the loader's error (errors are
+  // not cached). A resident key completes without suspending.
+  // SUSPENDS: while loading (the loader's I/O) or waiting for another
+  //           coroutine's load. Waiters resume on their own executors.
+  template <typename LoadFn>
+  boost::asio::awaitable<Result<Handle>> LookupOrLoad(CacheKey key, LoadFn load) {
+    Shard& s = ShardFor(key);
+    for (;;) {
+      std::shared_ptr<Pending> pending;
+      bool leader = false;
+      Handle hit;
+      {
+        std::lock_guard lock(s.mu);
+        if (auto it = s.table.find(key); it != s.table.end()) {
+          hit = s.PinLocked(it->second.get());
+        } else if (auto it = s.pending.find(key); it != s.pending.end()) {
+          pending = it->second;
+        } else {
+          pending = std::make_shared<Pending>();
+          s.pending.emplace(key, pending);
+          leader = true;
+        }
+      }
+      if (hit) co_return std::move(hit);
+      if (leader) {
+        LoadGuard guard(&s, key, std::move(pending));
+        Result<Loaded<V>> loaded = co_await load();
+        co_return guard.Complete(std::move(loaded));
+      }
+      const boost::asio::any_io_executor ex = co_await boost::asio::this_coro::executor;
+      // A named initiation: GCC 12 mishandles non-trivial temporaries that
+      // live across a co_await (destroying them twice).
+      WaitInitiation initiation{&s, std::move(pending), ex};
+      WaitOutcome outcome = co_await boost::asio::async_initiate<
+          const boost::asio::use_awaitable_t<>, void(WaitOutcome)>(std::move(initiation),
+                                                                   boost::asio::use_awaitable);
+      if (outcome.result.has_value()) co_return std::move(*outcome.result);
+      // The load finished between our miss and our registration: look again.
+    }
+  }
+
+ private:
+  // What a waiter receives: a result, or nullopt for "look again".
+  struct WaitOutcome {
+    std::optional<Result<Handle>> result;
+  };
+  using WaitHandler = boost::asio::any_completion_handler<void(WaitOutcome)>;
+  struct Waiter {
+    boost::asio::any_io_executor executor;  // tracks work: keeps the context running
+    WaitHandler handler;
+  };
+  struct Pending {
+    bool done = false;  // guarded by the shard mutex
+    std::vector<Waiter> waiters;
+  };
+
+  static void Resume(Waiter waiter, WaitOutcome outcome) {
+    auto ex = waiter.executor;
+    boost::asio::post(ex, [h = std::move(waiter.handler), o = std::move(outcome)]() mutable {
+      std::move(h)(std::move(o));
+    });
+  }
+
+  struct Shard {
+    mutable std::mutex mu;
+    size_t capacity = 0;
+    size_t usage = 0;
+    Links lru;     // resident, unpinned; lru.next is the oldest
+    Links in_use;  // resident, pinned
+    std::unordered_map<CacheKey, std::unique_ptr<Entry>, CacheKeyHash> table;
+    std::unordered_map<Entry*, std::unique_ptr<Entry>> orphans;
+    std::unordered_map<CacheKey, std::shared_ptr<Pending>, CacheKeyHash> pending;
+
+    static void Unlink(Links* e) {
+      e->prev->next = e->next;
+      e->next->prev = e->prev;
+      e->prev = e->next = e;
+    }
+    static void Append(Links* list, Links* e) {  // as the newest
+      e->next = list;
+      e->prev = list->prev;
+      e->prev->next = e;
+      list->prev = e;
+    }
+
+    Handle PinLocked(Entry* e) {
+      if (e->pins++ == 0 && e->resident) {
+        Unlink(e);
+        Append(&in_use, e);
+      }
+      return Handle(this, e);
+    }
+
+    void Unpin(Entry* e) {
+      std::vector<std::unique_ptr<Entry>> doomed;
+      std::lock_guard lock(mu);
+      if (--e->pins > 0) return;
+      if (e->resident) {
+        Unlink(e);
+        Append(&lru, e);
+        EvictWhileOverLocked(&doomed);
+      } else {
+        auto it = orphans.find(e);
+        doomed.push_back(std::move(it->second));
+        orphans.erase(it);
+      }
+    }
+
+    void EvictOldestLocked(std::vector<std::unique_ptr<Entry>>* doomed) {
+      auto* oldest = static_cast<Entry*>(lru.next);
+      EraseLocked(oldest->key, doomed);
+    }
+    void EvictWhileOverLocked(std::vector<std::unique_ptr<Entry>>* doomed) {
+      while (usage > capacity && lru.next != &lru) EvictOldestLocked(doomed);
+    }
+
+    void EraseLocked(const CacheKey& key, std::vector<std::unique_ptr<Entry>>* doomed) {
+      auto it = table.find(key);
+      if (it == table.end()) return;
+      std::unique_ptr<Entry> e = std::move(it->second);
+      table.erase(it);
+      Unlink(e.get());
+      e->resident = false;
+      usage -= e->charge;
+      if (e->pins > 0) {
+        Entry* raw = e.get();
+        orphans.emplace(raw, std::move(e));
+      } else {
+        doomed->push_back(std::move(e));
+      }
+    }
+
+    Handle InsertLocked(const CacheKey& key, V value, size_t charge,
+                        std::vector<std::unique_ptr<Entry>>* doomed) {
+      EraseLocked(key, doomed);
+      auto e = std::make_unique<Entry>(key, std::move(value), charge);
+      Entry* raw = e.get();
+      table.emplace(key, std::move(e));
+      usage += charge;
+      Append(&lru, raw);
+      Handle h = PinLocked(raw);
+      EvictWhileOverLocked(doomed);
+      return h;
+    }
+  };
+
+  // Registers a waiter on `pending`, or resumes it at once with "look again"
+  // when the load already finished.
+  struct WaitInitiation {
+    Shard* shard;
+    std::shared_ptr<Pending> pending;
+    boost::asio::any_io_executor executor;
+
+    template <typename Handler>
+    void operator()(Handler&& handler) {
+      Waiter waiter{boost::asio::prefer(executor, boost::asio::execution::outstanding_work.tracked),
+                    WaitHandler(std::forward<Handler>(handler))};
+      {
+        std::lock_guard lock(shard->mu);
+        if (!pending->done) {
+          pending->waiters.push_back(std::move(waiter));
+          return;
+        }
+      }
+      Resume(std::move(waiter), WaitOutcome{});
+    }
+  };
+
+  // Owned by the loading coroutine: publishes the outcome to the waiters,
+  // also when the loader's frame is destroyed before it finished.
+  class LoadGuard {
+   public:
+    LoadGuard(Shard* shard, CacheKey key, std::shared_ptr<Pending> pending)
+        : shard_(shard), key_(key), pending_(std::move(pending)) {}
+    LoadGuard(const LoadGuard&) = delete;
+    LoadGuard& operator=(const LoadGuard&) = delete;
+    ~LoadGuard() {
+      if (pending_) {
+        Result<Handle> ignored = Complete(Status::IOError("cache load abandoned before it completed"));
+      }
+    }
+
+    Result<Handle> Complete(Result<Loaded<V>> loaded) {
+      std::vector<std::unique_ptr<Entry>> doomed;
+      std::vector<Waiter> waiters;
+      std::vector<Handle> waiter_handles;
+      std::optional<Result<Handle>> mine;
+      {
+        std::lock_guard lock(shard_->mu);
+        auto it = shard_->pending.find(key_);
+        if (it != shard_->pending.end() && it->second == pending_) shard_->pending.erase(it);
+        pending_->done = true;
+        waiters = std::move(pending_->waiters);
+        if (loaded.ok()) {
+          Handle h = shard_->InsertLocked(key_, std::move(loaded->value), loaded->charge, &doomed);
+          for (size_t i = 0; i < waiters.size(); ++i) waiter_handles.push_back(shard_->PinLocked(h.entry_));
+          mine.emplace(std::move(h));
+        } else {
+          mine.emplace(loaded.status());
+        }
+      }
+      pending_.reset();
+      for (size_t i = 0; i < waiters.size(); ++i) {
+        WaitOutcome outcome;
+        if (loaded.ok()) {
+          outcome.result.emplace(std::move(waiter_handles[i]));
+        } else {
+          outcome.result.emplace(loaded.status());
+        }
+        Resume(std::move(waiters[i]), std::move(outcome));
+      }
+      return std::move(*mine);
+    }
+
+   private:
+    Shard* shard_;
+    CacheKey key_;
+    std::shared_ptr<Pending> pending_;
+  };
+
+  Shard& ShardFor(const CacheKey& key) { return shards_[CacheKeyHash()(key) % shards_.size()]; }
+
+  const size_t capacity_;
+  std::vector<Shard> shards_;
+  std::atomic<uint64_t> next_id_{0};
+};
+
+}  // namespace corodb::table

@@ -1,0 +1,219 @@
+#include "table/table.h"
+
+#include "io/file.h"
+#include "table/table_iterator.h"
+
+namespace corodb::table {
+namespace {
+
+Status Named(const std::string& file_name, std::string_view what, const Status& s) {
+  if (s.ok()) return s;
+  if (!s.IsCorruption()) return s;
+  return Status::Corruption(file_name + ": " + std::string(what), s.message());
+}
+
+// True when [handle.offset, +size + trailer) lies within the first `limit` bytes.
+bool HandleWithin(const BlockHandle& handle, uint64_t limit) {
+  return handle.offset() <= limit && handle.size() <= limit &&
+         handle.offset() + handle.size() + kBlockTrailerSize <= limit;
+}
+
+}  // namespace
+
+Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, uint64_t file_size,
+             bool direct, Footer footer, Block index_block)
+    : options_(std::move(options)),
+      file_(std::move(file)),
+      file_size_(file_size),
+      direct_(direct),
+      footer_(footer),
+      index_block_(std::move(index_block)),
+      cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {}
+
+Table::~Table() = default;
+
+const std::string& Table::file_name() const { return file_->path(); }
+
+boost::asio::awaitable<Result<std::unique_ptr<Table>>> Table::Open(TableOptions options,
+                                                                   std::unique_ptr<io::File> file,
+                                                                   uint64_t file_size, bool direct) {
+  const std::string& name = file->path();
+  if (file_size < Footer::kEncodedLength) {
+    co_return Status::Corruption(name, "file is too short to be an sstable");
+  }
+  const uint64_t footer_offset = file_size - Footer::kEncodedLength;
+  Result<std::string> footer_bytes =
+      co_await ReadRange(*file, direct, footer_offset, Footer::kEncodedLength);
+  if (!footer_bytes.ok()) co_return footer_bytes.status();
+  if (footer_bytes->size() != Footer::kEncodedLength) {
+    co_return Status::Corruption(name, "truncated footer read");
+  }
+  Footer footer;
+  if (Status s = footer.DecodeFrom(*footer_bytes); !s.ok()) co_return Named(name, "footer", s);
+  if (!HandleWithin(footer.index_handle(), footer_offset) ||
+      !HandleWithin(footer.metaindex_handle(), footer_offset)) {
+    co_return Status::Corruption(name, "footer: block handle out of range");
+  }
+
+  // Index, metaindex and filter are read once per open: always verified.
+  Result<std::string> index_contents =
+      co_await ReadBlock(*file, direct, footer.index_handle(), /*verify_checksum=*/true);
+  if (!index_contents.ok()) co_return index_contents.status();
+  Result<Block> index_block = Block::Parse(std::move(*index_contents));
+  if (!index_block.ok()) co_return Named(name, "index block", index_block.status());
+
+  auto table = std::make_unique<Table>(PrivateTag{}, std::move(options), std::move(file), file_size,
+                                       direct, footer, std::move(*index_block));
+  if (Status s = co_await table->ReadFilter(footer.metaindex_handle()); !s.ok()) co_return s;
+  co_return std::move(table);
+}
+
+boost::asio::awaitable<Status> Table::ReadFilter(BlockHandle metaindex_handle) {
+  const std::string& name = file_->path();
+  Result<std::string> contents =
+      co_await ReadBlock(*file_, direct_, metaindex_handle, /*verify_checksum=*/true);
+  if (!contents.ok()) co_return contents.status();
+  Result<Block> metaindex = Block::Parse(std::move(*contents));
+  if (!metaindex.ok()) co_return Named(name, "metaindex block", metaindex.status());
+  if (!options_.filter_policy) co_return Status::OK();
+
+  const std::string filter_key = std::string("filter.") + options_.filter_policy->Name();
+  BlockIter it(&*metaindex, BytewiseComparator());
+  it.Seek(filter_key);
+  if (!it.status().ok()) co_return Named(name, "metaindex block", it.status());
+  if (!it.Valid() || it.key() != filter_key) co_return Status::OK();  // table has no such filter
+
+  BlockHandle filter_handle;
+  Slice v = it.value();
+  if (!filter_handle.DecodeFrom(&v) || !HandleWithin(filter_handle, footer_.metaindex_handle().offset())) {
+    co_return Status::Corruption(name, "metaindex block: bad filter handle");
+  }
+  Result<std::string> filter_contents =
+      co_await ReadBlock(*file_, direct_, filter_handle, /*verify_checksum=*/true);
+  if (!filter_contents.ok()) co_return filter_contents.status();
+  Result<FilterBlockReader> filter =
+      FilterBlockReader::Parse(options_.filter_policy, std::move(*filter_contents));
+  if (!filter.ok()) co_return Named(name, "filter block", filter.status());
+  filter_.emplace(std::move(*filter));
+  co_return Status::OK();
+}
+
+Status Table::BlockError(const BlockHandle& handle, const Status& s) const {
+  return Named(file_->path(), "block at offset " + std::to_string(handle.offset()), s);
+}
+
+Result<BlockHandle> Table::DecodeDataHandle(Slice index_value) const {
+  BlockHandle handle;
+  if (!handle.DecodeFrom(&index_value) ||
+      !HandleWithin(handle, file_size_ - Footer::kEncodedLength)) {
+    return Status::Corruption(file_->path(), "index block: bad block handle");
+  }
+  return handle;
+}
+
+Table::Probe Table::ProbeWithoutIO(const ReadOptions& /*options*/, Slice key) const {
+  // ReadOptions do not matter here: nothing is read or inserted.
+  Probe probe;
+  BlockIter index(&index_block_, options_.comparator);
+  index.Seek(key);
+  if (!index.Valid()) {
+    if (!index.status().ok()) {
+      probe.answer.emplace(Named(file_->path(), "index block", index.status()));
+    } else {
+      probe.answer.emplace(LookupResult{});  // past the last key
+    }
+    return probe;
+  }
+  Result<BlockHandle> handle = DecodeDataHandle(index.value());
+  if (!handle.ok()) {
+    probe.answer.emplace(handle.status());
+    return probe;
+  }
+  probe.handle = *handle;
+  if (filter_.has_value() && !filter_->KeyMayMatch(handle->offset(), key)) {
+    filter_negatives_.fetch_add(1, std::memory_order_relaxed);
+    probe.answer.emplace(LookupResult{});
+    return probe;
+  }
+  if (options_.block_cache != nullptr) {
+    if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle->offset()})) {
+      probe.answer.emplace(SearchBlock(cached.value(), *handle, key));
+    }
+  }
+  return probe;
+}
+
+std::optional<Result<LookupResult>> Table::TryGet(const ReadOptions& options, Slice key) const {
+  return ProbeWithoutIO(options, key).answer;
+}
+
+boost::asio::awaitable<Result<LookupResult>> Table::Get(ReadOptions options, Slice key) const {
+  Probe probe = ProbeWithoutIO(options, key);
+  if (probe.answer.has_value()) co_return std::move(*probe.answer);
+  Result<BlockRef> block = co_await LoadBlock(options, probe.handle);
+  if (!block.ok()) co_return block.status();
+  co_return SearchBlock(*block->get(), probe.handle, key);
+}
+
+Result<LookupResult> Table::SearchBlock(const Block& block, const BlockHandle& handle,
+                                        Slice key) const {
+  BlockIter it(&block, options_.comparator);
+  it.Seek(key);
+  LookupResult result;
+  if (it.Valid()) {
+    result.found = true;
+    result.key.assign(it.key());
+    result.value.assign(it.value());
+  } else if (!it.status().ok()) {
+    return BlockError(handle, it.status());
+  }
+  return result;
+}
+
+boost::asio::awaitable<Result<BlockRef>> Table::LoadBlock(ReadOptions options,
+                                                          BlockHandle handle) const {
+  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  BlockCache* cache = options_.block_cache;
+  if (cache != nullptr) {
+    const CacheKey key{cache_id_, handle.offset()};
+    if (BlockCache::Handle cached = cache->Lookup(key)) co_return BlockRef(std::move(cached));
+    if (options.fill_cache) {
+      Result<BlockCache::Handle> loaded = co_await cache->LookupOrLoad(
+          key, [this, handle, verify] { return ReadDataBlock(handle, verify); });
+      if (!loaded.ok()) co_return loaded.status();
+      co_return BlockRef(std::move(*loaded));
+    }
+  }
+  Result<Loaded<Block>> loaded = co_await ReadDataBlock(handle, verify);
+  if (!loaded.ok()) co_return loaded.status();
+  co_return BlockRef(std::make_unique<const Block>(std::move(loaded->value)));
+}
+
+boost::asio::awaitable<Result<Loaded<Block>>> Table::ReadDataBlock(BlockHandle handle,
+                                                                   bool verify) const {
+  block_reads_.fetch_add(1, std::memory_order_relaxed);
+  Result<std::string> contents = co_await ReadBlock(*file_, direct_, handle, verify);
+  if (!contents.ok()) co_return contents.status();
+  Result<Block> block = Block::Parse(std::move(*contents));
+  if (!block.ok()) co_return BlockError(handle, block.status());
+  const size_t charge = block->charge();
+  co_return Loaded<Block>{std::move(*block), charge};
+}
+
+std::unique_ptr<AsyncIterator> Table::NewIterator(const ReadOptions& options) const {
+  return std::make_unique<TableIterator>(this, options);
+}
+
+uint64_t Table::ApproximateOffsetOf(Slice key) const {
+  BlockIter index(&index_block_, options_.comparator);
+  index.Seek(key);
+  if (index.Valid()) {
+    BlockHandle handle;
+    Slice v = index.value();
+    if (handle.DecodeFrom(&v)) return handle.offset();
+  }
+  // Past the last key (or a damaged index): the metaindex is near the end.
+  return footer_.metaindex_handle().offset();
+}
+
+}  // namespace corodb::table

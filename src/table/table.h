@@ -1,0 +1,149 @@
+// Table: an open, immutable sorted table file, read with awaited block reads
+// through the block cache.
+//
+//   co_await Table::Open(...)    footer, index block, metaindex and filter
+//                                block are read (checksums always verified:
+//                                they are read once per open)
+//   TryGet(...)                  point lookup, synchronous part: answers when
+//                                the filter rules the key out or the data
+//                                block is cached; never suspends
+//   co_await Get(...)            point lookup; suspends only for a block read
+//   NewIterator(...)             two-level iterator over index and data blocks
+//
+// Data blocks are checksum-verified when ReadOptions::verify_checksums or
+// TableOptions::paranoid_checks is set. Every Corruption names the file.
+//
+// Invariants / thread safety: a Table is immutable after Open(); any number of
+// coroutines on any threads may use it at once (the block cache is
+// thread-safe and block_reads_ is atomic). It owns its file.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include <boost/asio/awaitable.hpp>
+
+#include "corodb/options.h"
+#include "table/block.h"
+#include "table/block_cache.h"
+#include "table/filter_block.h"
+#include "table/format.h"
+#include "table/iterator.h"
+#include "table/table_options.h"
+#include "corodb/result.h"
+
+namespace corodb::io {
+class File;
+}
+
+namespace corodb::table {
+
+// The outcome of a point lookup in one table: the first entry at or after
+// the key in the data block the index points to (LevelDB's InternalGet), or
+// nothing. The caller decides whether that entry is a match (same user key).
+struct LookupResult {
+  bool found = false;
+  std::string key;
+  std::string value;
+};
+
+// A data block in use: pinned in the block cache, or owned (not cached).
+class BlockRef {
+ public:
+  BlockRef() = default;
+  explicit BlockRef(BlockCache::Handle handle) : handle_(std::move(handle)) {}
+  explicit BlockRef(std::unique_ptr<const Block> owned) : owned_(std::move(owned)) {}
+  const Block* get() const { return handle_ ? &handle_.value() : owned_.get(); }
+  explicit operator bool() const { return get() != nullptr; }
+
+ private:
+  BlockCache::Handle handle_;
+  std::unique_ptr<const Block> owned_;
+};
+
+class Table {
+  struct PrivateTag {};
+
+ public:
+  // Opens the table in `file` (taken over), which is `file_size` bytes long.
+  // `direct`: the file was opened with O_DIRECT (reads are then aligned).
+  // Fails with Corruption naming the file when the footer, index, metaindex
+  // or filter block is damaged, or with the file's IOError.
+  // SUSPENDS: three or four reads.
+  static boost::asio::awaitable<Result<std::unique_ptr<Table>>> Open(
+      TableOptions options, std::unique_ptr<io::File> file, uint64_t file_size, bool direct = false);
+
+  ~Table();
+  Table(const Table&) = delete;
+  Table& operator=(const Table&) = delete;
+
+  // Point lookup without I/O: the answer when the filter excludes `key` or
+  // the data block is cached; nullopt when a block read is needed (then
+  // co_await Get()). Errors: Corruption naming the file.
+  std::optional<Result<LookupResult>> TryGet(const ReadOptions& options, Slice key) const;
+
+  // Point lookup: consults the filter, then the data block (cache, else an
+  // awaited read, shared with concurrent readers of the same block).
+  // SUSPENDS: at most one block read, and only on a cache miss.
+  boost::asio::awaitable<Result<LookupResult>> Get(ReadOptions options, Slice key) const;
+
+  // An iterator over every entry. The table must outlive it.
+  std::unique_ptr<AsyncIterator> NewIterator(const ReadOptions& options) const;
+
+  // Approximate file offset where the data for `key` begins (or would).
+  uint64_t ApproximateOffsetOf(Slice key) const;
+
+  const std::string& file_name() const;
+  bool has_filter() const { return filter_.has_value(); }
+  // Data-block reads issued so far (cache misses that went to the file).
+  uint64_t block_reads() const { return block_reads_.load(std::memory_order_relaxed); }
+  // Filter checks that ruled a key out without touching its data block.
+  uint64_t filter_negatives() const { return filter_negatives_.load(std::memory_order_relaxed); }
+
+  // For the iterator: the data block at `handle`, from the cache or the file
+  // (inserted into the cache when options.fill_cache). Checksums are checked
+  // on reads from the file only: a cached block, or one whose in-flight load
+  // this call joins, was checked as its first reader asked (as in LevelDB).
+  // SUSPENDS: one block read on a cache miss.
+  boost::asio::awaitable<Result<BlockRef>> LoadBlock(ReadOptions options, BlockHandle handle) const;
+  // Decodes an index entry's value; Corruption naming the file when bad or
+  // pointing outside the data area.
+  Result<BlockHandle> DecodeDataHandle(Slice index_value) const;
+  const Block& index_block() const { return index_block_; }
+  const Comparator* comparator() const { return options_.comparator; }
+  // Prefixes a block-level error with the file name and block offset.
+  Status BlockError(const BlockHandle& handle, const Status& s) const;
+
+ // Use Open(). Public only for std::make_unique.
+  Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, uint64_t file_size,
+        bool direct, Footer footer, Block index_block);
+
+ private:
+  // The outcome of the synchronous part of a lookup: an answer, or the data
+  // block that must be read.
+  struct Probe {
+    std::optional<Result<LookupResult>> answer;
+    BlockHandle handle;
+  };
+  Probe ProbeWithoutIO(const ReadOptions& options, Slice key) const;
+
+  boost::asio::awaitable<Result<Loaded<Block>>> ReadDataBlock(BlockHandle handle, bool verify) const;
+  boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
+  Result<LookupResult> SearchBlock(const Block& block, const BlockHandle& handle, Slice key) const;
+
+  const TableOptions options_;
+  std::unique_ptr<io::File> file_;
+  const uint64_t file_size_;
+  const bool direct_;
+  const Footer footer_;
+  const Block index_block_;
+  std::optional<FilterBlockReader> filter_;
+  const uint64_t cache_id_;  // this table's id in the block cache (0: no cache)
+  mutable std::atomic<uint64_t> block_reads_{0};
+  mutable std::atomic<uint64_t> filter_negatives_{0};
+};
+
+}  // namespace corodb::table

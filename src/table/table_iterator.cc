@@ -1,0 +1,140 @@
+#include "table/table_iterator.h"
+
+namespace corodb::table {
+
+TableIterator::TableIterator(const Table* table, const ReadOptions& options)
+    : table_(table), options_(options), index_(&table->index_block(), table->comparator()) {}
+
+Status TableIterator::status() const {
+  if (!status_.ok()) return status_;
+  if (data_.has_value() && !data_->status().ok()) {
+    return table_->BlockError(data_block_handle_, data_->status());
+  }
+  if (!index_.status().ok()) {
+    return Status::Corruption(table_->file_name() + ": index block", index_.status().message());
+  }
+  return Status::OK();
+}
+
+void TableIterator::ResetData() {
+  data_.reset();
+  block_ = BlockRef();
+  data_handle_.clear();
+}
+
+void TableIterator::SetError(Status s) {
+  ResetData();
+  if (status_.ok()) status_ = std::move(s);
+}
+
+bool TableIterator::CheckDataStatus() {
+  if (!data_.has_value() || data_->status().ok()) return false;
+  SetError(table_->BlockError(data_block_handle_, data_->status()));
+  return true;
+}
+
+boost::asio::awaitable<void> TableIterator::InitDataBlock() {
+  if (!index_.Valid()) {
+    if (!index_.status().ok()) {
+      SetError(Status::Corruption(table_->file_name() + ": index block", index_.status().message()));
+    }
+    ResetData();
+    co_return;
+  }
+  const Slice handle_bytes = index_.value();
+  if (data_.has_value() && handle_bytes == data_handle_) co_return;  // already there
+  Result<BlockHandle> handle = table_->DecodeDataHandle(handle_bytes);
+  if (!handle.ok()) {
+    SetError(handle.status());
+    co_return;
+  }
+  std::string encoded(handle_bytes);
+  Result<BlockRef> block = co_await table_->LoadBlock(options_, *handle);
+  if (!block.ok()) {
+    SetError(block.status());
+    co_return;
+  }
+  data_.reset();
+  block_ = std::move(*block);
+  data_.emplace(block_.get(), table_->comparator());
+  data_handle_ = std::move(encoded);
+  data_block_handle_ = *handle;
+}
+
+boost::asio::awaitable<void> TableIterator::SkipEmptyBlocksForward() {
+  while (status_.ok() && (!data_.has_value() || !data_->Valid())) {
+    if (CheckDataStatus()) co_return;
+    if (!index_.Valid()) {
+      ResetData();
+      co_return;
+    }
+    index_.Next();
+    co_await InitDataBlock();
+    if (data_.has_value()) data_->SeekToFirst();
+  }
+  CheckDataStatus();
+}
+
+boost::asio::awaitable<void> TableIterator::SkipEmptyBlocksBackward() {
+  while (status_.ok() && (!data_.has_value() || !data_->Valid())) {
+    if (CheckDataStatus()) co_return;
+    if (!index_.Valid()) {
+      ResetData();
+      co_return;
+    }
+    index_.Prev();
+    co_await InitDataBlock();
+    if (data_.has_value()) data_->SeekToLast();
+  }
+  CheckDataStatus();
+}
+
+boost::asio::awaitable<void> TableIterator::SeekToFirst() {
+  status_ = Status::OK();
+  index_.SeekToFirst();
+  co_await InitDataBlock();
+  if (data_.has_value()) data_->SeekToFirst();
+  co_await SkipEmptyBlocksForward();
+}
+
+boost::asio::awaitable<void> TableIterator::SeekToLast() {
+  status_ = Status::OK();
+  index_.SeekToLast();
+  co_await InitDataBlock();
+  if (data_.has_value()) data_->SeekToLast();
+  co_await SkipEmptyBlocksBackward();
+}
+
+boost::asio::awaitable<void> TableIterator::Seek(Slice target) {
+  status_ = Status::OK();
+  index_.Seek(target);
+  co_await InitDataBlock();
+  if (data_.has_value()) data_->Seek(target);
+  co_await SkipEmptyBlocksForward();
+}
+
+boost::asio::awaitable<void> TableIterator::Next() {
+  data_->Next();
+  co_await SkipEmptyBlocksForward();
+}
+
+boost::asio::awaitable<void> TableIterator::Prev() {
+  data_->Prev();
+  co_await SkipEmptyBlocksBackward();
+}
+
+bool TableIterator::TryNext() {
+  if (data_->AtLast()) return false;
+  data_->Next();
+  CheckDataStatus();
+  return true;
+}
+
+bool TableIterator::TryPrev() {
+  if (data_->AtFirst()) return false;
+  data_->Prev();
+  CheckDataStatus();
+  return true;
+}
+
+}  // namespace corodb::table

@@ -1,0 +1,61 @@
+// TableIterator: the two-level iterator over a table: an iterator over the
+// (in-memory) index block picks data blocks, which are loaded through the
+// block cache with awaited reads, and a block iterator walks each.
+//
+// On an error (a block that cannot be read or decoded) the iterator becomes
+// invalid and status() reports it, naming the file; the next Seek*() clears it.
+//
+// Invariants / thread safety: one coroutine at a time. When data_ is set it
+// iterates block_, the block at data_handle_, which index_ points at (or
+// pointed at before index_ ran off an end).
+#pragma once
+
+#include <optional>
+#include <string>
+
+#include "table/block.h"
+#include "table/iterator.h"
+#include "table/table.h"
+
+namespace corodb::table {
+
+class TableIterator final : public AsyncIterator {
+ public:
+  // `table` must outlive the iterator.
+  TableIterator(const Table* table, const ReadOptions& options);
+
+  bool Valid() const override { return status_.ok() && data_.has_value() && data_->Valid(); }
+  Slice key() const override { return data_->key(); }
+  Slice value() const override { return data_->value(); }
+  Status status() const override;
+
+  boost::asio::awaitable<void> SeekToFirst() override;
+  boost::asio::awaitable<void> SeekToLast() override;
+  boost::asio::awaitable<void> Seek(Slice target) override;
+  boost::asio::awaitable<void> Next() override;
+  boost::asio::awaitable<void> Prev() override;
+  bool TryNext() override;
+  bool TryPrev() override;
+
+ private:
+  // Makes data_ iterate the block index_ points at (unpositioned), or clears
+  // it when index_ is invalid. SUSPENDS: on a block-cache miss.
+  boost::asio::awaitable<void> InitDataBlock();
+  boost::asio::awaitable<void> SkipEmptyBlocksForward();
+  boost::asio::awaitable<void> SkipEmptyBlocksBackward();
+  // True when data_ hit damage; records it as the iterator's error.
+  bool CheckDataStatus();
+  void ResetData();
+  void SetError(Status s);
+
+  const Table* table_;
+  const ReadOptions options_;
+  BlockIter index_;
+  BlockRef block_;
+  std::optional<BlockIter> data_;
+  std::string data_handle_;  // encoded handle of block_
+  BlockHandle data_block_handle_;
+  Status status_;
+};
+
+}  // namespace corodb::table

@@ -1,0 +1,186 @@
+// The sharded LRU cache: capacity, eviction order, pinning, single flight.
+#include "table/lru_cache.h"
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/unit_test.hpp>
+
+namespace corodb::table {
+namespace {
+
+namespace asio = boost::asio;
+
+// Counts live values, to observe when the cache destroys them.
+struct Tracked {
+  static inline std::atomic<int> live{0};
+  int v;
+  explicit Tracked(int x) : v(x) { ++live; }
+  Tracked(Tracked&& o) noexcept : v(o.v) { ++live; }
+  ~Tracked() { --live; }
+};
+
+using Cache = ShardedLruCache<Tracked>;
+
+CacheKey K(uint64_t i) { return CacheKey{1, i}; }
+
+BOOST_AUTO_TEST_SUITE(LruCacheTest)
+
+BOOST_AUTO_TEST_CASE(EvictionKeepsUsageWithinCapacityAndDropsLeastRecentlyUsed) {
+  {
+    Cache cache(10, 1);
+    for (uint64_t i = 0; i < 10; ++i) cache.Insert(K(i), Tracked(int(i)), 1).Reset();
+    BOOST_TEST(cache.TotalCharge() == 10u);
+    // Touch 0 so that 1 is now the least recently used.
+    BOOST_TEST(static_cast<bool>(cache.Lookup(K(0))));
+    cache.Insert(K(10), Tracked(10), 1).Reset();
+    BOOST_TEST(cache.TotalCharge() == 10u);
+    BOOST_TEST(static_cast<bool>(cache.Lookup(K(0))));
+    BOOST_TEST(!cache.Lookup(K(1)));
+    for (uint64_t i = 11; i < 100; ++i) {
+      cache.Insert(K(i), Tracked(int(i)), 1).Reset();
+      BOOST_REQUIRE(cache.TotalCharge() <= 10u);
+    }
+    BOOST_TEST(Tracked::live.load() == 10);
+    // Byte charges: one big entry pushes out several small ones.
+    cache.Insert(K(1000), Tracked(1000), 7).Reset();
+    BOOST_TEST(cache.TotalCharge() <= 10u);
+    BOOST_TEST(cache.Size() <= 4u);
+    BOOST_TEST(cache.Lookup(K(1000))->v == 1000);
+  }
+  BOOST_TEST(Tracked::live.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(ShardCapacitiesSumToTheTotal) {
+  Cache cache(37, 16);
+  for (uint64_t i = 0; i < 1000; ++i) cache.Insert(K(i), Tracked(1), 1).Reset();
+  BOOST_TEST(cache.TotalCharge() <= 37u);
+  BOOST_TEST(cache.TotalCharge() >= 30u);
+}
+
+BOOST_AUTO_TEST_CASE(PinnedEntriesSurviveEvictionUntilReleased) {
+  Cache cache(4, 1);
+  Cache::Handle pinned = cache.Insert(K(0), Tracked(42), 1);
+  for (uint64_t i = 1; i < 50; ++i) cache.Insert(K(i), Tracked(int(i)), 1).Reset();
+  BOOST_TEST(pinned.value().v == 42);
+  BOOST_TEST(cache.Lookup(K(0))->v == 42);  // still resident: pinned entries are not evicted
+  // A pinned entry larger than the whole cache is kept while pinned...
+  Cache::Handle big = cache.Insert(K(100), Tracked(100), 100);
+  BOOST_TEST(big.value().v == 100);
+  BOOST_TEST(cache.TotalCharge() >= 101u);
+  // ...and evicted as soon as it is released, since the cache is over capacity.
+  big.Reset();
+  BOOST_TEST(!cache.Lookup(K(100)));
+  BOOST_TEST(cache.TotalCharge() <= 4u);
+  pinned.Reset();
+  for (uint64_t i = 200; i < 210; ++i) cache.Insert(K(i), Tracked(0), 1).Reset();
+  BOOST_TEST(!cache.Lookup(K(0)));
+}
+
+BOOST_AUTO_TEST_CASE(ErasedPinnedEntryLivesUntilItsLastHandleGoes) {
+  Cache cache(10, 1);
+  const int before = Tracked::live.load();
+  Cache::Handle a = cache.Insert(K(5), Tracked(5), 1);
+  Cache::Handle b = cache.Lookup(K(5));
+  cache.Erase(K(5));
+  BOOST_TEST(!cache.Lookup(K(5)));
+  BOOST_TEST(cache.TotalCharge() == 0u);
+  BOOST_TEST(a.value().v == 5);
+  a.Reset();
+  BOOST_TEST(Tracked::live.load() == before + 1);
+  BOOST_TEST(b.value().v == 5);
+  b.Reset();
+  BOOST_TEST(Tracked::live.load() == before);
+  // Replacement behaves the same way.
+  Cache::Handle old = cache.Insert(K(6), Tracked(1), 1);
+  cache.Insert(K(6), Tracked(2), 1).Reset();
+  BOOST_TEST(old.value().v == 1);
+  BOOST_TEST(cache.Lookup(K(6))->v == 2);
+}
+
+// A loader that takes a while (a timer) and counts its calls.
+struct SlowLoader {
+  std::atomic<int>* calls;
+  int value;
+  bool fail;
+  asio::awaitable<Result<Loaded<Tracked>>> operator()() const { return Load(calls, value, fail); }
+  static asio::awaitable<Result<Loaded<Tracked>>> Load(std::atomic<int>* calls, int value, bool fail) {
+    calls->fetch_add(1);
+    asio::steady_timer timer(co_await asio::this_coro::executor, std::chrono::milliseconds(20));
+    co_await timer.async_wait(asio::use_awaitable);
+    if (fail) co_return Status::IOError("disk on fire");
+    co_return Loaded<Tracked>{Tracked(value), 1};
+  }
+};
+
+asio::awaitable<void> GetValue(Cache* cache, uint64_t key, SlowLoader loader, std::atomic<int>* sum,
+                               std::atomic<int>* errors) {
+  Result<Cache::Handle> h = co_await cache->LookupOrLoad(K(key), loader);
+  if (!h.ok()) {
+    errors->fetch_add(1);
+    co_return;
+  }
+  sum->fetch_add(h->value().v);
+}
+
+void Rethrow(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+BOOST_AUTO_TEST_CASE(ConcurrentMissesShareOneLoad) {
+  Cache cache(100, 4);
+  std::atomic<int> calls{0}, sum{0}, errors{0};
+  asio::io_context ctx;
+  for (int i = 0; i < 50; ++i) {
+    asio::co_spawn(ctx, GetValue(&cache, 7, SlowLoader{&calls, 3, false}, &sum, &errors), Rethrow);
+  }
+  ctx.run();
+  BOOST_TEST(calls.load() == 1);
+  BOOST_TEST(sum.load() == 150);
+  BOOST_TEST(errors.load() == 0);
+  BOOST_TEST(cache.Lookup(K(7))->v == 3);
+}
+
+BOOST_AUTO_TEST_CASE(ConcurrentMissesFromTwoThreadsShareOneLoad) {
+  Cache cache(100, 4);
+  std::atomic<int> calls{0}, sum{0}, errors{0};
+  asio::io_context a, b;
+  for (int i = 0; i < 20; ++i) {
+    asio::co_spawn(a, GetValue(&cache, 9, SlowLoader{&calls, 1, false}, &sum, &errors), Rethrow);
+    asio::co_spawn(b, GetValue(&cache, 9, SlowLoader{&calls, 1, false}, &sum, &errors), Rethrow);
+  }
+  std::thread tb([&] { b.run(); });
+  a.run();
+  tb.join();
+  BOOST_TEST(calls.load() == 1);
+  BOOST_TEST(sum.load() == 40);
+  BOOST_TEST(errors.load() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(FailedLoadReachesEveryWaiterAndIsNotCached) {
+  Cache cache(100, 1);
+  std::atomic<int> calls{0}, sum{0}, errors{0};
+  asio::io_context ctx;
+  for (int i = 0; i < 10; ++i) {
+    asio::co_spawn(ctx, GetValue(&cache, 1, SlowLoader{&calls, 5, true}, &sum, &errors), Rethrow);
+  }
+  ctx.run();
+  BOOST_TEST(calls.load() == 1);
+  BOOST_TEST(errors.load() == 10);
+  BOOST_TEST(!cache.Lookup(K(1)));
+  ctx.restart();
+  asio::co_spawn(ctx, GetValue(&cache, 1, SlowLoader{&calls, 5, false}, &sum, &errors), Rethrow);
+  ctx.run();
+  BOOST_TEST(calls.load() == 2);
+  BOOST_TEST(sum.load() == 5);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb::table

@@ -1,0 +1,444 @@
+// Table builder and reader: round trips, iterators against a std::map model,
+// point lookups, filters, block-cache behaviour, corruption handling.
+#include "table/table.h"
+
+#include <fstream>
+#include <iterator>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "support/backends.h"
+#include "support/run.h"
+#include "support/temp_dir.h"
+#include "table/block_cache.h"
+#include "table_test_util.h"
+
+namespace corodb::table {
+namespace {
+
+namespace asio = boost::asio;
+using testing::IKey;
+using testing::Model;
+using testing::RandomBytes;
+
+struct Fixture {
+  test::TempDir dir{"table-test"};
+  io::FileSystem fs{test::MakeBackendByName(test::BackendNames().front())};
+  InternalKeyComparator icmp{BytewiseComparator()};
+
+  TableOptions Options(size_t block_size, CompressionType compression, bool filter,
+                       BlockCache* cache = nullptr) const {
+    TableOptions o;
+    o.comparator = &icmp;
+    o.block_size = block_size;
+    o.compression = compression;
+    if (filter) o.filter_policy = std::make_shared<InternalFilterPolicy>(NewBloomFilterPolicy(10));
+    o.block_cache = cache;
+    return o;
+  }
+  Model NewModel() const { return Model(testing::ComparatorLess{&icmp}); }
+
+  uint64_t Write(const std::string& path, const TableOptions& o, const Model& m) {
+    Result<uint64_t> size = test::Run(testing::WriteTable(&fs, path, o, &m));
+    BOOST_REQUIRE_MESSAGE(size.ok(), size.status().ToString());
+    return *size;
+  }
+
+  Result<std::unique_ptr<Table>> Open(const std::string& path, const TableOptions& o, uint64_t size,
+                                      bool direct = false) {
+    Result<std::unique_ptr<io::File>> file = fs.Open(path, io::OpenMode::kRead, direct);
+    if (!file.ok()) return file.status();
+    return test::Run(Table::Open(o, std::move(*file), size, direct));
+  }
+  std::unique_ptr<Table> OpenOrDie(const std::string& path, const TableOptions& o, uint64_t size,
+                                   bool direct = false) {
+    Result<std::unique_ptr<Table>> t = Open(path, o, size, direct);
+    BOOST_REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+    return std::move(t).value();
+  }
+};
+
+// Random user keys, some with several versions, values sometimes compressible.
+Model RandomInternalModel(const Fixture& f, Random* rnd, size_t n, size_t max_key, size_t max_value) {
+  Model m = f.NewModel();
+  while (m.size() < n) {
+    const std::string user = RandomBytes(rnd, rnd->Uniform(static_cast<uint32_t>(max_key) + 1));
+    const int versions = rnd->OneIn(4) ? 3 : 1;
+    for (int v = 0; v < versions; ++v) {
+      const size_t len = rnd->Uniform(static_cast<uint32_t>(max_value) + 1);
+      std::string value = rnd->OneIn(2) ? std::string(len, static_cast<char>('a' + v)) : RandomBytes(rnd, len);
+      m[IKey(user, rnd->Uniform(1000000), rnd->OneIn(5) ? kTypeDeletion : kTypeValue)] = value;
+    }
+  }
+  return m;
+}
+
+asio::awaitable<void> CheckScans(const Table* table, const Model* model, ReadOptions ro) {
+  std::unique_ptr<AsyncIterator> it = table->NewIterator(ro);
+  co_await it->SeekToFirst();
+  size_t i = 0;
+  for (const auto& [k, v] : *model) {
+    BOOST_REQUIRE_MESSAGE(it->Valid(), "entry " << i << ": " << it->status().ToString());
+    BOOST_REQUIRE(it->key() == k);
+    BOOST_REQUIRE(it->value() == v);
+    // Alternate the fast path and the awaited step.
+    if (i++ % 2 == 0 || !it->TryNext()) co_await it->Next();
+  }
+  BOOST_REQUIRE(!it->Valid());
+  BOOST_REQUIRE(it->status().ok());
+  co_await it->SeekToLast();
+  for (auto r = model->rbegin(); r != model->rend(); ++r) {
+    BOOST_REQUIRE(it->Valid());
+    BOOST_REQUIRE(it->key() == r->first);
+    if (!it->TryPrev()) co_await it->Prev();
+  }
+  BOOST_REQUIRE(!it->Valid());
+  BOOST_REQUIRE(it->status().ok());
+}
+
+asio::awaitable<void> CheckGets(const Table* table, const Model* model, ReadOptions ro, Random rnd) {
+  for (const auto& [k, v] : *model) {
+    Result<LookupResult> r = co_await table->Get(ro, k);
+    BOOST_REQUIRE_MESSAGE(r.ok(), r.status().ToString());
+    BOOST_REQUIRE(r->found);
+    BOOST_REQUIRE(r->key == k);
+    BOOST_REQUIRE(r->value == v);
+  }
+  // Lookups at the newest sequence find the newest version, or nothing of that user key.
+  for (int i = 0; i < 100; ++i) {
+    const std::string user = RandomBytes(&rnd, rnd.Uniform(8));
+    LookupKey lk(user, kMaxSequenceNumber);
+    Result<LookupResult> r = co_await table->Get(ro, lk.internal_key());
+    BOOST_REQUIRE(r.ok());
+    auto expected = model->lower_bound(std::string(lk.internal_key()));
+    const bool present = expected != model->end() && ExtractUserKey(expected->first) == user;
+    if (present) {
+      BOOST_REQUIRE(r->found);
+      BOOST_REQUIRE(r->key == expected->first);
+    } else if (r->found) {
+      BOOST_REQUIRE(ExtractUserKey(r->key) != Slice(user));
+    }
+  }
+}
+
+BOOST_FIXTURE_TEST_SUITE(TableTest, Fixture)
+
+BOOST_AUTO_TEST_CASE(RoundTripsEveryKeySetBlockSizeAndCompression) {
+  Random rnd(2024);
+  struct KeySet {
+    const char* name;
+    size_t n, max_key, max_value;
+  };
+  const KeySet sets[] = {{"empty", 0, 0, 0}, {"small", 300, 8, 40}, {"long", 40, 3000, 20000}};
+  auto cache = NewBlockCache(1 << 20);
+  int table_no = 0;
+  for (const KeySet& set : sets) {
+    const Model model = RandomInternalModel(*this, &rnd, set.n, set.max_key, set.max_value);
+    for (size_t block_size : {1u, 64u, 1024u, 4096u, 1u << 20}) {
+      for (CompressionType c : {CompressionType::kNoCompression, CompressionType::kSnappyCompression}) {
+        BOOST_TEST_CONTEXT(set.name << " block_size " << block_size << " compression " << int(c)) {
+          const std::string path = dir.Child(std::to_string(++table_no) + ".ldb");
+          const TableOptions o = Options(block_size, c, /*filter=*/true, cache.get());
+          const uint64_t size = Write(path, o, model);
+          BOOST_REQUIRE(size == *io::GetFileSize(path));
+          std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+          BOOST_TEST(table->has_filter());
+          ReadOptions ro;
+          ro.verify_checksums = true;
+          testing::RunVoid(CheckScans(table.get(), &model, ro));
+          testing::RunVoid(CheckGets(table.get(), &model, ro, Random(block_size)));
+        }
+      }
+    }
+  }
+}
+
+// The same table written and read over each I/O backend, buffered and O_DIRECT.
+BOOST_DATA_TEST_CASE(RoundTripsOnEveryBackend, boost::unit_test::data::make(test::BackendNames()),
+                     backend_name) {
+  io::FileSystem backend_fs(test::MakeBackendByName(backend_name));
+  Random rnd(9);
+  const Model model = RandomInternalModel(*this, &rnd, 1000, 12, 300);
+  auto cache = NewBlockCache(1 << 20);
+  const TableOptions o = Options(4096, CompressionType::kSnappyCompression, true, cache.get());
+  const std::string path = dir.Child(backend_name + ".ldb");
+  Result<uint64_t> size = test::Run(testing::WriteTable(&backend_fs, path, o, &model));
+  BOOST_REQUIRE(size.ok());
+  for (bool direct : {false, true}) {
+    Result<std::unique_ptr<io::File>> file = backend_fs.Open(path, io::OpenMode::kRead, direct);
+    BOOST_REQUIRE(file.ok());
+    Result<std::unique_ptr<Table>> table = test::Run(Table::Open(o, std::move(*file), *size, direct));
+    BOOST_REQUIRE_MESSAGE(table.ok(), table.status().ToString());
+    ReadOptions ro;
+    ro.verify_checksums = true;
+    testing::RunVoid(CheckScans(table->get(), &model, ro));
+    testing::RunVoid(CheckGets(table->get(), &model, ro, Random(3)));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(RandomWalksAgreeWithModel) {
+  Random rnd(77);
+  const Model model = RandomInternalModel(*this, &rnd, 2000, 10, 30);
+  const TableOptions o = Options(200, CompressionType::kSnappyCompression, false);
+  const std::string path = dir.Child("walk.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  testing::RunVoid([](const Table* t, const Model* m, Random rnd) -> asio::awaitable<void> {
+    std::unique_ptr<AsyncIterator> it = t->NewIterator(ReadOptions());
+    for (int round = 0; round < 100; ++round) {
+      const std::string target = IKey(RandomBytes(&rnd, rnd.Uniform(6)), rnd.Uniform(1000000));
+      co_await it->Seek(target);
+      auto expected = m->lower_bound(target);
+      for (int step = 0; step < 40; ++step) {
+        if (expected == m->end()) {
+          BOOST_REQUIRE(!it->Valid());
+          break;
+        }
+        BOOST_REQUIRE(it->Valid());
+        BOOST_REQUIRE(it->key() == expected->first);
+        BOOST_REQUIRE(it->value() == expected->second);
+        if (rnd.OneIn(3)) {
+          if (expected == m->begin()) {
+            co_await it->Prev();
+            BOOST_REQUIRE(!it->Valid());
+            break;
+          }
+          --expected;
+          co_await it->Prev();
+        } else {
+          ++expected;
+          co_await it->Next();
+        }
+      }
+    }
+  }(table.get(), &model, Random(5)));
+}
+
+BOOST_AUTO_TEST_CASE(FilterSkipsBlocksForAbsentKeys) {
+  Random rnd(11);
+  Model model = NewModel();
+  for (int i = 0; i < 3000; ++i) model[IKey("key" + std::to_string(i * 2), 100)] = RandomBytes(&rnd, 50);
+  const TableOptions o = Options(4096, CompressionType::kNoCompression, true);
+  const std::string path = dir.Child("filter.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  BOOST_REQUIRE(table->has_filter());
+  int found = 0;
+  for (int i = 0; i < 3000; ++i) {
+    LookupKey absent("key" + std::to_string(i * 2 + 1), 200);
+    Result<LookupResult> r = test::Run(table->Get(ReadOptions(), absent.internal_key()));
+    BOOST_REQUIRE(r.ok());
+    if (r->found && ExtractUserKey(r->key) == absent.user_key()) ++found;
+  }
+  BOOST_TEST(found == 0);
+  BOOST_TEST(table->filter_negatives() >= 2900u);  // ~1% false positives allowed
+  BOOST_TEST(table->block_reads() <= 100u);
+}
+
+BOOST_AUTO_TEST_CASE(CachedBlockAnswersWithoutIoAndFillCacheFalseDoesNotInsert) {
+  Random rnd(3);
+  const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
+  auto cache = NewBlockCache(1 << 20);
+  const TableOptions o = Options(1024, CompressionType::kNoCompression, true, cache.get());
+  const std::string path = dir.Child("cached.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  const std::string& key = model.begin()->first;
+
+  ReadOptions no_fill;
+  no_fill.fill_cache = false;
+  BOOST_TEST(!table->TryGet(no_fill, key).has_value());  // block not cached: needs I/O
+  BOOST_REQUIRE(test::Run(table->Get(no_fill, key))->found);
+  BOOST_TEST(cache->TotalCharge() == 0u);
+  BOOST_TEST(!table->TryGet(ReadOptions(), key).has_value());
+
+  BOOST_REQUIRE(test::Run(table->Get(ReadOptions(), key))->found);
+  BOOST_TEST(cache->TotalCharge() > 0u);
+  const uint64_t reads = table->block_reads();
+  std::optional<Result<LookupResult>> fast = table->TryGet(ReadOptions(), key);
+  BOOST_REQUIRE(fast.has_value());
+  BOOST_REQUIRE(fast->ok());
+  BOOST_TEST((*fast)->value == model.begin()->second);
+  BOOST_TEST(table->block_reads() == reads);
+}
+
+asio::awaitable<void> GetInto(const Table* table, std::string key, int* found) {
+  Result<LookupResult> r = co_await table->Get(ReadOptions(), key);
+  if (r.ok() && r->found && r->key == key) ++*found;
+}
+
+BOOST_AUTO_TEST_CASE(ConcurrentMissesOnOneBlockCauseOneRead) {
+  Model model = NewModel();
+  for (int i = 0; i < 20; ++i) model[IKey("k" + std::to_string(i), 1)] = "v";
+  auto cache = NewBlockCache(1 << 20);
+  const TableOptions o = Options(4096, CompressionType::kNoCompression, false, cache.get());
+  const std::string path = dir.Child("single.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  asio::io_context ctx;
+  int found = 0;
+  for (int round = 0; round < 32; ++round) {
+    for (const auto& [k, v] : model) {
+      asio::co_spawn(ctx, GetInto(table.get(), k, &found), [](std::exception_ptr e) {
+        if (e) std::rethrow_exception(e);
+      });
+    }
+  }
+  ctx.run();
+  BOOST_TEST(found == 32 * 20);
+  BOOST_TEST(table->block_reads() == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(DirectIoReadsAlignedRanges) {
+  Random rnd(8);
+  const Model model = RandomInternalModel(*this, &rnd, 800, 10, 200);
+  const TableOptions o = Options(4096, CompressionType::kSnappyCompression, true);
+  const std::string path = dir.Child("direct.ldb");
+  const uint64_t size = Write(path, o, model);
+  Result<std::unique_ptr<Table>> table = Open(path, o, size, /*direct=*/true);
+  if (!table.ok()) {
+    BOOST_TEST_MESSAGE("O_DIRECT unavailable here: " << table.status().ToString());
+    return;
+  }
+  ReadOptions ro;
+  ro.verify_checksums = true;
+  testing::RunVoid(CheckScans(table->get(), &model, ro));
+  testing::RunVoid(CheckGets(table->get(), &model, ro, Random(1)));
+}
+
+// Checks one damaged copy of a table: opening it, or reading it with
+// checksums verified, reports Corruption naming the file, and no wrong entry
+// is ever returned; reading without checksums never crashes.
+asio::awaitable<void> CheckDamagedTable(const io::FileSystem* fs, std::string path, TableOptions o,
+                                        uint64_t size, const Model* model, bool unverified_scan) {
+  auto cache = NewBlockCache(1 << 20);  // fresh per copy: blocks are read, then reused
+  o.block_cache = cache.get();
+  Result<std::unique_ptr<io::File>> file = fs->Open(path, io::OpenMode::kRead);
+  BOOST_REQUIRE(file.ok());
+  Result<std::unique_ptr<Table>> table = co_await Table::Open(o, std::move(*file), size);
+  if (!table.ok()) {
+    BOOST_REQUIRE_MESSAGE(table.status().IsCorruption(), table.status().ToString());
+    BOOST_REQUIRE(table.status().ToString().find("000009.ldb") != std::string::npos);
+    co_return;
+  }
+  ReadOptions verify;
+  verify.verify_checksums = true;
+  // Scan: a prefix of the model, then Corruption.
+  std::unique_ptr<AsyncIterator> it = (*table)->NewIterator(verify);
+  co_await it->SeekToFirst();
+  auto expected = model->begin();
+  for (; it->Valid(); co_await it->Next(), ++expected) {
+    BOOST_REQUIRE(expected != model->end());
+    BOOST_REQUIRE(it->key() == expected->first);
+    BOOST_REQUIRE(it->value() == expected->second);
+  }
+  const Status scan_status = it->status();
+  BOOST_REQUIRE_MESSAGE(scan_status.IsCorruption(), "undetected damage: " << scan_status.ToString());
+  BOOST_REQUIRE(scan_status.ToString().find("000009.ldb") != std::string::npos);
+  // Point lookups: the right answer or Corruption.
+  bool get_failed = false;
+  for (const auto& [k, v] : *model) {
+    Result<LookupResult> r = co_await (*table)->Get(verify, k);
+    if (!r.ok()) {
+      BOOST_REQUIRE(r.status().IsCorruption());
+      BOOST_REQUIRE(r.status().ToString().find("000009.ldb") != std::string::npos);
+      get_failed = true;
+      continue;
+    }
+    BOOST_REQUIRE(r->found);
+    BOOST_REQUIRE(r->value == v);
+  }
+  BOOST_REQUIRE(get_failed);
+  if (unverified_scan) {
+    // Without checksums anything may come back, but nothing may crash.
+    cache->Prune();
+    std::unique_ptr<AsyncIterator> raw = (*table)->NewIterator(ReadOptions());
+    int n = 0;
+    for (co_await raw->SeekToFirst(); raw->Valid() && n < 1000; co_await raw->Next()) ++n;
+    for (co_await raw->SeekToLast(); raw->Valid() && n < 2000; co_await raw->Prev()) ++n;
+  }
+}
+
+// Flips one bit of every byte of a small table, one byte at a time.
+BOOST_AUTO_TEST_CASE(EveryFlippedByteIsReportedAsCorruption) {
+  Random rnd(42);
+  Model model = NewModel();
+  for (int i = 0; i < 40; ++i) {
+    model[IKey("user" + std::to_string(1000 + i), 7)] = i % 2 ? std::string(30, 'z') : RandomBytes(&rnd, 30);
+  }
+  TableOptions o = Options(256, CompressionType::kSnappyCompression, true);
+  const std::string good_path = dir.Child("good.ldb");
+  const uint64_t size = Write(good_path, o, model);
+  std::ifstream in(good_path, std::ios::binary);
+  const std::string good((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  BOOST_REQUIRE(good.size() == size);
+
+  const std::string path = dir.Child("000009.ldb");
+  asio::io_context ctx;  // one context (and ring) for every copy
+  for (size_t pos = 0; pos < good.size(); ++pos) {
+    std::string bad = good;
+    bad[pos] = static_cast<char>(bad[pos] ^ (1 << (pos % 8)));
+    std::ofstream(path, std::ios::binary | std::ios::trunc).write(bad.data(), bad.size());
+    BOOST_TEST_CONTEXT("flipped byte " << pos << " of " << good.size()) {
+      test::RunOn(ctx, [](const io::FileSystem* fs, std::string path, TableOptions o, uint64_t size,
+                          const Model* model, bool unverified) -> asio::awaitable<int> {
+        co_await CheckDamagedTable(fs, path, o, size, model, unverified);
+        co_return 0;
+      }(&fs, path, o, size, &model, pos % 3 == 0));
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(ChecksumsAreVerifiedWhenAskedOrParanoid) {
+  Model model = NewModel();
+  model[IKey("a", 1)] = "first";
+  model[IKey("b", 1)] = std::string(100, 'Q');
+  TableOptions o = Options(4096, CompressionType::kNoCompression, false);
+  const std::string path = dir.Child("000011.ldb");
+  const uint64_t size = Write(path, o, model);
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t pos = bytes.find(std::string(100, 'Q'));
+  BOOST_REQUIRE(pos != std::string::npos);
+  bytes[pos + 50] = 'R';  // damage inside a value: the block still parses
+  std::ofstream(path, std::ios::binary | std::ios::trunc).write(bytes.data(), bytes.size());
+
+  const std::string key = IKey("b", 1);
+  ReadOptions verify;
+  verify.verify_checksums = true;
+  std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+  Result<LookupResult> r = test::Run(table->Get(ReadOptions(), key));
+  BOOST_REQUIRE(r.ok());  // not verified: the damage goes unnoticed, as in LevelDB
+  BOOST_TEST(r->value != model[key]);
+  r = test::Run(table->Get(verify, key));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().IsCorruption());
+  BOOST_TEST(r.status().ToString().find("000011.ldb") != std::string::npos);
+  BOOST_TEST(r.status().ToString().find("checksum mismatch") != std::string::npos);
+
+  o.paranoid_checks = true;  // verifies every read whatever ReadOptions say
+  std::unique_ptr<Table> paranoid = OpenOrDie(path, o, size);
+  r = test::Run(paranoid->Get(ReadOptions(), key));
+  BOOST_REQUIRE(!r.ok());
+  BOOST_TEST(r.status().IsCorruption());
+}
+
+BOOST_AUTO_TEST_CASE(TruncatedTablesAreCorrupt) {
+  Model model = NewModel();
+  for (int i = 0; i < 50; ++i) model[IKey("k" + std::to_string(i), 1)] = "value";
+  const TableOptions o = Options(128, CompressionType::kNoCompression, true);
+  const std::string path = dir.Child("000010.ldb");
+  const uint64_t size = Write(path, o, model);
+  for (uint64_t cut : {uint64_t{0}, uint64_t{10}, uint64_t{47}, size / 2, size - 1}) {
+    BOOST_REQUIRE(fs.Open(path, io::OpenMode::kReadWrite).value()->Truncate(cut).ok());
+    Result<std::unique_ptr<Table>> t = Open(path, o, cut);
+    BOOST_REQUIRE(!t.ok());
+    BOOST_TEST(t.status().IsCorruption());
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb::table
