@@ -41,6 +41,9 @@ DBImpl::~DBImpl() {
     // Finish pending writes and close the log on the engine thread.
     Status ignored = asio::co_spawn(*engine_, Close(), asio::use_future).get();
   }
+  if (auto* uring = fs_ ? dynamic_cast<io::UringBackend*>(&fs_->backend()) : nullptr) {
+    uring->SetDefaultContext(nullptr);  // the engine context is going away
+  }
   if (owned_engine_) {
     engine_work_.reset();
     engine_thread_.join();
@@ -250,12 +253,12 @@ void DBImpl::OnCommitLoopFailure(const Status& status) {
 
 asio::awaitable<Status> DBImpl::Close() {
   if (closed_.exchange(true)) co_return Status::OK();
-  // Every write queued before Close() finishes; later ones fail as closed.
-  co_await write_queue_.Barrier();
-  co_return co_await asio::co_spawn(*engine_, CloseOnEngine(), asio::use_awaitable);
+  // Every write queued before Close() finishes; then the commit loop itself
+  // closes the log, so no group can be using it; later groups are refused.
+  co_return co_await write_queue_.Barrier(/*close_log=*/true);
 }
 
-asio::awaitable<Status> DBImpl::CloseOnEngine() {
+asio::awaitable<Status> DBImpl::CloseLog() {
   CORODB_ASSERT_ON_ENGINE();
   Status s = bg_error_;
   log_file_.reset();

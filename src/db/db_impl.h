@@ -69,6 +69,7 @@ class DBImpl final : public DB, private CommitTarget {
   boost::asio::awaitable<Status> CommitGroup(WriteBatch& group, bool sync,
                                              size_t members) override;
   void OnCommitLoopFailure(const Status& status) override;
+  boost::asio::awaitable<Status> CloseLog() override;
 
   // Switches to a fresh memtable and log when the current one is full.
   // REQUIRES: on engine executor.
@@ -76,8 +77,6 @@ class DBImpl final : public DB, private CommitTarget {
   // Creates log `number` and makes it the one the commit loop appends to.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> StartNewLog(uint64_t number);
-  // Closes the log (engine side of Close()).
-  boost::asio::awaitable<Status> CloseOnEngine();
   std::shared_ptr<const MemState> CurrentState() const;
   void PublishState(std::shared_ptr<const MemState> state);
   std::string StatsString() const;

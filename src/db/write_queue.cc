@@ -21,9 +21,10 @@ asio::awaitable<Status> WriteQueue::Submit(const WriteBatch& batch, bool sync) {
   co_return co_await Enqueue(w);
 }
 
-asio::awaitable<void> WriteQueue::Barrier() {
+asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
   Writer w;
-  Status ignored = co_await Enqueue(w);
+  w.close_log = close_log;
+  co_return co_await Enqueue(w);
 }
 
 asio::awaitable<Status> WriteQueue::Enqueue(Writer& w) {
@@ -96,7 +97,9 @@ asio::awaitable<void> WriteQueue::CommitLoop() {
       TakeGroupLocked(&group);
     }
     if (group.front()->batch == nullptr) {
-      Resume(group.front(), Status::OK());
+      Status s;
+      if (group.front()->close_log) s = co_await target_->CloseLog();
+      Resume(group.front(), s);
       continue;
     }
     combined = *group.front()->batch;

@@ -41,6 +41,10 @@ class CommitTarget {
                                                      size_t members) = 0;
   // An exception escaped the commit loop (a bug); record it as the background error.
   virtual void OnCommitLoopFailure(const Status& status) = 0;
+  // Closes the log. Runs inside the commit loop, so no group is in flight;
+  // later groups must be refused by CommitGroup.
+  // REQUIRES: on engine executor; only the commit loop calls this.
+  virtual boost::asio::awaitable<Status> CloseLog() = 0;
 };
 
 class WriteQueue {
@@ -56,13 +60,16 @@ class WriteQueue {
   // SUSPENDS: until the group containing `batch` is committed.
   boost::asio::awaitable<Status> Submit(const WriteBatch& batch, bool sync);
 
-  // Waits until every write queued before this call has completed.
-  boost::asio::awaitable<void> Barrier();
+  // Waits until every write queued before this call has completed; with
+  // `close_log`, then has the target close its log inside the commit loop and
+  // returns that status.
+  boost::asio::awaitable<Status> Barrier(bool close_log);
 
  private:
   struct Writer {
     const WriteBatch* batch = nullptr;  // nullptr: a barrier
     bool sync = false;
+    bool close_log = false;             // barriers only
     std::optional<boost::asio::any_completion_handler<void(Status)>> handler;
     boost::asio::any_io_executor work;
   };

@@ -1,5 +1,6 @@
 #include "io/fault_injection_backend.h"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -16,10 +17,20 @@ FaultInjectionBackend::FaultInjectionBackend(std::shared_ptr<Backend> inner)
     : inner_(std::move(inner)), name_("fault(" + std::string(inner_->Name()) + ")") {}
 
 void FaultInjectionBackend::OnOpen(int fd, const std::string& path) {
+  struct stat st;
+  const uint64_t size = ::fstat(fd, &st) == 0 ? static_cast<uint64_t>(st.st_size) : 0;
   {
     std::lock_guard lock(mu_);
     fd_paths_[fd] = path;
-    files_.try_emplace(path);
+    auto [it, inserted] = files_.try_emplace(path);
+    FileState& f = it->second;
+    if (inserted) {
+      // Content that existed before this backend saw the file counts as durable.
+      f.written_end = f.durable = size;
+    } else if (size < f.durable) {
+      // Truncated (e.g. re-created with O_TRUNC): forget what it held.
+      f.written_end = f.durable = size;
+    }
   }
   inner_->OnOpen(fd, path);
 }

@@ -78,7 +78,8 @@ class RingService final : public asio::execution_context::service {
   bool Start(std::unique_ptr<UringOp>& op, const UringConfig& config, Logger* logger) {
     std::lock_guard lock(mu_);
     if (!setup_done_) SetupLocked(config, logger);
-    if (!ring_ready_) return false;
+    // After shutdown began nothing would submit the operation: fall back.
+    if (!ring_ready_ || shutting_down_) return false;
     UringOp* raw = op.release();
     if (!parked_.empty() || !TryPrepareLocked(raw)) parked_.push_back(raw);
     ScheduleFlushLocked();
@@ -158,10 +159,14 @@ class RingService final : public asio::execution_context::service {
       flush_scheduled_ = false;
       if (shutting_down_) return;
       SubmitLocked();
+      // Arm before reaping: Asio's reactor forgets an eventfd edge that
+      // arrives while no wait is queued (another thread of a multi-threaded
+      // context may be in epoll_wait), so a CQE posted between the reap and
+      // the arm would never be noticed.
+      ArmIfPendingLocked();
       // Completions already there (page-cache hits) are reaped now rather
       // than after an eventfd round trip.
       ReapLocked(&done);
-      ArmIfPendingLocked();
     }
     CompleteThenRearm(done);
   }
@@ -212,7 +217,9 @@ class RingService final : public asio::execution_context::service {
     if (seen == 0) return;
     io_uring_cq_advance(&ring_, seen);
     cqes_pending_ -= seen;
-    // Room in the queues again: move parked operations in.
+    // Room in the queues again: move parked operations in (not during
+    // shutdown, which abandons them).
+    if (shutting_down_) return;
     bool prepared = false;
     while (!parked_.empty() && TryPrepareLocked(parked_.front())) {
       parked_.pop_front();
@@ -348,12 +355,12 @@ UringBackend::UringBackend(UringConfig config, std::shared_ptr<Backend> fallback
 
 UringBackend::~UringBackend() = default;
 
-void UringBackend::SetDefaultContext(asio::io_context* ctx) { default_ctx_ = ctx; }
+void UringBackend::SetDefaultContext(asio::io_context* ctx) { default_ctx_.store(ctx); }
 
 void UringBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
                          IoHandler handler) {
   asio::io_context* ioc = IoContextOf(ex);
-  if (ioc == nullptr) ioc = default_ctx_;
+  if (ioc == nullptr) ioc = default_ctx_.load();
   if (ioc != nullptr) {
     auto op = std::make_unique<UringOp>(
         req, std::move(handler), asio::prefer(ex, asio::execution::outstanding_work.tracked));

@@ -21,6 +21,7 @@
 // This file and its .cc are the only users of liburing.h.
 #pragma once
 
+#include <atomic>
 #include <memory>
 
 #include "io/backend.h"
@@ -54,15 +55,16 @@ class UringBackend final : public Backend {
   void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
              IoHandler handler) override;
 
-  // Ring for operations whose executor is not an io_context. The context must
-  // outlive this backend's use and be run by someone (the engine thread).
+  // Ring for operations whose executor is not an io_context (nullptr: the
+  // fallback backend). The context must be run by someone (the engine thread)
+  // and be reset to nullptr before it is destroyed.
   void SetDefaultContext(boost::asio::io_context* ctx);
 
  private:
   UringConfig config_;
   std::shared_ptr<Backend> fallback_;
   Logger* logger_;
-  boost::asio::io_context* default_ctx_ = nullptr;
+  std::atomic<boost::asio::io_context*> default_ctx_{nullptr};
 };
 
 }  // namespace corodb::io
