@@ -58,6 +58,10 @@ struct Flags {
   // share one thread and no write crosses threads. "owned": the DB runs its
   // own engine thread.
   std::string engine = "shared";
+  // Runs of every (workload, engine) pair; the engine order alternates
+  // (A B, B A, ...) so neither engine always runs on the disk state the other
+  // left behind, and the median run is reported.
+  int repeats = 1;
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -77,7 +81,7 @@ std::vector<std::string> Split(const std::string& s) {
   std::fprintf(stderr,
                "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,leveldb --num=N --ops=N "
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
-               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --json\n",
+               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json\n",
                msg);
   std::exit(2);
 }
@@ -102,6 +106,7 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "db") f.db = v;
     else if (name == "backend") f.backend = v;
     else if (name == "engine") f.engine = v;
+    else if (name == "repeats") f.repeats = std::max(1, std::atoi(v.c_str()));
     else if (name == "json") f.json = v.empty() || v == "1" || v == "true";
     else Usage(("unknown flag --" + name).c_str());
   }
@@ -392,14 +397,24 @@ int main(int argc, char** argv) {
   std::vector<Result> results;
   for (const std::string& name : f.benchmarks) {
     const Workload w = MakeWorkload(name, f);
-    for (const std::string& engine : f.engines) {
-      if (engine == "corodb") {
-        results.push_back(RunCorodb(w, f, gen));
-      } else if (engine == "leveldb") {
-        results.push_back(RunLevelDB(w, f, gen));
-      } else {
-        Usage(("unknown engine " + engine).c_str());
+    std::vector<std::vector<Result>> runs(f.engines.size());
+    for (int rep = 0; rep < f.repeats; ++rep) {
+      for (size_t k = 0; k < f.engines.size(); ++k) {
+        const size_t e = rep % 2 == 0 ? k : f.engines.size() - 1 - k;
+        const std::string& engine = f.engines[e];
+        if (engine == "corodb") {
+          runs[e].push_back(RunCorodb(w, f, gen));
+        } else if (engine == "leveldb") {
+          runs[e].push_back(RunLevelDB(w, f, gen));
+        } else {
+          Usage(("unknown engine " + engine).c_str());
+        }
       }
+    }
+    for (auto& per_engine : runs) {
+      std::sort(per_engine.begin(), per_engine.end(),
+                [](const Result& a, const Result& b) { return a.ops_per_sec() < b.ops_per_sec(); });
+      results.push_back(per_engine[per_engine.size() / 2]);  // the median run
     }
   }
   std::filesystem::remove_all(f.db);
@@ -415,8 +430,9 @@ int main(int argc, char** argv) {
     return 0;
   };
   if (f.json) {
-    std::printf("{\"threads\": %d, \"concurrency\": %d, \"num\": %lld, \"value_size\": %d, \"key_size\": %d, \"results\": [",
-                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size);
+    std::printf("{\"threads\": %d, \"concurrency\": %d, \"num\": %lld, \"value_size\": %d, \"key_size\": %d, "
+                "\"repeats\": %d, \"results\": [",
+                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size, f.repeats);
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
@@ -429,8 +445,8 @@ int main(int argc, char** argv) {
     std::printf("\n]}\n");
     return 0;
   }
-  std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB\n", f.threads, f.concurrency,
-              f.threads * f.concurrency, f.key_size, f.value_size);
+  std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
+              f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
   std::printf("%-8s %-11s %9s %11s %8s %9s %9s %9s %7s %7s %9s\n", "engine", "benchmark", "ops", "ops/s", "MB/s",
               "p50 us", "p99 us", "p99.9 us", "cpu s", "group", "vs ldb");
   for (const Result& r : results) {

@@ -74,6 +74,10 @@ class DBImpl final : public DB, private CommitTarget {
   // Switches to a fresh memtable and log when the current one is full.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> MakeRoomForWrite();
+  // Makes sure the log has zero-filled, synced space up to `end` (rounded up
+  // to config::kWalPreallocChunk), so a sync group's fdatasync overwrites in
+  // place. REQUIRES: on engine executor. SUSPENDS: a zero write + fdatasync.
+  boost::asio::awaitable<Status> PreallocateLog(uint64_t end);
   // Creates log `number` and makes it the one the commit loop appends to.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> StartNewLog(uint64_t number);
@@ -101,6 +105,7 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<io::File> log_file_;
   std::unique_ptr<log::Writer> log_writer_;
   uint64_t log_number_ = 0;
+  uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   uint64_t next_file_number_ = 2;
   Status bg_error_;
   std::string record_buf_;

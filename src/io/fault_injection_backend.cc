@@ -1,5 +1,6 @@
 #include "io/fault_injection_backend.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -84,12 +85,33 @@ void FaultInjectionBackend::RecordWrite(int fd, uint64_t end) {
   FileState& f = files_[it->second];
   if (end > f.written_end) f.written_end = end;
 }
-void FaultInjectionBackend::RecordSync(int fd, uint64_t written_end) {
+void FaultInjectionBackend::RecordSync(int fd, uint64_t written_end, uint64_t seq) {
   std::lock_guard lock(mu_);
   auto it = fd_paths_.find(fd);
   if (it == fd_paths_.end()) return;
   FileState& f = files_[it->second];
   if (written_end > f.durable) f.durable = written_end;
+  std::erase_if(f.undo, [seq](const Undo& u) { return u.seq <= seq; });
+}
+
+uint64_t FaultInjectionBackend::SaveUndo(const IoRequest& req) {
+  Undo u;
+  u.offset = req.offset;
+  u.old_bytes.resize(req.len);
+  const ssize_t n = ::pread(req.fd, u.old_bytes.data(), req.len, static_cast<off_t>(req.offset));
+  u.old_bytes.resize(n > 0 ? static_cast<size_t>(n) : 0);  // past EOF: truncation undoes it
+  std::lock_guard lock(mu_);
+  u.seq = ++write_seq_;
+  auto it = fd_paths_.find(req.fd);
+  if (it != fd_paths_.end() && !u.old_bytes.empty()) {
+    files_[it->second].undo.push_back(std::move(u));
+  }
+  return write_seq_;
+}
+
+uint64_t FaultInjectionBackend::LastWriteSeq() {
+  std::lock_guard lock(mu_);
+  return write_seq_;
 }
 uint64_t FaultInjectionBackend::WrittenEnd(int fd) {
   std::lock_guard lock(mu_);
@@ -117,11 +139,12 @@ void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoReque
 
   // What a successful sync makes durable: everything written before it started.
   const uint64_t written_before = WrittenEnd(req.fd);
+  const uint64_t seq = is_write ? SaveUndo(req) : LastWriteSeq();
   IoRequest forwarded = req;
   if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;  // write happens; the sync "fails"
   inner_->Start(
       ex, forwarded,
-      asio::bind_executor(ex, [this, req, sync_err, written_before,
+      asio::bind_executor(ex, [this, req, sync_err, written_before, seq,
                                handler = std::move(handler)](IoCompletion c) mutable {
         if (req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync) {
           if (c.res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c.res));
@@ -131,11 +154,11 @@ void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoReque
             c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
             faults_.fetch_add(1);
           } else if (c.sync_res == 0) {
-            RecordSync(req.fd, req.offset + req.len);
+            RecordSync(req.fd, req.offset + req.len, seq);
           }
         } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
                    c.res == 0) {
-          RecordSync(req.fd, written_before);
+          RecordSync(req.fd, written_before, seq);
         }
         std::move(handler)(c);
       }));
@@ -157,6 +180,7 @@ IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {
     return {-sync_err, 0};
   }
   const uint64_t written_before = WrittenEnd(req.fd);
+  const uint64_t seq = is_write ? SaveUndo(req) : LastWriteSeq();
   IoRequest forwarded = req;
   if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;
   IoCompletion c = inner_->RunInline(forwarded);
@@ -166,21 +190,36 @@ IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {
       c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
       faults_.fetch_add(1);
     } else if (c.sync_res == 0) {
-      RecordSync(req.fd, req.offset + req.len);
+      RecordSync(req.fd, req.offset + req.len, seq);
     }
   } else if (is_sync && c.res == 0) {
-    RecordSync(req.fd, written_before);
+    RecordSync(req.fd, written_before, seq);
   }
   return c;
 }
 
 Status FaultInjectionBackend::DropUnsyncedData() {
   std::lock_guard lock(mu_);
-  for (const auto& [path, state] : files_) {
+  for (auto& [path, state] : files_) {
+    if (!state.undo.empty()) {
+      const int fd = ::open(path.c_str(), O_WRONLY | O_CLOEXEC);
+      if (fd >= 0) {
+        for (auto u = state.undo.rbegin(); u != state.undo.rend(); ++u) {
+          if (::pwrite(fd, u->old_bytes.data(), u->old_bytes.size(), static_cast<off_t>(u->offset)) < 0) {
+            const int err = errno;
+            ::close(fd);
+            return Status::IOError(path, std::string("undo write: ") + std::strerror(err));
+          }
+        }
+        ::close(fd);
+      }
+      state.undo.clear();
+    }
     if (::truncate(path.c_str(), static_cast<off_t>(state.durable)) != 0 && errno != ENOENT &&
         errno != EISDIR) {
       return Status::IOError(path, std::string("truncate: ") + std::strerror(errno));
     }
+    state.written_end = state.durable;
   }
   return Status::OK();
 }

@@ -4,10 +4,10 @@
 //   -err and never reaches the file. Writes are kWrite and the write half of
 //   kWriteThenFdatasync; syncs are kFdatasync, kFsync and the sync half.
 // - Power cut: the backend records, per file path, how many bytes were
-//   durable at the last successful sync; DropUnsyncedData() truncates every
-//   tracked file to that length, as if the machine lost power. (Like
-//   LevelDB's fault-injection env, it models appends; data overwritten in
-//   place before a crash is not rolled back.)
+//   durable at the last successful sync, and the old contents of every
+//   region overwritten since; DropUnsyncedData() puts the overwritten bytes
+//   back and truncates every tracked file to its durable length, as if the
+//   machine lost power (appends and in-place overwrites both roll back).
 //
 // Thread safety: all methods are thread-safe.
 #pragma once
@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "io/backend.h"
 
@@ -49,16 +50,28 @@ class FaultInjectionBackend final : public Backend {
   uint64_t faults_injected() const { return faults_.load(); }
 
  private:
+  // Bytes a write overwrote, to put back if the write is not synced before a power cut.
+  struct Undo {
+    uint64_t offset = 0;
+    std::string old_bytes;
+    uint64_t seq = 0;  // write order
+  };
   struct FileState {
     uint64_t written_end = 0;  // largest offset+len written so far
     uint64_t durable = 0;      // written_end as of the last successful sync
+    std::vector<Undo> undo;    // overwrites not yet covered by a sync, oldest first
   };
+  // Saves what `req` (a write) is about to overwrite; returns its sequence.
+  uint64_t SaveUndo(const IoRequest& req);
+  // The sequence of the newest write started so far (a sync covers those).
+  uint64_t LastWriteSeq();
   // Returns the injected error for this write/sync, or 0.
   int NextWriteFault();
   int NextSyncFault();
   void RecordWrite(int fd, uint64_t end);
-  // Marks `written_end` (captured when the sync started) durable.
-  void RecordSync(int fd, uint64_t written_end);
+  // Marks `written_end` and the writes up to `seq` (both captured when the
+  // sync started) durable.
+  void RecordSync(int fd, uint64_t written_end, uint64_t seq);
   uint64_t WrittenEnd(int fd);
 
   std::shared_ptr<Backend> inner_;
@@ -70,6 +83,7 @@ class FaultInjectionBackend final : public Backend {
   int sync_countdown_ = 0, sync_err_ = 0, all_syncs_err_ = 0;
   std::unordered_map<int, std::string> fd_paths_;
   std::map<std::string, FileState> files_;
+  uint64_t write_seq_ = 0;
 };
 
 }  // namespace corodb::io

@@ -128,6 +128,15 @@ asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
   co_return co_await Sync();
 }
 
+Status File::SyncInline() {
+  for (;;) {
+    const IoCompletion c = backend_->RunInline({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});
+    if (c.res == -EINTR) continue;
+    if (c.res < 0) return ErrorStatus("fdatasync", append_offset_, c.res);
+    return Status::OK();
+  }
+}
+
 asio::awaitable<Status> File::Sync() {
   for (;;) {
     const IoCompletion c = co_await Submit({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});

@@ -69,6 +69,10 @@ class File {
   // throttles writeback).
   Status AppendInline(std::span<const char> data);
 
+  // fdatasync(2) on the calling thread (through the backend's RunInline).
+  // Blocks for the whole sync: only for threads that have nothing else to do.
+  Status SyncInline();
+
   // fdatasync(2): file data (and the size) durable.
   boost::asio::awaitable<Status> Sync();
   // fsync(2): data and all metadata durable.

@@ -215,6 +215,26 @@ BOOST_DATA_TEST_CASE(PowerCutDropsOnlyUnsyncedData, bdata::make(BackendNames()),
   BOOST_TEST(ReadWholeFile(path) == "durable-synced");
 }
 
+// Overwrites in place (a preallocated WAL) roll back too; synced ones stay.
+BOOST_DATA_TEST_CASE(PowerCutRollsBackUnsyncedOverwrites, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto fault = std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend));
+  FileSystem fs(fault);
+  const std::string path = dir.Child("prealloc");
+  {
+    auto f = OpenOrDie(fs, path, OpenMode::kCreate);
+    BOOST_REQUIRE(Run(f->WriteAt(0, std::span<const char>(std::string(12, '0')))).ok());
+    BOOST_REQUIRE(Run(f->Sync()).ok());
+    BOOST_REQUIRE(Run(f->WriteAt(0, std::span<const char>("AAAA", 4))).ok());
+    BOOST_REQUIRE(Run(f->Sync()).ok());
+    BOOST_REQUIRE(Run(f->WriteAt(4, std::span<const char>("BBBB", 4))).ok());  // never synced
+    BOOST_REQUIRE(f->AppendInline(std::span<const char>("C", 1)).ok());      // at offset 0: unsynced too
+  }
+  BOOST_TEST(ReadWholeFile(path) == "CAAABBBB0000");
+  BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+  BOOST_TEST(ReadWholeFile(path) == "AAAA00000000");
+}
+
 // A write that crosses RLIMIT_FSIZE is cut short by the kernel; the linked
 // fdatasync is then cancelled (-ECANCELED on io_uring) and File must finish
 // the write itself, which fails with EFBIG. Exercises the short-write path.
