@@ -119,82 +119,71 @@ uint64_t FaultInjectionBackend::WrittenEnd(int fd) {
   return it == fd_paths_.end() ? 0 : files_[it->second].written_end;
 }
 
-void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
-                                  IoHandler handler) {
-  auto fail = [&](IoCompletion c) {
-    faults_.fetch_add(1);
-    asio::post(ex, asio::append(std::move(handler), c));
-  };
+FaultInjectionBackend::Plan FaultInjectionBackend::Prepare(const IoRequest& req) {
+  Plan plan;
+  plan.req = req;
+  plan.forwarded = req;
   const bool is_write =
       req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync;
   const bool is_sync = req.opcode != IoOpcode::kRead && req.opcode != IoOpcode::kWrite;
   if (is_write) {
     if (const int err = NextWriteFault(); err != 0) {
-      return fail({-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0});
+      faults_.fetch_add(1);
+      plan.fail = IoCompletion{-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0};
+      return plan;
     }
   }
-  int sync_err = 0;
-  if (is_sync) sync_err = NextSyncFault();
-  if (sync_err != 0 && !is_write) return fail({-sync_err, 0});
-
+  plan.sync_err = is_sync ? NextSyncFault() : 0;
+  if (plan.sync_err != 0 && !is_write) {
+    faults_.fetch_add(1);
+    plan.fail = IoCompletion{-plan.sync_err, 0};
+    return plan;
+  }
   // What a successful sync makes durable: everything written before it started.
-  const uint64_t written_before = WrittenEnd(req.fd);
-  const uint64_t seq = is_write ? SaveUndo(req) : LastWriteSeq();
-  IoRequest forwarded = req;
-  if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;  // write happens; the sync "fails"
-  inner_->Start(
-      ex, forwarded,
-      asio::bind_executor(ex, [this, req, sync_err, written_before, seq,
-                               handler = std::move(handler)](IoCompletion c) mutable {
-        if (req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync) {
-          if (c.res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c.res));
-        }
-        if (req.opcode == IoOpcode::kWriteThenFdatasync) {
-          if (sync_err != 0) {
-            c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
-            faults_.fetch_add(1);
-          } else if (c.sync_res == 0) {
-            RecordSync(req.fd, req.offset + req.len, seq);
-          }
-        } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
-                   c.res == 0) {
-          RecordSync(req.fd, written_before, seq);
-        }
-        std::move(handler)(c);
-      }));
+  plan.written_before = WrittenEnd(req.fd);
+  plan.seq = is_write ? SaveUndo(req) : LastWriteSeq();
+  if (plan.sync_err != 0) plan.forwarded.opcode = IoOpcode::kWrite;  // written; the sync "fails"
+  return plan;
+}
+
+void FaultInjectionBackend::Finish(const Plan& plan, IoCompletion* c) {
+  const IoRequest& req = plan.req;
+  if (req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync) {
+    if (c->res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c->res));
+  }
+  if (req.opcode == IoOpcode::kWriteThenFdatasync) {
+    if (plan.sync_err != 0) {
+      c->sync_res = c->res == static_cast<int32_t>(req.len) ? -plan.sync_err : -ECANCELED;
+      faults_.fetch_add(1);
+    } else if (c->sync_res == 0) {
+      RecordSync(req.fd, req.offset + req.len, plan.seq);
+    }
+  } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
+             c->res == 0) {
+    RecordSync(req.fd, plan.written_before, plan.seq);
+  }
+}
+
+void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
+                                  IoHandler handler) {
+  const Plan plan = Prepare(req);
+  if (plan.fail) {
+    asio::post(ex, asio::append(std::move(handler), *plan.fail));
+    return;
+  }
+  inner_->Start(ex, plan.forwarded,
+                asio::bind_executor(ex, [this, plan, handler = std::move(handler)](
+                                            IoCompletion c) mutable {
+                  Finish(plan, &c);
+                  std::move(handler)(c);
+                }));
 }
 
 IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {
-  const bool is_write =
-      req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync;
-  const bool is_sync = req.opcode != IoOpcode::kRead && req.opcode != IoOpcode::kWrite;
-  if (is_write) {
-    if (const int err = NextWriteFault(); err != 0) {
-      faults_.fetch_add(1);
-      return {-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0};
-    }
-  }
-  const int sync_err = is_sync ? NextSyncFault() : 0;
-  if (sync_err != 0 && !is_write) {
-    faults_.fetch_add(1);
-    return {-sync_err, 0};
-  }
-  const uint64_t written_before = WrittenEnd(req.fd);
-  const uint64_t seq = is_write ? SaveUndo(req) : LastWriteSeq();
-  IoRequest forwarded = req;
-  if (sync_err != 0) forwarded.opcode = IoOpcode::kWrite;
-  IoCompletion c = inner_->RunInline(forwarded);
-  if (is_write && c.res > 0) RecordWrite(req.fd, req.offset + static_cast<uint64_t>(c.res));
-  if (req.opcode == IoOpcode::kWriteThenFdatasync) {
-    if (sync_err != 0) {
-      c.sync_res = c.res == static_cast<int32_t>(req.len) ? -sync_err : -ECANCELED;
-      faults_.fetch_add(1);
-    } else if (c.sync_res == 0) {
-      RecordSync(req.fd, req.offset + req.len, seq);
-    }
-  } else if (is_sync && c.res == 0) {
-    RecordSync(req.fd, written_before, seq);
-  }
+  const Plan plan = Prepare(req);
+  if (plan.fail) return *plan.fail;
+  IoCompletion c = inner_->RunInline(plan.forwarded);
+  Finish(plan, &c);
   return c;
 }
 

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -65,6 +66,19 @@ class FaultInjectionBackend final : public Backend {
   uint64_t SaveUndo(const IoRequest& req);
   // The sequence of the newest write started so far (a sync covers those).
   uint64_t LastWriteSeq();
+  // What to do with one request: fail it at once, or forward it (a failing
+  // sync of a linked write is forwarded as a plain write) and record the
+  // outcome afterwards. Shared by Start() and RunInline().
+  struct Plan {
+    IoRequest req;
+    IoRequest forwarded;
+    std::optional<IoCompletion> fail;
+    int sync_err = 0;
+    uint64_t written_before = 0;
+    uint64_t seq = 0;
+  };
+  Plan Prepare(const IoRequest& req);
+  void Finish(const Plan& plan, IoCompletion* c);
   // Returns the injected error for this write/sync, or 0.
   int NextWriteFault();
   int NextSyncFault();
