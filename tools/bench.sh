@@ -10,4 +10,4 @@ cmake --build --preset release -j "$(nproc)" --target corodb-bench
 
 dir=$(mktemp -d "${TMPDIR:-/var/tmp}/corodb-bench.XXXXXX")
 trap 'rm -rf "$dir"' EXIT
-build/release/bench/corodb-bench --db="$dir" --engines=corodb,leveldb "$@"
+build/release/bench/db/corodb-bench --db="$dir" --engines=corodb,leveldb "$@"
