@@ -17,6 +17,15 @@
 namespace corodb {
 namespace asio = boost::asio;
 
+namespace {
+// config::kMaxGroupsInFlight, or CORODB_GROUPS_IN_FLIGHT (a measurement knob).
+size_t GroupsInFlight() {
+  const char* v = std::getenv("CORODB_GROUPS_IN_FLIGHT");
+  const int n = v != nullptr ? std::atoi(v) : 0;
+  return n > 0 ? static_cast<size_t>(n) : config::kMaxGroupsInFlight;
+}
+}  // namespace
+
 // Debug builds check "REQUIRES: on engine executor".
 #define CORODB_ASSERT_ON_ENGINE() assert(engine_->get_executor().running_in_this_thread())
 
@@ -28,7 +37,7 @@ DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Bac
                                                       : nullptr),
       engine_(options.engine_context != nullptr ? options.engine_context : owned_engine_.get()),
       backend_override_(std::move(backend)),
-      write_queue_(*engine_, this) {
+      write_queue_(*engine_, this, GroupsInFlight()) {
   if (owned_engine_) {
     engine_work_.emplace(engine_->get_executor());
     engine_thread_ = std::thread([this] { engine_->run(); });
@@ -104,6 +113,7 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   }
   PublishState(std::move(state));
   last_sequence_.store(recovered->last_sequence, std::memory_order_release);
+  next_sequence_ = recovered->last_sequence + 1;
   next_file_number_ = recovered->next_file_number;
   CORODB_LOG(info_log_.get(), "recovered %llu records from %zu logs; last sequence %llu",
              static_cast<unsigned long long>(recovered->records_replayed),
@@ -195,16 +205,22 @@ asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& /*options*/,
   co_return Status::NotFound("");
 }
 
-asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t members) {
+asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit) {
   CORODB_ASSERT_ON_ENGINE();
-  stats_.writes.fetch_add(members, std::memory_order_relaxed);
-  if (!log_file_) co_return Status::InvalidArgument(name_, "the database is closed");
-  if (!bg_error_.ok()) co_return bg_error_;
+  stats_.writes.fetch_add(commit->members, std::memory_order_relaxed);
+  // Fails the group now (nothing of it was logged).
+  auto fail = [commit](const Status& s) {
+    commit->status = s;
+    commit->ready = true;
+  };
+  if (!log_file_) co_return fail(Status::InvalidArgument(name_, "the database is closed"));
+  if (!bg_error_.ok()) co_return fail(bg_error_);
   if (Status s = co_await MakeRoomForWrite(); !s.ok()) {
-    bg_error_ = s;
-    co_return s;
+    SetBackgroundError(s);
+    co_return fail(s);
   }
-  const SequenceNumber first = last_sequence_.load(std::memory_order_relaxed) + 1;
+  const bool sync = commit->sync;
+  const SequenceNumber first = next_sequence_;
   WriteBatchInternal::SetSequence(&group, first);
   const uint32_t count = WriteBatchInternal::Count(group);
 
@@ -213,9 +229,11 @@ asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t
   const std::span<const char> bytes(record_buf_);
   // (Not a ?: between two co_awaits: g++ 12 miscompiles temporaries there.)
   Status s;
+  bool sync_started = false;
   static const char* path = std::getenv("CORODB_WAL_PATH");
   const std::string_view mode = path ? path : "inline";
   if (mode == "ring") {
+    // Measurement only: one linked write + fdatasync through the backend.
     if (sync) {
       s = co_await log_file_->AppendAndSync(bytes);
     } else {
@@ -231,30 +249,65 @@ asio::awaitable<Status> DBImpl::CommitGroup(WriteBatch& group, bool sync, size_t
       s = co_await PreallocateLog(log_file_->append_offset() + bytes.size());
     }
     if (s.ok()) s = log_file_->AppendInline(bytes);
-    if (s.ok() && sync) s = co_await log_file_->Sync();
+    if (s.ok() && sync) {
+      // Started before the memtable insertion below, which it overlaps. The
+      // callback cannot run before this coroutine suspends or returns (it is
+      // dispatched to this executor), so it always sees the insertion done.
+      // It holds the log open: a log switch may close log_file_ meanwhile.
+      commit->sync_in_flight = true;
+      log_file_->StartSync(engine_->get_executor(),
+                           [this, commit, file = log_file_](Status synced) {
+                             if (!synced.ok() && commit->status.ok()) commit->status = synced;
+                             commit->sync_in_flight = false;
+                             commit->ready = true;
+                             write_queue_.Wake();
+                           });
+      sync_started = true;
+    }
   }
   if (!s.ok()) {
     // Nothing of this group was acknowledged; no later write may be either,
     // since the log may now hold a partial record.
-    bg_error_ = s;
-    CORODB_LOG(info_log_.get(), "write error, database is now read-only: %s", s.ToString().c_str());
-    co_return s;
+    SetBackgroundError(s);
+    co_return fail(s);
   }
+  next_sequence_ = first + count;
+  commit->last_sequence = first + count - 1;
+  commit->count = count;
+  commit->bytes = bytes.size();
+  // Invisible until EndGroup publishes last_sequence_: readers look up at the
+  // published sequence, which is below every entry inserted here.
   s = WriteBatchInternal::InsertInto(group, CurrentState()->mem.get());
-  if (!s.ok()) {
-    bg_error_ = s;
-    co_return s;
+  if (!s.ok() && commit->status.ok()) commit->status = s;
+  if (!sync_started) commit->ready = true;
+}
+
+Status DBImpl::EndGroup(GroupCommit& commit) {
+  CORODB_ASSERT_ON_ENGINE();
+  if (!commit.status.ok()) {
+    SetBackgroundError(commit.status);
+    return commit.status;
   }
-  last_sequence_.store(first + count - 1, std::memory_order_release);
+  // An earlier group failed after this one began: this one's records follow
+  // a failed write or sync in the log, so it is not acknowledged either.
+  if (!bg_error_.ok()) return bg_error_;
+  last_sequence_.store(commit.last_sequence, std::memory_order_release);
 
   stats_.groups.fetch_add(1, std::memory_order_relaxed);
-  stats_.updates.fetch_add(count, std::memory_order_relaxed);
-  stats_.wal_bytes.fetch_add(bytes.size(), std::memory_order_relaxed);
-  if (sync) stats_.syncs.fetch_add(1, std::memory_order_relaxed);
+  stats_.updates.fetch_add(commit.count, std::memory_order_relaxed);
+  stats_.wal_bytes.fetch_add(commit.bytes, std::memory_order_relaxed);
+  if (commit.sync) stats_.syncs.fetch_add(1, std::memory_order_relaxed);
   uint64_t max = stats_.max_group.load(std::memory_order_relaxed);
-  while (members > max && !stats_.max_group.compare_exchange_weak(max, members)) {
+  while (commit.members > max && !stats_.max_group.compare_exchange_weak(max, commit.members)) {
   }
-  co_return Status::OK();
+  return Status::OK();
+}
+
+void DBImpl::SetBackgroundError(const Status& s) {
+  CORODB_ASSERT_ON_ENGINE();
+  if (!bg_error_.ok()) return;
+  bg_error_ = s;
+  CORODB_LOG(info_log_.get(), "write error, database is now read-only: %s", s.ToString().c_str());
 }
 
 asio::awaitable<Status> DBImpl::MakeRoomForWrite() {

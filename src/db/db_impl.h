@@ -8,8 +8,10 @@
 //   there say "REQUIRES: on engine executor".
 // - Readers take the current MemState (memtable + immutable memtables, newest
 //   first) under `state_mu_`, a short lock never held across co_await, and
-//   the visible sequence from `last_sequence_` (release-stored after the
-//   group's memtable insertion), so a reader sees whole groups or nothing.
+//   the visible sequence from `last_sequence_`. A group is inserted into the
+//   memtable in BeginGroup (while its fdatasync runs) but last_sequence_ is
+//   release-stored only in EndGroup, in log order, after the sync: a reader
+//   sees whole, durable-as-asked groups or nothing.
 // - Statistics are relaxed atomics, readable from any thread.
 #pragma once
 
@@ -66,8 +68,8 @@ class DBImpl final : public DB, private CommitTarget {
     std::vector<std::shared_ptr<MemTable>> imms;  // newest first
   };
 
-  boost::asio::awaitable<Status> CommitGroup(WriteBatch& group, bool sync,
-                                             size_t members) override;
+  boost::asio::awaitable<void> BeginGroup(WriteBatch& group, GroupCommit* commit) override;
+  Status EndGroup(GroupCommit& commit) override;
   void OnCommitLoopFailure(const Status& status) override;
   boost::asio::awaitable<Status> CloseLog() override;
 
@@ -84,6 +86,9 @@ class DBImpl final : public DB, private CommitTarget {
   std::shared_ptr<const MemState> CurrentState() const;
   void PublishState(std::shared_ptr<const MemState> state);
   std::string StatsString() const;
+  // Records the first write failure; later writes fail with it.
+  // REQUIRES: on engine executor.
+  void SetBackgroundError(const Status& s);
 
   const Options options_;
   const std::string name_;
@@ -102,11 +107,12 @@ class DBImpl final : public DB, private CommitTarget {
   WriteQueue write_queue_;
 
   // Engine-executor state.
-  std::unique_ptr<io::File> log_file_;
+  std::shared_ptr<io::File> log_file_;  // shared with syncs in flight
   std::unique_ptr<log::Writer> log_writer_;
   uint64_t log_number_ = 0;
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   uint64_t next_file_number_ = 2;
+  SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
   Status bg_error_;
   std::string record_buf_;
 

@@ -6,13 +6,43 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "db/write_batch_internal.h"
 
 namespace corodb {
 namespace asio = boost::asio;
+
+WriteQueue::WriteQueue(asio::io_context& engine, CommitTarget* target, size_t max_in_flight)
+    : engine_(engine),
+      target_(target),
+      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight),
+      wake_(std::make_shared<WakeEvent>(engine)) {}
+
+asio::awaitable<void> WriteQueue::WakeEvent::Wait() {
+  if (set_) {
+    set_ = false;
+    co_return;
+  }
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [this](auto handler) { waiter_.emplace(std::move(handler)); }, asio::use_awaitable);
+  set_ = false;
+}
+
+void WriteQueue::WakeEvent::Set() {
+  if (!waiter_) {
+    set_ = true;
+    return;
+  }
+  asio::any_completion_handler<void()> handler = std::move(*waiter_);
+  waiter_.reset();
+  // defer: we are on the engine thread; resume the loop after the current
+  // handler instead of inside it.
+  asio::defer(engine_.get_executor(), std::move(handler));
+}
 
 asio::awaitable<Status> WriteQueue::Submit(const WriteBatch& batch, bool sync) {
   Writer w;
@@ -39,12 +69,23 @@ asio::awaitable<Status> WriteQueue::Enqueue(Writer& w) {
 }
 
 void WriteQueue::Push(Writer* w) {
+  bool wake = false;
+  bool spawn = false;
   {
     std::lock_guard lock(mu_);
     queue_.push_back(w);
-    if (loop_active_) return;
-    loop_active_ = true;
+    if (loop_active_) {
+      wake = waiting_;
+      waiting_ = false;
+    } else {
+      loop_active_ = spawn = true;
+    }
   }
+  if (wake) {
+    // The loop sleeps with groups in flight; let it begin this writer's group.
+    asio::post(engine_, [event = wake_] { event->Set(); });
+  }
+  if (!spawn) return;
   asio::co_spawn(engine_, CommitLoop(), [this](std::exception_ptr e) {
     if (!e) return;
     try {
@@ -83,38 +124,84 @@ void WriteQueue::Resume(Writer* w, const Status& status) {
   asio::dispatch(work, asio::append(std::move(handler), status));
 }
 
-asio::awaitable<void> WriteQueue::CommitLoop() {
-  std::vector<Writer*> group;
-  WriteBatch combined;
-  for (;;) {
-    group.clear();
+asio::awaitable<void> WriteQueue::BeginOne(std::vector<Writer*> group) {
+  auto flight = std::make_unique<InFlight>();
+  flight->members = std::move(group);
+  flight->commit.members = flight->members.size();
+  flight->commit.sync = flight->members.front()->sync;
+  combined_ = *flight->members.front()->batch;
+  for (size_t i = 1; i < flight->members.size(); ++i) {
+    WriteBatchInternal::Append(&combined_, *flight->members[i]->batch);
+  }
+  GroupCommit* commit = &flight->commit;
+  inflight_.push_back(std::move(flight));
+  try {
+    co_await target_->BeginGroup(combined_, commit);
+  } catch (const std::exception& ex) {
+    // A bug, not an expected failure: fail this group and every later write.
+    const Status s = Status::IOError("commit failed", ex.what());
+    target_->OnCommitLoopFailure(s);
+    if (commit->status.ok()) commit->status = s;
+    // A sync it started still owns `commit` and will set ready itself.
+    if (!commit->sync_in_flight) commit->ready = true;
+  }
+}
+
+asio::awaitable<void> WriteQueue::EndHead() {
+  const std::unique_ptr<InFlight> head = std::move(inflight_.front());
+  inflight_.pop_front();
+  const Status s = target_->EndGroup(head->commit);
+  const std::vector<Writer*>& members = head->members;
+  for (size_t i = 0; i < members.size(); ++i) {
+    Resume(members[i], s);  // may run the writer, which may queue its next write
+    // Keep the disk busy: when nothing else is in flight and as many writers
+    // wait as are still to be resumed, begin their group now instead of after
+    // the last resume, so its fdatasync overlaps the rest of this loop.
+    const size_t remaining = members.size() - i - 1;
+    if (remaining == 0 || !inflight_.empty()) continue;
+    std::vector<Writer*> next;
     {
       std::lock_guard lock(mu_);
-      if (queue_.empty()) {
+      if (queue_.size() < remaining || queue_.front()->batch == nullptr) continue;
+      TakeGroupLocked(&next);
+    }
+    co_await BeginOne(std::move(next));
+  }
+}
+
+asio::awaitable<void> WriteQueue::CommitLoop() {
+  for (;;) {
+    if (!inflight_.empty() && inflight_.front()->commit.ready) {
+      co_await EndHead();
+      continue;
+    }
+    std::vector<Writer*> group;
+    {
+      std::lock_guard lock(mu_);
+      waiting_ = false;
+      const bool can_begin = !queue_.empty() && inflight_.size() < max_in_flight_ &&
+                             (queue_.front()->batch != nullptr || inflight_.empty());
+      if (can_begin) {
+        TakeGroupLocked(&group);
+      } else if (queue_.empty() && inflight_.empty()) {
         loop_active_ = false;
         co_return;
+      } else {
+        waiting_ = true;
       }
-      TakeGroupLocked(&group);
+    }
+    if (group.empty()) {
+      co_await wake_->Wait();  // a group became ready, or a writer arrived
+      continue;
     }
     if (group.front()->batch == nullptr) {
+      // A barrier, with nothing in flight.
       Status s;
       if (group.front()->close_log) s = co_await target_->CloseLog();
       Resume(group.front(), s);
       continue;
     }
-    combined = *group.front()->batch;
-    for (size_t i = 1; i < group.size(); ++i) {
-      WriteBatchInternal::Append(&combined, *group[i]->batch);
-    }
-    Status s;
-    try {
-      s = co_await target_->CommitGroup(combined, group.front()->sync, group.size());
-    } catch (const std::exception& ex) {
-      // A bug, not an expected failure: fail this group and every later write.
-      s = Status::IOError("commit failed", ex.what());
-      target_->OnCommitLoopFailure(s);
-    }
-    for (Writer* w : group) Resume(w, s);
+    co_await BeginOne(std::move(group));
   }
 }
 

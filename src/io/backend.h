@@ -44,6 +44,12 @@ struct IoRequest {
   char* buf = nullptr;
   uint32_t len = 0;
   uint64_t offset = 0;
+  // Hand the operation to the kernel before Start() returns, instead of at
+  // the end of the executor's current turn (the uring backend batches
+  // submissions per turn). For an operation whose starter keeps its thread
+  // busy afterwards — the WAL's fdatasync, overlapped with memtable
+  // insertion. Other backends start every operation at once anyway.
+  bool submit_now = false;
 };
 
 struct IoCompletion {

@@ -167,6 +167,38 @@ void FaultInjectionBackend::Finish(const Plan& plan, IoCompletion* c) {
 void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
                                   IoHandler handler) {
   const Plan plan = Prepare(req);
+  if (req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) {
+    std::lock_guard lock(mu_);
+    if (holding_syncs_) {
+      held_.push_back(Held{ex, plan, std::move(handler)});
+      return;
+    }
+  }
+  Launch(ex, plan, std::move(handler));
+}
+
+void FaultInjectionBackend::HoldSyncs() {
+  std::lock_guard lock(mu_);
+  holding_syncs_ = true;
+}
+
+void FaultInjectionBackend::ReleaseSyncs() {
+  std::vector<Held> held;
+  {
+    std::lock_guard lock(mu_);
+    holding_syncs_ = false;
+    held.swap(held_);
+  }
+  for (Held& h : held) Launch(h.ex, h.plan, std::move(h.handler));
+}
+
+size_t FaultInjectionBackend::held_syncs() {
+  std::lock_guard lock(mu_);
+  return held_.size();
+}
+
+void FaultInjectionBackend::Launch(const asio::any_io_executor& ex, const Plan& plan,
+                                   IoHandler handler) {
   if (plan.fail) {
     asio::post(ex, asio::append(std::move(handler), *plan.fail));
     return;

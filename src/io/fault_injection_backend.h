@@ -8,6 +8,9 @@
 //   region overwritten since; DropUnsyncedData() puts the overwritten bytes
 //   back and truncates every tracked file to its durable length, as if the
 //   machine lost power (appends and in-place overwrites both roll back).
+// - HoldSyncs: syncs started through Start() wait, already planned (they
+//   cover the writes before them, and fail if they were chosen to), until
+//   ReleaseSyncs() — so a test can look at the state while syncs are in flight.
 //
 // Thread safety: all methods are thread-safe.
 #pragma once
@@ -42,6 +45,12 @@ class FaultInjectionBackend final : public Backend {
   // Every write / sync from now fails with `err` (0 clears), e.g. a full disk.
   void FailAllWrites(int err);
   void FailAllSyncs(int err);
+
+  // While held, syncs (kFdatasync, kFsync) started through Start() wait.
+  void HoldSyncs();
+  // Stops holding and starts the held syncs, in the order they arrived.
+  void ReleaseSyncs();
+  size_t held_syncs();
 
   // Truncates every tracked file to its durable length. Call with no I/O in flight.
   Status DropUnsyncedData();
@@ -78,6 +87,8 @@ class FaultInjectionBackend final : public Backend {
     uint64_t seq = 0;
   };
   Plan Prepare(const IoRequest& req);
+  // Fails `plan` at once or forwards it to the inner backend.
+  void Launch(const boost::asio::any_io_executor& ex, const Plan& plan, IoHandler handler);
   void Finish(const Plan& plan, IoCompletion* c);
   // Returns the injected error for this write/sync, or 0.
   int NextWriteFault();
@@ -98,6 +109,13 @@ class FaultInjectionBackend final : public Backend {
   std::unordered_map<int, std::string> fd_paths_;
   std::map<std::string, FileState> files_;
   uint64_t write_seq_ = 0;
+  struct Held {
+    boost::asio::any_io_executor ex;
+    Plan plan;
+    IoHandler handler;
+  };
+  bool holding_syncs_ = false;
+  std::vector<Held> held_;
 };
 
 }  // namespace corodb::io

@@ -146,6 +146,20 @@ asio::awaitable<Status> File::Sync() {
   }
 }
 
+void File::StartSync(const asio::any_io_executor& ex, SyncHandler done) {
+  IoRequest req{IoOpcode::kFdatasync, fd_, nullptr, 0, 0};
+  req.submit_now = true;
+  backend_->Start(ex, req,
+                  IoHandler([this, ex, done = std::move(done)](IoCompletion c) mutable {
+                    if (c.res == -EINTR) {
+                      StartSync(ex, std::move(done));
+                      return;
+                    }
+                    std::move(done)(c.res < 0 ? ErrorStatus("fdatasync", append_offset_, c.res)
+                                              : Status::OK());
+                  }));
+}
+
 asio::awaitable<Status> File::FullSync() {
   for (;;) {
     const IoCompletion c = co_await Submit({IoOpcode::kFsync, fd_, nullptr, 0, 0});

@@ -21,6 +21,8 @@
 #include <span>
 #include <string>
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
 #include "io/backend.h"
@@ -75,6 +77,14 @@ class File {
 
   // fdatasync(2): file data (and the size) durable.
   boost::asio::awaitable<Status> Sync();
+
+  using SyncHandler = boost::asio::any_completion_handler<void(Status)>;
+  // fdatasync(2), handed to the kernel before this returns (Sync() submits
+  // only once the caller suspends); `done` runs on `ex` with the status, never
+  // inside this call. For a caller that keeps its thread busy while the sync
+  // runs (the WAL: memtable insertion overlaps the sync). The File must stay
+  // alive until `done` has run.
+  void StartSync(const boost::asio::any_io_executor& ex, SyncHandler done);
   // fsync(2): data and all metadata durable.
   boost::asio::awaitable<Status> FullSync();
 

@@ -81,7 +81,12 @@ class RingService final : public asio::execution_context::service {
     // After shutdown began nothing would submit the operation: fall back.
     if (!ring_ready_ || shutting_down_) return false;
     UringOp* raw = op.release();
-    if (!parked_.empty() || !TryPrepareLocked(raw)) parked_.push_back(raw);
+    const bool submit_now = raw->req.submit_now;
+    if (!parked_.empty() || !TryPrepareLocked(raw)) {
+      parked_.push_back(raw);
+    } else if (submit_now) {
+      SubmitLocked();  // the flush below still arms the wait and reaps
+    }
     ScheduleFlushLocked();
     return true;
   }
