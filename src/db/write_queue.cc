@@ -6,7 +6,6 @@
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
-#include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -39,9 +38,12 @@ void WriteQueue::WakeEvent::Set() {
   }
   asio::any_completion_handler<void()> handler = std::move(*waiter_);
   waiter_.reset();
-  // defer: we are on the engine thread; resume the loop after the current
-  // handler instead of inside it.
-  asio::defer(engine_.get_executor(), std::move(handler));
+  // On the engine thread this resumes the loop inline, inside the sync's
+  // completion: the loop then begins the next group, and its fdatasync is
+  // submitted before the ring decides whether its eventfd wait is still
+  // needed (deferring cost an epoll_ctl cancel + re-arm per group: ~10 µs of
+  // CPU and p50 latency at --concurrency=1).
+  asio::dispatch(engine_.get_executor(), std::move(handler));
 }
 
 asio::awaitable<Status> WriteQueue::Submit(const WriteBatch& batch, bool sync) {

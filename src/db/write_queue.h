@@ -119,6 +119,8 @@ class WriteQueue {
     explicit WakeEvent(boost::asio::io_context& engine) : engine_(engine) {}
     // Completes at once if Set() was called since the last Wait().
     boost::asio::awaitable<void> Wait();
+    // Resumes the waiter inline, or marks the event set.
+    // REQUIRES: on the engine thread, not inside the waiting coroutine.
     void Set();
 
    private:
