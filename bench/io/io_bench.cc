@@ -26,10 +26,9 @@
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <array>
-#include <bit>
 #include <chrono>
 #include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
@@ -82,6 +81,8 @@ struct Flags {
   double seconds = 10;
   int threads = 0;  // 0: max(qd, 8)
   bool json = false;
+  std::vector<double> percentiles;  // extra latency percentiles to report
+  std::string lat_log;              // file for every latency sample (ns), or ""
 };
 
 void PrintUsage() {
@@ -90,9 +91,12 @@ void PrintUsage() {
       "usage: corodb-io-bench [--backend=uring|threadpool] "
       "[--mode=randread|append-sync|seqwrite]\n"
       "       [--qd=N] [--direct] [--file=PATH] [--size=BYTES] [--bs=BYTES]\n"
-      "       [--seconds=S] [--threads=N] [--json]\n"
+      "       [--seconds=S] [--threads=N] [--json] [--percentiles=P:P:...]\n"
+      "       [--lat-log=PATH]\n"
       "BYTES takes a k/m/g suffix (powers of 1024). Defaults: uring, randread, qd 1,\n"
-      "/tmp/corodb-io-bench, 1g, bs 4k (1m for seqwrite), 10 s, threads max(qd, 8).\n");
+      "/tmp/corodb-io-bench, 1g, bs 4k (1m for seqwrite), 10 s, threads max(qd, 8).\n"
+      "Latency quantiles are exact (every sample is kept). --percentiles adds more\n"
+      "(e.g. 10:25:50:75:90); --lat-log writes every latency (ns), one per line.\n");
 }
 
 // Parses "4096", "4k", "1m", "1g" (powers of 1024). False on anything else.
@@ -124,6 +128,23 @@ bool ParseBytes(std::string_view text, uint64_t* out) {
   }
   *out = value * mult;
   return true;
+}
+
+// Parses "10:25:50.5:99" (each in (0, 100]). False on anything else.
+bool ParsePercentiles(std::string_view text, std::vector<double>* out) {
+  out->clear();
+  while (!text.empty()) {
+    const size_t colon = text.find(':');
+    const std::string item(text.substr(0, colon));
+    char* end = nullptr;
+    const double p = std::strtod(item.c_str(), &end);
+    if (item.empty() || *end != '\0' || !(p > 0 && p <= 100)) return false;
+    out->push_back(p);
+    if (colon == std::string_view::npos) break;
+    text.remove_prefix(colon + 1);
+    if (text.empty()) return false;
+  }
+  return !out->empty();
 }
 
 bool ParseInt(std::string_view text, int* out) {
@@ -175,6 +196,11 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
       ok = ParseInt(value, &flags->threads);
     } else if (name == "--json") {
       flags->json = true;
+    } else if (name == "--percentiles") {
+      ok = ParsePercentiles(value, &flags->percentiles);
+    } else if (name == "--lat-log") {
+      flags->lat_log = std::string(value);
+      ok = !value.empty();
     } else if (name == "--help" || name == "-h") {
       PrintUsage();
       std::exit(0);
@@ -202,49 +228,39 @@ bool ParseFlags(int argc, char** argv, Flags* flags) {
   return true;
 }
 
-// Log-linear latency histogram over nanoseconds: exact below 128 ns, then 64
-// buckets per power of two (relative error under 1%). Not thread-safe; the
+// Every latency sample (ns), kept for exact quantiles: a bucketed histogram
+// hides where the median falls when the distribution is bimodal (a host cache
+// answering part of the reads). 8 bytes per operation. Not thread-safe; the
 // benchmark records only on the io_context's thread.
-class LatencyHistogram {
+class LatencySamples {
  public:
-  void Record(uint64_t ns) {
-    ++counts_[Index(ns)];
-    ++total_;
-  }
-  uint64_t total() const { return total_; }
+  LatencySamples() { samples_.reserve(size_t{1} << 20); }
+  void Record(uint64_t ns) { samples_.push_back(ns); }
+  uint64_t total() const { return samples_.size(); }
 
-  // The value (bucket midpoint, ns) below which a fraction `q` of the samples lie.
+  // Sorts the samples; call once, after the run, before Quantile().
+  void Finish() { std::sort(samples_.begin(), samples_.end()); }
+
+  // The exact sample at quantile `q` (nearest rank: the smallest sample with
+  // at least a fraction `q` of the samples at or below it), in ns.
   double Quantile(double q) const {
-    if (total_ == 0) return 0;
-    const auto rank = static_cast<uint64_t>(q * static_cast<double>(total_ - 1)) + 1;
-    uint64_t seen = 0;
-    for (size_t i = 0; i < counts_.size(); ++i) {
-      seen += counts_[i];
-      if (seen >= rank) return Midpoint(i);
-    }
-    return Midpoint(counts_.size() - 1);
+    if (samples_.empty()) return 0;
+    const auto n = static_cast<double>(samples_.size());
+    auto rank = static_cast<size_t>(std::ceil(q * n));
+    rank = std::clamp<size_t>(rank, 1, samples_.size());
+    return static_cast<double>(samples_[rank - 1]);
   }
+  double Mean() const {
+    if (samples_.empty()) return 0;
+    long double sum = 0;
+    for (const uint64_t v : samples_) sum += static_cast<long double>(v);
+    return static_cast<double>(sum / static_cast<long double>(samples_.size()));
+  }
+  // In recording order unless Finish() ran.
+  const std::vector<uint64_t>& samples() const { return samples_; }
 
  private:
-  static constexpr int kSubBits = 6;  // 64 buckets per power of two
-  static constexpr size_t kBuckets = (64 - kSubBits) << kSubBits;
-
-  static size_t Index(uint64_t v) {
-    if (v < (uint64_t{2} << kSubBits)) return static_cast<size_t>(v);
-    const int shift = std::bit_width(v) - 1 - kSubBits;
-    return std::min(kBuckets - 1, (static_cast<size_t>(shift) << kSubBits) +
-                                      static_cast<size_t>(v >> shift));
-  }
-  static double Midpoint(size_t index) {
-    if (index < (size_t{2} << kSubBits)) return static_cast<double>(index);
-    const size_t shift = (index >> kSubBits) - 1;
-    const size_t mantissa = index - (shift << kSubBits);
-    return static_cast<double>(mantissa << shift) +
-           static_cast<double>(uint64_t{1} << shift) / 2;
-  }
-
-  std::array<uint64_t, kBuckets> counts_{};
-  uint64_t total_ = 0;
+  std::vector<uint64_t> samples_;
 };
 
 // State shared by the workers of one run. Only the io_context's thread touches
@@ -252,7 +268,7 @@ class LatencyHistogram {
 struct RunState {
   Flags flags;
   Clock::time_point deadline;
-  LatencyHistogram latency;
+  LatencySamples latency;
   uint64_t ops = 0;
   uint64_t bytes = 0;
   uint64_t next_offset = 0;  // seqwrite: the next offset to claim
@@ -404,6 +420,17 @@ void PrintReport(const RunState& state, const Report& report) {
   const double p50 = state.latency.Quantile(0.50) / 1e3;
   const double p99 = state.latency.Quantile(0.99) / 1e3;
   const double p999 = state.latency.Quantile(0.999) / 1e3;
+  const double mean = state.latency.Mean() / 1e3;
+  std::string extra;  // ",\"p10_us\":12.3" ... for --percentiles
+  std::string extra_text;
+  for (const double p : f.percentiles) {
+    char buf[96];
+    const double v = state.latency.Quantile(p / 100) / 1e3;
+    std::snprintf(buf, sizeof(buf), ",\"p%g_us\":%.1f", p, v);
+    extra += buf;
+    std::snprintf(buf, sizeof(buf), "  p%g %.1f", p, v);
+    extra_text += buf;
+  }
   const double per_cpu =
       report.cpu_s > 0 ? static_cast<double>(state.ops) / report.cpu_s : 0;
   if (f.json) {
@@ -411,10 +438,10 @@ void PrintReport(const RunState& state, const Report& report) {
         "{\"backend\":\"%s\",\"mode\":\"%s\",\"qd\":%d,\"bs\":%" PRIu64
         ",\"direct\":%s,\"threads\":%d,\"seconds\":%.3f,\"ops\":%" PRIu64
         ",\"iops\":%.1f,\"mbps\":%.2f,\"p50_us\":%.1f,\"p99_us\":%.1f,\"p999_us\":%.1f,"
-        "\"cpu_s\":%.3f,\"iops_per_cpu_s\":%.1f}\n",
+        "\"mean_us\":%.1f%s,\"cpu_s\":%.3f,\"iops_per_cpu_s\":%.1f}\n",
         report.backend.c_str(), ModeName(f.mode), f.qd, f.bs, f.direct ? "true" : "false",
         report.backend == "threadpool" ? f.threads : 0, report.elapsed_s, state.ops, iops,
-        mbps, p50, p99, p999, report.cpu_s, per_cpu);
+        mbps, p50, p99, p999, mean, extra.c_str(), report.cpu_s, per_cpu);
     return;
   }
   std::printf("backend=%s mode=%s qd=%d bs=%" PRIu64 " direct=%d file=%s\n",
@@ -422,7 +449,9 @@ void PrintReport(const RunState& state, const Report& report) {
               f.file.c_str());
   std::printf("  ops      %" PRIu64 " in %.3f s\n", state.ops, report.elapsed_s);
   std::printf("  IOPS     %.0f\n  MB/s     %.1f\n", iops, mbps);
-  std::printf("  latency  p50 %.1f us  p99 %.1f us  p99.9 %.1f us\n", p50, p99, p999);
+  std::printf("  latency  p50 %.1f us  p99 %.1f us  p99.9 %.1f us  mean %.1f us\n", p50, p99,
+              p999, mean);
+  if (!extra_text.empty()) std::printf("  latency %s (us)\n", extra_text.c_str());
   std::printf("  CPU      %.3f s (user+sys, all threads)  %.0f IOPS per CPU-second\n",
               report.cpu_s, per_cpu);
 }
@@ -530,6 +559,15 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "corodb-io-bench: %s\n", state.first_error.ToString().c_str());
     return 1;
   }
+  if (!flags.lat_log.empty()) {
+    if (std::FILE* log = std::fopen(flags.lat_log.c_str(), "w")) {
+      for (const uint64_t ns : state.latency.samples()) std::fprintf(log, "%" PRIu64 "\n", ns);
+      std::fclose(log);
+    } else {
+      std::fprintf(stderr, "corodb-io-bench: cannot write %s\n", flags.lat_log.c_str());
+    }
+  }
+  state.latency.Finish();
   PrintReport(state, report);
   return 0;
 }

@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstring>
 #include <deque>
+#include <exception>
 #include <mutex>
 #include <vector>
 
@@ -53,6 +54,16 @@ struct UringOp {
 // The low bit of a CQE's user_data marks the linked fdatasync of a
 // kWriteThenFdatasync; the rest is the UringOp pointer (aligned, so bit 0 is free).
 constexpr uint64_t kSyncPartTag = 1;
+// user_data of the SQE that resets the eventfd counter (see RingService). No
+// UringOp lives at this address.
+constexpr uint64_t kEventResetData = 2;
+// CQ slots kept free for the failure CQE of an eventfd-reset SQE (it posts
+// none on success).
+constexpr unsigned kReservedCqes = 1;
+
+class RingService;
+// The ring whose waiters this thread is resuming (RingService::Complete), if any.
+thread_local RingService* t_completing = nullptr;
 
 // The ring of one io_context.
 //
@@ -62,6 +73,18 @@ constexpr uint64_t kSyncPartTag = 1;
 // never has to drop or overflow completions. The eventfd wait is armed
 // exactly while CQEs are pending (so an idle ring does not keep
 // io_context::run() from returning).
+//
+// Per-operation syscalls (qd 1 is dominated by them). The eventfd counter is
+// not read when the wait fires: it is reset by an eventfd read SQE that goes
+// out with the next io_uring_submit (IOSQE_CQE_SKIP_SUCCESS: the kernel posts
+// no CQE, so does not tick the eventfd again), or by a plain read() when
+// there is nothing to submit. Either way it is reset before the wait is armed
+// again (arming re-polls the eventfd, which fires at once while the counter
+// is non-zero), and every reset is followed by a look at the CQ after arming,
+// so a CQE whose tick the reset swallowed is not missed. Operations started
+// by the waiters this ring resumes (inline, on the same thread) are submitted
+// right after those waiters return instead of by a deferred Flush, which
+// would cost the scheduler an extra epoll_wait before it runs.
 class RingService final : public asio::execution_context::service {
  public:
   static inline asio::execution_context::id id;
@@ -85,9 +108,11 @@ class RingService final : public asio::execution_context::service {
     if (!parked_.empty() || !TryPrepareLocked(raw)) {
       parked_.push_back(raw);
     } else if (submit_now) {
-      SubmitLocked();  // the flush below still arms the wait and reaps
+      SubmitLocked();  // the flush below (or FinishTurnLocked) still arms the wait and reaps
     }
-    ScheduleFlushLocked();
+    // A waiter being resumed by Complete() on this thread: FinishTurnLocked()
+    // submits, arms and looks at the CQ once the waiters have returned.
+    if (t_completing != this) ScheduleFlushLocked();
     return true;
   }
 
@@ -111,13 +136,17 @@ class RingService final : public asio::execution_context::service {
     }
     event_desc_ = std::make_unique<asio::posix::stream_descriptor>(ioc_, event_fd_);
     cq_capacity_ = ring_.cq.ring_entries;
+    can_skip_cqes_ = (ring_.features & IORING_FEAT_CQE_SKIP) != 0;
     ring_ready_ = true;
   }
 
   bool TryPrepareLocked(UringOp* op) {
     const IoRequest& req = op->req;
     const unsigned need = req.opcode == IoOpcode::kWriteThenFdatasync ? 2 : 1;
-    if (cqes_pending_ + need > cq_capacity_ || io_uring_sq_space_left(&ring_) < need) return false;
+    if (cqes_pending_ + need + kReservedCqes > cq_capacity_ ||
+        io_uring_sq_space_left(&ring_) < need) {
+      return false;
+    }
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     switch (req.opcode) {
       case IoOpcode::kRead:
@@ -163,7 +192,8 @@ class RingService final : public asio::execution_context::service {
       std::lock_guard lock(mu_);
       flush_scheduled_ = false;
       if (shutting_down_) return;
-      SubmitLocked();
+      SubmitLocked(/*with_reset=*/true);
+      if (cqes_pending_ > 0) ResetEventLocked();
       // Arm before reaping: Asio's reactor forgets an eventfd edge that
       // arrives while no wait is queued (another thread of a multi-threaded
       // context may be in epoll_wait), so a CQE posted between the reap and
@@ -173,44 +203,97 @@ class RingService final : public asio::execution_context::service {
       // than after an eventfd round trip.
       ReapLocked(&done);
     }
-    CompleteThenRearm(done);
+    CompleteThenFinish(done);
   }
 
-  // Resumes the waiters, then arms or drops the eventfd wait. Deciding after
-  // the waiters ran keeps the wait armed when they start new operations (the
-  // common case), instead of cancelling it and arming it again.
-  void CompleteThenRearm(std::vector<UringOp*>& done) {
-    if (done.empty()) {
-      std::lock_guard lock(mu_);
-      if (!shutting_down_) ArmOrDisarmLocked();
-      return;
-    }
-    Complete(done);
+  // Resumes the waiters, then submits what they started and arms or drops
+  // the eventfd wait. Deciding after the waiters ran keeps the wait armed
+  // when they start new operations (the common case), instead of cancelling
+  // it and arming it again.
+  void CompleteThenFinish(std::vector<UringOp*>& done) {
+    if (!done.empty()) Complete(done);
     std::lock_guard lock(mu_);
-    if (!shutting_down_) ArmOrDisarmLocked();
+    if (!shutting_down_) FinishTurnLocked();
   }
 
-  void SubmitLocked() {
+  // Submits the operations prepared by the waiters just resumed (with the
+  // eventfd reset when one is due), arms or drops the wait, and leaves
+  // completions already in the CQ to a deferred Flush (not reaped here, so a
+  // stream of instant completions cannot keep this thread from the rest of
+  // its io_context's work).
+  void FinishTurnLocked() {
+    SubmitLocked(/*with_reset=*/true);
+    if (cqes_pending_ > 0) ResetEventLocked();
+    ArmOrDisarmLocked();
+    if (io_uring_cq_ready(&ring_) > 0) ScheduleFlushLocked();
+  }
+
+  // Submits every prepared SQE. With `with_reset`, an eventfd-reset SQE goes
+  // last when a reset is due. Every caller is followed, before this thread
+  // leaves the ring, by FinishTurnLocked()'s look at the CQ after arming (a
+  // reset may swallow the tick of a CQE posted before it).
+  void SubmitLocked(bool with_reset = false) {
+    bool reset_prepared = false;
+    if (with_reset && reset_due_ && !reset_in_sq_ && can_skip_cqes_ && unsubmitted_ > 0 &&
+        io_uring_sq_space_left(&ring_) > 0) {
+      io_uring_sqe* reset = io_uring_get_sqe(&ring_);
+      io_uring_prep_read(reset, event_fd_, &reset_buf_, sizeof(reset_buf_), 0);
+      reset->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data64(reset, kEventResetData);
+      ++unsubmitted_;
+      reset_in_sq_ = true;
+      reset_pos_ = unsubmitted_;
+      // Due no more: if it does not go out now, ResetEventLocked() reads
+      // instead, and the SQE, still an eventfd reset, goes with a later submit.
+      reset_due_ = false;
+      reset_prepared = true;
+    }
     while (unsubmitted_ > 0) {
       const int r = io_uring_submit(&ring_);
       if (r > 0) {
-        unsubmitted_ -= std::min<unsigned>(unsubmitted_, static_cast<unsigned>(r));
+        // The kernel consumes SQEs in order.
+        const auto n = std::min<unsigned>(unsubmitted_, static_cast<unsigned>(r));
+        unsubmitted_ -= n;
+        if (reset_in_sq_) {
+          if (n >= reset_pos_) {
+            reset_in_sq_ = false;
+          } else {
+            reset_pos_ -= n;
+          }
+        }
         continue;
       }
       if (r == -EINTR) continue;
       // EAGAIN/EBUSY: the kernel is short of resources; try again on the next turn.
       ScheduleFlushLocked();
-      return;
+      break;
     }
+    // A reset prepared above that did not go out: fall back to read().
+    if (reset_prepared && reset_in_sq_) reset_due_ = true;
+  }
+
+  // Resets the eventfd counter with read() if it is still due (nothing was
+  // submitted to carry the reset SQE).
+  void ResetEventLocked() {
+    if (!reset_due_) return;
+    reset_due_ = false;
+    uint64_t ticks;
+    [[maybe_unused]] ssize_t n = ::read(event_fd_, &ticks, sizeof(ticks));
   }
 
   void ReapLocked(std::vector<UringOp*>* done) {
     unsigned head;
     unsigned seen = 0;
+    unsigned ignored = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
       ++seen;
       const uint64_t data = io_uring_cqe_get_data64(cqe);
+      if (data == kEventResetData) {
+        // A failed eventfd reset (the counter was already 0); nothing owed it.
+        ++ignored;
+        continue;
+      }
       auto* op = reinterpret_cast<UringOp*>(data & ~kSyncPartTag);
       if (data & kSyncPartTag) {
         op->result.sync_res = cqe->res;
@@ -221,7 +304,7 @@ class RingService final : public asio::execution_context::service {
     }
     if (seen == 0) return;
     io_uring_cq_advance(&ring_, seen);
-    cqes_pending_ -= seen;
+    cqes_pending_ -= seen - ignored;
     // Room in the queues again: move parked operations in (not during
     // shutdown, which abandons them).
     if (shutting_down_) return;
@@ -233,20 +316,21 @@ class RingService final : public asio::execution_context::service {
     if (prepared) SubmitLocked();
   }
 
-  // Arms the eventfd wait when CQEs are owed; never cancels it.
+  // Arms the eventfd wait when CQEs are owed; never cancels it. The counter
+  // must have been reset (reset_due_ false).
   void ArmIfPendingLocked() {
-    if (cqes_pending_ > 0 && !wait_armed_) {
-      wait_armed_ = true;
-      event_desc_->async_wait(asio::posix::descriptor_base::wait_read,
-                              [this](const boost::system::error_code&) { OnWake(); });
-    }
+    if (cqes_pending_ > 0 && !wait_armed_) ArmLocked();
+  }
+
+  void ArmLocked() {
+    wait_armed_ = true;
+    event_desc_->async_wait(asio::posix::descriptor_base::wait_read,
+                            [this](const boost::system::error_code& ec) { OnWake(ec); });
   }
 
   void ArmOrDisarmLocked() {
     if (cqes_pending_ > 0 && !wait_armed_) {
-      wait_armed_ = true;
-      event_desc_->async_wait(asio::posix::descriptor_base::wait_read,
-                              [this](const boost::system::error_code&) { OnWake(); });
+      ArmLocked();
     } else if (cqes_pending_ == 0 && wait_armed_ && !cancel_requested_) {
       // Idle: drop the wait so run() can return; OnWake re-arms if work arrived.
       cancel_requested_ = true;
@@ -255,28 +339,39 @@ class RingService final : public asio::execution_context::service {
   }
 
   // The eventfd became readable, or the wait was cancelled.
-  void OnWake() {
+  void OnWake(const boost::system::error_code& ec) {
     std::vector<UringOp*> done;
     {
       std::lock_guard lock(mu_);
       wait_armed_ = false;
       cancel_requested_ = false;
       if (shutting_down_) return;
-      uint64_t ticks;
-      // Reset the counter before draining: a CQE posted after this read
-      // ticks the eventfd again and wakes the re-armed wait.
-      [[maybe_unused]] ssize_t n = ::read(event_fd_, &ticks, sizeof(ticks));
-      // Arm before draining: Asio's reactor forgets readiness that happens
-      // while no wait is queued.
-      ArmOrDisarmLocked();
+      // The counter is non-zero: reset it before the wait is armed again
+      // (FinishTurnLocked), not now: the reset usually rides on the
+      // submission of the next operation.
+      if (!ec) reset_due_ = true;
       ReapLocked(&done);
-      ArmIfPendingLocked();
     }
-    CompleteThenRearm(done);
+    CompleteThenFinish(done);
   }
 
   // Resumes the waiters of completed operations, after the drain, unlocked.
-  static void Complete(std::vector<UringOp*>& done) {
+  // Operations they start on this ring meanwhile are submitted by the caller
+  // (FinishTurnLocked); if a waiter throws, a Flush is scheduled instead.
+  void Complete(std::vector<UringOp*>& done) {
+    struct Scope {
+      RingService* self;
+      RingService* saved = t_completing;
+      int exceptions = std::uncaught_exceptions();
+      explicit Scope(RingService* s) : self(s) { t_completing = s; }
+      ~Scope() {
+        t_completing = saved;
+        if (std::uncaught_exceptions() > exceptions) {
+          std::lock_guard lock(self->mu_);
+          if (!self->shutting_down_) self->ScheduleFlushLocked();
+        }
+      }
+    } scope(this);
     for (UringOp* op : done) {
       std::unique_ptr<UringOp> owned(op);
       asio::any_io_executor work = std::move(owned->work);
@@ -294,8 +389,9 @@ class RingService final : public asio::execution_context::service {
       shutting_down_ = true;
       if (ring_ready_) {
         SubmitLocked();
-        // Operations still unsubmitted never reach the kernel.
-        cqes_pending_ -= unsubmitted_;
+        // Operations still unsubmitted never reach the kernel (an eventfd
+        // reset among them owes no CQE).
+        cqes_pending_ -= unsubmitted_ - (reset_in_sq_ ? 1 : 0);
         // Wait for every submitted operation to leave the kernel before its
         // handler (which owns the buffer) is destroyed.
         while (cqes_pending_ > 0) {
@@ -328,6 +424,11 @@ class RingService final : public asio::execution_context::service {
   bool wait_armed_ = false;
   bool cancel_requested_ = false;
   bool shutting_down_ = false;
+  bool can_skip_cqes_ = false;  // IORING_FEAT_CQE_SKIP: eventfd resets may ride on submits
+  bool reset_due_ = false;     // the eventfd counter must be reset before arming
+  bool reset_in_sq_ = false;   // an eventfd-reset SQE is prepared but not submitted
+  unsigned reset_pos_ = 0;     // SQEs to consume (from the SQ head) to include it
+  uint64_t reset_buf_ = 0;     // target of the eventfd-reset SQEs
   std::deque<UringOp*> parked_;
 };
 

@@ -12,9 +12,11 @@
 // Each ring: an eventfd registered with the ring and watched by a
 // posix::stream_descriptor; the reaper drains every completion, then resumes
 // the waiters. Operations prepared during one turn of the executor go out in
-// one io_uring_submit; completions already present after a submit are reaped
-// at once. A full submission queue (or as many operations in flight as the
-// completion queue holds) parks operations; they are never failed for it.
+// one io_uring_submit (those started by the waiters the reaper resumes, right
+// after they return); completions already present after a submit are reaped
+// without waiting for the eventfd. A full submission queue (or as many
+// operations in flight as the completion queue holds) parks operations; they
+// are never failed for it.
 // Shutdown of an io_context waits for its ring's in-flight operations to
 // complete before their handlers (and the buffers they own) are destroyed.
 //

@@ -251,6 +251,68 @@ BOOST_AUTO_TEST_CASE(FullSubmissionQueueParksOperations) {
   BOOST_TEST(failures.load() == 0);
 }
 
+// Reads `count` random 4 KiB blocks of `f` (whose byte i is i * 7 % 251) and
+// counts the ones that fail or differ.
+asio::awaitable<int> DirectReadLoop(File& f, uint64_t blocks, int count, uint64_t seed) {
+  AlignedBuffer buf(4096);
+  int bad = 0;
+  for (int i = 0; i < count; ++i) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    const uint64_t off = (seed >> 33) % blocks * 4096;
+    auto got = co_await f.ReadAt(off, buf.span());
+    if (!got.ok() || *got != 4096) {
+      ++bad;
+      continue;
+    }
+    for (size_t j = 0; j < 4096; j += 509) {
+      if (buf.data()[j] != static_cast<char>((off + j) * 7 % 251)) {
+        ++bad;
+        break;
+      }
+    }
+  }
+  co_return bad;
+}
+
+// O_DIRECT reads complete asynchronously (task work, then the eventfd), unlike
+// the page-cache hits of the other tests: queue depth 1 on one thread, then
+// several coroutines on a context run by two threads, all must complete.
+// Skipped where the temporary directory does not support O_DIRECT.
+BOOST_AUTO_TEST_CASE(DirectReadsCompleteAtDepthOneAndOnTwoThreads) {
+  if (ProbeUring() != 0) return;
+  TempDir dir;
+  FileSystem fs(MakeBackendByName("uring"));
+  constexpr uint64_t kBlocks = 256;
+  {
+    std::string data(kBlocks * 4096, '\0');
+    for (size_t i = 0; i < data.size(); ++i) data[i] = static_cast<char>(i * 7 % 251);
+    auto w = fs.Open(dir.Child("direct"), OpenMode::kCreate);
+    BOOST_REQUIRE(w.ok());
+    BOOST_REQUIRE(test::Run((*w)->WriteAt(0, std::span<const char>(data))).ok());
+    BOOST_REQUIRE(test::Run((*w)->Sync()).ok());
+  }
+  auto f = fs.Open(dir.Child("direct"), OpenMode::kRead, /*direct=*/true);
+  if (!f.ok()) return;  // no O_DIRECT here
+  File& file = **f;
+  BOOST_TEST(test::Run(DirectReadLoop(file, kBlocks, 300, 1)) == 0);
+
+  asio::io_context ctx;
+  std::atomic<int> failures{0};
+  std::atomic<int> finished{0};
+  for (int k = 0; k < 6; ++k) {
+    asio::co_spawn(ctx, DirectReadLoop(file, kBlocks, 150, static_cast<uint64_t>(k) + 2),
+                   [&](std::exception_ptr e, int bad) {
+                     if (e || bad != 0) failures.fetch_add(1);
+                     finished.fetch_add(1);
+                   });
+  }
+  std::thread second([&] { ctx.run(); });
+  ctx.run();
+  second.join();
+  BOOST_TEST(finished.load() == 6);
+  BOOST_TEST(failures.load() == 0);
+}
+
 asio::awaitable<void> SlowSyncLoop(File& f, std::atomic<int>* started) {
   std::string block(64 * 1024, 'y');
   for (;;) {
