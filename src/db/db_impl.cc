@@ -37,7 +37,8 @@ DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Bac
                                                       : nullptr),
       engine_(options.engine_context != nullptr ? options.engine_context : owned_engine_.get()),
       backend_override_(std::move(backend)),
-      write_queue_(*engine_, this, GroupsInFlight()) {
+      groups_in_flight_(GroupsInFlight()),
+      write_queue_(*engine_, this, groups_in_flight_) {
   if (owned_engine_) {
     engine_work_.emplace(engine_->get_executor());
     engine_thread_ = std::thread([this] { engine_->run(); });
@@ -60,6 +61,7 @@ DBImpl::~DBImpl() {
     engine_thread_.join();
   }
   log_file_.reset();
+  log_sync_files_.clear();
   if (owned_engine_) owned_engine_.reset();  // ring shutdown: nothing is in flight any more
 }
 
@@ -130,14 +132,22 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   if (!file.ok()) co_return file.status();
   // The new log's directory entry must be durable before sync writes rely on it.
   if (Status s = co_await fs_->SyncDir(name_); !s.ok()) co_return s;
+  std::vector<std::shared_ptr<io::File>> sync_files;
+  for (size_t i = 0; i < groups_in_flight_; ++i) {
+    auto handle = fs_->Open(io::LogFileName(name_, number), io::OpenMode::kReadWrite);
+    if (!handle.ok()) co_return handle.status();
+    sync_files.push_back(std::move(handle).value());
+  }
   log_file_ = std::move(file).value();
+  log_sync_files_ = std::move(sync_files);
+  next_sync_file_ = 0;
   log_writer_ = std::make_unique<log::Writer>();
   log_number_ = number;
   log_prealloc_end_ = 0;
   co_return Status::OK();
 }
 
-asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end) {
+asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end, io::File& sync_file) {
   CORODB_ASSERT_ON_ENGINE();
   static const std::string kZeros(config::kWalPreallocChunk, '\0');
   const uint64_t chunk = config::kWalPreallocChunk;
@@ -150,7 +160,7 @@ asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end) {
     }
     at += n;
   }
-  if (Status s = co_await log_file_->Sync(); !s.ok()) co_return s;
+  if (Status s = co_await sync_file.Sync(); !s.ok()) co_return s;
   log_prealloc_end_ = target;
   co_return Status::OK();
 }
@@ -215,8 +225,9 @@ asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit)
   };
   if (!log_file_) co_return fail(Status::InvalidArgument(name_, "the database is closed"));
   if (!bg_error_.ok()) co_return fail(bg_error_);
+  if (!log_error_.ok()) co_return fail(log_error_);
   if (Status s = co_await MakeRoomForWrite(); !s.ok()) {
-    SetBackgroundError(s);
+    log_error_ = s;
     co_return fail(s);
   }
   const bool sync = commit->sync;
@@ -244,19 +255,24 @@ asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit)
     s = log_file_->AppendInline(bytes);
     if (s.ok() && sync) s = log_file_->SyncInline();
   } else {
+    std::shared_ptr<io::File> sync_file;
+    if (sync) {
+      sync_file = log_sync_files_[next_sync_file_];
+      next_sync_file_ = (next_sync_file_ + 1) % log_sync_files_.size();
+    }
     if (sync && !options_.paranoid_checks &&
         log_file_->append_offset() + bytes.size() > log_prealloc_end_) {
-      s = co_await PreallocateLog(log_file_->append_offset() + bytes.size());
+      s = co_await PreallocateLog(log_file_->append_offset() + bytes.size(), *sync_file);
     }
     if (s.ok()) s = log_file_->AppendInline(bytes);
     if (s.ok() && sync) {
       // Started before the memtable insertion below, which it overlaps. The
       // callback cannot run before this coroutine suspends or returns (it is
       // dispatched to this executor), so it always sees the insertion done.
-      // It holds the log open: a log switch may close log_file_ meanwhile.
+      // It holds its description open: a log switch may drop it meanwhile.
       commit->sync_in_flight = true;
-      log_file_->StartSync(engine_->get_executor(),
-                           [this, commit, file = log_file_](Status synced) {
+      sync_file->StartSync(engine_->get_executor(),
+                           [this, commit, file = sync_file](Status synced) {
                              if (!synced.ok() && commit->status.ok()) commit->status = synced;
                              commit->sync_in_flight = false;
                              commit->ready = true;
@@ -266,9 +282,10 @@ asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit)
     }
   }
   if (!s.ok()) {
-    // Nothing of this group was acknowledged; no later write may be either,
-    // since the log may now hold a partial record.
-    SetBackgroundError(s);
+    // This group fails, and no later group may be logged: the log may now
+    // hold a partial record. Groups ahead of it (their syncs in flight) still
+    // end normally; EndGroup turns this into the background error.
+    log_error_ = s;
     co_return fail(s);
   }
   next_sequence_ = first + count;
@@ -344,6 +361,7 @@ asio::awaitable<Status> DBImpl::CloseLog() {
   CORODB_ASSERT_ON_ENGINE();
   Status s = bg_error_;
   log_file_.reset();
+  log_sync_files_.clear();
   log_writer_.reset();
   CORODB_LOG(info_log_.get(), "closed; %s", StatsString().c_str());
   co_return s;

@@ -78,8 +78,9 @@ class DBImpl final : public DB, private CommitTarget {
   boost::asio::awaitable<Status> MakeRoomForWrite();
   // Makes sure the log has zero-filled, synced space up to `end` (rounded up
   // to config::kWalPreallocChunk), so a sync group's fdatasync overwrites in
-  // place. REQUIRES: on engine executor. SUSPENDS: a zero write + fdatasync.
-  boost::asio::awaitable<Status> PreallocateLog(uint64_t end);
+  // place; the fdatasync goes through `sync_file` (the group's description).
+  // REQUIRES: on engine executor. SUSPENDS: a zero write + fdatasync.
+  boost::asio::awaitable<Status> PreallocateLog(uint64_t end, io::File& sync_file);
   // Creates log `number` and makes it the one the commit loop appends to.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> StartNewLog(uint64_t number);
@@ -104,16 +105,30 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<Logger> info_log_;
   std::unique_ptr<io::LockFile> lock_;
   std::unique_ptr<io::FileSystem> fs_;
+  const size_t groups_in_flight_;  // config::kMaxGroupsInFlight unless overridden
   WriteQueue write_queue_;
 
   // Engine-executor state.
-  std::shared_ptr<io::File> log_file_;  // shared with syncs in flight
+  std::shared_ptr<io::File> log_file_;  // the current log; appends go through it
+  // More open file descriptions of the current log, used only for its
+  // fdatasyncs, one per group that may be in flight, taken in turn. Since
+  // Linux 4.13 a writeback error is reported once per file description: two
+  // fdatasyncs in flight on one description could both cover a failed page
+  // and only one of them would see the error. In turn, a description is
+  // reused only after the group that last synced through it has ended.
+  // Shared with syncs in flight (a log switch may drop them meanwhile).
+  std::vector<std::shared_ptr<io::File>> log_sync_files_;
+  size_t next_sync_file_ = 0;
   std::unique_ptr<log::Writer> log_writer_;
   uint64_t log_number_ = 0;
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   uint64_t next_file_number_ = 2;
   SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
   Status bg_error_;
+  // The first failure while beginning a group (log write, growth or switch):
+  // later groups are refused when they begin. It becomes bg_error_ when the
+  // failing group ends, in order — groups ahead of it still end normally.
+  Status log_error_;
   std::string record_buf_;
 
   std::atomic<bool> opened_{false};

@@ -192,6 +192,13 @@ void FaultInjectionBackend::ReleaseSyncs() {
   for (Held& h : held) Launch(h.ex, h.plan, std::move(h.handler));
 }
 
+std::vector<int> FaultInjectionBackend::held_sync_fds() {
+  std::lock_guard lock(mu_);
+  std::vector<int> fds;
+  for (const Held& h : held_) fds.push_back(h.plan.req.fd);
+  return fds;
+}
+
 size_t FaultInjectionBackend::held_syncs() {
   std::lock_guard lock(mu_);
   return held_.size();

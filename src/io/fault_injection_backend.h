@@ -51,6 +51,8 @@ class FaultInjectionBackend final : public Backend {
   // Stops holding and starts the held syncs, in the order they arrived.
   void ReleaseSyncs();
   size_t held_syncs();
+  // The descriptors of the held syncs, in arrival order.
+  std::vector<int> held_sync_fds();
 
   // Truncates every tracked file to its durable length. Call with no I/O in flight.
   Status DropUnsyncedData();

@@ -2,6 +2,7 @@
 
 #include <liburing.h>
 #include <sys/eventfd.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -192,6 +193,7 @@ class RingService final : public asio::execution_context::service {
       std::lock_guard lock(mu_);
       flush_scheduled_ = false;
       if (shutting_down_) return;
+      done.swap(unfinished_);  // left by a handler that threw
       SubmitLocked(/*with_reset=*/true);
       if (cqes_pending_ > 0) ResetEventLocked();
       // Arm before reaping: Asio's reactor forgets an eventfd edge that
@@ -238,8 +240,12 @@ class RingService final : public asio::execution_context::service {
         io_uring_sq_space_left(&ring_) > 0) {
       io_uring_sqe* reset = io_uring_get_sqe(&ring_);
       io_uring_prep_read(reset, event_fd_, &reset_buf_, sizeof(reset_buf_), 0);
+      // RWF_NOWAIT: on a zero counter the read must fail (-EAGAIN, one CQE,
+      // ignored) rather than wait in the kernel and swallow a later tick.
+      reset->rw_flags = RWF_NOWAIT;
       reset->flags |= IOSQE_CQE_SKIP_SUCCESS;
       io_uring_sqe_set_data64(reset, kEventResetData);
+      reset_sqe_ = reset;
       ++unsubmitted_;
       reset_in_sq_ = true;
       reset_pos_ = unsubmitted_;
@@ -268,8 +274,14 @@ class RingService final : public asio::execution_context::service {
       ScheduleFlushLocked();
       break;
     }
-    // A reset prepared above that did not go out: fall back to read().
-    if (reset_prepared && reset_in_sq_) reset_due_ = true;
+    // A reset prepared above that did not go out: fall back to read(), and
+    // turn the stranded SQE into a no-op (no CQE) for whenever it goes out.
+    if (reset_prepared && reset_in_sq_) {
+      reset_due_ = true;
+      io_uring_prep_nop(reset_sqe_);
+      reset_sqe_->flags |= IOSQE_CQE_SKIP_SUCCESS;
+      io_uring_sqe_set_data64(reset_sqe_, kEventResetData);
+    }
   }
 
   // Resets the eventfd counter with read() if it is still due (nothing was
@@ -357,22 +369,28 @@ class RingService final : public asio::execution_context::service {
 
   // Resumes the waiters of completed operations, after the drain, unlocked.
   // Operations they start on this ring meanwhile are submitted by the caller
-  // (FinishTurnLocked); if a waiter throws, a Flush is scheduled instead.
+  // (FinishTurnLocked); if a waiter throws, the rest are left to a Flush.
   void Complete(std::vector<UringOp*>& done) {
     struct Scope {
       RingService* self;
+      std::vector<UringOp*>& done;
+      size_t next = 0;  // the first operation whose handler has not been called
       RingService* saved = t_completing;
       int exceptions = std::uncaught_exceptions();
-      explicit Scope(RingService* s) : self(s) { t_completing = s; }
+      Scope(RingService* s, std::vector<UringOp*>& d) : self(s), done(d) { t_completing = s; }
       ~Scope() {
         t_completing = saved;
         if (std::uncaught_exceptions() > exceptions) {
+          // A handler threw (out of run()): the operations after it are
+          // completed by the next Flush, not lost.
           std::lock_guard lock(self->mu_);
+          self->unfinished_.insert(self->unfinished_.end(), done.begin() + next, done.end());
           if (!self->shutting_down_) self->ScheduleFlushLocked();
         }
       }
-    } scope(this);
+    } scope(this, done);
     for (UringOp* op : done) {
+      ++scope.next;
       std::unique_ptr<UringOp> owned(op);
       asio::any_io_executor work = std::move(owned->work);
       IoHandler handler = std::move(owned->handler);
@@ -404,6 +422,8 @@ class RingService final : public asio::execution_context::service {
         event_desc_.reset();  // closes the eventfd while the reactor still exists
       }
       abandoned.insert(abandoned.end(), parked_.begin(), parked_.end());
+      abandoned.insert(abandoned.end(), unfinished_.begin(), unfinished_.end());
+      unfinished_.clear();
       parked_.clear();
     }
     // Asio's rule at shutdown: handlers are destroyed, not invoked.
@@ -429,7 +449,9 @@ class RingService final : public asio::execution_context::service {
   bool reset_in_sq_ = false;   // an eventfd-reset SQE is prepared but not submitted
   unsigned reset_pos_ = 0;     // SQEs to consume (from the SQ head) to include it
   uint64_t reset_buf_ = 0;     // target of the eventfd-reset SQEs
+  io_uring_sqe* reset_sqe_ = nullptr;  // the last reset SQE prepared (valid while reset_in_sq_)
   std::deque<UringOp*> parked_;
+  std::vector<UringOp*> unfinished_;  // completed, handler not yet called (a handler threw)
 };
 
 // The io_context behind `ex`, or nullptr when `ex` is not an io_context

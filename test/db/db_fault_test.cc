@@ -105,8 +105,11 @@ BOOST_DATA_TEST_CASE(SyncGroupsPipelineButStayInvisibleUntilSynced,
     asio::co_spawn(ctx, PutInto(db, sync, "a", &sa), asio::detached);
     BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
     asio::co_spawn(ctx, PutInto(db, sync, "b", &sb), asio::detached);
-    // Group b began although group a is not synced: two fdatasyncs in flight.
+    // Group b began although group a is not synced: two fdatasyncs in flight,
+    // through two file descriptions of the log (each sees writeback errors).
     BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 2; }));
+    const std::vector<int> fds = fault->held_sync_fds();
+    BOOST_TEST(fds[0] != fds[1]);
     asio::co_spawn(ctx, PutInto(db, WriteOptions{}, "c", &sc), asio::detached);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
     // Logged and in the memtable, but not synced: invisible.
@@ -222,6 +225,44 @@ BOOST_DATA_TEST_CASE(PowerCutKeepsAcknowledgedSyncWrites, bdata::make(BackendNam
   }
   // Writes before the last sync in the same log were made durable by it too.
   BOOST_TEST(GetOrStatus(*db, "key1990") == std::string(50, 'a' + 1990 % 26));
+}
+
+// A group that fails while an earlier group's sync is in flight fails alone:
+// the earlier group still ends normally (acknowledged, visible), and only
+// then does the database enter the background-error state.
+BOOST_DATA_TEST_CASE(LaterGroupFailureDoesNotFailEarlierGroupInFlight, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const Options options = TestOptions(backend);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  WriteOptions sync;
+  sync.sync = true;
+  Status sa, sb;
+  {
+    auto opened = test::TryOpen(options, dir.Child("db"), fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    auto& db = **opened;
+    BOOST_REQUIRE(Run(db.Put(sync, "warm", "vwarm")).ok());
+    fault->HoldSyncs();
+    asio::io_context ctx;
+    auto guard = asio::make_work_guard(ctx);
+    std::thread writers([&ctx] { ctx.run(); });
+    asio::co_spawn(ctx, PutInto(db, sync, "a", &sa), asio::detached);
+    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
+    fault->FailNthWrite(1, EIO);  // group b's log append
+    asio::co_spawn(ctx, PutInto(db, sync, "b", &sb), asio::detached);
+    BOOST_REQUIRE(WaitUntil([&] { return fault->faults_injected() == 1; }));
+    fault->ReleaseSyncs();
+    guard.reset();
+    writers.join();
+    BOOST_TEST(sa.ok(), sa.ToString());
+    BOOST_TEST(sb.IsIOError(), sb.ToString());
+    BOOST_TEST(GetOrStatus(db, "a") == "va");
+    BOOST_TEST(GetOrStatus(db, "b") == "NOT_FOUND");
+    BOOST_TEST(!Run(db.Put({}, "later", "x")).ok());  // background error now
+  }
+  auto db = OpenOrDie(options, dir.Child("db"), backend);
+  BOOST_TEST(GetOrStatus(*db, "a") == "va");
 }
 
 // Many sync writers with a tiny write buffer: groups are pipelined across log
