@@ -90,14 +90,34 @@ void WriteQueue::Push(Writer* w) {
   if (!spawn) return;
   asio::co_spawn(engine_, CommitLoop(), [this](std::exception_ptr e) {
     if (!e) return;
+    Status s;
     try {
       std::rethrow_exception(e);
     } catch (const std::exception& ex) {
-      target_->OnCommitLoopFailure(Status::IOError("commit loop failed", ex.what()));
+      s = Status::IOError("commit loop failed", ex.what());
     } catch (...) {
-      target_->OnCommitLoopFailure(Status::IOError("commit loop failed"));
+      s = Status::IOError("commit loop failed");
     }
+    target_->OnCommitLoopFailure(s);
+    AfterLoopFailure(s);
   });
+}
+
+void WriteQueue::AfterLoopFailure(const Status& s) {
+  std::vector<Writer*> stranded;
+  for (auto& flight : inflight_) {
+    stranded.insert(stranded.end(), flight->members.begin(), flight->members.end());
+    dead_.push_back(std::move(flight));  // a sync in flight may still set its `ready`
+  }
+  inflight_.clear();
+  {
+    std::lock_guard lock(mu_);
+    stranded.insert(stranded.end(), queue_.begin(), queue_.end());
+    queue_.clear();
+    loop_active_ = false;  // the next writer starts a new loop (which refuses it)
+    waiting_ = false;
+  }
+  for (Writer* w : stranded) Resume(w, s);
 }
 
 void WriteQueue::TakeGroupLocked(std::vector<Writer*>* group) {
@@ -123,7 +143,17 @@ void WriteQueue::Resume(Writer* w, const Status& status) {
   asio::any_io_executor work = std::move(w->work);
   asio::any_completion_handler<void(Status)> handler = std::move(*w->handler);
   // `w` lives on the writer's frame: do not touch it after this dispatch.
-  asio::dispatch(work, asio::append(std::move(handler), status));
+  try {
+    asio::dispatch(work, asio::append(std::move(handler), status));
+  } catch (...) {
+    // A writer on the engine's own context ran inline and threw. (co_spawn
+    // posts its completion handler, so a handler that rethrows is not this
+    // case; this is defence against anything else.) Asio's rule is that the
+    // exception leaves io_context::run(); it must not end the commit loop,
+    // which would strand every other writer. Rethrow it from a handler of
+    // its own.
+    asio::post(engine_, [e = std::current_exception()] { std::rethrow_exception(e); });
+  }
 }
 
 asio::awaitable<void> WriteQueue::BeginOne(std::vector<Writer*> group) {

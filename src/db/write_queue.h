@@ -139,7 +139,14 @@ class WriteQueue {
   boost::asio::awaitable<void> BeginOne(std::vector<Writer*> group);
   // Ends the oldest group in flight and resumes its members.
   boost::asio::awaitable<void> EndHead();
-  static void Resume(Writer* w, const Status& status);
+  // Resumes `w` with `status` on its executor (inline when that is the
+  // current thread's). An exception from what runs inline is re-thrown from a
+  // separate engine handler, so it leaves run() without ending the loop.
+  void Resume(Writer* w, const Status& status);
+  // The commit loop died of an exception (a bug): fails the writers it held
+  // and the queued ones, and lets the next writer start a new loop.
+  // REQUIRES: on engine executor.
+  void AfterLoopFailure(const Status& s);
 
   boost::asio::io_context& engine_;
   CommitTarget* const target_;
@@ -153,6 +160,7 @@ class WriteQueue {
 
   // Commit loop only.
   std::deque<std::unique_ptr<InFlight>> inflight_;  // oldest first
+  std::vector<std::unique_ptr<InFlight>> dead_;      // held by a dead loop (kept for their syncs)
   WriteBatch combined_;
 };
 

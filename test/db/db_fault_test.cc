@@ -66,6 +66,14 @@ asio::awaitable<void> PutInto(DB& db, WriteOptions wo, std::string key, Status* 
   *out = co_await db.Put(wo, key, "v" + key);
 }
 
+asio::awaitable<Status> PutStatus(DB& db, std::string key) {
+  co_return co_await db.Put({}, key, "v" + key);
+}
+
+asio::awaitable<Result<std::string>> GetValue(DB& db, std::string key) {
+  co_return co_await db.Get({}, key);
+}
+
 // Polls `done` for up to 20 s.
 template <typename Pred>
 bool WaitUntil(Pred done) {
@@ -263,6 +271,45 @@ BOOST_DATA_TEST_CASE(LaterGroupFailureDoesNotFailEarlierGroupInFlight, bdata::ma
   }
   auto db = OpenOrDie(options, dir.Child("db"), backend);
   BOOST_TEST(GetOrStatus(*db, "a") == "va");
+}
+
+// Writers on the engine's own context (Options::engine_context) are resumed
+// inline by the commit loop. When a writer's co_spawn handler rethrows, the
+// exception leaves io_context::run() as Asio promises, and the database is
+// unaffected: the other writer of the group completes, later writes work.
+BOOST_DATA_TEST_CASE(ThrowingWriterHandlerLeavesRunNotTheCommitLoop, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  asio::io_context ctx;
+  options.engine_context = &ctx;
+  auto opened = test::RunOn(ctx, OpenDBWithBackend(options, dir.Child("db"),
+                                                   test::MakeBackendByName(backend)));
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  DB& db = **opened;
+  Status sa, sb;
+  asio::co_spawn(ctx, PutInto(db, WriteOptions{}, "a", &sa), [](std::exception_ptr) {
+    throw std::runtime_error("thrown by a writer's handler");
+  });
+  asio::co_spawn(ctx, PutInto(db, WriteOptions{}, "b", &sb), asio::detached);
+  bool threw = false;
+  try {
+    ctx.restart();
+    ctx.run();
+  } catch (const std::runtime_error& e) {
+    threw = std::string(e.what()) == "thrown by a writer's handler";
+  }
+  BOOST_TEST(threw);
+  ctx.restart();
+  ctx.run();
+  BOOST_TEST(sa.ok(), sa.ToString());
+  BOOST_TEST(sb.ok(), sb.ToString());
+  BOOST_TEST(test::RunOn(ctx, PutStatus(db, "c")).ok());
+  for (const char* key : {"a", "b", "c"}) {
+    Result<std::string> got = test::RunOn(ctx, GetValue(db, key));
+    BOOST_TEST((got.ok() && *got == std::string("v") + key), key);
+  }
+  BOOST_TEST(test::RunOn(ctx, db.Close()).ok());
 }
 
 // Many sync writers with a tiny write buffer: groups are pipelined across log
