@@ -143,17 +143,10 @@ void WriteQueue::Resume(Writer* w, const Status& status) {
   asio::any_io_executor work = std::move(w->work);
   asio::any_completion_handler<void(Status)> handler = std::move(*w->handler);
   // `w` lives on the writer's frame: do not touch it after this dispatch.
-  try {
-    asio::dispatch(work, asio::append(std::move(handler), status));
-  } catch (...) {
-    // A writer on the engine's own context ran inline and threw. (co_spawn
-    // posts its completion handler, so a handler that rethrows is not this
-    // case; this is defence against anything else.) Asio's rule is that the
-    // exception leaves io_context::run(); it must not end the commit loop,
-    // which would strand every other writer. Rethrow it from a handler of
-    // its own.
-    asio::post(engine_, [e = std::current_exception()] { std::rethrow_exception(e); });
-  }
+  // (Writers are awaitable handlers: an exception in a writer's coroutine
+  // goes to its awaiter or its co_spawn handler, which Asio posts, so
+  // nothing thrown reaches this loop.)
+  asio::dispatch(work, asio::append(std::move(handler), status));
 }
 
 asio::awaitable<void> WriteQueue::BeginOne(std::vector<Writer*> group) {

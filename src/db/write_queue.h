@@ -140,9 +140,8 @@ class WriteQueue {
   // Ends the oldest group in flight and resumes its members.
   boost::asio::awaitable<void> EndHead();
   // Resumes `w` with `status` on its executor (inline when that is the
-  // current thread's). An exception from what runs inline is re-thrown from a
-  // separate engine handler, so it leaves run() without ending the loop.
-  void Resume(Writer* w, const Status& status);
+  // current thread's).
+  static void Resume(Writer* w, const Status& status);
   // The commit loop died of an exception (a bug): fails the writers it held
   // and the queued ones, and lets the next writer start a new loop.
   // REQUIRES: on engine executor.
