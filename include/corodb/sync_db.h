@@ -1,12 +1,14 @@
 // SyncDB: the blocking facade over DB, for code without an event loop.
-// Each method runs the same coroutine as DB on the DB's engine executor and
-// waits for it (co_spawn + use_future): no logic is written twice.
+// Each method runs the same coroutine as DB on the calling thread (on an
+// io_context of that thread's own, run until the call completes): no logic
+// is written twice, a read never queues behind the commit loop, and an
+// uncontended write commits on the calling thread without a thread switch.
 //
 //   auto db = corodb::SyncDB::Open(options, "/path/to/db");
 //   Status s = (*db)->Put({}, "key", "value");
 //
-// Thread safety: as DB. Must not be called from a coroutine running on the
-// DB's engine executor (it would wait for itself).
+// Thread safety: as DB. Must not be called from inside a handler or
+// coroutine of an io_context (it would block that context's thread).
 #pragma once
 
 #include <memory>

@@ -1,8 +1,10 @@
 // DB::Open, DestroyDB and the SyncDB facade.
+#include <exception>
+#include <optional>
+
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/use_future.hpp>
 
 #include "corodb/sync_db.h"
 #include "db/db_impl.h"
@@ -48,11 +50,32 @@ Status DestroyDB(const std::string& name, const Options& /*options*/) {
   return result;
 }
 
+namespace {
+
+// Runs `aw` on the calling thread, on a context of this thread's own, until it
+// completes: the write commits here when nobody else holds the commit role,
+// a read never waits behind the commit loop, and an I/O the coroutine awaits
+// goes through this thread's ring. (One context per thread, reused: its ring
+// is set up once.)
+template <typename T>
+T RunOnThisThread(asio::awaitable<T> aw) {
+  thread_local asio::io_context ctx(1);
+  std::optional<T> result;
+  std::exception_ptr error;
+  asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, T value) {
+    error = e;
+    if (!e) result.emplace(std::move(value));
+  });
+  ctx.restart();
+  ctx.run();  // returns when the call and every I/O it started are done
+  if (error) std::rethrow_exception(error);
+  return std::move(*result);
+}
+
+}  // namespace
+
 Result<std::unique_ptr<SyncDB>> SyncDB::Open(const Options& options, const std::string& name) {
-  asio::io_context ctx;
-  auto opened = asio::co_spawn(ctx, DB::Open(options, name), asio::use_future);
-  ctx.run();
-  Result<std::unique_ptr<DB>> db = opened.get();
+  Result<std::unique_ptr<DB>> db = RunOnThisThread(DB::Open(options, name));
   if (!db.ok()) return db.status();
   return std::make_unique<SyncDB>(std::move(db).value());
 }
@@ -60,19 +83,17 @@ Result<std::unique_ptr<SyncDB>> SyncDB::Open(const Options& options, const std::
 SyncDB::~SyncDB() = default;
 
 Status SyncDB::Put(const WriteOptions& o, Slice key, Slice value) {
-  return asio::co_spawn(db_->engine_executor(), db_->Put(o, key, value), asio::use_future).get();
+  return RunOnThisThread(db_->Put(o, key, value));
 }
 Status SyncDB::Delete(const WriteOptions& o, Slice key) {
-  return asio::co_spawn(db_->engine_executor(), db_->Delete(o, key), asio::use_future).get();
+  return RunOnThisThread(db_->Delete(o, key));
 }
 Status SyncDB::Write(const WriteOptions& o, const WriteBatch& batch) {
-  return asio::co_spawn(db_->engine_executor(), db_->Write(o, batch), asio::use_future).get();
+  return RunOnThisThread(db_->Write(o, batch));
 }
 Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
-  return asio::co_spawn(db_->engine_executor(), db_->Get(o, key), asio::use_future).get();
+  return RunOnThisThread(db_->Get(o, key));
 }
-Status SyncDB::Close() {
-  return asio::co_spawn(db_->engine_executor(), db_->Close(), asio::use_future).get();
-}
+Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }
 
 }  // namespace corodb

@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cassert>
-#include <cstdlib>
+#include <cerrno>
+#include <cstring>
+#include <future>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -13,17 +15,22 @@
 #include "db/write_batch_internal.h"
 #include "io/file_names.h"
 #include "io/uring_backend.h"
+#include "log/log_format.h"
 
 namespace corodb {
 namespace asio = boost::asio;
 
 namespace {
-// config::kMaxGroupsInFlight, or CORODB_GROUPS_IN_FLIGHT (a measurement knob).
-size_t GroupsInFlight() {
-  const char* v = std::getenv("CORODB_GROUPS_IN_FLIGHT");
-  const int n = v != nullptr ? std::atoi(v) : 0;
-  return n > 0 ? static_cast<size_t>(n) : config::kMaxGroupsInFlight;
+
+// Runs `aw` on a private io_context on the calling thread until it is done.
+template <typename T>
+T RunHere(asio::awaitable<T> aw) {
+  asio::io_context ctx(1);
+  std::future<T> result = asio::co_spawn(ctx, std::move(aw), asio::use_future);
+  ctx.run();
+  return result.get();
 }
+
 }  // namespace
 
 // Debug builds check "REQUIRES: on engine executor".
@@ -37,22 +44,26 @@ DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Bac
                                                       : nullptr),
       engine_(options.engine_context != nullptr ? options.engine_context : owned_engine_.get()),
       backend_override_(std::move(backend)),
-      groups_in_flight_(GroupsInFlight()),
-      write_queue_(*engine_, this, groups_in_flight_) {
+      write_queue_(engine_->get_executor(), this, config::kMaxGroupsInFlight) {
   if (owned_engine_) {
     engine_work_.emplace(engine_->get_executor());
     engine_thread_ = std::thread([this] { engine_->run(); });
   }
   auto state = std::make_shared<MemState>();
   state->mem = MemTable::Create(icmp_);
+  mem_ = state->mem.get();
   state_ = std::move(state);
 }
 
 DBImpl::~DBImpl() {
-  if (opened_.load() && !closed_.load() && owned_engine_) {
-    // Finish pending writes and close the log on the engine thread.
-    Status ignored = asio::co_spawn(*engine_, Close(), asio::use_future).get();
+  if (opened_.load() && !closed_.load()) {
+    // Finish pending writes and close the log: the closing barrier runs on
+    // this thread (a room task still needs the engine executor to run).
+    Status ignored = RunHere(Close());
   }
+  // Sync completions and room tasks hold `this`: none is left once the
+  // commit role is free after the closing barrier.
+  write_queue_.WaitIdle();
   if (auto* uring = fs_ ? dynamic_cast<io::UringBackend*>(&fs_->backend()) : nullptr) {
     uring->SetDefaultContext(nullptr);  // the engine context is going away
   }
@@ -113,6 +124,7 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   for (size_t i = recovered->memtables.size() - 1; i-- > 0;) {
     state->imms.push_back(recovered->memtables[i]);  // newest first
   }
+  mem_ = state->mem.get();
   PublishState(std::move(state));
   last_sequence_.store(recovered->last_sequence, std::memory_order_release);
   next_sequence_ = recovered->last_sequence + 1;
@@ -133,7 +145,7 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   // The new log's directory entry must be durable before sync writes rely on it.
   if (Status s = co_await fs_->SyncDir(name_); !s.ok()) co_return s;
   std::vector<std::shared_ptr<io::File>> sync_files;
-  for (size_t i = 0; i < groups_in_flight_; ++i) {
+  for (size_t i = 0; i < config::kMaxGroupsInFlight; ++i) {
     auto handle = fs_->Open(io::LogFileName(name_, number), io::OpenMode::kReadWrite);
     if (!handle.ok()) co_return handle.status();
     sync_files.push_back(std::move(handle).value());
@@ -144,10 +156,12 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   log_writer_ = std::make_unique<log::Writer>();
   log_number_ = number;
   log_prealloc_end_ = 0;
+  log_prealloc_ok_ = true;
+  log_sync_started_end_ = 0;
   co_return Status::OK();
 }
 
-asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end, io::File& sync_file) {
+asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end) {
   CORODB_ASSERT_ON_ENGINE();
   static const std::string kZeros(config::kWalPreallocChunk, '\0');
   const uint64_t chunk = config::kWalPreallocChunk;
@@ -155,12 +169,22 @@ asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end, io::File& sync_file
   const uint64_t target = (end + chunk - 1) / chunk * chunk;
   for (uint64_t at = start; at < target;) {
     const size_t n = static_cast<size_t>(std::min<uint64_t>(target - at, kZeros.size()));
-    if (Status s = co_await log_file_->WriteAt(at, std::span<const char>(kZeros.data(), n)); !s.ok()) {
-      co_return s;
+    const io::IoCompletion c =
+        co_await log_file_->WriteAtRaw(at, std::span<const char>(kZeros.data(), n));
+    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res == 0 || c.res == -ENOSPC || c.res == -EDQUOT || c.res == -EFBIG) {
+      // No room for a whole chunk, but a record may still fit: append
+      // without preallocation (each sync then also commits the new size).
+      log_prealloc_ok_ = false;
+      CORODB_LOG(info_log_.get(), "log %llu: cannot preallocate (%s); appending without it",
+                 static_cast<unsigned long long>(log_number_),
+                 std::strerror(c.res == 0 ? ENOSPC : -c.res));
+      co_return Status::OK();
     }
-    at += n;
+    if (c.res < 0) co_return log_file_->ErrorStatus("write", at, c.res);
+    at += static_cast<uint64_t>(c.res);
   }
-  if (Status s = co_await sync_file.Sync(); !s.ok()) co_return s;
+  if (Status s = co_await log_file_->Sync(); !s.ok()) co_return s;
   log_prealloc_end_ = target;
   co_return Status::OK();
 }
@@ -215,20 +239,75 @@ asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& /*options*/,
   co_return Status::NotFound("");
 }
 
-asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit) {
+uint64_t DBImpl::MaxRecordBytes(size_t batch_bytes) {
+  // A fragment header per started block, and a block trailer of padding.
+  const uint64_t per_block = log::kBlockSize - log::kHeaderSize;
+  return batch_bytes + (batch_bytes / per_block + 2) * log::kHeaderSize + log::kHeaderSize;
+}
+
+bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
+  // A closed or failed log: BeginGroup refuses the group.
+  if (!log_file_ || !bg_error_.ok() || !log_error_.ok()) return false;
+  if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) return true;
+  return sync && log_prealloc_ok_ && !options_.paranoid_checks &&
+         log_file_->append_offset() + MaxRecordBytes(bytes) > log_prealloc_end_;
+}
+
+asio::awaitable<void> DBImpl::MakeRoom(size_t bytes, bool sync) {
   CORODB_ASSERT_ON_ENGINE();
+  if (!log_file_ || !log_error_.ok()) co_return;
+  if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) {
+    if (Status s = co_await SwitchMemtable(); !s.ok()) {
+      log_error_ = s;
+      co_return;
+    }
+  }
+  if (sync && log_prealloc_ok_ && !options_.paranoid_checks &&
+      log_file_->append_offset() + MaxRecordBytes(bytes) > log_prealloc_end_) {
+    if (Status s = co_await PreallocateLog(log_file_->append_offset() + MaxRecordBytes(bytes));
+        !s.ok()) {
+      log_error_ = s;
+    }
+  }
+}
+
+asio::awaitable<Status> DBImpl::SwitchMemtable() {
+  CORODB_ASSERT_ON_ENGINE();
+  // Groups of the new log may end before the syncs of the old log's groups
+  // in flight complete (those are earlier in the write order and end first),
+  // but not before the old log's non-sync bytes are durable: otherwise a
+  // power cut could keep a later group and lose an earlier one.
+  if (log_file_->append_offset() > log_sync_started_end_) {
+    if (Status s = co_await log_file_->Sync(); !s.ok()) co_return s;
+  }
+  if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) co_return s;
+  // Until flushes exist (version set), frozen memtables stay in memory and
+  // their logs stay live.
+  const std::shared_ptr<const MemState> current = CurrentState();
+  auto next = std::make_shared<MemState>();
+  next->mem = MemTable::Create(icmp_);
+  next->imms.reserve(current->imms.size() + 1);
+  next->imms.push_back(current->mem);
+  next->imms.insert(next->imms.end(), current->imms.begin(), current->imms.end());
+  mem_ = next->mem.get();
+  PublishState(std::move(next));
+  stats_.memtable_switches.fetch_add(1, std::memory_order_relaxed);
+  co_return Status::OK();
+}
+
+void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_io_executor& ex) {
   stats_.writes.fetch_add(commit->members, std::memory_order_relaxed);
-  // Fails the group now (nothing of it was logged).
-  auto fail = [commit](const Status& s) {
-    commit->status = s;
-    commit->ready = true;
-  };
-  if (!log_file_) co_return fail(Status::InvalidArgument(name_, "the database is closed"));
-  if (!bg_error_.ok()) co_return fail(bg_error_);
-  if (!log_error_.ok()) co_return fail(log_error_);
-  if (Status s = co_await MakeRoomForWrite(); !s.ok()) {
-    log_error_ = s;
-    co_return fail(s);
+  if (!log_file_) {
+    commit->status = Status::InvalidArgument(name_, "the database is closed");
+    return;
+  }
+  if (!bg_error_.ok()) {
+    commit->status = bg_error_;
+    return;
+  }
+  if (!log_error_.ok()) {
+    commit->status = log_error_;
+    return;
   }
   const bool sync = commit->sync;
   const SequenceNumber first = next_sequence_;
@@ -238,72 +317,49 @@ asio::awaitable<void> DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit)
   record_buf_.clear();
   log_writer_->AddRecord(WriteBatchInternal::Contents(group), &record_buf_);
   const std::span<const char> bytes(record_buf_);
-  // (Not a ?: between two co_awaits: g++ 12 miscompiles temporaries there.)
-  Status s;
-  bool sync_started = false;
-  static const char* path = std::getenv("CORODB_WAL_PATH");
-  const std::string_view mode = path ? path : "inline";
-  if (mode == "ring") {
-    // Measurement only: one linked write + fdatasync through the backend.
-    if (sync) {
-      s = co_await log_file_->AppendAndSync(bytes);
-    } else {
-      s = co_await log_file_->Append(bytes);
-    }
-  } else if (mode == "blocking") {
-    // Measurement only: blocks the engine executor for the fdatasync.
-    s = log_file_->AppendInline(bytes);
-    if (s.ok() && sync) s = log_file_->SyncInline();
-  } else {
-    std::shared_ptr<io::File> sync_file;
-    if (sync) {
-      sync_file = log_sync_files_[next_sync_file_];
-      next_sync_file_ = (next_sync_file_ + 1) % log_sync_files_.size();
-    }
-    if (sync && !options_.paranoid_checks &&
-        log_file_->append_offset() + bytes.size() > log_prealloc_end_) {
-      s = co_await PreallocateLog(log_file_->append_offset() + bytes.size(), *sync_file);
-    }
-    if (s.ok()) s = log_file_->AppendInline(bytes);
-    if (s.ok() && sync) {
-      // Started before the memtable insertion below, which it overlaps. The
-      // callback cannot run before this coroutine suspends or returns (it is
-      // dispatched to this executor), so it always sees the insertion done.
-      // It holds its description open: a log switch may drop it meanwhile.
-      commit->sync_in_flight = true;
-      sync_file->StartSync(engine_->get_executor(),
-                           [this, commit, file = sync_file](Status synced) {
-                             if (!synced.ok() && commit->status.ok()) commit->status = synced;
-                             commit->sync_in_flight = false;
-                             commit->ready = true;
-                             write_queue_.Wake();
-                           });
-      sync_started = true;
-    }
-  }
-  if (!s.ok()) {
+  // The record goes to the page cache with pwrite on this thread (measured
+  // faster than a ring write, which the kernel punts to a worker).
+  if (Status s = log_file_->AppendInline(bytes); !s.ok()) {
     // This group fails, and no later group may be logged: the log may now
     // hold a partial record. Groups ahead of it (their syncs in flight) still
     // end normally; EndGroup turns this into the background error.
     log_error_ = s;
-    co_return fail(s);
+    commit->status = s;
+    return;
   }
   next_sequence_ = first + count;
   commit->last_sequence = first + count - 1;
   commit->count = count;
   commit->bytes = bytes.size();
+  if (sync) {
+    // Started before the memtable insertion below, which it overlaps; its
+    // completion runs on `ex`, never inside StartSync. It holds its file
+    // description open: a log switch may drop it meanwhile.
+    std::shared_ptr<io::File> sync_file = log_sync_files_[next_sync_file_];
+    next_sync_file_ = (next_sync_file_ + 1) % log_sync_files_.size();
+    log_sync_started_end_ = log_file_->append_offset();
+    commit->sync_started = true;
+    sync_file->StartSync(ex, [this, commit, file = sync_file, ex](Status synced) {
+      write_queue_.SyncDone(commit, synced, ex);
+    });
+  }
+  if (begin_hook_) begin_hook_();
   // Invisible until EndGroup publishes last_sequence_: readers look up at the
   // published sequence, which is below every entry inserted here.
-  s = WriteBatchInternal::InsertInto(group, CurrentState()->mem.get());
-  if (!s.ok() && commit->status.ok()) commit->status = s;
-  if (!sync_started) commit->ready = true;
+  if (Status s = WriteBatchInternal::InsertInto(group, mem_); !s.ok() && commit->status.ok()) {
+    commit->status = s;
+  }
+}
+
+void DBImpl::OnBeginFailure(const Status& status) {
+  if (log_error_.ok()) log_error_ = status;
 }
 
 Status DBImpl::EndGroup(GroupCommit& commit) {
-  CORODB_ASSERT_ON_ENGINE();
-  if (!commit.status.ok()) {
-    SetBackgroundError(commit.status);
-    return commit.status;
+  const Status s = !commit.status.ok() ? commit.status : commit.sync_status;
+  if (!s.ok()) {
+    SetBackgroundError(s);
+    return s;
   }
   // An earlier group failed after this one began: this one's records follow
   // a failed write or sync in the log, so it is not acknowledged either.
@@ -321,33 +377,14 @@ Status DBImpl::EndGroup(GroupCommit& commit) {
 }
 
 void DBImpl::SetBackgroundError(const Status& s) {
-  CORODB_ASSERT_ON_ENGINE();
   if (!bg_error_.ok()) return;
   bg_error_ = s;
   CORODB_LOG(info_log_.get(), "write error, database is now read-only: %s", s.ToString().c_str());
 }
 
-asio::awaitable<Status> DBImpl::MakeRoomForWrite() {
-  CORODB_ASSERT_ON_ENGINE();
-  const std::shared_ptr<const MemState> current = CurrentState();
-  if (current->mem->ApproximateMemoryUsage() < options_.write_buffer_size) co_return Status::OK();
-  // Freeze the memtable and start a new log. Until flushes exist (version
-  // set), frozen memtables stay in memory and their logs stay live.
-  if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) co_return s;
-  auto next = std::make_shared<MemState>();
-  next->mem = MemTable::Create(icmp_);
-  next->imms.reserve(current->imms.size() + 1);
-  next->imms.push_back(current->mem);
-  next->imms.insert(next->imms.end(), current->imms.begin(), current->imms.end());
-  PublishState(std::move(next));
-  stats_.memtable_switches.fetch_add(1, std::memory_order_relaxed);
-  co_return Status::OK();
-}
-
 void DBImpl::OnCommitLoopFailure(const Status& status) {
-  // Runs on the engine executor (the commit loop's completion handler).
-  if (bg_error_.ok()) bg_error_ = status;
-  CORODB_LOG(info_log_.get(), "commit loop failure: %s", status.ToString().c_str());
+  SetBackgroundError(status);
+  CORODB_LOG(info_log_.get(), "commit failure: %s", status.ToString().c_str());
 }
 
 asio::awaitable<Status> DBImpl::Close() {
@@ -357,14 +394,26 @@ asio::awaitable<Status> DBImpl::Close() {
   co_return co_await write_queue_.Barrier(/*close_log=*/true);
 }
 
-asio::awaitable<Status> DBImpl::CloseLog() {
-  CORODB_ASSERT_ON_ENGINE();
+Status DBImpl::CloseLog() {
   Status s = bg_error_;
+  if (log_file_ && log_error_.ok()) {
+    // No zero tail after a clean close (LevelDB's paranoid recovery would
+    // call it corruption), and everything logged is durable.
+    Status closed;
+    if (log_prealloc_end_ > log_file_->append_offset()) {
+      closed = log_file_->Truncate(log_file_->append_offset());
+    }
+    if (closed.ok()) closed = log_file_->SyncInline();
+    if (!closed.ok()) {
+      CORODB_LOG(info_log_.get(), "closing the log: %s", closed.ToString().c_str());
+      if (s.ok()) s = closed;
+    }
+  }
   log_file_.reset();
   log_sync_files_.clear();
   log_writer_.reset();
   CORODB_LOG(info_log_.get(), "closed; %s", StatsString().c_str());
-  co_return s;
+  return s;
 }
 
 std::string DBImpl::StatsString() const {

@@ -1,11 +1,17 @@
 // DBImpl: the engine behind DB.
 //
 // Invariants / thread safety:
-// - The engine executor is a single-threaded io_context (owned, run by
-//   engine_thread_, or the caller's Options::engine_context). Everything the
-//   commit loop touches — log_file_, log_writer_, bg_error_, next_file_number_,
-//   memtable insertion and switches — belongs to it. Functions that must run
-//   there say "REQUIRES: on engine executor".
+// - Write state — log_file_, log_writer_, log_sync_files_, next_sequence_,
+//   bg_error_, log_error_, mem_ and memtable insertion — belongs to whoever
+//   holds WriteQueue's commit role (a writer's thread, a sync completion, the
+//   room task's Kick). The role is handed over under the queue's mutex, so
+//   each holder sees the previous one's writes. Functions that need it say
+//   "REQUIRES: holds the commit role".
+// - The room task (MakeRoom: memtable/log switch, log growth) runs on the
+//   engine executor while no group can begin; it touches the log state and
+//   mem_ but never bg_error_ or the statistics (groups may end meanwhile).
+//   It and OpenOnEngine say "REQUIRES: on engine executor". The engine
+//   executor may be run by several threads: nothing relies on it being one.
 // - Readers take the current MemState (memtable + immutable memtables, newest
 //   first) under `state_mu_`, a short lock never held across co_await, and
 //   the visible sequence from `last_sequence_`. A group is inserted into the
@@ -17,6 +23,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -61,6 +68,12 @@ class DBImpl final : public DB, private CommitTarget {
   bool GetProperty(Slice property, std::string* value) override;
   boost::asio::any_io_executor engine_executor() override { return engine_->get_executor(); }
 
+  // Tests: runs inside BeginGroup after the group was logged, before it is
+  // applied (e.g. to throw std::bad_alloc there). Set before writing.
+  void SetBeginGroupHookForTesting(std::function<void()> hook) { begin_hook_ = std::move(hook); }
+  // Tests: writers queued and not yet in a group.
+  size_t QueuedWritersForTesting() { return write_queue_.QueuedForTesting(); }
+
  private:
   // The memtables a reader consults, newest first. Immutable once published.
   struct MemState {
@@ -68,22 +81,34 @@ class DBImpl final : public DB, private CommitTarget {
     std::vector<std::shared_ptr<MemTable>> imms;  // newest first
   };
 
-  boost::asio::awaitable<void> BeginGroup(WriteBatch& group, GroupCommit* commit) override;
+  // CommitTarget.
+  bool NeedsRoom(size_t bytes, bool sync) override;
+  boost::asio::awaitable<void> MakeRoom(size_t bytes, bool sync) override;
+  void BeginGroup(WriteBatch& group, GroupCommit* commit,
+                  const boost::asio::any_io_executor& ex) override;
+  void OnBeginFailure(const Status& status) override;
   Status EndGroup(GroupCommit& commit) override;
   void OnCommitLoopFailure(const Status& status) override;
-  boost::asio::awaitable<Status> CloseLog() override;
+  Status CloseLog() override;
 
-  // Switches to a fresh memtable and log when the current one is full.
-  // REQUIRES: on engine executor.
-  boost::asio::awaitable<Status> MakeRoomForWrite();
+  // Freezes the memtable and starts a new log. The old log's bytes are made
+  // durable first, so no group of the new log can end (and survive a power
+  // cut) while an earlier group of the old log could be lost.
+  // REQUIRES: on engine executor, in the room task.
+  // SUSPENDS: fdatasync of the old log, creation of the new one.
+  boost::asio::awaitable<Status> SwitchMemtable();
   // Makes sure the log has zero-filled, synced space up to `end` (rounded up
   // to config::kWalPreallocChunk), so a sync group's fdatasync overwrites in
-  // place; the fdatasync goes through `sync_file` (the group's description).
-  // REQUIRES: on engine executor. SUSPENDS: a zero write + fdatasync.
-  boost::asio::awaitable<Status> PreallocateLog(uint64_t end, io::File& sync_file);
-  // Creates log `number` and makes it the one the commit loop appends to.
-  // REQUIRES: on engine executor.
+  // place. ENOSPC/EDQUOT/EFBIG while writing the zeros turn preallocation off
+  // for this log (appends still work); other failures are returned.
+  // REQUIRES: on engine executor, in the room task.
+  // SUSPENDS: a zero write + fdatasync.
+  boost::asio::awaitable<Status> PreallocateLog(uint64_t end);
+  // Creates log `number` and makes it the one groups append to.
+  // REQUIRES: on engine executor (Open or the room task).
   boost::asio::awaitable<Status> StartNewLog(uint64_t number);
+  // Upper bound of the log bytes a group of `batch_bytes` takes.
+  static uint64_t MaxRecordBytes(size_t batch_bytes);
   std::shared_ptr<const MemState> CurrentState() const;
   void PublishState(std::shared_ptr<const MemState> state);
   std::string StatsString() const;
@@ -105,10 +130,9 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<Logger> info_log_;
   std::unique_ptr<io::LockFile> lock_;
   std::unique_ptr<io::FileSystem> fs_;
-  const size_t groups_in_flight_;  // config::kMaxGroupsInFlight unless overridden
   WriteQueue write_queue_;
 
-  // Engine-executor state.
+  // Commit-role state (see the top of this file).
   std::shared_ptr<io::File> log_file_;  // the current log; appends go through it
   // More open file descriptions of the current log, used only for its
   // fdatasyncs, one per group that may be in flight, taken in turn. Since
@@ -122,14 +146,19 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<log::Writer> log_writer_;
   uint64_t log_number_ = 0;
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
+  bool log_prealloc_ok_ = true;    // false after ENOSPC/EDQUOT/EFBIG growing this log
+  uint64_t log_sync_started_end_ = 0;  // the log's length when its last fdatasync started
+  MemTable* mem_ = nullptr;        // state_->mem: what groups are inserted into
   uint64_t next_file_number_ = 2;
   SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
   Status bg_error_;
-  // The first failure while beginning a group (log write, growth or switch):
-  // later groups are refused when they begin. It becomes bg_error_ when the
-  // failing group ends, in order — groups ahead of it still end normally.
+  // The first failure while beginning a group (log write, growth, switch, or
+  // an exception): later groups are refused when they begin. It becomes
+  // bg_error_ when the failing group ends, in order — groups ahead of it
+  // still end normally.
   Status log_error_;
   std::string record_buf_;
+  std::function<void()> begin_hook_;
 
   std::atomic<bool> opened_{false};
   std::atomic<bool> closed_{false};

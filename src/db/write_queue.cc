@@ -1,6 +1,6 @@
 #include "db/write_queue.h"
 
-#include <exception>
+#include <utility>
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_executor.hpp>
@@ -8,6 +8,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "db/write_batch_internal.h"
@@ -15,36 +16,26 @@
 namespace corodb {
 namespace asio = boost::asio;
 
-WriteQueue::WriteQueue(asio::io_context& engine, CommitTarget* target, size_t max_in_flight)
-    : engine_(engine),
+namespace {
+
+Status FromException(const char* what_failed, std::exception_ptr e) {
+  try {
+    std::rethrow_exception(e);
+  } catch (const std::exception& ex) {
+    return Status::IOError(what_failed, ex.what());
+  } catch (...) {
+    return Status::IOError(what_failed, "unknown exception");
+  }
+}
+
+}  // namespace
+
+WriteQueue::WriteQueue(asio::any_io_executor engine, CommitTarget* target, size_t max_in_flight)
+    : engine_(std::move(engine)),
       target_(target),
-      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight),
-      wake_(std::make_shared<WakeEvent>(engine)) {}
+      max_in_flight_(max_in_flight < 1 ? 1 : max_in_flight) {}
 
-asio::awaitable<void> WriteQueue::WakeEvent::Wait() {
-  if (set_) {
-    set_ = false;
-    co_return;
-  }
-  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-      [this](auto handler) { waiter_.emplace(std::move(handler)); }, asio::use_awaitable);
-  set_ = false;
-}
-
-void WriteQueue::WakeEvent::Set() {
-  if (!waiter_) {
-    set_ = true;
-    return;
-  }
-  asio::any_completion_handler<void()> handler = std::move(*waiter_);
-  waiter_.reset();
-  // On the engine thread this resumes the loop inline, inside the sync's
-  // completion: the loop then begins the next group, and its fdatasync is
-  // submitted before the ring decides whether its eventfd wait is still
-  // needed (deferring cost an epoll_ctl cancel + re-arm per group: ~10 µs of
-  // CPU and p50 latency at --concurrency=1).
-  asio::dispatch(engine_.get_executor(), std::move(handler));
-}
+WriteQueue::~WriteQueue() = default;
 
 asio::awaitable<Status> WriteQueue::Submit(const WriteBatch& batch, bool sync) {
   Writer w;
@@ -60,174 +51,272 @@ asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
 }
 
 asio::awaitable<Status> WriteQueue::Enqueue(Writer& w) {
-  return asio::async_initiate<const asio::use_awaitable_t<>&, void(Status)>(
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  bool drive = false;
+  {
+    std::lock_guard lock(mu_);
+    queue_.push_back(&w);
+    if (!driving_) driving_ = drive = true;
+  }
+  if (drive) {
+    Drive(ex, &w);
+    // Uncontended, the write's group has ended already: no suspension.
+    std::lock_guard lock(mu_);
+    if (w.done) co_return w.status;
+  }
+  co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(Status)>(
       [this, &w](auto handler) {
+        std::unique_lock lock(mu_);
+        if (w.done) {  // ended between the check above and this suspension
+          const Status status = w.status;
+          lock.unlock();
+          const auto handler_ex = asio::get_associated_executor(handler);
+          asio::post(handler_ex, asio::append(std::move(handler), status));
+          return;
+        }
         w.work = asio::prefer(asio::get_associated_executor(handler),
                               asio::execution::outstanding_work.tracked);
         w.handler.emplace(std::move(handler));  // constructed in place, never assigned
-        Push(&w);
       },
       asio::use_awaitable);
 }
 
-void WriteQueue::Push(Writer* w) {
-  bool wake = false;
-  bool spawn = false;
+void WriteQueue::SyncDone(GroupCommit* commit, const Status& status,
+                          const asio::any_io_executor& ex) {
   {
     std::lock_guard lock(mu_);
-    queue_.push_back(w);
-    if (loop_active_) {
-      wake = waiting_;
-      waiting_ = false;
-    } else {
-      loop_active_ = spawn = true;
-    }
+    commit->sync_done = true;
+    commit->sync_status = status;
   }
-  if (wake) {
-    // The loop sleeps with groups in flight; let it begin this writer's group.
-    asio::post(engine_, [event = wake_] { event->Set(); });
+  // Resumed inline from the sync's completion: the group ends, its writers
+  // resume and the next group begins (its fdatasync submitted) before the
+  // ring decides whether its eventfd wait is still needed.
+  Kick(ex);
+}
+
+void WriteQueue::Kick(const asio::any_io_executor& ex) {
+  {
+    std::lock_guard lock(mu_);
+    if (driving_) return;  // the holder sees the change before it lets go
+    driving_ = true;
   }
-  if (!spawn) return;
-  asio::co_spawn(engine_, CommitLoop(), [this](std::exception_ptr e) {
-    if (!e) return;
-    Status s;
+  Drive(ex, nullptr);
+}
+
+void WriteQueue::Drive(const asio::any_io_executor& ex, Writer* self) {
+  for (;;) {
+    bool more = true;
     try {
-      std::rethrow_exception(e);
-    } catch (const std::exception& ex) {
-      s = Status::IOError("commit loop failed", ex.what());
+      more = Step(ex, self);
     } catch (...) {
-      s = Status::IOError("commit loop failed");
+      AfterStepFailure(FromException("commit failed", std::current_exception()), self);
     }
-    target_->OnCommitLoopFailure(s);
-    AfterLoopFailure(s);
-  });
+    // Once Step let go of the role, `this` may be gone (the DB's destructor
+    // waits only for the role to be free).
+    if (!more) return;
+  }
 }
 
-void WriteQueue::AfterLoopFailure(const Status& s) {
-  std::vector<Writer*> stranded;
-  for (auto& flight : inflight_) {
-    stranded.insert(stranded.end(), flight->members.begin(), flight->members.end());
-    dead_.push_back(std::move(flight));  // a sync in flight may still set its `ready`
+bool WriteQueue::Step(const asio::any_io_executor& ex, Writer* self) {
+  std::unique_lock lock(mu_);
+  if (!inflight_.empty() && IsReadyLocked(*inflight_.front())) {
+    std::unique_ptr<InFlight> head = std::move(inflight_.front());
+    inflight_.pop_front();
+    lock.unlock();
+    EndOne(ex, std::move(head), self);
+    return true;
   }
-  inflight_.clear();
-  {
-    std::lock_guard lock(mu_);
-    stranded.insert(stranded.end(), queue_.begin(), queue_.end());
-    queue_.clear();
-    loop_active_ = false;  // the next writer starts a new loop (which refuses it)
-    waiting_ = false;
+  if (!room_busy_ && !queue_.empty()) {
+    Writer* front = queue_.front();
+    if (front->batch == nullptr) {
+      if (inflight_.empty()) {  // a barrier waits for the groups ahead of it
+        queue_.pop_front();
+        lock.unlock();
+        Status s;
+        if (front->close_log) {
+          try {
+            s = target_->CloseLog();
+          } catch (...) {
+            s = FromException("close failed", std::current_exception());
+          }
+        }
+        Complete(front, s, self);
+        return true;
+      }
+    } else if (inflight_.size() < max_in_flight_) {
+      std::vector<Writer*> group;
+      if (TakeGroupLocked(lock, &group)) {
+        lock.unlock();
+        BeginOne(ex, std::move(group));
+        return true;
+      }
+      if (!lock.owns_lock()) return true;  // a room task was started
+    }
   }
-  for (Writer* w : stranded) Resume(w, s);
+  // Nothing to do: let go of the role. After this, do not touch `this`.
+  std::exception_ptr escaped = std::exchange(escaped_, nullptr);
+  driving_ = false;
+  idle_cv_.notify_all();
+  lock.unlock();
+  if (escaped) {
+    // A writer resumed inline on this thread threw from its handler: it
+    // leaves this thread's run() (Asio's rule), not the commit steps.
+    asio::post(ex, [escaped] { std::rethrow_exception(escaped); });
+  }
+  return false;
 }
 
-void WriteQueue::TakeGroupLocked(std::vector<Writer*>* group) {
+bool WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock, std::vector<Writer*>* group) {
   Writer* first = queue_.front();
-  queue_.pop_front();
-  group->push_back(first);
-  if (first->batch == nullptr) return;  // barriers travel alone
   size_t size = WriteBatchInternal::ByteSize(*first->batch);
   const size_t max_size = size <= kSmallBatchBytes ? size + kSmallBatchBytes : kMaxGroupBytes;
-  while (!queue_.empty()) {
-    Writer* w = queue_.front();
+  size_t n = 1;
+  for (; n < queue_.size(); ++n) {
+    const Writer* w = queue_[n];
     if (w->batch == nullptr) break;
     if (w->sync && !first->sync) break;  // a sync write never rides in a non-sync group
     const size_t next = size + WriteBatchInternal::ByteSize(*w->batch);
     if (next > max_size) break;
     size = next;
-    group->push_back(w);
-    queue_.pop_front();
   }
+  if (target_->NeedsRoom(size, first->sync)) {
+    room_busy_ = true;
+    const bool sync = first->sync;
+    lock.unlock();
+    asio::co_spawn(engine_, RoomTask(size, sync), [](std::exception_ptr e) {
+      // RoomTask catches everything; this only rethrows a bug in that.
+      if (e) std::rethrow_exception(e);
+    });
+    return false;
+  }
+  group->assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  return true;
 }
 
-void WriteQueue::Resume(Writer* w, const Status& status) {
-  asio::any_io_executor work = std::move(w->work);
-  asio::any_completion_handler<void(Status)> handler = std::move(*w->handler);
-  // `w` lives on the writer's frame: do not touch it after this dispatch.
-  // (Writers are awaitable handlers: an exception in a writer's coroutine
-  // goes to its awaiter or its co_spawn handler, which Asio posts, so
-  // nothing thrown reaches this loop.)
-  asio::dispatch(work, asio::append(std::move(handler), status));
+asio::awaitable<void> WriteQueue::RoomTask(size_t bytes, bool sync) {
+  try {
+    co_await target_->MakeRoom(bytes, sync);
+  } catch (...) {
+    target_->OnBeginFailure(FromException("making room failed", std::current_exception()));
+  }
+  {
+    std::lock_guard lock(mu_);
+    room_busy_ = false;
+    idle_cv_.notify_all();
+  }
+  Kick(engine_);
 }
 
-asio::awaitable<void> WriteQueue::BeginOne(std::vector<Writer*> group) {
+void WriteQueue::BeginOne(const asio::any_io_executor& ex, std::vector<Writer*> group) {
   auto flight = std::make_unique<InFlight>();
   flight->members = std::move(group);
   flight->commit.members = flight->members.size();
   flight->commit.sync = flight->members.front()->sync;
-  combined_ = *flight->members.front()->batch;
-  for (size_t i = 1; i < flight->members.size(); ++i) {
-    WriteBatchInternal::Append(&combined_, *flight->members[i]->batch);
+  InFlight* raw = flight.get();
+  {
+    std::lock_guard lock(mu_);
+    inflight_.push_back(std::move(flight));
   }
-  GroupCommit* commit = &flight->commit;
-  inflight_.push_back(std::move(flight));
   try {
-    co_await target_->BeginGroup(combined_, commit);
-  } catch (const std::exception& ex) {
-    // A bug, not an expected failure: fail this group and every later write.
-    const Status s = Status::IOError("commit failed", ex.what());
-    target_->OnCommitLoopFailure(s);
-    if (commit->status.ok()) commit->status = s;
-    // A sync it started still owns `commit` and will set ready itself.
-    if (!commit->sync_in_flight) commit->ready = true;
+    combined_ = *raw->members.front()->batch;
+    for (size_t i = 1; i < raw->members.size(); ++i) {
+      WriteBatchInternal::Append(&combined_, *raw->members[i]->batch);
+    }
+    target_->BeginGroup(combined_, &raw->commit, ex);
+  } catch (...) {
+    // bad_alloc or a bug: this group fails and no later group is logged, but
+    // the error is promoted only when this group ends — in log order — so
+    // groups ahead of it still end as their syncs say.
+    const Status s = FromException("commit failed", std::current_exception());
+    target_->OnBeginFailure(s);
+    if (raw->commit.status.ok()) raw->commit.status = s;
   }
+  std::lock_guard lock(mu_);
+  raw->commit.begun = true;
 }
 
-asio::awaitable<void> WriteQueue::EndHead() {
-  const std::unique_ptr<InFlight> head = std::move(inflight_.front());
-  inflight_.pop_front();
-  const Status s = target_->EndGroup(head->commit);
+void WriteQueue::EndOne(const asio::any_io_executor& ex, std::unique_ptr<InFlight> head,
+                        Writer* self) {
+  Status s;
+  try {
+    s = target_->EndGroup(head->commit);
+  } catch (...) {
+    s = FromException("commit failed", std::current_exception());
+    target_->OnCommitLoopFailure(s);
+  }
   const std::vector<Writer*>& members = head->members;
   for (size_t i = 0; i < members.size(); ++i) {
-    Resume(members[i], s);  // may run the writer, which may queue its next write
+    Complete(members[i], s, self);  // may run the writer, which may queue its next write
     // Keep the disk busy: when nothing else is in flight and as many writers
     // wait as are still to be resumed, begin their group now instead of after
     // the last resume, so its fdatasync overlaps the rest of this loop.
     const size_t remaining = members.size() - i - 1;
-    if (remaining == 0 || !inflight_.empty()) continue;
+    if (remaining == 0) continue;
     std::vector<Writer*> next;
     {
-      std::lock_guard lock(mu_);
-      if (queue_.size() < remaining || queue_.front()->batch == nullptr) continue;
-      TakeGroupLocked(&next);
+      std::unique_lock lock(mu_);
+      if (!inflight_.empty() || room_busy_ || queue_.size() < remaining ||
+          queue_.front()->batch == nullptr) {
+        continue;
+      }
+      if (!TakeGroupLocked(lock, &next)) continue;  // a room task was started
     }
-    co_await BeginOne(std::move(next));
+    BeginOne(ex, std::move(next));
   }
 }
 
-asio::awaitable<void> WriteQueue::CommitLoop() {
-  for (;;) {
-    if (!inflight_.empty() && inflight_.front()->commit.ready) {
-      co_await EndHead();
-      continue;
-    }
-    std::vector<Writer*> group;
-    {
-      std::lock_guard lock(mu_);
-      waiting_ = false;
-      const bool can_begin = !queue_.empty() && inflight_.size() < max_in_flight_ &&
-                             (queue_.front()->batch != nullptr || inflight_.empty());
-      if (can_begin) {
-        TakeGroupLocked(&group);
-      } else if (queue_.empty() && inflight_.empty()) {
-        loop_active_ = false;
-        co_return;
-      } else {
-        waiting_ = true;
-      }
-    }
-    if (group.empty()) {
-      co_await wake_->Wait();  // a group became ready, or a writer arrived
-      continue;
-    }
-    if (group.front()->batch == nullptr) {
-      // A barrier, with nothing in flight.
-      Status s;
-      if (group.front()->close_log) s = co_await target_->CloseLog();
-      Resume(group.front(), s);
-      continue;
-    }
-    co_await BeginOne(std::move(group));
+void WriteQueue::Complete(Writer* w, const Status& status, Writer* self) {
+  if (w == self) {
+    std::lock_guard lock(mu_);
+    w->done = true;
+    w->status = status;
+    return;
   }
+  std::optional<asio::any_completion_handler<void(Status)>> handler;
+  asio::any_io_executor work;
+  {
+    std::lock_guard lock(mu_);
+    w->done = true;
+    w->status = status;
+    if (w->handler) {
+      handler.emplace(std::move(*w->handler));
+      work = std::move(w->work);
+    }
+  }
+  // `w` lives on the writer's frame: do not touch it from here on.
+  if (!handler) return;  // not suspended yet: it sees `done` itself
+  try {
+    asio::dispatch(work, asio::append(std::move(*handler), status));
+  } catch (...) {
+    if (!escaped_) escaped_ = std::current_exception();
+  }
+}
+
+void WriteQueue::AfterStepFailure(const Status& s, Writer* self) {
+  target_->OnCommitLoopFailure(s);
+  std::vector<Writer*> stranded;
+  {
+    std::lock_guard lock(mu_);
+    for (auto& flight : inflight_) {
+      stranded.insert(stranded.end(), flight->members.begin(), flight->members.end());
+      dead_.push_back(std::move(flight));  // a sync in flight still reports to it
+    }
+    inflight_.clear();
+    stranded.insert(stranded.end(), queue_.begin(), queue_.end());
+    queue_.clear();
+  }
+  for (Writer* w : stranded) Complete(w, s, self);
+}
+
+void WriteQueue::WaitIdle() {
+  std::unique_lock lock(mu_);
+  idle_cv_.wait(lock, [this] { return !driving_ && !room_busy_; });
+}
+
+size_t WriteQueue::QueuedForTesting() {
+  std::lock_guard lock(mu_);
+  return queue_.size();
 }
 
 }  // namespace corodb

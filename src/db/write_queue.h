@@ -1,26 +1,43 @@
-// WriteQueue: group commit, pipelined. Writers from any executor queue up;
-// one commit loop on the engine executor takes a group at a time (LevelDB's
-// rules: at most 1 MiB, or the first batch's size + 128 KiB when the first is
-// at most 128 KiB; a sync write never joins a group led by a non-sync write)
-// and has the CommitTarget begin it: log it, start its fdatasync, apply it
-// invisibly. Up to `max_in_flight` groups may be between begin and end at
-// once — so the next group is logged and applied while the previous group's
-// fdatasync runs — and groups end strictly in the order they began: each
-// becomes visible and resumes its members with its status only after every
-// earlier group did.
+// WriteQueue: group commit, pipelined, driven by the writers' own threads.
+//
+// Writers from any thread or executor queue up. There is no commit thread:
+// the *commit role* (`driving_`) is taken by whichever thread has work for it
+// — a writer arriving when nobody holds it, the completion of a group's
+// fdatasync, the end of a room task — and that thread runs the commit steps
+// synchronously, then hands the role back. An uncontended non-sync write
+// therefore costs what LevelDB's does: a lock, a pwrite, a memtable insert,
+// on the caller's thread, without suspending. Writers that arrive while the
+// role is held join the next group and are resumed on their own executors.
+//
+// Steps (CommitTarget does the work): take a group (LevelDB's rules: at most
+// 1 MiB, or the first batch's size + 128 KiB when the first is at most
+// 128 KiB; a sync write never joins a group led by a non-sync write), *begin*
+// it (sequence numbers, log record with pwrite, fdatasync started for a sync
+// group, applied invisibly), and *end* it once ready (visible, members
+// resumed). Up to `max_in_flight` groups are between begin and end at once —
+// so the next group is logged and applied while the previous group's
+// fdatasync runs — and groups end strictly in the order they began.
+//
+// Slow preparation (a memtable/log switch, growing the log; later, write
+// stalls) is never done by a writer's thread: it runs as a *room task*, a
+// coroutine on the engine executor. While it runs no group begins; groups in
+// flight still end.
 //
 // Invariants / thread safety: Submit() and Barrier() may be called from any
-// thread. `mu_` guards `queue_`, `loop_active_` and `waiting_`; at most one
-// commit loop runs at a time, always on the engine executor, and it alone
-// touches `inflight_` and `combined_`. A barrier starts only when no group is
-// in flight. A queued writer lives on its awaiting coroutine's frame and holds
-// outstanding work on the writer's executor, so that executor's run() keeps
-// going until the writer resumes.
+// thread. `mu_` guards `queue_`, `inflight_` (the container and each flight's
+// `sync_done`/`sync_status`), `driving_`, `room_busy_` and every Writer's
+// completion fields. The role holder alone calls BeginGroup/EndGroup/CloseLog
+// and touches `combined_`; the room task alone calls MakeRoom, and only while
+// `room_busy_` (so never concurrently with BeginGroup). mu_ is never held
+// while target code runs or a writer is resumed. A queued writer lives on its
+// awaiting coroutine's frame.
 #pragma once
 
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
+#include <exception>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -29,52 +46,70 @@
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/io_context.hpp>
 
 #include "corodb/status.h"
 #include "corodb/write_batch.h"
 
 namespace corodb {
 
+class WriteQueue;
+
 // One group between its begin and its end.
 struct GroupCommit {
   size_t members = 0;
   bool sync = false;  // some member asked for sync (then the leader did)
-  // Set by the target: true once the group is logged, applied and — for a
-  // sync group — synced (or failed). The target then calls WriteQueue::Wake()
-  // if that happened after BeginGroup returned.
-  bool ready = false;
-  // Set by the target while an fdatasync it started for the group runs (its
-  // completion then sets `ready`).
-  bool sync_in_flight = false;
-  Status status;  // the first failure of the group's log write, sync or apply
+  // Set by BeginGroup: the group's failure (nothing of it became visible).
+  Status status;
+  // Set by BeginGroup when it started an fdatasync whose completion must
+  // call WriteQueue::SyncDone(this, ...).
+  bool sync_started = false;
   // The target's bookkeeping for EndGroup.
   uint64_t last_sequence = 0;
   uint64_t count = 0;
   uint64_t bytes = 0;
+
+  // WriteQueue's, under its mu_.
+  bool begun = false;
+  bool sync_done = false;
+  Status sync_status;
 };
 
-// What the commit loop commits groups into (the DB).
+// What the commit steps do (the DB).
 class CommitTarget {
  public:
   virtual ~CommitTarget() = default;
+  // True when a group of `bytes` (sync or not) cannot be logged before slow
+  // preparation (MakeRoom). Cheap.
+  // REQUIRES: holds the commit role; no room task runs.
+  virtual bool NeedsRoom(size_t bytes, bool sync) = 0;
+  // Prepares room for such a group: switches memtable and log, grows the
+  // log. Afterwards NeedsRoom(bytes, sync) is false, or a failure was
+  // recorded that makes BeginGroup fail the group.
+  // REQUIRES: on engine executor; only the room task calls this.
+  // SUSPENDS: file creation, syncs.
+  virtual boost::asio::awaitable<void> MakeRoom(size_t bytes, bool sync) = 0;
   // Begins `group` (all members' updates, in queue order): assigns its
   // sequence numbers, writes it to the log, starts the fdatasync when
-  // commit->sync, and applies it without making it visible. Sets
-  // commit->ready now or when the sync completes.
-  // REQUIRES: on engine executor; only the commit loop calls this.
-  // SUSPENDS: only to switch or grow the log.
-  virtual boost::asio::awaitable<void> BeginGroup(WriteBatch& group, GroupCommit* commit) = 0;
+  // commit->sync (setting commit->sync_started; its completion, on `ex`,
+  // calls queue.SyncDone), and applies it without making it visible. A
+  // failure goes to commit->status. Does not suspend; blocks for a pwrite.
+  // REQUIRES: holds the commit role; !NeedsRoom(group size, sync).
+  virtual void BeginGroup(WriteBatch& group, GroupCommit* commit,
+                          const boost::asio::any_io_executor& ex) = 0;
+  // A group's begin threw (a bug or bad_alloc): no later group may be
+  // logged; the error is promoted when this group ends (EndGroup).
+  // REQUIRES: holds the commit role.
+  virtual void OnBeginFailure(const Status& status) = 0;
   // Ends a ready group: makes it visible, or records its failure. Returns the
   // status every member gets. Called in BeginGroup order.
-  // REQUIRES: on engine executor; commit.ready.
+  // REQUIRES: holds the commit role.
   virtual Status EndGroup(GroupCommit& commit) = 0;
-  // An exception escaped the commit loop (a bug); record it as the background error.
+  // An exception escaped a commit step (a bug); record it as the background error.
   virtual void OnCommitLoopFailure(const Status& status) = 0;
-  // Closes the log. Runs inside the commit loop with no group in flight;
-  // later groups must be refused by BeginGroup.
-  // REQUIRES: on engine executor; only the commit loop calls this.
-  virtual boost::asio::awaitable<Status> CloseLog() = 0;
+  // Closes the log (no group in flight; later groups must be refused by
+  // BeginGroup). Blocks for a truncate and fdatasync.
+  // REQUIRES: holds the commit role.
+  virtual Status CloseLog() = 0;
 };
 
 class WriteQueue {
@@ -82,27 +117,40 @@ class WriteQueue {
   static constexpr size_t kMaxGroupBytes = 1 << 20;
   static constexpr size_t kSmallBatchBytes = 128 << 10;
 
-  WriteQueue(boost::asio::io_context& engine, CommitTarget* target, size_t max_in_flight);
+  // `engine` runs room tasks.
+  WriteQueue(boost::asio::any_io_executor engine, CommitTarget* target, size_t max_in_flight);
+  ~WriteQueue();
 
-  // Queues `batch` and waits for its group's commit. `batch` must stay alive
-  // until the awaitable completes.
-  // SUSPENDS: until the group containing `batch` has ended.
+  // Queues `batch` and waits for its group's end. `batch` must stay alive
+  // until the awaitable completes. When nobody holds the commit role the
+  // calling thread commits (and, uncontended, completes without suspending).
+  // SUSPENDS: until the group containing `batch` has ended, if not already.
   boost::asio::awaitable<Status> Submit(const WriteBatch& batch, bool sync);
 
   // Waits until every write queued before this call has completed; with
-  // `close_log`, then has the target close its log inside the commit loop and
-  // returns that status.
+  // `close_log`, then has the target close its log and returns that status.
   boost::asio::awaitable<Status> Barrier(bool close_log);
 
-  // Tells the commit loop that a group in flight became ready.
-  // REQUIRES: on engine executor.
-  void Wake() { wake_->Set(); }
+  // A group's fdatasync completed. Runs the commit steps on the calling
+  // thread if nobody holds the role. `ex` is the executor it runs on.
+  void SyncDone(GroupCommit* commit, const Status& status,
+                const boost::asio::any_io_executor& ex);
+
+  // Blocks until no thread holds the commit role and no room task runs
+  // (for the DB's destructor, after a closing barrier).
+  void WaitIdle();
+
+  // Writers queued and not yet in a group (tests synchronize on it).
+  size_t QueuedForTesting();
 
  private:
   struct Writer {
     const WriteBatch* batch = nullptr;  // nullptr: a barrier
     bool sync = false;
-    bool close_log = false;             // barriers only
+    bool close_log = false;  // barriers only
+    // Completion, under mu_.
+    bool done = false;
+    Status status;
     std::optional<boost::asio::any_completion_handler<void(Status)>> handler;
     boost::asio::any_io_executor work;
   };
@@ -112,54 +160,50 @@ class WriteQueue {
     GroupCommit commit;
   };
 
-  // A wake-up flag the commit loop sleeps on. Engine executor only. Shared
-  // with posted Set() calls, which may outlive the queue.
-  class WakeEvent {
-   public:
-    explicit WakeEvent(boost::asio::io_context& engine) : engine_(engine) {}
-    // Completes at once if Set() was called since the last Wait().
-    boost::asio::awaitable<void> Wait();
-    // Resumes the waiter inline, or marks the event set.
-    // REQUIRES: on the engine thread, not inside the waiting coroutine.
-    void Set();
-
-   private:
-    boost::asio::io_context& engine_;
-    bool set_ = false;
-    std::optional<boost::asio::any_completion_handler<void()>> waiter_;
-  };
-
   boost::asio::awaitable<Status> Enqueue(Writer& w);
-  void Push(Writer* w);
-  boost::asio::awaitable<void> CommitLoop();
-  // Moves the next group from the front of queue_ into *group. REQUIRES: mu_
-  // held, queue_ not empty.
-  void TakeGroupLocked(std::vector<Writer*>* group);
+  // Takes the role if free and runs the steps. `ex`: the caller's executor.
+  void Kick(const boost::asio::any_io_executor& ex);
+  // Runs commit steps until none is possible, then releases the role.
+  // REQUIRES: holds the role. `self`: the writer whose thread this is (it is
+  // completed without being resumed), or nullptr.
+  void Drive(const boost::asio::any_io_executor& ex, Writer* self);
+  // One step; false when nothing could be done (the role has been released).
+  bool Step(const boost::asio::any_io_executor& ex, Writer* self);
+  // Takes the next group off the queue's front when it may begin now:
+  // fills *group, or starts a room task and leaves the queue as it is.
+  // REQUIRES: mu_ held via `lock`, role held, queue_ front is a batch.
+  bool TakeGroupLocked(std::unique_lock<std::mutex>& lock, std::vector<Writer*>* group);
   // Combines `group`'s batches and begins it; it joins inflight_.
-  boost::asio::awaitable<void> BeginOne(std::vector<Writer*> group);
-  // Ends the oldest group in flight and resumes its members.
-  boost::asio::awaitable<void> EndHead();
-  // Resumes `w` with `status` on its executor (inline when that is the
-  // current thread's).
-  static void Resume(Writer* w, const Status& status);
-  // The commit loop died of an exception (a bug): fails the writers it held
-  // and the queued ones, and lets the next writer start a new loop.
-  // REQUIRES: on engine executor.
-  void AfterLoopFailure(const Status& s);
+  void BeginOne(const boost::asio::any_io_executor& ex, std::vector<Writer*> group);
+  // Ends `head` (just taken off inflight_) and resumes its members.
+  void EndOne(const boost::asio::any_io_executor& ex, std::unique_ptr<InFlight> head,
+              Writer* self);
+  // Completes `w` with `status`: marks it done, and resumes it on its
+  // executor if it is suspended (never `self`). An exception a resumed writer
+  // throws inline is kept in `escaped_` and rethrown once the role is released.
+  void Complete(Writer* w, const Status& status, Writer* self);
+  boost::asio::awaitable<void> RoomTask(size_t bytes, bool sync);
+  // A commit step threw (a bug): fails every writer held or queued.
+  // REQUIRES: holds the role.
+  void AfterStepFailure(const Status& s, Writer* self);
+  bool IsReadyLocked(const InFlight& f) const {
+    return f.commit.begun && (!f.commit.sync_started || f.commit.sync_done);
+  }
 
-  boost::asio::io_context& engine_;
+  const boost::asio::any_io_executor engine_;
   CommitTarget* const target_;
   const size_t max_in_flight_;
-  const std::shared_ptr<WakeEvent> wake_;
 
   std::mutex mu_;
+  std::condition_variable idle_cv_;
   std::deque<Writer*> queue_;
-  bool loop_active_ = false;
-  bool waiting_ = false;  // the commit loop sleeps on wake_ and wants new writers
-
-  // Commit loop only.
   std::deque<std::unique_ptr<InFlight>> inflight_;  // oldest first
-  std::vector<std::unique_ptr<InFlight>> dead_;      // held by a dead loop (kept for their syncs)
+  bool driving_ = false;    // the commit role is held
+  bool room_busy_ = false;  // a room task runs; no group begins
+  std::vector<std::unique_ptr<InFlight>> dead_;  // failed while a sync was in flight
+  std::exception_ptr escaped_;  // thrown by a writer resumed inline
+
+  // Role holder only.
   WriteBatch combined_;
 };
 

@@ -66,6 +66,11 @@ asio::awaitable<Result<size_t>> File::ReadAt(uint64_t offset, std::span<char> bu
   co_return done;
 }
 
+asio::awaitable<IoCompletion> File::WriteAtRaw(uint64_t offset, std::span<const char> data) {
+  const auto len = static_cast<uint32_t>(std::min(data.size(), kMaxChunk));
+  co_return co_await Submit({IoOpcode::kWrite, fd_, const_cast<char*>(data.data()), len, offset});
+}
+
 asio::awaitable<Status> File::WriteAt(uint64_t offset, std::span<const char> data) {
   size_t done = 0;
   while (done < data.size()) {

@@ -53,6 +53,15 @@ class File {
   // SUSPENDS: one or more backend writes.
   boost::asio::awaitable<Status> WriteAt(uint64_t offset, std::span<const char> data);
 
+  // One write of up to data.size() bytes at `offset`, without completing a
+  // short transfer: the backend's result (bytes written or -errno), for
+  // callers that treat some errors (ENOSPC, EFBIG) as expected.
+  // SUSPENDS: one backend write.
+  boost::asio::awaitable<IoCompletion> WriteAtRaw(uint64_t offset, std::span<const char> data);
+
+  // Status::IOError("<path>: <op> at offset <n>: <strerror>").
+  Status ErrorStatus(const char* op, uint64_t offset, int neg_errno) const;
+
   // Writes `data` at append_offset() and advances it (only on success).
   // SUSPENDS: as WriteAt.
   boost::asio::awaitable<Status> Append(std::span<const char> data);
@@ -95,7 +104,6 @@ class File {
 
  private:
   boost::asio::awaitable<IoCompletion> Submit(IoRequest req);
-  Status ErrorStatus(const char* op, uint64_t offset, int neg_errno) const;
 
   std::shared_ptr<Backend> backend_;
   int fd_;
