@@ -119,7 +119,8 @@ BOOST_DATA_TEST_CASE(SyncGroupsPipelineButStayInvisibleUntilSynced,
     const std::vector<int> fds = fault->held_sync_fds();
     BOOST_TEST(fds[0] != fds[1]);
     asio::co_spawn(ctx, PutInto(db, WriteOptions{}, "c", &sc), asio::detached);
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    // c queues behind the two groups in flight (it may not begin before one ends).
+    BOOST_REQUIRE(WaitUntil([&] { return static_cast<DBImpl&>(db).QueuedWritersForTesting() == 1; }));
     // Logged and in the memtable, but not synced: invisible.
     BOOST_TEST(GetOrStatus(db, "a") == "NOT_FOUND");
     BOOST_TEST(GetOrStatus(db, "b") == "NOT_FOUND");

@@ -1,0 +1,375 @@
+// The commit path: who commits (the writer's own thread), durability and
+// order across log switches, failures while beginning a group or growing the
+// log, closing, executors.
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <new>
+#include <sstream>
+#include <thread>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <leveldb/db.h>
+
+#include "corodb/sync_db.h"
+#include "db_test_util.h"
+#include "io/file_names.h"
+#include "support/temp_dir.h"
+
+namespace corodb {
+namespace {
+
+namespace asio = boost::asio;
+namespace bdata = boost::unit_test::data;
+using test::BackendNames;
+using test::GetOrStatus;
+using test::OpenOrDie;
+using test::Run;
+using test::TempDir;
+using test::TestOptions;
+
+asio::awaitable<void> PutInto(DB& db, WriteOptions wo, std::string key, Status* out,
+                              std::atomic<bool>* done = nullptr) {
+  *out = co_await db.Put(wo, key, "v" + key);
+  if (done != nullptr) done->store(true);
+}
+
+// Polls `done` for up to 20 s (it waits for an event; it never decides).
+template <typename Pred>
+bool WaitUntil(Pred done) {
+  for (int i = 0; i < 20000; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+// A power cut before the DB could close: every later sync fails, then
+// whatever was never synced is dropped.
+void CrashAndCutPower(std::unique_ptr<DB> db, io::FaultInjectionBackend& fault) {
+  fault.FailAllSyncs(EIO);
+  db.reset();
+  fault.FailAllSyncs(0);
+  BOOST_REQUIRE(fault.DropUnsyncedData().ok());
+}
+
+std::string NewestLogPath(const std::string& dir) {
+  auto names = io::ListDir(dir);
+  BOOST_REQUIRE(names.ok());
+  uint64_t best = 0;
+  for (const auto& name : *names) {
+    uint64_t number;
+    io::FileType type;
+    if (io::ParseFileName(name, &number, &type) && type == io::FileType::kLogFile) {
+      best = std::max(best, number);
+    }
+  }
+  BOOST_REQUIRE(best != 0);
+  return io::LogFileName(dir, best);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+BOOST_AUTO_TEST_SUITE(WriteQueueTest)
+
+// No thread switch for an uncontended write: the coroutine that writes
+// commits on its own thread and completes within the handler that started
+// it, although the DB's engine runs on another thread.
+BOOST_DATA_TEST_CASE(UncontendedWriteCompletesOnTheCallersThreadWithoutSuspending,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto db = OpenOrDie(TestOptions(backend), dir.Child("db"), backend);
+  asio::io_context ctx;
+  Status s = Status::IOError("not run");
+  std::atomic<bool> done{false};
+  asio::co_spawn(ctx, PutInto(*db, WriteOptions{}, "a", &s, &done), asio::detached);
+  BOOST_TEST(ctx.run_one() == 1u);  // the coroutine's first (and only) step
+  BOOST_TEST(done.load());
+  BOOST_TEST(s.ok(), s.ToString());
+  ctx.run();
+  BOOST_TEST(GetOrStatus(*db, "a") == "va");
+}
+
+// SyncDB's reads and (uncontended) writes run on the calling thread: they
+// work while nothing runs the engine executor at all.
+BOOST_DATA_TEST_CASE(SyncDBDoesNotNeedTheEngineThread, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  asio::io_context engine;
+  options.engine_context = &engine;
+  std::unique_ptr<SyncDB> db;
+  {
+    auto guard = asio::make_work_guard(engine);
+    std::thread runner([&engine] { engine.run(); });
+    auto opened = SyncDB::Open(options, dir.Child("db"));
+    guard.reset();
+    runner.join();  // nothing runs the engine from here on
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    db = std::move(opened).value();
+  }
+  auto result = std::make_shared<std::promise<std::string>>();
+  std::future<std::string> got = result->get_future();
+  std::thread caller([&db, result] {
+    Status s = db->Put({}, "k", "v");
+    Result<std::string> v = db->Get({}, "k");
+    result->set_value(!s.ok() ? s.ToString() : v.ok() ? *v : v.status().ToString());
+  });
+  if (got.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    caller.detach();
+    (void)db.release();  // a thread still uses it
+    BOOST_FAIL("SyncDB waited for the engine executor");
+  }
+  caller.join();
+  BOOST_TEST(got.get() == "v");
+  BOOST_TEST(db->Close().ok());
+}
+
+// Non-sync groups fill a log, the memtable switches, then a sync write to
+// the new log is acknowledged. After a power cut, the recovered state is a
+// prefix of the write order: the sync write survived, so must everything
+// written before it, in the older logs too.
+BOOST_DATA_TEST_CASE(LogSwitchKeepsPrefixOrderAcrossPowerCut, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 16 * 1024;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto opened = test::TryOpen(options, dir.Child("db"), fault);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  std::unique_ptr<DB> db = std::move(opened).value();
+  for (int i = 0; i < 100; ++i) {
+    BOOST_REQUIRE(Run(db->Put({}, "n" + std::to_string(i), std::string(1000, 'n'))).ok());
+  }
+  BOOST_REQUIRE(Run(db->Put({.sync = true}, "last", "synced")).ok());
+  std::string stats;
+  BOOST_REQUIRE(db->GetProperty("corodb.stats", &stats));
+  BOOST_TEST(stats.find("memtable_switches: 0\n") == std::string::npos, stats);
+  CrashAndCutPower(std::move(db), *fault);
+
+  auto reopened = OpenOrDie(options, dir.Child("db"), backend);
+  BOOST_TEST(GetOrStatus(*reopened, "last") == "synced");
+  int missing = 0;
+  for (int i = 0; i < 100; ++i) {
+    if (GetOrStatus(*reopened, "n" + std::to_string(i)) != std::string(1000, 'n')) ++missing;
+  }
+  BOOST_TEST(missing == 0);
+}
+
+// bad_alloc while beginning group b, with group a's sync in flight ahead of
+// it: a still ends as its sync says (acknowledged, visible); b fails; only
+// then does the database refuse writes.
+BOOST_DATA_TEST_CASE(ExceptionBeginningAGroupFailsItInLogOrder, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const Options options = TestOptions(backend);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  {
+    auto opened = test::TryOpen(options, dir.Child("db"), fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    auto& impl = static_cast<DBImpl&>(db);
+    BOOST_REQUIRE(Run(db.Put({.sync = true}, "warm", "w")).ok());  // grows the log first
+    int begins = 0;
+    impl.SetBeginGroupHookForTesting([&begins] {
+      if (++begins == 2) throw std::bad_alloc();
+    });
+    fault->HoldSyncs();
+    asio::io_context ctx;
+    auto guard = asio::make_work_guard(ctx);
+    std::thread writers([&ctx] { ctx.run(); });
+    Status sa, sb;
+    asio::co_spawn(ctx, PutInto(db, {.sync = true}, "a", &sa), asio::detached);
+    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
+    asio::co_spawn(ctx, PutInto(db, {.sync = true}, "b", &sb), asio::detached);
+    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 2; }));  // b began, then threw
+    fault->ReleaseSyncs();
+    guard.reset();
+    writers.join();
+    BOOST_TEST(sa.ok(), sa.ToString());
+    BOOST_TEST(sb.IsIOError(), sb.ToString());
+    BOOST_TEST(sb.ToString().find("bad_alloc") != std::string::npos, sb.ToString());
+    BOOST_TEST(GetOrStatus(db, "a") == "va");
+    BOOST_TEST(GetOrStatus(db, "b") == "NOT_FOUND");
+    BOOST_TEST(!Run(db.Put({}, "later", "x")).ok());
+  }
+  auto db = OpenOrDie(options, dir.Child("db"), backend);
+  BOOST_TEST(GetOrStatus(*db, "a") == "va");
+}
+
+// Restores RLIMIT_FSIZE and SIGXFSZ's disposition.
+class FileSizeLimit {
+ public:
+  explicit FileSizeLimit(rlim_t bytes) {
+    old_handler_ = ::signal(SIGXFSZ, SIG_IGN);
+    BOOST_REQUIRE(::getrlimit(RLIMIT_FSIZE, &old_) == 0);
+    rlimit limited = old_;
+    limited.rlim_cur = bytes;
+    BOOST_REQUIRE(::setrlimit(RLIMIT_FSIZE, &limited) == 0);
+  }
+  ~FileSizeLimit() {
+    ::setrlimit(RLIMIT_FSIZE, &old_);
+    ::signal(SIGXFSZ, old_handler_);
+  }
+
+ private:
+  rlimit old_{};
+  sighandler_t old_handler_;
+};
+
+// Growing the log by a 1 MiB chunk fails with EFBIG (as with ENOSPC or
+// EDQUOT on a nearly full disk), but small records still fit: sync writes
+// keep working, appended without preallocation, and survive a reopen.
+BOOST_DATA_TEST_CASE(LogThatCannotGrowByAChunkStillTakesSyncWrites, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const Options options = TestOptions(backend);
+  {
+    FileSizeLimit limit(256 * 1024);
+    auto db = OpenOrDie(options, dir.Child("db"), backend);
+    for (int i = 0; i < 50; ++i) {
+      Status s = Run(db->Put({.sync = true}, "k" + std::to_string(i), std::string(100, 'x')));
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+    }
+    BOOST_TEST(Run(db->Close()).ok());
+  }
+  auto db = OpenOrDie(options, dir.Child("db"), backend);
+  for (int i = 0; i < 50; ++i) {
+    BOOST_TEST(GetOrStatus(*db, "k" + std::to_string(i)) == std::string(100, 'x'));
+  }
+  BOOST_TEST(Run(db->Put({.sync = true}, "after", "reopen")).ok());
+}
+
+// A clean close leaves no preallocated zeros behind the last record, and the
+// real LevelDB opens the directory with paranoid_checks and reads every key.
+BOOST_DATA_TEST_CASE(CleanCloseLeavesLogLevelDBParanoidOpens, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  std::string log_path;
+  {
+    auto db = OpenOrDie(TestOptions(backend), dir.Child("db"), backend);
+    for (int i = 0; i < 20; ++i) {
+      BOOST_REQUIRE(Run(db->Put({.sync = true}, "s" + std::to_string(i), std::string(200, 'a' + i))).ok());
+    }
+    log_path = NewestLogPath(dir.Child("db"));
+    BOOST_REQUIRE(Slurp(log_path).size() >= (1u << 20));  // preallocated while open
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  const std::string log = Slurp(log_path);
+  BOOST_REQUIRE(!log.empty());
+  BOOST_TEST(log.back() != '\0');  // ends with the last record's payload
+  BOOST_TEST(log.size() < 8192u);
+
+  leveldb::Options lo;
+  lo.paranoid_checks = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status s = leveldb::DB::Open(lo, dir.Child("db"), &raw);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  std::unique_ptr<leveldb::DB> ldb(raw);
+  for (int i = 0; i < 20; ++i) {
+    std::string value;
+    BOOST_TEST(ldb->Get({}, "s" + std::to_string(i), &value).ok());
+    BOOST_TEST(value == std::string(200, 'a' + i));
+  }
+}
+
+// A DB on the caller's engine_context destroyed right after its writes
+// return, without Close(): the destructor closes it (no zero tail, data
+// there after reopen) and nothing touches it afterwards (ASan).
+BOOST_DATA_TEST_CASE(DestroyWithoutCloseOnCallersEngineClosesIt, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  asio::io_context engine;
+  auto guard = asio::make_work_guard(engine);
+  std::thread engine_thread([&engine] { engine.run(); });
+  options.engine_context = &engine;
+  for (int round = 0; round < 10; ++round) {
+    auto opened = test::TryOpen(options, dir.Child("db"), test::MakeBackendByName(backend));
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    std::unique_ptr<DB> db = std::move(opened).value();
+    asio::io_context ctx;
+    Status s1, s2;
+    asio::co_spawn(ctx, PutInto(*db, {.sync = true}, "r" + std::to_string(round), &s1), asio::detached);
+    asio::co_spawn(ctx, PutInto(*db, {.sync = true}, "q" + std::to_string(round), &s2), asio::detached);
+    ctx.run();
+    BOOST_REQUIRE(s1.ok() && s2.ok());
+    db.reset();  // no Close()
+    const std::string log = Slurp(NewestLogPath(dir.Child("db")));
+    BOOST_TEST((log.empty() || log.back() != '\0'), "round " << round << ": zero tail");
+  }
+  auto db = OpenOrDie(TestOptions(backend), dir.Child("db"), backend);
+  for (int round = 0; round < 10; ++round) {
+    BOOST_TEST(GetOrStatus(*db, "r" + std::to_string(round)) == "vr" + std::to_string(round));
+  }
+  guard.reset();
+  engine_thread.join();
+}
+
+asio::awaitable<void> MixedWriter(DB& db, int writer, int count) {
+  for (int i = 0; i < count; ++i) {
+    const std::string key = "w" + std::to_string(writer) + "-" + std::to_string(i);
+    Status s = co_await db.Put({.sync = i % 10 == 0}, key, std::string(300, 'a' + writer));
+    if (!s.ok()) throw std::runtime_error(s.ToString());
+  }
+}
+
+// The engine executor may be run by several threads: room tasks (memtable
+// and log switches, log growth) and the commit steps stay correct (TSan).
+BOOST_DATA_TEST_CASE(EngineContextRunByTwoThreads, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 16 * 1024;
+  asio::io_context engine;
+  auto guard = asio::make_work_guard(engine);
+  std::thread e1([&engine] { engine.run(); });
+  std::thread e2([&engine] { engine.run(); });
+  options.engine_context = &engine;
+  {
+    auto opened = test::TryOpen(options, dir.Child("db"), test::MakeBackendByName(backend));
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    constexpr int kThreads = 4, kPerThread = 300;
+    std::vector<std::thread> threads;
+    std::atomic<int> failures{0};
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&db, t, &failures] {
+        asio::io_context ctx;
+        asio::co_spawn(ctx, MixedWriter(db, t, kPerThread), [&failures](std::exception_ptr e) {
+          if (e) failures.fetch_add(1);
+        });
+        ctx.run();
+      });
+    }
+    for (auto& t : threads) t.join();
+    BOOST_TEST(failures.load() == 0);
+    std::string stats;
+    BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
+    BOOST_TEST(stats.find("memtable_switches: 0\n") == std::string::npos, stats);
+    for (int t = 0; t < kThreads; ++t) {
+      for (int i = 0; i < kPerThread; i += 7) {
+        const std::string key = "w" + std::to_string(t) + "-" + std::to_string(i);
+        BOOST_TEST(GetOrStatus(db, key) == std::string(300, 'a' + t), key);
+      }
+    }
+    BOOST_TEST(Run(db.Close()).ok());
+  }
+  guard.reset();
+  e1.join();
+  e2.join();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb
