@@ -6,7 +6,8 @@
 //
 // corodb runs T threads, each an io_context with C coroutines that each keep
 // one operation in flight. LevelDB (Debian's libleveldb) runs T*C threads: its
-// only way to have that many operations in flight. Operation counts are
+// only way to have that many operations in flight. The engine "corodb-sync"
+// is corodb through its blocking facade (SyncDB), T*C threads like LevelDB. Operation counts are
 // totals shared by all writers: --num per workload, --num/100 for fillsync
 // (db_bench's convention); --ops overrides every workload's count.
 #include <sys/resource.h>
@@ -33,6 +34,7 @@
 #include <leveldb/write_batch.h>
 
 #include "corodb/db.h"
+#include "corodb/sync_db.h"
 #include "util/random.h"
 
 namespace asio = boost::asio;
@@ -79,7 +81,7 @@ std::vector<std::string> Split(const std::string& s) {
 
 [[noreturn]] void Usage(const char* msg) {
   std::fprintf(stderr,
-               "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,leveldb --num=N --ops=N "
+               "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,corodb-sync,leveldb --num=N --ops=N "
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json\n",
                msg);
@@ -191,6 +193,7 @@ struct Result {
   double p50 = 0, p99 = 0, p999 = 0;  // microseconds
   double avg_group = 0;               // corodb only
   double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
+  double cpu_us_per_op() const { return ops > 0 ? cpu_seconds * 1e6 / static_cast<double>(ops) : 0; }
 };
 
 double CpuSeconds() {
@@ -272,16 +275,21 @@ double StatField(const std::string& stats, const std::string& field) {
   return pos == std::string::npos ? 0 : std::atof(stats.c_str() + pos + field.size() + 2);
 }
 
-Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
-  const std::string dir = f.db + "/corodb";
-  if (w.fresh_db) std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(f.db);
+corodb::Options CorodbOptions(const Flags& f) {
   corodb::Options options;
   options.create_if_missing = true;
   corodb::IoBackendKind kind = corodb::IoBackendKind::kAuto;
   if (f.backend == "uring") kind = corodb::IoBackendKind::kUring;
   if (f.backend == "threadpool") kind = corodb::IoBackendKind::kThreadPool;
   options.io_backend = kind;
+  return options;
+}
+
+Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
+  const std::string dir = f.db + "/corodb";
+  if (w.fresh_db) std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(f.db);
+  corodb::Options options = CorodbOptions(f);
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   for (int t = 0; t < f.threads; ++t) contexts.push_back(std::make_unique<asio::io_context>(1));
   const bool shared_engine = f.engine == "shared" && f.threads == 1;
@@ -330,6 +338,66 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   auto closed = asio::co_spawn(open_ctx, (*db)->Close(), asio::use_future);
   open_ctx.run();
   (void)closed.get();
+  db->reset();
+  return r;
+}
+
+// ---- corodb through SyncDB ----
+
+Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& gen) {
+  const std::string dir = f.db + "/corodb-sync";
+  if (w.fresh_db) std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(f.db);
+  auto db = corodb::SyncDB::Open(CorodbOptions(f), dir);
+  if (!db.ok()) {
+    std::fprintf(stderr, "corodb open failed: %s\n", db.status().ToString().c_str());
+    std::exit(1);
+  }
+  std::string before_stats;
+  (*db)->GetProperty("corodb.stats", &before_stats);
+  RunState st;
+  const int workers = f.threads * f.concurrency;
+  st.latencies.resize(static_cast<size_t>(workers));
+  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
+  Result r{"corodb-sync", w.name};
+  Progress progress("corodb-sync " + w.name, st, w.ops);
+  const double cpu0 = CpuSeconds();
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < workers; ++t) {
+    threads.emplace_back([&, t] {
+      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
+      corodb::WriteOptions wo;
+      wo.sync = w.sync;
+      auto& lat = st.latencies[static_cast<size_t>(t)];
+      for (;;) {
+        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= w.ops) return;
+        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
+        const auto t0 = Clock::now();
+        const corodb::Status ps = (*db)->Put(wo, key, v);
+        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
+        if (!ps.ok()) {
+          std::fprintf(stderr, "corodb put failed: %s\n", ps.ToString().c_str());
+          st.failed = true;
+          return;
+        }
+        st.done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpu_seconds = CpuSeconds() - cpu0;
+  r.ops = st.done.load();
+  Percentiles(st, &r);
+  std::string after_stats;
+  (*db)->GetProperty("corodb.stats", &after_stats);
+  const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
+  const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
+  r.avg_group = groups > 0 ? writes / groups : 0;
+  (void)(*db)->Close();
   db->reset();
   return r;
 }
@@ -404,6 +472,8 @@ int main(int argc, char** argv) {
         const std::string& engine = f.engines[e];
         if (engine == "corodb") {
           runs[e].push_back(RunCorodb(w, f, gen));
+        } else if (engine == "corodb-sync") {
+          runs[e].push_back(RunCorodbSync(w, f, gen));
         } else if (engine == "leveldb") {
           runs[e].push_back(RunLevelDB(w, f, gen));
         } else {
@@ -421,7 +491,7 @@ int main(int argc, char** argv) {
 
   const double entry_bytes = f.key_size + f.value_size;
   auto ratio_for = [&](const Result& r) -> double {
-    if (r.engine != "corodb") return 0;
+    if (r.engine.rfind("corodb", 0) != 0) return 0;
     for (const Result& o : results) {
       if (o.engine == "leveldb" && o.workload == r.workload && o.ops_per_sec() > 0) {
         return r.ops_per_sec() / o.ops_per_sec();
@@ -437,24 +507,25 @@ int main(int argc, char** argv) {
       const Result& r = results[i];
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
                   "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
-                  "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"avg_group_size\": %.2f, \"ratio_vs_leveldb\": %.3f}",
+                  "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"cpu_us_per_op\": %.2f, \"avg_group_size\": %.2f, "
+                  "\"ratio_vs_leveldb\": %.3f}",
                   i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
                   r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
-                  r.cpu_seconds, r.avg_group, ratio_for(r));
+                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, ratio_for(r));
     }
     std::printf("\n]}\n");
     return 0;
   }
   std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
               f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  std::printf("%-8s %-11s %9s %11s %8s %9s %9s %9s %7s %7s %9s\n", "engine", "benchmark", "ops", "ops/s", "MB/s",
-              "p50 us", "p99 us", "p99.9 us", "cpu s", "group", "vs ldb");
+  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %9s\n", "engine", "benchmark", "ops", "ops/s",
+              "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group", "vs ldb");
   for (const Result& r : results) {
     const double ratio = ratio_for(r);
-    std::printf("%-8s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %7s %9s\n", r.engine.c_str(),
+    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %9s\n", r.engine.c_str(),
                 r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
-                r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds,
-                r.engine == "corodb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-",
+                r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),
+                r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-",
                 ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
   }
   return 0;
