@@ -18,11 +18,13 @@
 
 namespace corodb {
 
+class DBImpl;
+
 class SyncDB {
  public:
   static Result<std::unique_ptr<SyncDB>> Open(const Options& options, const std::string& name);
 
-  explicit SyncDB(std::unique_ptr<DB> db) : db_(std::move(db)) {}
+  explicit SyncDB(std::unique_ptr<DB> db);
   ~SyncDB();
 
   Status Put(const WriteOptions& options, Slice key, Slice value);
@@ -37,6 +39,7 @@ class SyncDB {
 
  private:
   std::unique_ptr<DB> db_;
+  DBImpl* impl_;  // db_ when it is corodb's engine (its fast paths), else nullptr
 };
 
 }  // namespace corodb

@@ -80,18 +80,32 @@ Result<std::unique_ptr<SyncDB>> SyncDB::Open(const Options& options, const std::
   return std::make_unique<SyncDB>(std::move(db).value());
 }
 
+SyncDB::SyncDB(std::unique_ptr<DB> db) : db_(std::move(db)), impl_(dynamic_cast<DBImpl*>(db_.get())) {}
+
 SyncDB::~SyncDB() = default;
 
+// Each method first tries the DB's fast path on this thread (the same code
+// the coroutine runs first), then runs the coroutine.
 Status SyncDB::Put(const WriteOptions& o, Slice key, Slice value) {
-  return RunOnThisThread(db_->Put(o, key, value));
+  WriteBatch batch;
+  batch.Put(key, value);
+  return Write(o, batch);
 }
 Status SyncDB::Delete(const WriteOptions& o, Slice key) {
-  return RunOnThisThread(db_->Delete(o, key));
+  WriteBatch batch;
+  batch.Delete(key);
+  return Write(o, batch);
 }
 Status SyncDB::Write(const WriteOptions& o, const WriteBatch& batch) {
+  if (impl_ != nullptr) {
+    if (std::optional<Status> s = impl_->TryWriteNow(o, batch)) return *s;
+  }
   return RunOnThisThread(db_->Write(o, batch));
 }
 Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
+  if (impl_ != nullptr) {
+    if (std::optional<Result<std::string>> r = impl_->TryGetNow(o, key)) return std::move(*r);
+  }
   return RunOnThisThread(db_->Get(o, key));
 }
 Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }

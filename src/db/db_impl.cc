@@ -218,7 +218,14 @@ asio::awaitable<Status> DBImpl::Write(const WriteOptions& options, const WriteBa
   co_return co_await write_queue_.Submit(batch, options.sync);
 }
 
-asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& /*options*/, Slice key) {
+std::optional<Status> DBImpl::TryWriteNow(const WriteOptions& options, const WriteBatch& batch) {
+  if (closed_.load()) return Status::InvalidArgument(name_, "the database is closed");
+  // Writers that queue meanwhile are committed on the engine's executor,
+  // which always runs.
+  return write_queue_.TryCommitNow(batch, options.sync, engine_->get_executor());
+}
+
+std::optional<Result<std::string>> DBImpl::TryGetNow(const ReadOptions& /*options*/, Slice key) {
   // Load the sequence first: every entry at or below it is already in one of
   // the memtables of any state published afterwards.
   const SequenceNumber sequence = last_sequence_.load(std::memory_order_acquire);
@@ -227,16 +234,22 @@ asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& /*options*/,
   std::string value;
   Status s;
   if (state->mem->Get(lookup, &value, &s)) {
-    if (!s.ok()) co_return s;
-    co_return value;
+    if (!s.ok()) return Result<std::string>(s);
+    return Result<std::string>(std::move(value));
   }
   for (const auto& imm : state->imms) {
     if (imm->Get(lookup, &value, &s)) {
-      if (!s.ok()) co_return s;
-      co_return value;
+      if (!s.ok()) return Result<std::string>(s);
+      return Result<std::string>(std::move(value));
     }
   }
-  co_return Status::NotFound("");
+  // No tables yet: what no memtable has does not exist.
+  return Result<std::string>(Status::NotFound(""));
+}
+
+asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& options, Slice key) {
+  if (std::optional<Result<std::string>> found = TryGetNow(options, key)) co_return std::move(*found);
+  co_return Status::NotSupported(name_, "reading tables");  // not reached before tables exist
 }
 
 uint64_t DBImpl::MaxRecordBytes(size_t batch_bytes) {

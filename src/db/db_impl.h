@@ -68,6 +68,13 @@ class DBImpl final : public DB, private CommitTarget {
   bool GetProperty(Slice property, std::string* value) override;
   boost::asio::any_io_executor engine_executor() override { return engine_->get_executor(); }
 
+  // The blocking facade's fast paths (SyncDB), the same code the coroutines
+  // run first. TryWriteNow commits an uncontended non-sync batch on this
+  // thread; TryGetNow answers a read that needs no I/O. nullopt: do it
+  // through the coroutine instead (nothing happened).
+  std::optional<Status> TryWriteNow(const WriteOptions& options, const WriteBatch& batch);
+  std::optional<Result<std::string>> TryGetNow(const ReadOptions& options, Slice key);
+
   // Tests: runs inside BeginGroup after the group was logged, before it is
   // applied (e.g. to throw std::bad_alloc there). Set before writing.
   void SetBeginGroupHookForTesting(std::function<void()> hook) { begin_hook_ = std::move(hook); }

@@ -38,20 +38,38 @@ WriteQueue::WriteQueue(asio::any_io_executor engine, CommitTarget* target, size_
 WriteQueue::~WriteQueue() = default;
 
 asio::awaitable<Status> WriteQueue::Submit(const WriteBatch& batch, bool sync) {
-  Writer w;
-  w.batch = &batch;
-  w.sync = sync;
-  co_return co_await Enqueue(w);
+  return Enqueue(&batch, sync, /*close_log=*/false);
 }
 
 asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
-  Writer w;
-  w.close_log = close_log;
-  co_return co_await Enqueue(w);
+  return Enqueue(nullptr, /*sync=*/false, close_log);
 }
 
-asio::awaitable<Status> WriteQueue::Enqueue(Writer& w) {
+std::optional<Status> WriteQueue::TryCommitNow(const WriteBatch& batch, bool sync,
+                                               const asio::any_io_executor& ex) {
+  if (sync) return std::nullopt;
+  {
+    std::lock_guard lock(mu_);
+    if (driving_ || !queue_.empty() || !inflight_.empty() || room_busy_ ||
+        target_->NeedsRoom(WriteBatchInternal::ByteSize(batch), false)) {
+      return std::nullopt;
+    }
+    driving_ = true;  // nothing ahead of it: a group of one, now
+  }
+  const Status s = CommitSolo(batch, ex);
+  Drive(ex, nullptr);  // writers that queued meanwhile, or let go of the role
+  return s;
+}
+
+asio::awaitable<Status> WriteQueue::Enqueue(const WriteBatch* batch, bool sync, bool close_log) {
   const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  if (batch != nullptr) {
+    if (std::optional<Status> s = TryCommitNow(*batch, sync, ex)) co_return *s;
+  }
+  Writer w;
+  w.batch = batch;
+  w.sync = sync;
+  w.close_log = close_log;
   bool drive = false;
   {
     std::lock_guard lock(mu_);
@@ -79,6 +97,26 @@ asio::awaitable<Status> WriteQueue::Enqueue(Writer& w) {
         w.handler.emplace(std::move(handler));  // constructed in place, never assigned
       },
       asio::use_awaitable);
+}
+
+Status WriteQueue::CommitSolo(const WriteBatch& batch, const asio::any_io_executor& ex) {
+  GroupCommit commit;
+  commit.members = 1;
+  try {
+    combined_ = batch;
+    target_->BeginGroup(combined_, &commit, ex);
+  } catch (...) {
+    const Status s = FromException("commit failed", std::current_exception());
+    target_->OnBeginFailure(s);
+    if (commit.status.ok()) commit.status = s;
+  }
+  try {
+    return target_->EndGroup(commit);
+  } catch (...) {
+    const Status s = FromException("commit failed", std::current_exception());
+    target_->OnCommitLoopFailure(s);
+    return s;
+  }
 }
 
 void WriteQueue::SyncDone(GroupCommit* commit, const Status& status,

@@ -127,6 +127,14 @@ class WriteQueue {
   // SUSPENDS: until the group containing `batch` has ended, if not already.
   boost::asio::awaitable<Status> Submit(const WriteBatch& batch, bool sync);
 
+  // The fast path of Submit, callable without a coroutine: when nothing is
+  // queued or in flight and no preparation is due, commits non-sync `batch`
+  // on this thread at once and returns its status; otherwise nullopt (and
+  // nothing happened). Writers that queued meanwhile are then committed
+  // too, their syncs started on `ex`, which must be running.
+  std::optional<Status> TryCommitNow(const WriteBatch& batch, bool sync,
+                                     const boost::asio::any_io_executor& ex);
+
   // Waits until every write queued before this call has completed; with
   // `close_log`, then has the target close its log and returns that status.
   boost::asio::awaitable<Status> Barrier(bool close_log);
@@ -160,7 +168,11 @@ class WriteQueue {
     GroupCommit commit;
   };
 
-  boost::asio::awaitable<Status> Enqueue(Writer& w);
+  boost::asio::awaitable<Status> Enqueue(const WriteBatch* batch, bool sync, bool close_log);
+  // Begins and ends a non-sync group of one batch at once, with nothing in
+  // flight or queued (no ordering to keep). Returns the writer's status.
+  // REQUIRES: holds the role; !NeedsRoom for it.
+  Status CommitSolo(const WriteBatch& batch, const boost::asio::any_io_executor& ex);
   // Takes the role if free and runs the steps. `ex`: the caller's executor.
   void Kick(const boost::asio::any_io_executor& ex);
   // Runs commit steps until none is possible, then releases the role.
