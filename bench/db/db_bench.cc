@@ -192,6 +192,7 @@ struct Result {
   double seconds = 0, cpu_seconds = 0;
   double p50 = 0, p99 = 0, p999 = 0;  // microseconds
   double avg_group = 0;               // corodb only
+  double stall_ms = 0;                // corodb only: time no write group could begin
   double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
   double cpu_us_per_op() const { return ops > 0 ? cpu_seconds * 1e6 / static_cast<double>(ops) : 0; }
 };
@@ -334,6 +335,7 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
+  r.stall_ms = (StatField(after_stats, "write_stall_micros") - StatField(before_stats, "write_stall_micros")) / 1e3;
   open_ctx.restart();
   auto closed = asio::co_spawn(open_ctx, (*db)->Close(), asio::use_future);
   open_ctx.run();
@@ -397,6 +399,7 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
+  r.stall_ms = (StatField(after_stats, "write_stall_micros") - StatField(before_stats, "write_stall_micros")) / 1e3;
   (void)(*db)->Close();
   db->reset();
   return r;
@@ -508,24 +511,25 @@ int main(int argc, char** argv) {
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
                   "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
                   "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"cpu_us_per_op\": %.2f, \"avg_group_size\": %.2f, "
-                  "\"ratio_vs_leveldb\": %.3f}",
+                  "\"stall_ms\": %.1f, \"ratio_vs_leveldb\": %.3f}",
                   i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
                   r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
-                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, ratio_for(r));
+                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, r.stall_ms, ratio_for(r));
     }
     std::printf("\n]}\n");
     return 0;
   }
   std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
               f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %9s\n", "engine", "benchmark", "ops", "ops/s",
-              "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group", "vs ldb");
+  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %9s\n", "engine", "benchmark", "ops",
+              "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group", "stall ms",
+              "vs ldb");
   for (const Result& r : results) {
     const double ratio = ratio_for(r);
-    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %9s\n", r.engine.c_str(),
+    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %9s\n", r.engine.c_str(),
                 r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),
-                r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-",
+                r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-", r.stall_ms,
                 ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
   }
   return 0;

@@ -12,6 +12,12 @@ namespace corodb::config {
 // (one zero write + fdatasync per chunk), and only while sync writes arrive.
 inline constexpr size_t kWalPreallocChunk = 1 << 20;
 
+// Non-sync log bytes are handed to writeback (sync_file_range) every this
+// many bytes, so the fdatasync that makes an old log durable at a memtable
+// switch (the switch waits for it) finds little left to write. Measured in
+// docs/benchmarks.md ("Log switches").
+inline constexpr size_t kWalWritebackChunk = 1 << 20;
+
 // Groups between begin (logged, fdatasync started, applied invisibly) and end
 // (synced, visible, acknowledged). Two let the next group be logged and
 // applied, and its fdatasync run, while the previous group's sync is in

@@ -2,11 +2,13 @@
 
 #include <algorithm>
 #include <cassert>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
@@ -158,6 +160,7 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   log_prealloc_end_ = 0;
   log_prealloc_ok_ = true;
   log_sync_started_end_ = 0;
+  log_writeback_start_ = 0;
   co_return Status::OK();
 }
 
@@ -268,6 +271,17 @@ bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
 
 asio::awaitable<void> DBImpl::MakeRoom(size_t bytes, bool sync) {
   CORODB_ASSERT_ON_ENGINE();
+  const auto start = std::chrono::steady_clock::now();
+  co_await MakeRoomSteps(bytes, sync);
+  stats_.room_tasks.fetch_add(1, std::memory_order_relaxed);
+  stats_.write_stall_micros.fetch_add(
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                std::chrono::steady_clock::now() - start)
+                                .count()),
+      std::memory_order_relaxed);
+}
+
+asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
   if (!log_file_ || !log_error_.ok()) co_return;
   if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) {
     if (Status s = co_await SwitchMemtable(); !s.ok()) {
@@ -290,10 +304,17 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
   // in flight complete (those are earlier in the write order and end first),
   // but not before the old log's non-sync bytes are durable: otherwise a
   // power cut could keep a later group and lose an earlier one.
-  if (log_file_->append_offset() > log_sync_started_end_) {
-    if (Status s = co_await log_file_->Sync(); !s.ok()) co_return s;
+  // The old log's fdatasync and the new log's creation (a directory fsync)
+  // run at once.
+  const std::shared_ptr<io::File> old_log = log_file_;
+  if (old_log->append_offset() > log_sync_started_end_) {
+    using namespace asio::experimental::awaitable_operators;
+    auto [synced, created] = co_await (old_log->Sync() && StartNewLog(next_file_number_++));
+    if (!synced.ok()) co_return synced;
+    if (!created.ok()) co_return created;
+  } else if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) {
+    co_return s;
   }
-  if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) co_return s;
   // Until flushes exist (version set), frozen memtables stay in memory and
   // their logs stay live.
   const std::shared_ptr<const MemState> current = CurrentState();
@@ -339,6 +360,10 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     log_error_ = s;
     commit->status = s;
     return;
+  }
+  if (!sync && log_file_->append_offset() - log_writeback_start_ >= config::kWalWritebackChunk) {
+    log_file_->StartWriteback(log_writeback_start_, log_file_->append_offset() - log_writeback_start_);
+    log_writeback_start_ = log_file_->append_offset();
   }
   next_sequence_ = first + count;
   commit->last_sequence = first + count - 1;
@@ -435,14 +460,17 @@ std::string DBImpl::StatsString() const {
   char buf[512];
   std::snprintf(buf, sizeof(buf),
                 "writes: %llu\nwal_groups: %llu\navg_group_size: %.2f\nmax_group_size: %llu\n"
-                "wal_syncs: %llu\nwal_bytes: %llu\nupdates: %llu\nmemtable_switches: %llu\n",
+                "wal_syncs: %llu\nwal_bytes: %llu\nupdates: %llu\nmemtable_switches: %llu\n"
+                "room_tasks: %llu\nwrite_stall_micros: %llu\n",
                 static_cast<unsigned long long>(writes), static_cast<unsigned long long>(groups),
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
                 static_cast<unsigned long long>(stats_.max_group.load()),
                 static_cast<unsigned long long>(stats_.syncs.load()),
                 static_cast<unsigned long long>(stats_.wal_bytes.load()),
                 static_cast<unsigned long long>(stats_.updates.load()),
-                static_cast<unsigned long long>(stats_.memtable_switches.load()));
+                static_cast<unsigned long long>(stats_.memtable_switches.load()),
+                static_cast<unsigned long long>(stats_.room_tasks.load()),
+                static_cast<unsigned long long>(stats_.write_stall_micros.load()));
   return buf;
 }
 

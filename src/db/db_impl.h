@@ -91,6 +91,7 @@ class DBImpl final : public DB, private CommitTarget {
   // CommitTarget.
   bool NeedsRoom(size_t bytes, bool sync) override;
   boost::asio::awaitable<void> MakeRoom(size_t bytes, bool sync) override;
+  boost::asio::awaitable<void> MakeRoomSteps(size_t bytes, bool sync);
   void BeginGroup(WriteBatch& group, GroupCommit* commit,
                   const boost::asio::any_io_executor& ex) override;
   void OnBeginFailure(const Status& status) override;
@@ -155,6 +156,7 @@ class DBImpl final : public DB, private CommitTarget {
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   bool log_prealloc_ok_ = true;    // false after ENOSPC/EDQUOT/EFBIG growing this log
   uint64_t log_sync_started_end_ = 0;  // the log's length when its last fdatasync started
+  uint64_t log_writeback_start_ = 0;   // where the log's next StartWriteback begins
   MemTable* mem_ = nullptr;        // state_->mem: what groups are inserted into
   uint64_t next_file_number_ = 2;
   SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
@@ -181,6 +183,8 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> wal_bytes{0};    // bytes appended to WALs
     std::atomic<uint64_t> updates{0};      // puts + deletes applied
     std::atomic<uint64_t> memtable_switches{0};
+    std::atomic<uint64_t> room_tasks{0};         // memtable/log switches and log growths
+    std::atomic<uint64_t> write_stall_micros{0}; // time no group could begin (room tasks)
   } stats_;
 };
 

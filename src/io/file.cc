@@ -1,5 +1,6 @@
 #include "io/file.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -178,6 +179,11 @@ Result<uint64_t> File::Size() const {
   struct stat st;
   if (::fstat(fd_, &st) != 0) return Status::IOError(path_, std::strerror(errno));
   return static_cast<uint64_t>(st.st_size);
+}
+
+void File::StartWriteback(uint64_t offset, uint64_t len) {
+  (void)::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
+                          SYNC_FILE_RANGE_WRITE);
 }
 
 Status File::Truncate(uint64_t size) {
