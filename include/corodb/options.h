@@ -14,7 +14,6 @@ namespace corodb {
 
 class Comparator;
 class FilterPolicy;
-class Snapshot;
 
 // Which file-I/O backend the engine uses. The environment variable
 // CORODB_IO_BACKEND=uring|threadpool overrides this for operators and tests.
@@ -46,6 +45,11 @@ struct Options {
 
   // Bytes of memtable before it is frozen and a new log is started.
   size_t write_buffer_size = 4 * 1024 * 1024;
+
+  // Table options. corodb does not write or read tables yet (memtables are
+  // not flushed): until it does, Open fails with NotSupported when one of
+  // these differs from its default, rather than accept a setting that has
+  // no effect.
   // Tables kept open by the table cache.
   int max_open_files = 1000;
   // Capacity of the block cache in bytes.
@@ -60,7 +64,7 @@ struct Options {
   // Bloom filter (or other) policy; nullptr means no filter blocks.
   std::shared_ptr<const FilterPolicy> filter_policy;
 
-  // Threads running flushes and compactions.
+  // Threads running flushes and compactions (none yet: must stay 1).
   int background_threads = 1;
 
   // The engine executor: when set, the DB's commit loop runs on this context
@@ -69,11 +73,12 @@ struct Options {
 };
 
 struct ReadOptions {
+  // Verify the checksum of every table block this read loads. (Reads find
+  // everything in memtables until tables are written.)
   bool verify_checksums = false;
-  // Keep blocks read for this call in the block cache.
+  // Keep table blocks loaded for this read in the block cache.
   bool fill_cache = true;
-  // Read as of this snapshot; nullptr means the latest state.
-  const Snapshot* snapshot = nullptr;
+  // (LevelDB's `snapshot` arrives with snapshots.)
 };
 
 struct WriteOptions {

@@ -20,8 +20,33 @@ asio::awaitable<Result<std::unique_ptr<DB>>> DB::Open(const Options& options,
   co_return co_await OpenDBWithBackend(options, name, nullptr);
 }
 
+namespace {
+
+// Options that would change nothing today are refused rather than ignored.
+Status CheckOptions(const Options& o) {
+  const Options d;
+  auto unsupported = [](const char* name) {
+    return Status::NotSupported(name, "tables are not written yet; leave it at its default");
+  };
+  if (o.max_open_files != d.max_open_files) return unsupported("max_open_files");
+  if (o.block_cache_capacity != d.block_cache_capacity) return unsupported("block_cache_capacity");
+  if (o.block_size != d.block_size) return unsupported("block_size");
+  if (o.block_restart_interval != d.block_restart_interval) {
+    return unsupported("block_restart_interval");
+  }
+  if (o.max_file_size != d.max_file_size) return unsupported("max_file_size");
+  if (o.compression != d.compression) return unsupported("compression");
+  if (o.filter_policy != nullptr) return unsupported("filter_policy");
+  if (o.background_threads != d.background_threads) return unsupported("background_threads");
+  if (o.write_buffer_size == 0) return Status::InvalidArgument("write_buffer_size", "must be > 0");
+  return Status::OK();
+}
+
+}  // namespace
+
 asio::awaitable<Result<std::unique_ptr<DB>>> OpenDBWithBackend(
     const Options& options, const std::string& name, std::shared_ptr<io::Backend> backend) {
+  if (Status s = CheckOptions(options); !s.ok()) co_return s;
   auto impl = std::make_unique<DBImpl>(options, name, std::move(backend));
   // Recovery runs on the engine executor: its ring and thread do the I/O.
   Status s = co_await asio::co_spawn(impl->engine_executor(), impl->OpenOnEngine(),

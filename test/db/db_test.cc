@@ -11,6 +11,7 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 
+#include "corodb/filter_policy.h"
 #include "corodb/sync_db.h"
 #include "db/write_batch_internal.h"
 #include "db_test_util.h"
@@ -124,6 +125,31 @@ BOOST_AUTO_TEST_CASE(SyncDBFacadeWorks) {
   BOOST_REQUIRE((*db)->GetProperty("leveldb.stats", &stats));
   BOOST_TEST(stats.find("wal_syncs: 1") != std::string::npos);
   BOOST_TEST((*db)->Close().ok());
+}
+
+class EveryKeyFilter final : public FilterPolicy {
+ public:
+  const char* Name() const override { return "test.EveryKey"; }
+  void CreateFilter(std::span<const Slice>, std::string*) const override {}
+  bool KeyMayMatch(Slice, Slice) const override { return true; }
+};
+
+// Table options would have no effect until tables are written: Open says so
+// instead of ignoring them.
+BOOST_AUTO_TEST_CASE(TableOptionsWithoutTablesAreRefused) {
+  TempDir dir;
+  Options options;
+  options.create_if_missing = true;
+  options.filter_policy = std::make_shared<EveryKeyFilter>();
+  auto db = SyncDB::Open(options, dir.Child("db"));
+  BOOST_REQUIRE(!db.ok());
+  BOOST_TEST(db.status().IsNotSupported());
+  BOOST_TEST(db.status().ToString().find("filter_policy") != std::string::npos);
+  options.filter_policy = nullptr;
+  options.block_size = 16 * 1024;
+  BOOST_TEST(SyncDB::Open(options, dir.Child("db")).status().IsNotSupported());
+  options.block_size = Options().block_size;
+  BOOST_TEST(SyncDB::Open(options, dir.Child("db")).ok());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
