@@ -16,17 +16,22 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Collects what a log reader reports: the first corruption (for
+// Collects what a log reader reports: the earliest dropped bytes (for
 // paranoid_checks) and the total bytes dropped (logged otherwise).
 class CorruptionCollector final : public log::Reporter {
  public:
   explicit CorruptionCollector(Logger* logger) : logger_(logger) {}
-  void Corruption(size_t bytes, const Status& status) override {
+  void Corruption(uint64_t offset, size_t bytes, const Status& status) override {
     CORODB_LOG(logger_, "recovery: dropping %zu bytes: %s", bytes, status.ToString().c_str());
     bytes_dropped += bytes;
-    if (first.ok()) first = status;
+    if (first.ok() || offset < first_offset) {
+      first = status;
+      first_offset = offset;
+    }
   }
+  // The corruption at the smallest offset reported so far (OK if none).
   Status first;
+  uint64_t first_offset = 0;
   size_t bytes_dropped = 0;
 
  private:
@@ -163,12 +168,21 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
     Result<bool> more = co_await reader.ReadRecord(&record);
     if (!more.ok()) co_return more.status();
     if (options_.paranoid_checks && !reporter.first.ok()) {
-      Result<bool> torn = co_await IsTornRecordBeforeZeros(**file, reader.EndOfLastRecord());
+      // Bytes were dropped. A record after them means damage in the middle
+      // of the log. Otherwise the reader ran to the end: from the first
+      // dropped byte on, the log must be one torn record and zeros.
+      if (*more) {
+        co_return Status::Corruption(
+            reporter.first.message(),
+            "a record follows the damage (at offset " +
+                std::to_string(reader.LastRecordOffset()) + "): not a torn tail");
+      }
+      Result<bool> torn = co_await log::IsTornRecordBeforeZeros(**file, reporter.first_offset);
       if (!torn.ok()) co_return torn.status();
       if (!*torn) co_return reporter.first;
-      CORODB_LOG(logger_, "recovery: %s: torn record after offset %llu before preallocated zeros; "
+      CORODB_LOG(logger_, "recovery: %s: torn record at offset %llu before preallocated zeros; "
                  "treated as end of log", path.c_str(),
-                 static_cast<unsigned long long>(reader.EndOfLastRecord()));
+                 static_cast<unsigned long long>(reporter.first_offset));
       break;
     }
     if (!*more) break;
@@ -178,7 +192,7 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
     if (!s.ok()) {
       const Status located = Status::Corruption(where, s.ToString());
       if (options_.paranoid_checks) co_return located;
-      reporter.Corruption(record.size(), located);
+      reporter.Corruption(reader.LastRecordOffset(), record.size(), located);
       continue;
     }
     ++records;
@@ -201,43 +215,6 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
              static_cast<unsigned long long>(records), reporter.bytes_dropped);
   state->records_replayed += records;
   co_return Status::OK();
-}
-
-asio::awaitable<Result<bool>> Recovery::IsTornRecordBeforeZeros(io::File& file, uint64_t good_end) {
-  const Result<uint64_t> size = file.Size();
-  if (!size.ok()) co_return size.status();
-  constexpr uint64_t kBlock = 32768;
-  constexpr uint64_t kHeader = 7;
-  // Follow the damaged record's fragment headers (lengths are trusted only to
-  // find where the record claims to end) to the end of its last fragment.
-  uint64_t pos = good_end;
-  for (int fragments = 0; fragments < 64; ++fragments) {
-    if (kBlock - pos % kBlock < kHeader) pos += kBlock - pos % kBlock;  // block trailer
-    if (pos + kHeader > *size) co_return false;
-    char header[kHeader];
-    Result<size_t> n = co_await file.ReadAt(pos, std::span<char>(header, kHeader));
-    if (!n.ok()) co_return n.status();
-    if (*n < kHeader) co_return false;
-    if (std::all_of(header, header + kHeader, [](char c) { return c == 0; })) break;
-    const uint64_t length = static_cast<uint8_t>(header[4]) | (static_cast<uint64_t>(static_cast<uint8_t>(header[5])) << 8);
-    const auto type = static_cast<uint8_t>(header[6]);
-    pos += kHeader + length;
-    if (type == 1 || type == 4 || type > 4) break;  // FULL, LAST, or garbage: the record ends here
-  }
-  // Everything after it must be zeros (preallocated space), at least one block of them.
-  if (pos + kBlock > *size) co_return false;
-  std::string buf(64 * 1024, '\0');
-  for (uint64_t at = pos; at < *size;) {
-    Result<size_t> n = co_await file.ReadAt(at, std::span<char>(buf.data(), buf.size()));
-    if (!n.ok()) co_return n.status();
-    if (*n == 0) break;
-    if (!std::all_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n),
-                     [](char c) { return c == 0; })) {
-      co_return false;
-    }
-    at += *n;
-  }
-  co_return true;
 }
 
 asio::awaitable<Result<RecoveredState>> Recovery::Run() {

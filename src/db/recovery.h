@@ -3,11 +3,12 @@
 // Reads CURRENT and the MANIFEST it names (VersionEdit records), then replays
 // every live log (number >= the MANIFEST's log number, or its previous log
 // number) in order into memtables. A torn tail — the end of a log cut by a
-// crash mid-write — ends that log quietly (noted in LOG). Damage before the
-// tail (other than one torn record in front of preallocated zeros, which is
-// a torn tail too) fails with Corruption naming the file and offset when paranoid_checks
-// is set; otherwise the damaged records are skipped and the bytes dropped are
-// logged.
+// crash mid-write — ends that log quietly (noted in LOG). So does one torn
+// record in front of preallocated zeros (log::IsTornRecordBeforeZeros,
+// checked from the first byte the reader dropped). Any other damage — above
+// all, dropped bytes followed by a good record — fails with Corruption naming
+// the file and offset when paranoid_checks is set; otherwise the damaged
+// records are skipped and the bytes dropped are logged.
 //
 // Also creates a new database (MANIFEST-000001 + CURRENT, as LevelDB does).
 #pragma once
@@ -63,11 +64,6 @@ class Recovery {
   };
   boost::asio::awaitable<Result<ManifestState>> ReadManifest();
   boost::asio::awaitable<Status> ReplayLog(uint64_t number, RecoveredState* state);
-  // True when the log holds, after `good_end`, at most one damaged record
-  // followed only by zeros (preallocated space): what a crash during a write
-  // into preallocated log space leaves. Such a tail is a torn tail, not
-  // corruption, even under paranoid_checks.
-  boost::asio::awaitable<Result<bool>> IsTornRecordBeforeZeros(io::File& file, uint64_t good_end);
 
   const Options& options_;
   const std::string dbname_;

@@ -15,8 +15,10 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 
+#include "db/config.h"
 #include "db_test_util.h"
 #include "io/file_names.h"
+#include "log/log_reader.h"
 #include "support/temp_dir.h"
 
 namespace corodb {
@@ -500,6 +502,175 @@ BOOST_DATA_TEST_CASE(PreallocatedLogTornRecordVersusCorruption, bdata::make(Back
         BOOST_REQUIRE(db.ok());
         BOOST_TEST(GetOrStatus(**db, "s0") == std::string(200, 'a'));
       }
+    }
+  }
+}
+
+// Where each record of an in-memory log starts and ends (parsed with the
+// log reader, so the tests never decode framing themselves).
+struct RecordSpan {
+  uint64_t offset;
+  uint64_t end;
+};
+std::vector<RecordSpan> RecordSpans(const std::string& log) {
+  log::RecordParser parser("spans.log", nullptr, /*checksum=*/true);
+  std::vector<RecordSpan> spans;
+  std::string record;
+  for (;;) {
+    switch (parser.Next(&record)) {
+      case log::RecordParser::Step::kRecord:
+        spans.push_back({parser.LastRecordOffset(), parser.EndOfLastRecord()});
+        break;
+      case log::RecordParser::Step::kNeedBlock: {
+        const uint64_t at = parser.NextBlockOffset();
+        parser.FeedBlock(at >= log.size() ? Slice() : Slice(log).substr(at, log::kBlockSize));
+        break;
+      }
+      case log::RecordParser::Step::kEndOfLog:
+        return spans;
+    }
+  }
+}
+
+// Writes sync puts "p0", "p1", ... with `value_size`-byte values into a
+// preallocated log (paranoid_checks off while writing: sync groups then grow
+// the log in zero-filled chunks) until `done(spans)` holds; returns the log.
+template <typename Done>
+std::string WritePreallocatedLog(const std::string& backend, const std::string& db_dir,
+                                 size_t value_size, Done done) {
+  Options options = TestOptions(backend);
+  options.paranoid_checks = false;
+  auto db = OpenOrDie(options, db_dir, backend);
+  for (int i = 0; i < 10000; ++i) {
+    BOOST_REQUIRE(Run(db->Put({.sync = true}, "p" + std::to_string(i),
+                              std::string(value_size, static_cast<char>('a' + i % 26))))
+                      .ok());
+    if (done(RecordSpans(Slurp(LogPath(db_dir))))) break;
+  }
+  return LogPath(db_dir);
+}
+
+std::string PValue(size_t value_size, int i) {
+  return std::string(value_size, static_cast<char>('a' + i % 26));
+}
+
+// (a) A damaged payload byte of record 1 in block 0; the only record after it
+// is a FULL record in block 1, which the reader returns in the same call
+// that drops block 0's rest; zeros follow. That is damage in the middle of
+// the log, not a torn tail.
+BOOST_DATA_TEST_CASE(DamageBeforeARecordInALaterBlockIsCorruption, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string db_dir = dir.Child("db");
+  constexpr size_t kValue = 2000;
+  const std::string log_path = WritePreallocatedLog(backend, db_dir, kValue, [](const auto& spans) {
+    return spans.back().offset >= log::kBlockSize;
+  });
+  std::string data = Slurp(log_path);
+  const std::vector<RecordSpan> spans = RecordSpans(data);
+  const size_t n = spans.size();
+  BOOST_REQUIRE(n >= 3u);
+  BOOST_REQUIRE(data.size() % config::kWalPreallocChunk == 0);
+  // Exactly one record starts in block 1: the last one, a FULL record.
+  BOOST_REQUIRE(spans[n - 2].offset < log::kBlockSize);
+  BOOST_REQUIRE(spans[n - 1].end < 2 * log::kBlockSize);
+  data[spans[1].offset + log::kHeaderSize + 20] ^= 0x10;
+  WriteFile(log_path, data);
+
+  Options options = TestOptions(backend);
+  options.paranoid_checks = true;
+  auto strict = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+  BOOST_REQUIRE_MESSAGE(!strict.ok(), "mid-log damage taken for a torn tail");
+  BOOST_TEST(strict.status().IsCorruption(), strict.status().ToString());
+  BOOST_TEST(strict.status().ToString().find(log_path + ": offset " + std::to_string(spans[1].offset)) !=
+                 std::string::npos,
+             strict.status().ToString());
+
+  options.paranoid_checks = false;  // the damaged block is skipped, as before
+  auto lenient = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+  BOOST_REQUIRE_MESSAGE(lenient.ok(), lenient.status().ToString());
+  BOOST_TEST(GetOrStatus(**lenient, "p0") == PValue(kValue, 0));
+  BOOST_TEST(GetOrStatus(**lenient, "p1") == "NOT_FOUND");
+  const int last = static_cast<int>(n - 1);
+  BOOST_TEST(GetOrStatus(**lenient, "p" + std::to_string(last)) == PValue(kValue, last));
+}
+
+// (b) The high bit of record 1's length: the length reaches past its block.
+// Whether the log is preallocated (zeros after) or not (the damaged record is
+// in the file's last, partial block), that is damage, never a torn tail.
+BOOST_DATA_TEST_CASE(LengthPastItsBlockIsCorruption,
+                     bdata::make(BackendNames()) * bdata::make({true, false}), backend,
+                     preallocated) {
+  TempDir dir;
+  const std::string db_dir = dir.Child("db");
+  constexpr size_t kValue = 200;
+  std::string log_path;
+  if (preallocated) {
+    log_path = WritePreallocatedLog(backend, db_dir, kValue,
+                                    [](const auto& spans) { return spans.size() == 5; });
+  } else {
+    Options options = TestOptions(backend);
+    options.paranoid_checks = true;  // no preallocation: the log ends after its last record
+    auto db = OpenOrDie(options, db_dir, backend);
+    for (int i = 0; i < 5; ++i) {
+      BOOST_REQUIRE(Run(db->Put({.sync = true}, "p" + std::to_string(i), PValue(kValue, i))).ok());
+    }
+    log_path = LogPath(db_dir);
+  }
+  std::string data = Slurp(log_path);
+  const std::vector<RecordSpan> spans = RecordSpans(data);
+  BOOST_REQUIRE(spans.size() == 5u);
+  BOOST_REQUIRE((data.size() > log::kBlockSize) == preallocated);
+  data[spans[1].offset + 5] = static_cast<char>(data[spans[1].offset + 5] | 0x80);
+  WriteFile(log_path, data);
+
+  Options options = TestOptions(backend);
+  options.paranoid_checks = true;
+  auto strict = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+  BOOST_REQUIRE_MESSAGE(!strict.ok(), "a damaged length taken for a torn tail");
+  BOOST_TEST(strict.status().IsCorruption(), strict.status().ToString());
+  BOOST_TEST(strict.status().ToString().find(log_path + ": offset " + std::to_string(spans[1].offset)) !=
+                 std::string::npos,
+             strict.status().ToString());
+
+  options.paranoid_checks = false;
+  auto lenient = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+  BOOST_REQUIRE_MESSAGE(lenient.ok(), lenient.status().ToString());
+  BOOST_TEST(GetOrStatus(**lenient, "p0") == PValue(kValue, 0));
+  BOOST_TEST(GetOrStatus(**lenient, "p1") == "NOT_FOUND");
+}
+
+// A torn record in the last block of a preallocated 1 MiB chunk: fewer than
+// 32 KiB of zeros follow it. Still a torn tail under paranoid_checks.
+BOOST_DATA_TEST_CASE(TornRecordBeforeAShortZeroRunIsATornTail, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string db_dir = dir.Child("db");
+  constexpr size_t kValue = 10000;
+  const std::string log_path = WritePreallocatedLog(backend, db_dir, kValue, [](const auto& spans) {
+    return spans.back().end >= config::kWalPreallocChunk - log::kBlockSize;
+  });
+  std::string data = Slurp(log_path);
+  const std::vector<RecordSpan> spans = RecordSpans(data);
+  const size_t n = spans.size();
+  BOOST_REQUIRE(data.size() == config::kWalPreallocChunk);
+  BOOST_REQUIRE(spans[n - 1].end < config::kWalPreallocChunk);
+  BOOST_REQUIRE(data.size() - spans[n - 1].end < log::kBlockSize);
+  // The second half of the last record never reached the disk.
+  const uint64_t torn_from = spans[n - 1].offset + (spans[n - 1].end - spans[n - 1].offset) / 2;
+  std::fill(data.begin() + static_cast<std::ptrdiff_t>(torn_from),
+            data.begin() + static_cast<std::ptrdiff_t>(spans[n - 1].end), '\0');
+  WriteFile(log_path, data);
+
+  for (bool paranoid : {true, false}) {
+    Options options = TestOptions(backend);
+    options.paranoid_checks = paranoid;
+    auto db = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+    BOOST_TEST_CONTEXT("paranoid " << paranoid) {
+      BOOST_REQUIRE_MESSAGE(db.ok(), db.status().ToString());
+      const int last = static_cast<int>(n - 1);
+      BOOST_TEST(GetOrStatus(**db, "p" + std::to_string(last - 1)) == PValue(kValue, last - 1));
+      BOOST_TEST(GetOrStatus(**db, "p" + std::to_string(last)) == "NOT_FOUND");
     }
   }
 }
