@@ -226,6 +226,7 @@ int Main(int argc, char** argv) {
   const InternalKeyComparator icmp(BytewiseComparator());
   TableOptions options;
   options.comparator = &icmp;
+  options.internal_keys = true;  // as a database reads its tables
   options.filter_policy = std::make_shared<InternalFilterPolicy>(NewBloomFilterPolicy(10));
 
   asio::io_context ctx;

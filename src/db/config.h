@@ -26,4 +26,9 @@ inline constexpr size_t kWalWritebackChunk = 1 << 20;
 // commit").
 inline constexpr size_t kMaxGroupsInFlight = 2;
 
+// When Open makes the records it replayed durable in the new log, it
+// appends them in pieces of about this size: few writes, and a buffer that
+// does not double the memory recovery already holds.
+inline constexpr size_t kRecoveryRewriteChunk = 1 << 20;
+
 }  // namespace corodb::config

@@ -137,6 +137,17 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
              static_cast<unsigned long long>(recovered->last_sequence));
 
   if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) co_return s;
+  // What was replayed may exist only in the page cache: copy it into the new
+  // log and make the old logs obsolete before anyone can read it.
+  if (!recovered->replayed_batches.empty()) {
+    const uint64_t manifest_number = next_file_number_++;
+    if (Status s = co_await recovery.MakeReplayDurable(*recovered, log_number_, *log_file_,
+                                                       *log_writer_, manifest_number,
+                                                       next_file_number_);
+        !s.ok()) {
+      co_return s;
+    }
+  }
   opened_.store(true);
   co_return Status::OK();
 }

@@ -4,6 +4,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "db/config.h"
 #include "db/write_batch_internal.h"
 #include "io/file_names.h"
 #include "log/log_reader.h"
@@ -16,17 +17,22 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Collects what a log reader reports: the first corruption (for
+// Collects what a log reader reports: the earliest dropped bytes (for
 // paranoid_checks) and the total bytes dropped (logged otherwise).
 class CorruptionCollector final : public log::Reporter {
  public:
   explicit CorruptionCollector(Logger* logger) : logger_(logger) {}
-  void Corruption(size_t bytes, const Status& status) override {
+  void Corruption(uint64_t offset, size_t bytes, const Status& status) override {
     CORODB_LOG(logger_, "recovery: dropping %zu bytes: %s", bytes, status.ToString().c_str());
     bytes_dropped += bytes;
-    if (first.ok()) first = status;
+    if (first.ok() || offset < first_offset) {
+      first = status;
+      first_offset = offset;
+    }
   }
+  // The corruption at the smallest offset reported so far (OK if none).
   Status first;
+  uint64_t first_offset = 0;
   size_t bytes_dropped = 0;
 
  private:
@@ -43,8 +49,12 @@ asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::stri
   {
     auto file = fs.Open(tmp, io::OpenMode::kCreate);
     if (!file.ok()) co_return file.status();
-    if (Status s = co_await (*file)->Append(std::span<const char>(contents)); !s.ok()) co_return s;
-    if (Status s = co_await (*file)->Sync(); !s.ok()) co_return s;
+    Status s = co_await (*file)->Append(std::span<const char>(contents));
+    if (s.ok()) s = co_await (*file)->Sync();
+    if (!s.ok()) {
+      (void)io::RemoveFile(tmp);
+      co_return s;
+    }
   }
   if (Status s = io::RenameFile(tmp, io::CurrentFileName(dbname)); !s.ok()) {
     (void)io::RemoveFile(tmp);
@@ -53,28 +63,41 @@ asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::stri
   co_return co_await fs.SyncDir(dbname);
 }
 
-asio::awaitable<Status> Recovery::CreateNew() {
+asio::awaitable<Status> Recovery::WriteManifest(uint64_t number, uint64_t log_number,
+                                                uint64_t next_file_number,
+                                                SequenceNumber last_sequence) {
   VersionEdit edit;
   edit.SetComparatorName(icmp_.user_comparator()->Name());
-  edit.SetLogNumber(0);
-  edit.SetNextFile(2);
-  edit.SetLastSequence(0);
+  edit.SetLogNumber(log_number);
+  edit.SetNextFile(next_file_number);
+  edit.SetLastSequence(last_sequence);
   std::string record;
   edit.EncodeTo(&record);
   std::string bytes;
   log::Writer writer;
   writer.AddRecord(record, &bytes);
 
-  const std::string manifest = io::DescriptorFileName(dbname_, 1);
+  const std::string manifest = io::DescriptorFileName(dbname_, number);
   Status s;
   {
     auto file = fs_.Open(manifest, io::OpenMode::kCreate);
     if (!file.ok()) co_return file.status();
     s = co_await (*file)->AppendAndSync(std::span<const char>(bytes));
   }
-  if (s.ok()) s = co_await SetCurrentFile(fs_, dbname_, 1);
+  // Not named by CURRENT yet: removing it loses nothing.
   if (!s.ok()) (void)io::RemoveFile(manifest);
   co_return s;
+}
+
+asio::awaitable<Status> Recovery::CreateNew() {
+  if (Status s = co_await WriteManifest(1, /*log_number=*/0, /*next_file_number=*/2,
+                                        /*last_sequence=*/0);
+      !s.ok()) {
+    co_return s;
+  }
+  // On failure the MANIFEST stays: CURRENT may already name it (a failed
+  // directory sync after the rename); if not, the next Open creates it anew.
+  co_return co_await SetCurrentFile(fs_, dbname_, 1);
 }
 
 asio::awaitable<Result<Recovery::ManifestState>> Recovery::ReadManifest() {
@@ -159,34 +182,55 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
   std::string record;
   WriteBatch batch;
   uint64_t records = 0;
+  uint64_t copies = 0;
   for (;;) {
     Result<bool> more = co_await reader.ReadRecord(&record);
     if (!more.ok()) co_return more.status();
     if (options_.paranoid_checks && !reporter.first.ok()) {
-      Result<bool> torn = co_await IsTornRecordBeforeZeros(**file, reader.EndOfLastRecord());
+      // Bytes were dropped. A record after them means damage in the middle
+      // of the log. Otherwise the reader ran to the end: from the first
+      // dropped byte on, the log must be one torn record and zeros.
+      if (*more) {
+        co_return Status::Corruption(
+            reporter.first.message(),
+            "a record follows the damage (at offset " +
+                std::to_string(reader.LastRecordOffset()) + "): not a torn tail");
+      }
+      Result<bool> torn = co_await log::IsTornRecordBeforeZeros(**file, reporter.first_offset);
       if (!torn.ok()) co_return torn.status();
       if (!*torn) co_return reporter.first;
-      CORODB_LOG(logger_, "recovery: %s: torn record after offset %llu before preallocated zeros; "
+      CORODB_LOG(logger_, "recovery: %s: torn record at offset %llu before preallocated zeros; "
                  "treated as end of log", path.c_str(),
-                 static_cast<unsigned long long>(reader.EndOfLastRecord()));
+                 static_cast<unsigned long long>(reporter.first_offset));
       break;
     }
     if (!*more) break;
     const std::string where = path + " at offset " + std::to_string(reader.LastRecordOffset());
     Status s = WriteBatchInternal::SetContents(&batch, record);
+    const SequenceNumber first = s.ok() ? WriteBatchInternal::Sequence(batch) : 0;
+    const SequenceNumber last = first + (s.ok() ? WriteBatchInternal::Count(batch) : 0) - 1;
+    if (s.ok() && state->max_replayed_sequence > 0 && first <= state->max_replayed_sequence) {
+      if (last <= state->max_replayed_sequence) {
+        ++copies;  // replayed already (see the replay rule in recovery.h)
+        continue;
+      }
+      s = Status::Corruption("sequence numbers " + std::to_string(first) + ".." +
+                             std::to_string(last) + " overlap those replayed (up to " +
+                             std::to_string(state->max_replayed_sequence) + ")");
+    }
     if (s.ok()) s = WriteBatchInternal::InsertInto(batch, state->memtables.back().get());
     if (!s.ok()) {
       const Status located = Status::Corruption(where, s.ToString());
       if (options_.paranoid_checks) co_return located;
-      reporter.Corruption(record.size(), located);
+      reporter.Corruption(reader.LastRecordOffset(), record.size(), located);
       continue;
     }
     ++records;
-    const SequenceNumber last =
-        WriteBatchInternal::Sequence(batch) + WriteBatchInternal::Count(batch) - 1;
-    if (WriteBatchInternal::Count(batch) > 0 && last > state->last_sequence) {
-      state->last_sequence = last;
+    if (WriteBatchInternal::Count(batch) > 0) {
+      state->last_sequence = std::max(state->last_sequence, last);
+      state->max_replayed_sequence = std::max(state->max_replayed_sequence, last);
     }
+    state->replayed_batches.push_back(std::move(record));
     if (state->memtables.back()->ApproximateMemoryUsage() > options_.write_buffer_size) {
       state->memtables.push_back(MemTable::Create(icmp_));
     }
@@ -197,47 +241,67 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
                path.c_str(), static_cast<unsigned long long>(*size - reader.EndOfLastRecord()),
                static_cast<unsigned long long>(reader.EndOfLastRecord()));
   }
-  CORODB_LOG(logger_, "recovery: %s: %llu records replayed, %zu bytes dropped", path.c_str(),
-             static_cast<unsigned long long>(records), reporter.bytes_dropped);
+  CORODB_LOG(logger_, "recovery: %s: %llu records replayed, %llu copies of replayed records "
+             "skipped, %zu bytes dropped", path.c_str(), static_cast<unsigned long long>(records),
+             static_cast<unsigned long long>(copies), reporter.bytes_dropped);
   state->records_replayed += records;
+  state->copies_skipped += copies;
   co_return Status::OK();
 }
 
-asio::awaitable<Result<bool>> Recovery::IsTornRecordBeforeZeros(io::File& file, uint64_t good_end) {
-  const Result<uint64_t> size = file.Size();
-  if (!size.ok()) co_return size.status();
-  constexpr uint64_t kBlock = 32768;
-  constexpr uint64_t kHeader = 7;
-  // Follow the damaged record's fragment headers (lengths are trusted only to
-  // find where the record claims to end) to the end of its last fragment.
-  uint64_t pos = good_end;
-  for (int fragments = 0; fragments < 64; ++fragments) {
-    if (kBlock - pos % kBlock < kHeader) pos += kBlock - pos % kBlock;  // block trailer
-    if (pos + kHeader > *size) co_return false;
-    char header[kHeader];
-    Result<size_t> n = co_await file.ReadAt(pos, std::span<char>(header, kHeader));
-    if (!n.ok()) co_return n.status();
-    if (*n < kHeader) co_return false;
-    if (std::all_of(header, header + kHeader, [](char c) { return c == 0; })) break;
-    const uint64_t length = static_cast<uint8_t>(header[4]) | (static_cast<uint64_t>(static_cast<uint8_t>(header[5])) << 8);
-    const auto type = static_cast<uint8_t>(header[6]);
-    pos += kHeader + length;
-    if (type == 1 || type == 4 || type > 4) break;  // FULL, LAST, or garbage: the record ends here
-  }
-  // Everything after it must be zeros (preallocated space), at least one block of them.
-  if (pos + kBlock > *size) co_return false;
-  std::string buf(64 * 1024, '\0');
-  for (uint64_t at = pos; at < *size;) {
-    Result<size_t> n = co_await file.ReadAt(at, std::span<char>(buf.data(), buf.size()));
-    if (!n.ok()) co_return n.status();
-    if (*n == 0) break;
-    if (!std::all_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n),
-                     [](char c) { return c == 0; })) {
-      co_return false;
+asio::awaitable<Status> Recovery::MakeReplayDurable(const RecoveredState& state,
+                                                    uint64_t log_number, io::File& log,
+                                                    log::Writer& writer, uint64_t manifest_number,
+                                                    uint64_t next_file_number) {
+  if (state.replayed_batches.empty()) co_return Status::OK();
+  // 1. The replayed batches, byte for byte, into the new log, made durable.
+  std::string bytes;
+  uint64_t written = 0;
+  for (size_t i = 0; i < state.replayed_batches.size(); ++i) {
+    writer.AddRecord(state.replayed_batches[i], &bytes);
+    if (bytes.size() >= config::kRecoveryRewriteChunk || i + 1 == state.replayed_batches.size()) {
+      if (Status s = co_await log.Append(std::span<const char>(bytes)); !s.ok()) co_return s;
+      written += bytes.size();
+      bytes.clear();
     }
-    at += *n;
   }
-  co_return true;
+  if (Status s = co_await log.Sync(); !s.ok()) co_return s;
+  if (Status s = co_await fs_.SyncDir(dbname_); !s.ok()) co_return s;
+  // 2. A MANIFEST whose log number makes the old logs obsolete, and CURRENT.
+  if (Status s = co_await WriteManifest(manifest_number, log_number, next_file_number,
+                                        state.last_sequence);
+      !s.ok()) {
+    co_return s;
+  }
+  if (Status s = co_await SetCurrentFile(fs_, dbname_, manifest_number); !s.ok()) co_return s;
+  CORODB_LOG(logger_, "recovery: %zu replayed batches (%llu bytes) made durable in %s; now %s",
+             state.replayed_batches.size(), static_cast<unsigned long long>(written),
+             log.path().c_str(), io::DescriptorFileName(dbname_, manifest_number).c_str());
+  // 3. What the new MANIFEST made obsolete.
+  RemoveObsoleteFiles(log_number, manifest_number);
+  co_return Status::OK();
+}
+
+void Recovery::RemoveObsoleteFiles(uint64_t log_number, uint64_t manifest_number) {
+  auto names = io::ListDir(dbname_);
+  if (!names.ok()) {
+    CORODB_LOG(logger_, "recovery: cannot list obsolete files: %s", names.status().ToString().c_str());
+    return;
+  }
+  for (const std::string& name : *names) {
+    uint64_t number;
+    io::FileType type;
+    if (!io::ParseFileName(name, &number, &type)) continue;
+    const bool obsolete = (type == io::FileType::kLogFile && number < log_number) ||
+                          (type == io::FileType::kDescriptorFile && number < manifest_number);
+    if (!obsolete) continue;
+    if (Status s = io::RemoveFile(dbname_ + "/" + name); !s.ok()) {
+      CORODB_LOG(logger_, "recovery: cannot remove obsolete %s: %s", name.c_str(),
+                 s.ToString().c_str());
+    } else {
+      CORODB_LOG(logger_, "recovery: removed obsolete %s", name.c_str());
+    }
+  }
 }
 
 asio::awaitable<Result<RecoveredState>> Recovery::Run() {

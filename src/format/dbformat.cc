@@ -1,5 +1,6 @@
 #include "format/dbformat.h"
 
+#include <cassert>
 #include <cstdio>
 
 namespace corodb {
@@ -49,6 +50,7 @@ bool ParseInternalKey(Slice internal_key, ParsedInternalKey* result) {
 }
 
 int InternalKeyComparator::Compare(Slice a, Slice b) const {
+  assert(a.size() >= 8 && b.size() >= 8);
   int r = user_->Compare(ExtractUserKey(a), ExtractUserKey(b));
   if (r != 0) return r;
   const uint64_t atag = DecodeFixed64(a.data() + a.size() - 8);

@@ -65,6 +65,9 @@ class InternalKeyComparator final : public Comparator {
   explicit InternalKeyComparator(const Comparator* user) : user_(user) {}
 
   const char* Name() const override { return user_->Name(); }
+  // REQUIRES: a.size() >= 8 and b.size() >= 8 — keys read from files are
+  // checked where they are decoded (InternalKey::DecodeFrom, table blocks
+  // read with TableOptions::internal_keys); this reads each key's last 8 bytes.
   int Compare(Slice a, Slice b) const override;
   void FindShortestSeparator(std::string* start, Slice limit) const override;
   void FindShortSuccessor(std::string* key) const override;
@@ -82,9 +85,18 @@ class InternalKey {
   InternalKey(Slice user_key, SequenceNumber s, ValueType t) {
     AppendInternalKey(&rep_, ParsedInternalKey(user_key, s, t));
   }
+  // Takes `s` if it is a well-formed internal key (ParseInternalKey: at
+  // least the 8-byte tag, a known type); otherwise returns false and is
+  // left empty. Keys read from files (MANIFEST, tables) go through here, so
+  // the comparator never sees a key too short for its tag.
   bool DecodeFrom(Slice s) {
+    ParsedInternalKey parsed;
+    if (!ParseInternalKey(s, &parsed)) {
+      rep_.clear();
+      return false;
+    }
     rep_.assign(s.data(), s.size());
-    return !rep_.empty();
+    return true;
   }
   Slice Encode() const { return rep_; }
   Slice user_key() const { return ExtractUserKey(rep_); }

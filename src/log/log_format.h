@@ -32,5 +32,9 @@ constexpr size_t kBlockSize = 32768;
 
 // checksum (4) + length (2) + type (1)
 constexpr size_t kHeaderSize = 4 + 2 + 1;
+// Where each field of a header starts.
+constexpr size_t kChecksumOffset = 0;
+constexpr size_t kLengthOffset = 4;
+constexpr size_t kTypeOffset = 6;
 
 }  // namespace corodb::log

@@ -1,5 +1,6 @@
 #include "log/log_reader.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
 
@@ -17,6 +18,24 @@ uint64_t FirstBlockFor(uint64_t offset) {
   if (in_block > kBlockSize - kHeaderSize) block += kBlockSize;
   return block;
 }
+
+// A fragment header as stored. Any kHeaderSize bytes decode; whether the
+// header is sane is for the caller to judge.
+struct FragmentHeader {
+  uint32_t masked_crc;
+  size_t length;
+  uint8_t type;
+};
+
+FragmentHeader DecodeFragmentHeader(const char* header) {
+  const auto byte = [header](size_t i) { return static_cast<uint8_t>(header[i]); };
+  return {DecodeFixed32(header + kChecksumOffset),
+          static_cast<size_t>(byte(kLengthOffset) | (byte(kLengthOffset + 1) << 8)),
+          byte(kTypeOffset)};
+}
+
+// Bytes from `offset` to the end of its block.
+uint64_t BlockLeft(uint64_t offset) { return kBlockSize - offset % kBlockSize; }
 
 }  // namespace
 
@@ -48,7 +67,7 @@ void RecordParser::FeedBlock(Slice block) {
 void RecordParser::ReportDrop(uint64_t offset, size_t bytes, std::string_view reason) {
   if (reporter_ == nullptr || bytes == 0 || offset < initial_offset_) return;
   reporter_->Corruption(
-      bytes,
+      offset, bytes,
       Status::Corruption(file_name_ + ": offset " + std::to_string(offset), reason));
 }
 
@@ -61,14 +80,16 @@ int RecordParser::ReadFragment(Slice* fragment, uint64_t* offset) {
   }
   const uint64_t start = end_of_buffer_offset_ - buffer_.size();
   const char* header = buffer_.data();
-  const size_t length =
-      static_cast<uint8_t>(header[4]) | (static_cast<uint8_t>(header[5]) << 8);
-  const auto type = static_cast<uint8_t>(header[6]);
+  const FragmentHeader decoded = DecodeFragmentHeader(header);
+  const size_t length = decoded.length;
+  const uint8_t type = decoded.type;
   if (kHeaderSize + length > buffer_.size()) {
     const size_t dropped = buffer_.size();
     buffer_ = Slice();
-    // At end of file: the payload was cut by a crash (torn tail), not damage.
-    if (eof_) return kEof;
+    // At end of file, a fragment that would still fit in its block had its
+    // payload cut by a crash (torn tail), which is not damage. One reaching
+    // past its block is: the writer never lets a fragment cross a block.
+    if (eof_ && kHeaderSize + length <= BlockLeft(start)) return kEof;
     ReportDrop(start, dropped, "bad record length");
     return kBadFragment;
   }
@@ -79,8 +100,8 @@ int RecordParser::ReadFragment(Slice* fragment, uint64_t* offset) {
     return kBadFragment;
   }
   if (checksum_) {
-    const uint32_t expected = crc32c::Unmask(DecodeFixed32(header));
-    const uint32_t actual = crc32c::Value(header + 6, 1 + length);
+    const uint32_t expected = crc32c::Unmask(decoded.masked_crc);
+    const uint32_t actual = crc32c::Value(header + kTypeOffset, 1 + length);
     if (expected != actual) {
       // The length may be the damaged field, so nothing after this point in
       // the block can be trusted: drop the whole rest of the block.
@@ -211,6 +232,48 @@ boost::asio::awaitable<Result<bool>> Reader::ReadRecord(std::string* record) {
       }
     }
   }
+}
+
+boost::asio::awaitable<Result<bool>> IsTornRecordBeforeZeros(io::File& file, uint64_t offset) {
+  const Result<uint64_t> size = file.Size();
+  if (!size.ok()) co_return size.status();
+  // Follow the record's fragments to where its headers say it ends.
+  uint64_t pos = offset;
+  for (;;) {
+    const uint64_t block_left = BlockLeft(pos);
+    if (block_left < kHeaderSize) {
+      pos += block_left;  // a block trailer
+      continue;
+    }
+    if (pos + kHeaderSize > *size) co_return false;  // no zero-filled space after it
+    char header[kHeaderSize];
+    Result<size_t> n = co_await file.ReadAt(pos, std::span<char>(header, kHeaderSize));
+    if (!n.ok()) co_return n.status();
+    if (*n < kHeaderSize) co_return false;
+    if (std::all_of(header, header + kHeaderSize, [](char c) { return c == 0; })) {
+      break;  // the rest of the record never reached the disk
+    }
+    const FragmentHeader fragment = DecodeFragmentHeader(header);
+    if (kHeaderSize + fragment.length > block_left) co_return false;  // a damaged length
+    pos += kHeaderSize + fragment.length;
+    if (fragment.type != kFirstType && fragment.type != kMiddleType) break;  // FULL, LAST, unknown
+    if (pos % kBlockSize != 0) co_return false;  // FIRST and MIDDLE fill their block
+  }
+  if (pos >= *size) co_return false;
+  // Zero-filled space from the record's end to the end of the file.
+  std::string buf(kBlockSize, '\0');
+  for (uint64_t at = pos; at < *size;) {
+    const auto want = static_cast<size_t>(std::min<uint64_t>(buf.size(), *size - at));
+    Result<size_t> n = co_await file.ReadAt(at, std::span<char>(buf.data(), want));
+    if (!n.ok()) co_return n.status();
+    if (*n == 0) break;  // the file shrank meanwhile: nothing more to look at
+    if (!std::all_of(buf.begin(), buf.begin() + static_cast<std::ptrdiff_t>(*n),
+                     [](char c) { return c == 0; })) {
+      co_return false;
+    }
+    at += *n;
+  }
+  co_return true;
 }
 
 }  // namespace corodb::log

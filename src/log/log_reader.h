@@ -40,9 +40,12 @@ namespace corodb::log {
 class Reporter {
  public:
   virtual ~Reporter() = default;
-  // `bytes` were skipped because of `status` (a Corruption whose message
-  // reads "<file name>: offset <n>: <reason>").
-  virtual void Corruption(size_t bytes, const Status& status) = 0;
+  // `bytes` starting at file offset `offset` were skipped because of
+  // `status` (a Corruption whose message reads "<file name>: offset
+  // <offset>: <reason>"). Drops are reported as they are found, which is not
+  // always in file order: a fragmented record is reported (from its first
+  // fragment) after the damaged fragment that ended it.
+  virtual void Corruption(uint64_t offset, size_t bytes, const Status& status) = 0;
 };
 
 class RecordParser {
@@ -133,5 +136,25 @@ class Reader {
   io::File& file_;
   RecordParser parser_;
 };
+
+// Whether `file`, from `offset` on, holds nothing but one record cut short
+// by a crash during a write into zero-filled (preallocated) log space, and
+// zeros after it: a torn tail, which is the normal end of such a log.
+//
+// `offset` is where a Reader first dropped bytes (the smallest offset its
+// Reporter heard); the caller must also have read on to the end of the log
+// and seen no record returned after the drop — damage followed by a good
+// record is never a torn tail, and this function does not check for that.
+//
+// The record at `offset` is followed through its fragment headers, each only
+// within its own block: a length that reaches past its block, or a FIRST or
+// MIDDLE fragment that does not fill its block, is damage (a crash only ever
+// zeroes bytes, which shortens a length). A zero header ends the record (the
+// rest of it never reached the disk). After the record's end there must be
+// zero-filled space — at least one byte, any number of them — up to the end
+// of the file: a damaged last record with nothing after it is not in
+// preallocated space, and is damage.
+// SUSPENDS: reads of the fragment headers and of everything after them.
+boost::asio::awaitable<Result<bool>> IsTornRecordBeforeZeros(io::File& file, uint64_t offset);
 
 }  // namespace corodb::log

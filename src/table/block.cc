@@ -2,6 +2,7 @@
 
 #include <cassert>
 
+#include "format/dbformat.h"
 #include "util/coding.h"
 
 namespace corodb::table {
@@ -43,8 +44,9 @@ Result<Block> Block::Parse(std::string contents) {
   return Block(std::move(contents), restart_offset, num_restarts);
 }
 
-BlockIter::BlockIter(const Block* block, const Comparator* comparator)
+BlockIter::BlockIter(const Block* block, const Comparator* comparator, bool internal_keys)
     : comparator_(comparator),
+      internal_keys_(internal_keys),
       data_(block->data_.data()),
       restarts_(block->restart_offset_),
       num_restarts_(block->num_restarts_),
@@ -73,9 +75,17 @@ void BlockIter::MarkInvalid() {
   value_ = Slice(data_ + restarts_, 0);
 }
 
-void BlockIter::MarkCorrupted(const char* what) {
+void BlockIter::MarkCorrupted(std::string what) {
   MarkInvalid();
   status_ = Status::Corruption(what);
+}
+
+bool BlockIter::CheckKey(Slice key, uint32_t offset, const char* where) {
+  ParsedInternalKey parsed;
+  if (!internal_keys_ || ParseInternalKey(key, &parsed)) return true;
+  MarkCorrupted(std::string("bad internal key (") + std::to_string(key.size()) + " bytes) " +
+                where + " at offset " + std::to_string(offset) + " in block");
+  return false;
 }
 
 bool BlockIter::ParseNextKey() {
@@ -94,6 +104,7 @@ bool BlockIter::ParseNextKey() {
   }
   key_.resize(shared);
   key_.append(p, non_shared);
+  if (!CheckKey(key_, current_, "in an entry")) return false;
   value_ = Slice(p + non_shared, value_length);
   while (restart_index_ + 1 < num_restarts_ && RestartPoint(restart_index_ + 1) < current_) {
     ++restart_index_;
@@ -131,6 +142,7 @@ void BlockIter::Seek(Slice target) {
     if (key_ptr == nullptr || shared != 0) {
       return MarkCorrupted("bad restart point in block");
     }
+    if (!CheckKey(Slice(key_ptr, non_shared), offset, "at a restart point")) return;
     if (comparator_->Compare(Slice(key_ptr, non_shared), target) < 0) {
       left = mid;
     } else {

@@ -2,8 +2,8 @@
 // its entries in both directions (layout in table/block_builder.h).
 //
 // Damage never crashes a reader: every length and restart offset is checked
-// against the block's bounds, and a bad entry turns the iterator invalid with
-// a Corruption status.
+// against the block's bounds (and, for blocks of internal keys, every key's
+// form), and a bad entry turns the iterator invalid with a Corruption status.
 //
 // Invariants / thread safety: a Block is immutable once built, so any number
 // of iterators on any threads may read it at once; it must outlive them. A
@@ -47,7 +47,10 @@ class Block {
 class BlockIter {
  public:
   // `block` and `comparator` must outlive the iterator. Starts invalid.
-  BlockIter(const Block* block, const Comparator* comparator);
+  // With `internal_keys`, every key decoded must be a well-formed internal
+  // key (ParseInternalKey) before it is compared or returned; one that is
+  // not is Corruption (TableOptions::internal_keys).
+  BlockIter(const Block* block, const Comparator* comparator, bool internal_keys = false);
 
   bool Valid() const { return current_ < restarts_; }
   // OK, or Corruption after a damaged entry was met (then !Valid()).
@@ -77,9 +80,13 @@ class BlockIter {
   // Decodes the entry at NextEntryOffset(); false at the end or on damage.
   bool ParseNextKey();
   void MarkInvalid();
-  void MarkCorrupted(const char* what);
+  void MarkCorrupted(std::string what);
+  // False (and the iterator marked corrupted) when internal keys are
+  // required and `key`, decoded at `offset`, is not one.
+  bool CheckKey(Slice key, uint32_t offset, const char* where);
 
   const Comparator* comparator_;
+  const bool internal_keys_;
   const char* data_;
   uint32_t restarts_;       // offset of the restart array; also "past the end"
   uint32_t num_restarts_;

@@ -114,7 +114,7 @@ Result<BlockHandle> Table::DecodeDataHandle(Slice index_value) const {
 Table::Probe Table::ProbeWithoutIO(const ReadOptions& /*options*/, Slice key) const {
   // ReadOptions do not matter here: nothing is read or inserted.
   Probe probe;
-  BlockIter index(&index_block_, options_.comparator);
+  BlockIter index(&index_block_, options_.comparator, options_.internal_keys);
   index.Seek(key);
   if (!index.Valid()) {
     if (!index.status().ok()) {
@@ -157,7 +157,7 @@ boost::asio::awaitable<Result<LookupResult>> Table::Get(ReadOptions options, Sli
 
 Result<LookupResult> Table::SearchBlock(const Block& block, const BlockHandle& handle,
                                         Slice key) const {
-  BlockIter it(&block, options_.comparator);
+  BlockIter it(&block, options_.comparator, options_.internal_keys);
   it.Seek(key);
   LookupResult result;
   if (it.Valid()) {
@@ -205,7 +205,7 @@ std::unique_ptr<AsyncIterator> Table::NewIterator(const ReadOptions& options) co
 }
 
 uint64_t Table::ApproximateOffsetOf(Slice key) const {
-  BlockIter index(&index_block_, options_.comparator);
+  BlockIter index(&index_block_, options_.comparator, options_.internal_keys);
   index.Seek(key);
   if (index.Valid()) {
     BlockHandle handle;

@@ -114,6 +114,7 @@ class Table {
   Result<BlockHandle> DecodeDataHandle(Slice index_value) const;
   const Block& index_block() const { return index_block_; }
   const Comparator* comparator() const { return options_.comparator; }
+  bool internal_keys() const { return options_.internal_keys; }
   // Prefixes a block-level error with the file name and block offset.
   Status BlockError(const BlockHandle& handle, const Status& s) const;
 

@@ -3,7 +3,9 @@
 namespace corodb::table {
 
 TableIterator::TableIterator(const Table* table, const ReadOptions& options)
-    : table_(table), options_(options), index_(&table->index_block(), table->comparator()) {}
+    : table_(table),
+      options_(options),
+      index_(&table->index_block(), table->comparator(), table->internal_keys()) {}
 
 Status TableIterator::status() const {
   if (!status_.ok()) return status_;
@@ -56,7 +58,7 @@ boost::asio::awaitable<void> TableIterator::InitDataBlock() {
   }
   data_.reset();
   block_ = std::move(*block);
-  data_.emplace(block_.get(), table_->comparator());
+  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
   data_handle_ = std::move(encoded);
   data_block_handle_ = *handle;
 }

@@ -21,6 +21,7 @@ TableOptions TableOptionsForDb(const Options& options, const InternalKeyComparat
                                BlockCache* block_cache) {
   TableOptions t;
   t.comparator = icmp;
+  t.internal_keys = true;
   if (options.filter_policy) {
     t.filter_policy = std::make_shared<InternalFilterPolicy>(options.filter_policy);
   }

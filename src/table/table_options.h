@@ -41,6 +41,11 @@ struct TableOptions {
   CompressionType compression = CompressionType::kSnappyCompression;
   // Verify the checksum of every block read, whatever ReadOptions say.
   bool paranoid_checks = false;
+  // Keys are internal keys (user key + 8-byte tag), as in a database's
+  // tables: every key read from a data or index block is checked (at least
+  // 8 bytes, a known value type) before it is compared or returned, and a
+  // bad one is Corruption — checksums or not, the comparator never sees it.
+  bool internal_keys = false;
   // Shared block cache; not owned, must outlive the tables. nullptr: none.
   BlockCache* block_cache = nullptr;
 };
@@ -65,8 +70,9 @@ class InternalFilterPolicy final : public FilterPolicy {
   std::shared_ptr<const FilterPolicy> user_policy_;
 };
 
-// TableOptions for a database's tables: `icmp` as the comparator, the user's
-// filter policy wrapped in InternalFilterPolicy, and the block settings,
+// TableOptions for a database's tables: `icmp` as the comparator (with
+// internal_keys set), the user's filter policy wrapped in
+// InternalFilterPolicy, and the block settings,
 // compression and paranoid_checks of `options`. `icmp` and `block_cache`
 // are not owned.
 TableOptions TableOptionsForDb(const Options& options, const InternalKeyComparator* icmp,

@@ -24,9 +24,17 @@ bool GetLevel(Slice* input, int* level) {
   return true;
 }
 
-bool GetInternalKey(Slice* input, InternalKey* key) {
+// Reads a length-prefixed internal key. Fails with `what` when the bytes
+// run out, or with a message naming the key when it is malformed (shorter
+// than its 8-byte tag, or of an unknown type).
+Status GetInternalKey(Slice* input, InternalKey* key, const std::string& what) {
   Slice s;
-  return GetLengthPrefixedSlice(input, &s) && key->DecodeFrom(s);
+  if (!GetLengthPrefixedSlice(input, &s)) return Status::Corruption("VersionEdit", what);
+  if (!key->DecodeFrom(s)) {
+    return Status::Corruption("VersionEdit", what + " is not an internal key (" +
+                                                  std::to_string(s.size()) + " bytes)");
+  }
+  return Status::OK();
 }
 
 }  // namespace
@@ -123,10 +131,13 @@ Status VersionEdit::DecodeFrom(Slice src) {
         }
         break;
       case kCompactPointer:
-        if (GetLevel(&input, &level) && GetInternalKey(&input, &key)) {
-          compact_pointers_.emplace_back(level, std::move(key));
-        } else {
+        if (!GetLevel(&input, &level)) {
           error = "compaction pointer";
+        } else if (Status s = GetInternalKey(&input, &key, "compaction pointer"); !s.ok()) {
+          Clear();
+          return s;
+        } else {
+          compact_pointers_.emplace_back(level, std::move(key));
         }
         break;
       case kDeletedFile:
@@ -138,13 +149,21 @@ Status VersionEdit::DecodeFrom(Slice src) {
         break;
       case kNewFile: {
         FileMetaData f;
-        if (GetLevel(&input, &level) && GetVarint64(&input, &f.number) &&
-            GetVarint64(&input, &f.file_size) && GetInternalKey(&input, &f.smallest) &&
-            GetInternalKey(&input, &f.largest)) {
-          new_files_.emplace_back(level, std::move(f));
-        } else {
+        if (!GetLevel(&input, &level) || !GetVarint64(&input, &f.number) ||
+            !GetVarint64(&input, &f.file_size)) {
           error = "new-file entry";
+          break;
         }
+        const std::string file = "new-file entry: file " + std::to_string(f.number);
+        if (Status s = GetInternalKey(&input, &f.smallest, file + " smallest key"); !s.ok()) {
+          Clear();
+          return s;
+        }
+        if (Status s = GetInternalKey(&input, &f.largest, file + " largest key"); !s.ok()) {
+          Clear();
+          return s;
+        }
+        new_files_.emplace_back(level, std::move(f));
         break;
       }
       default:
@@ -152,7 +171,10 @@ Status VersionEdit::DecodeFrom(Slice src) {
         break;
     }
   }
-  if (error != nullptr) return Status::Corruption("VersionEdit", error);
+  if (error != nullptr) {
+    Clear();
+    return Status::Corruption("VersionEdit", error);
+  }
   return Status::OK();
 }
 

@@ -62,7 +62,9 @@ class VersionEdit {
   // Appends the encoding to *dst.
   void EncodeTo(std::string* dst) const;
   // Replaces this edit with the decoding of `src`; Corruption naming the
-  // failing field when `src` is malformed.
+  // failing field when `src` is malformed (then the edit is left empty).
+  // Every key (file bounds, compaction pointers) must be a well-formed
+  // internal key: at least its 8-byte tag, of a known type.
   Status DecodeFrom(Slice src);
 
   std::string DebugString() const;

@@ -231,7 +231,7 @@ BOOST_AUTO_TEST_SUITE(WriteBatchLevelDbCompatTest)
 
 class CollectingReporter final : public log::Reporter {
  public:
-  void Corruption(size_t, const Status& s) override { errors.push_back(s.ToString()); }
+  void Corruption(uint64_t, size_t, const Status& s) override { errors.push_back(s.ToString()); }
   std::vector<std::string> errors;
 };
 

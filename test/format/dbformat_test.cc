@@ -141,6 +141,22 @@ BOOST_AUTO_TEST_CASE(InternalKeyClassRoundTripsAndPrintsDebugString) {
   BOOST_TEST(key.DebugString() == "'k\\x01' @ 9 : 0");
 }
 
+// What a MANIFEST or table hands in is checked when decoded: the comparator
+// reads the last 8 bytes of every key it is given.
+BOOST_AUTO_TEST_CASE(InternalKeyDecodeRejectsShortKeysAndUnknownTypes) {
+  InternalKey key;
+  BOOST_TEST(!key.DecodeFrom("abc"));
+  BOOST_TEST(key.empty());
+  BOOST_TEST(!key.DecodeFrom(""));
+  BOOST_TEST(!key.DecodeFrom(std::string(7, 'x')));
+  std::string bad_type = IKey("user", 5, kTypeValue);
+  bad_type[bad_type.size() - 8] = 0x07;
+  BOOST_TEST(!key.DecodeFrom(bad_type));
+  BOOST_TEST(key.empty());
+  BOOST_TEST(key.DecodeFrom(IKey("", 1, kTypeDeletion)));  // an empty user key is fine
+  BOOST_TEST(key.user_key() == "");
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace

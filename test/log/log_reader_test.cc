@@ -213,6 +213,25 @@ BOOST_AUTO_TEST_CASE(BadLengthInsideAFullBlockReportsCorruption) {
   BOOST_TEST(got.records.size() == 3u);  // r3, r4, r5
 }
 
+// In the file's last, partial block a length past the end of the file is
+// normally a record cut by a crash; but a length past the end of its BLOCK
+// is damage wherever it is (the writer never lets a fragment cross a block).
+BOOST_AUTO_TEST_CASE(LengthPastItsBlockInTheLastBlockIsReported) {
+  const std::vector<std::string> records = {"zero", std::string(100, 'o'), "two", "three"};
+  std::vector<uint64_t> ends;
+  std::string log = Encode(records, &ends);
+  BOOST_REQUIRE(log.size() < kBlockSize);
+  log[ends[0] + 5] = static_cast<char>(log[ends[0] + 5] | 0x80);  // record 1's length + 32 KiB
+  CollectingReporter reporter;
+  const auto got = ParseAll(log, &reporter);
+  BOOST_TEST(got.records == std::vector<std::string>{"zero"});
+  BOOST_REQUIRE(reporter.drops.size() == 1u);
+  BOOST_TEST(reporter.drops[0].message.find("000007.log: offset " + std::to_string(ends[0]) +
+                                            ": bad record length") != std::string::npos,
+             reporter.drops[0].message);
+  BOOST_TEST(reporter.drops[0].bytes == log.size() - ends[0]);
+}
+
 BOOST_AUTO_TEST_CASE(UnknownRecordTypeIsReportedAndSkipped) {
   std::string log;
   AppendFragment(&log, kFullType, "before");
@@ -387,6 +406,54 @@ BOOST_DATA_TEST_CASE(TornTailThenTruncateAndContinue, bdata::make(test::BackendN
   const FileReadOutcome got = test::Run(ReadAllRecords(*file, &reporter));
   BOOST_TEST(got.records == (std::vector<std::string>{"one", records[1], "four"}));
   BOOST_TEST(reporter.drops.empty());
+}
+
+bool TornBeforeZeros(const io::FileSystem& fs, const std::string& path, const std::string& contents,
+                     uint64_t offset) {
+  WriteFile(path, contents);
+  auto file = OpenForRead(fs, path);
+  const Result<bool> torn = test::Run(IsTornRecordBeforeZeros(*file, offset));
+  BOOST_REQUIRE_MESSAGE(torn.ok(), torn.status().ToString());
+  return *torn;
+}
+
+// What a crash during a write into zero-filled log space can leave, and
+// what it cannot.
+BOOST_DATA_TEST_CASE(TornRecordBeforeZerosIsToldFromDamage, bdata::make(test::BackendNames()),
+                     backend) {
+  test::TempDir dir("log");
+  io::FileSystem fs(test::MakeBackendByName(backend));
+  const std::string path = dir.Child("000005.log");
+  // r1 spans blocks 0 and 1 (FIRST, LAST); r2 is a FULL record in block 1.
+  const std::vector<std::string> records = {"r0", std::string(kBlockSize, 'x'), "r2"};
+  std::vector<uint64_t> ends;
+  const std::string log = Encode(records, &ends);
+  const std::string zeros(3 * kBlockSize, '\0');
+  const std::string prealloc = log + zeros;
+
+  // r2's payload half zero, then only zeros (a few bytes or blocks of them).
+  std::string torn = prealloc;
+  torn[ends[2] - 1] = '\0';
+  BOOST_TEST(TornBeforeZeros(fs, path, torn, ends[1]));
+  BOOST_TEST(TornBeforeZeros(fs, path, torn.substr(0, ends[2] + 1), ends[1]));
+  // ...but nothing after it: the log was not preallocated there.
+  BOOST_TEST(!TornBeforeZeros(fs, path, torn.substr(0, ends[2]), ends[1]));
+  // A non-zero byte anywhere after the record.
+  std::string later = torn;
+  later[ends[2] + 2 * kBlockSize] = 'z';
+  BOOST_TEST(!TornBeforeZeros(fs, path, later, ends[1]));
+  // r1's LAST fragment never written: its FIRST is followed through.
+  std::string first_only = prealloc;
+  std::fill(first_only.begin() + kBlockSize, first_only.end(), '\0');
+  BOOST_TEST(TornBeforeZeros(fs, path, first_only, ends[0]));
+  // A length reaching past its block is damage, zeros or not.
+  std::string long_length = prealloc;
+  long_length[ends[1] + kLengthOffset + 1] = static_cast<char>(0x80);
+  BOOST_TEST(!TornBeforeZeros(fs, path, long_length, ends[1]));
+  // A FIRST fragment that does not fill its block is damage.
+  std::string short_first = prealloc;
+  short_first[ends[0] + kLengthOffset + 1] = 0;
+  BOOST_TEST(!TornBeforeZeros(fs, path, short_first, ends[0]));
 }
 
 // Delegates to a real backend but fails the next `fail_reads` reads with EIO.

@@ -16,13 +16,18 @@ namespace corodb::log::testing {
 struct Drop {
   size_t bytes;
   std::string message;  // Status::ToString()
+  uint64_t offset = 0;
 };
 
 class CollectingReporter final : public Reporter {
  public:
-  void Corruption(size_t bytes, const Status& status) override {
+  void Corruption(uint64_t offset, size_t bytes, const Status& status) override {
     BOOST_TEST(status.IsCorruption());
-    drops.push_back({bytes, status.ToString()});
+    // The message names the same offset.
+    BOOST_TEST(status.ToString().find(": offset " + std::to_string(offset) + ": ") !=
+                   std::string::npos,
+               status.ToString());
+    drops.push_back({bytes, status.ToString(), offset});
   }
   size_t TotalDropped() const {
     size_t n = 0;

@@ -49,6 +49,7 @@ struct Fixture {
   TableOptions Options() const {
     TableOptions o;
     o.comparator = &icmp;
+    o.internal_keys = true;
     o.filter_policy = std::make_shared<InternalFilterPolicy>(NewBloomFilterPolicy(10));
     o.block_cache = block_cache.get();
     return o;

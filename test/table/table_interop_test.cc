@@ -110,6 +110,7 @@ struct Fixture {
   TableOptions Ours(CompressionType c, size_t block_size) const {
     TableOptions o;
     o.comparator = &icmp;
+    o.internal_keys = true;  // LevelDB's tables hold internal keys too
     o.filter_policy = std::make_shared<InternalFilterPolicy>(NewBloomFilterPolicy(10));
     o.compression = c;
     o.block_size = block_size;
