@@ -72,6 +72,23 @@ class ScopedUringRefusal {
   ~ScopedUringRefusal() { SetUringSetupErrorForTesting(0); }
 };
 
+// A backend that counts the operations started through it and forwards them.
+// As the uring backend's fallback it tells whether the fallback did the I/O.
+class CountingBackend final : public Backend {
+ public:
+  explicit CountingBackend(std::shared_ptr<Backend> inner) : inner_(std::move(inner)) {}
+  std::string_view Name() const override { return "counting"; }
+  void Start(const asio::any_io_executor& ex, const IoRequest& req, IoHandler handler) override {
+    starts_.fetch_add(1);
+    inner_->Start(ex, req, std::move(handler));
+  }
+  int starts() const { return starts_.load(); }
+
+ private:
+  std::shared_ptr<Backend> inner_;
+  std::atomic<int> starts_{0};
+};
+
 std::string Slurp(const std::string& path) {
   std::ifstream in(path);
   std::stringstream ss;
@@ -86,13 +103,16 @@ BOOST_AUTO_TEST_CASE(ExplicitKindsAreHonoured) {
   auto pool = MakeBackend(IoBackendKind::kThreadPool, 2, nullptr);
   BOOST_REQUIRE(pool.ok());
   BOOST_TEST((*pool)->Name() == "threadpool");
-  if (ProbeUring() == 0) {
-    auto uring = MakeBackend(IoBackendKind::kUring, 2, nullptr);
-    BOOST_REQUIRE(uring.ok());
-    BOOST_TEST((*uring)->Name() == "uring");
-    auto autod = MakeBackend(IoBackendKind::kAuto, 2, nullptr);
-    BOOST_TEST((*autod)->Name() == "uring");
-  }
+}
+
+BOOST_AUTO_TEST_CASE(UringAndAutoChooseUringWhereItWorks, test::NeedsUring()) {
+  ScopedEnv env("CORODB_IO_BACKEND", nullptr);
+  auto uring = MakeBackend(IoBackendKind::kUring, 2, nullptr);
+  BOOST_REQUIRE(uring.ok());
+  BOOST_TEST((*uring)->Name() == "uring");
+  auto autod = MakeBackend(IoBackendKind::kAuto, 2, nullptr);
+  BOOST_REQUIRE(autod.ok());
+  BOOST_TEST((*autod)->Name() == "uring");
 }
 
 BOOST_AUTO_TEST_CASE(EnvironmentOverridesOptions) {
@@ -136,20 +156,22 @@ BOOST_AUTO_TEST_CASE(RefusedSetupFailsExplicitUring) {
   BOOST_TEST(b.status().ToString().find("Function not implemented") != std::string::npos);
 }
 
-BOOST_AUTO_TEST_CASE(ContextWhoseRingFailsUsesThreadPool) {
-  if (ProbeUring() != 0) return;
+BOOST_AUTO_TEST_CASE(ContextWhoseRingFailsUsesThreadPool, test::NeedsUring()) {
   TempDir dir;
-  auto pool = std::make_shared<ThreadPoolBackend>(2);
-  auto uring = std::make_shared<UringBackend>(UringConfig{}, pool, nullptr);
+  auto fallback = std::make_shared<CountingBackend>(std::make_shared<ThreadPoolBackend>(2));
+  auto uring = std::make_shared<UringBackend>(UringConfig{}, fallback, nullptr);
   FileSystem fs(uring);
   auto f = fs.Open(dir.Child("x"), OpenMode::kCreate);
   BOOST_REQUIRE(f.ok());
   ScopedUringRefusal refuse(ENOMEM);  // the next context's ring cannot be created
-  BOOST_TEST(test::Run((*f)->WriteAt(0, std::span<const char>("hello", 5))).ok());
+  asio::io_context ctx;
+  BOOST_TEST(test::RunOn(ctx, (*f)->WriteAt(0, std::span<const char>("hello", 5))).ok());
   char buf[5];
-  auto got = test::Run((*f)->ReadAt(0, std::span<char>(buf, 5)));
+  auto got = test::RunOn(ctx, (*f)->ReadAt(0, std::span<char>(buf, 5)));
   BOOST_REQUIRE(got.ok());
   BOOST_TEST(std::string(buf, 5) == "hello");
+  // The thread pool did both, not a ring.
+  BOOST_TEST(fallback->starts() == 2);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -227,8 +249,7 @@ BOOST_DATA_TEST_CASE(ThreadPoolExecutorCoroutinesComplete, bdata::make(BackendNa
 }
 
 // A ring with a tiny queue: 200 concurrent reads must all complete (parked, never failed).
-BOOST_AUTO_TEST_CASE(FullSubmissionQueueParksOperations) {
-  if (ProbeUring() != 0) return;
+BOOST_AUTO_TEST_CASE(FullSubmissionQueueParksOperations, test::NeedsUring()) {
   TempDir dir;
   auto backend = std::make_shared<UringBackend>(UringConfig{4, 8},
                                                 std::make_shared<ThreadPoolBackend>(1), nullptr);
@@ -278,8 +299,7 @@ asio::awaitable<int> DirectReadLoop(File& f, uint64_t blocks, int count, uint64_
 // the page-cache hits of the other tests: queue depth 1 on one thread, then
 // several coroutines on a context run by two threads, all must complete.
 // Skipped where the temporary directory does not support O_DIRECT.
-BOOST_AUTO_TEST_CASE(DirectReadsCompleteAtDepthOneAndOnTwoThreads) {
-  if (ProbeUring() != 0) return;
+BOOST_AUTO_TEST_CASE(DirectReadsCompleteAtDepthOneAndOnTwoThreads, test::NeedsUring()) {
   TempDir dir;
   FileSystem fs(MakeBackendByName("uring"));
   constexpr uint64_t kBlocks = 256;
