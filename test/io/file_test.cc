@@ -25,6 +25,7 @@
 #include "io/fault_injection_backend.h"
 #include "io/file_system.h"
 #include "io/threadpool_backend.h"
+#include "io/uring_backend.h"
 #include "support/backends.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
@@ -299,6 +300,34 @@ bool RunRace(asio::io_context& ctx, File& f, std::span<char> buf, Result<size_t>
 }
 
 BOOST_AUTO_TEST_SUITE(FileCancellationTest)
+
+// A ring read of an empty pipe never completes by itself. Cancelled (the
+// timer wins), it returns "Operation canceled" once its CQE arrives — also
+// through the fault-injection wrapper, which forwards the cancellation slot.
+BOOST_TEST_DECORATOR(test::NeedsUring())
+BOOST_DATA_TEST_CASE(RingReadOfAnEmptyPipeReturnsWhenTheTimerWins, bdata::make({false, true}),
+                     through_fault_injection) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  std::shared_ptr<Backend> backend = MakeBackendByName("uring");
+  if (through_fault_injection) backend = std::make_shared<FaultInjectionBackend>(backend);
+  File reader(backend, fds[0], "pipe", 0);
+  asio::io_context ctx;
+  char buf[16];
+  Result<size_t> read;
+  std::optional<size_t> winner;
+  const bool ended = RunRace(ctx, reader, std::span<char>(buf), &read, &winner);
+  if (!ended) {  // cancellation failed: let the read finish so the test can end
+    BOOST_REQUIRE(::write(fds[1], "x", 1) == 1);
+    ctx.run();
+  }
+  ::close(fds[1]);
+  BOOST_REQUIRE_MESSAGE(ended, "the race did not end: the read was not cancelled");
+  BOOST_TEST(*winner == 1u);
+  BOOST_TEST(read.status().IsIOError());
+  BOOST_TEST(read.status().ToString().find("Operation canceled") != std::string::npos);
+  BOOST_TEST(RingStatsOf(ctx).cancels == 1u);
+}
 
 // The thread pool cannot interrupt a running pread, but an operation still
 // queued (the only pool thread is busy) is cancelled at once.

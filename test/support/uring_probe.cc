@@ -6,10 +6,13 @@
 #include "io/uring_backend.h"
 
 int main() {
-  if (const int r = corodb::io::ProbeUring(); r < 0) {
+  unsigned features = 0;
+  const int r = corodb::io::ProbeUring({}, &features);
+  if (r < 0) {
     std::printf("io_uring unavailable: %s\n", std::strerror(-r));
     return 1;
   }
-  std::printf("io_uring usable\n");
+  std::printf("io_uring usable; optional features: %s\n",
+              corodb::io::DescribeUringFeatures(features).c_str());
   return 0;
 }
