@@ -41,7 +41,8 @@ Result<std::shared_ptr<Backend>> MakeBackend(IoBackendKind kind, int io_threads,
     return std::shared_ptr<Backend>(pool);
   }
   const UringConfig config;
-  if (const int r = ProbeUring(config); r < 0) {
+  unsigned features = 0;
+  if (const int r = ProbeUring(config, &features); r < 0) {
     if (kind == IoBackendKind::kUring) {
       return Status::NotSupported("io_uring setup failed", std::strerror(-r));
     }
@@ -51,8 +52,11 @@ Result<std::shared_ptr<Backend>> MakeBackend(IoBackendKind kind, int io_threads,
                std::strerror(-r), io_threads);
     return std::shared_ptr<Backend>(pool);
   }
-  CORODB_LOG(logger, "io: backend uring (%u SQ / %u CQ entries)", config.sq_entries,
-             config.cq_entries);
+  CORODB_LOG(logger,
+             "io: backend uring (%u SQ / %u CQ entries; optional kernel features used: %s; "
+             "missing: %s)",
+             config.sq_entries, config.cq_entries, DescribeUringFeatures(features).c_str(),
+             DescribeUringFeatures(kUringAllFeatures & ~features).c_str());
   return std::shared_ptr<Backend>(std::make_shared<UringBackend>(config, pool, logger));
 }
 

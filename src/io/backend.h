@@ -6,7 +6,9 @@
 // (io/file.h) builds the awaitable primitives — short transfers completed,
 // errors mapped to Status — on top of Start().
 //
-// Thread safety: Start() may be called from any thread, concurrently.
+// Thread safety: Start() may be called from any thread, concurrently. A
+// cancellation signal may arrive on any thread that runs the awaiting
+// coroutine, concurrently with the operation completing.
 #pragma once
 
 #include <cstdint>
@@ -75,6 +77,23 @@ class Backend {
   // never inline inside Start(). The operation keeps `ex`'s context alive
   // (outstanding work) until then. Destroying that context waits for the
   // operation to leave the kernel and then destroys the handler unrun.
+  //
+  // Cancellation: when the cancellation slot associated with `handler`
+  // (asio::get_associated_cancellation_slot; an IoHandler keeps the slot of
+  // the handler it was made from, so File passes the awaiting coroutine's)
+  // is connected, Start() installs its own handler there before the
+  // operation can complete. A signal on it (any cancellation type, from the
+  // thread that runs the awaiting coroutine) asks the backend to cancel; the
+  // handler still runs exactly once, with -ECANCELED if the operation was
+  // cancelled, or with its real result if it completed first. Until then the
+  // operation keeps `req.buf` in use, cancelled or not. What is cancelled:
+  // uring — a parked operation at once, one in the kernel through
+  // IORING_OP_ASYNC_CANCEL (a read blocked on a pipe or socket is
+  // interrupted; a write or sync already running in the kernel is not);
+  // threadpool — only an operation no pool thread has started. A write or
+  // sync that completes with -ECANCELED may still have happened in part.
+  // Wrappers that forward the handler keep the slot (bind it to their own
+  // completion handler if they wrap it).
   virtual void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
                      IoHandler handler) = 0;
 

@@ -8,6 +8,8 @@
 #include <cstring>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
 
@@ -210,12 +212,15 @@ void FaultInjectionBackend::Launch(const asio::any_io_executor& ex, const Plan& 
     asio::post(ex, asio::append(std::move(handler), *plan.fail));
     return;
   }
+  // The awaiting coroutine's cancellation slot goes along (Backend::Start).
+  const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler);
   inner_->Start(ex, plan.forwarded,
-                asio::bind_executor(ex, [this, plan, handler = std::move(handler)](
-                                            IoCompletion c) mutable {
-                  Finish(plan, &c);
-                  std::move(handler)(c);
-                }));
+                asio::bind_cancellation_slot(
+                    slot, asio::bind_executor(ex, [this, plan, handler = std::move(handler)](
+                                                      IoCompletion c) mutable {
+                      Finish(plan, &c);
+                      std::move(handler)(c);
+                    })));
 }
 
 IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {

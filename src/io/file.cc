@@ -11,6 +11,8 @@
 
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/cancellation_state.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 namespace corodb::io {
@@ -19,6 +21,13 @@ namespace asio = boost::asio;
 namespace {
 // Largest single transfer handed to the backend (io_uring takes 32-bit lengths).
 constexpr size_t kMaxChunk = size_t{1} << 30;
+// EAGAIN results retried in a row before an operation fails with it (a ring
+// that cannot submit reports EAGAIN after retrying itself).
+constexpr int kMaxAgainRetries = 3;
+
+bool Cancelled(const asio::cancellation_state& state) {
+  return state.cancelled() != asio::cancellation_type::none;
+}
 }  // namespace
 
 File::File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset,
@@ -36,6 +45,10 @@ File::~File() {
   }
 }
 
+// The completion handler carries the awaiting coroutine's cancellation slot
+// (asio::get_associated_cancellation_slot(handler)); IoHandler keeps it and
+// Backend::Start connects it, so a cancelled coroutine's operation is
+// cancelled in the backend and completes with -ECANCELED.
 asio::awaitable<IoCompletion> File::Submit(IoRequest req) {
   return asio::async_initiate<const asio::use_awaitable_t<>&, void(IoCompletion)>(
       [backend = backend_.get()](auto handler, IoRequest r) {
@@ -53,11 +66,17 @@ Status File::ErrorStatus(const char* op, uint64_t offset, int neg_errno) const {
 
 asio::awaitable<Result<size_t>> File::ReadAt(uint64_t offset, std::span<char> buf) {
   size_t done = 0;
+  int again = 0;
   while (done < buf.size()) {
+    // Cancelled between two submissions: a Status, not co_await's exception.
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      co_return ErrorStatus("read", offset + done, -ECANCELED);
+    }
     const auto chunk = static_cast<uint32_t>(std::min(buf.size() - done, kMaxChunk));
     const IoCompletion c =
         co_await Submit({IoOpcode::kRead, fd_, buf.data() + done, chunk, offset + done});
-    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res == -EINTR || (c.res == -EAGAIN && ++again <= kMaxAgainRetries)) continue;
+    again = 0;
     if (c.res < 0) co_return ErrorStatus("read", offset + done, c.res);
     if (c.res == 0) break;  // end of file
     done += static_cast<size_t>(c.res);
@@ -74,11 +93,16 @@ asio::awaitable<IoCompletion> File::WriteAtRaw(uint64_t offset, std::span<const 
 
 asio::awaitable<Status> File::WriteAt(uint64_t offset, std::span<const char> data) {
   size_t done = 0;
+  int again = 0;
   while (done < data.size()) {
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      co_return ErrorStatus("write", offset + done, -ECANCELED);
+    }
     const auto chunk = static_cast<uint32_t>(std::min(data.size() - done, kMaxChunk));
     const IoCompletion c = co_await Submit(
         {IoOpcode::kWrite, fd_, const_cast<char*>(data.data()) + done, chunk, offset + done});
-    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res == -EINTR || (c.res == -EAGAIN && ++again <= kMaxAgainRetries)) continue;
+    again = 0;
     if (c.res < 0) co_return ErrorStatus("write", offset + done, c.res);
     if (c.res == 0) co_return ErrorStatus("write", offset + done, -ENOSPC);
     done += static_cast<size_t>(c.res);
@@ -116,9 +140,7 @@ asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
   const IoCompletion c = co_await Submit({IoOpcode::kWriteThenFdatasync, fd_,
                                           const_cast<char*>(data.data()),
                                           static_cast<uint32_t>(data.size()), append_offset_});
-  if (c.res < 0 && c.res != -EINTR && c.res != -EAGAIN) {
-    co_return ErrorStatus("write", append_offset_, c.res);
-  }
+  if (c.res < 0 && c.res != -EINTR) co_return ErrorStatus("write", append_offset_, c.res);
   const size_t written = c.res > 0 ? static_cast<size_t>(c.res) : 0;
   if (written == data.size()) {
     if (c.sync_res < 0) co_return ErrorStatus("fdatasync", append_offset_ + written, c.sync_res);
@@ -126,7 +148,10 @@ asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
     co_return Status::OK();
   }
   // Short write: the kernel cancelled the linked sync (-ECANCELED). Finish the
-  // write, then sync on its own.
+  // write, then sync on its own (unless the caller was cancelled meanwhile).
+  if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+    co_return ErrorStatus("write", append_offset_ + written, -ECANCELED);
+  }
   if (Status s = co_await WriteAt(append_offset_ + written, data.subspan(written)); !s.ok()) {
     co_return s;
   }
@@ -145,6 +170,9 @@ Status File::SyncInline() {
 
 asio::awaitable<Status> File::Sync() {
   for (;;) {
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      co_return ErrorStatus("fdatasync", append_offset_, -ECANCELED);
+    }
     const IoCompletion c = co_await Submit({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});
     if (c.res == -EINTR) continue;
     if (c.res < 0) co_return ErrorStatus("fdatasync", append_offset_, c.res);
@@ -168,6 +196,9 @@ void File::StartSync(const asio::any_io_executor& ex, SyncHandler done) {
 
 asio::awaitable<Status> File::FullSync() {
   for (;;) {
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      co_return ErrorStatus("fsync", append_offset_, -ECANCELED);
+    }
     const IoCompletion c = co_await Submit({IoOpcode::kFsync, fd_, nullptr, 0, 0});
     if (c.res == -EINTR) continue;
     if (c.res < 0) co_return ErrorStatus("fsync", append_offset_, c.res);

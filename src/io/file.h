@@ -9,6 +9,17 @@
 // its frame are fine). O_DIRECT files need buffers, offsets and lengths
 // aligned to 4096 (see AlignedBuffer).
 //
+// Cancellation: each awaitable primitive honours the awaiting coroutine's
+// cancellation slot (e.g. `co_await (f.ReadAt(...) || timer.async_wait(...))`,
+// or co_spawn with bind_cancellation_slot): the backend operation in flight
+// is cancelled (io/backend.h says how far per backend) and the primitive
+// returns IOError("...: Operation canceled") once that operation completes —
+// never earlier, since until then the kernel may still use the buffer. An
+// operation that completed before the signal returns its real result.
+// Meaning per operation: a cancelled read has read nothing the caller may
+// rely on; a cancelled write, append or sync may still have happened, wholly
+// or in part (re-read, or write and sync again, to know).
+//
 // Thread safety: distinct operations on one File may run concurrently from
 // any thread, except Append/AppendAndSync, which one writer at a time uses
 // (they advance append_offset()). Executors: the completion resumes the

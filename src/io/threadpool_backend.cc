@@ -4,9 +4,12 @@
 
 #include <cerrno>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/execution_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -109,21 +112,81 @@ asio::thread_pool& ThreadPoolBackend::Pool() {
   return *pool_;
 }
 
+namespace {
+
+// One operation from Start() until its handler is posted. The pool task and
+// a cancellation race for it under `mu`: whichever moves it out of kQueued
+// owns the handler.
+struct PoolOp {
+  enum class State { kQueued, kRunning, kDone };
+
+  PoolOp(const IoRequest& r, IoHandler&& h, asio::any_io_executor w, InflightService* s)
+      : req(r), handler(std::move(h)), work(std::move(w)), inflight(s) {}
+
+  // Posts the handler with `c` and releases the work guard, then lets the
+  // context's shutdown go on (once Done() runs, the context may be destroyed).
+  void Finish(IoCompletion c) {
+    {
+      auto owner = std::move(work);
+      asio::post(owner, asio::append(std::move(handler), c));
+    }
+    inflight->Done();
+  }
+
+  std::mutex mu;
+  State state = State::kQueued;
+  IoRequest req;
+  IoHandler handler;
+  asio::any_io_executor work;  // the handler's executor, tracking outstanding work
+  InflightService* inflight;
+};
+
+// Installed in the awaiting coroutine's cancellation slot: an operation still
+// queued completes at once with -ECANCELED; a running syscall is left to finish.
+struct PoolCancel {
+  std::weak_ptr<PoolOp> op;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type == asio::cancellation_type::none) return;
+    const std::shared_ptr<PoolOp> p = op.lock();
+    if (!p) return;
+    {
+      std::lock_guard lock(p->mu);
+      if (p->state != PoolOp::State::kQueued) return;
+      p->state = PoolOp::State::kDone;
+    }
+    p->Finish(IoCompletion{-ECANCELED, -ECANCELED});
+  }
+};
+
+}  // namespace
+
 void ThreadPoolBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
                               IoHandler handler) {
   auto& inflight = asio::use_service<InflightService>(asio::query(ex, asio::execution::context));
   inflight.Add();
-  asio::post(Pool(), [req, &inflight, handler = std::move(handler),
-                      work = asio::prefer(ex, asio::execution::outstanding_work.tracked)]() mutable {
-    const IoCompletion c = RunBlocking(req);
+  auto op = std::make_shared<PoolOp>(req, std::move(handler),
+                                     asio::prefer(ex, asio::execution::outstanding_work.tracked),
+                                     &inflight);
+  // Connected before the pool can see the operation (and complete it).
+  asio::cancellation_slot slot = asio::get_associated_cancellation_slot(op->handler);
+  if (slot.is_connected()) slot.template emplace<PoolCancel>(PoolCancel{op});
+  asio::post(Pool(), [op] {
     {
-      // Post and release the work guard before Done(): once Done() runs, a
-      // context that is shutting down may be destroyed.
-      auto owner = std::move(work);
-      asio::post(owner, asio::append(std::move(handler), c));
+      std::lock_guard lock(op->mu);
+      if (op->state != PoolOp::State::kQueued) return;  // cancelled while queued
+      op->state = PoolOp::State::kRunning;
     }
-    inflight.Done();
+    const IoCompletion c = RunBlocking(op->req);
+    {
+      std::lock_guard lock(op->mu);
+      op->state = PoolOp::State::kDone;
+    }
+    op->Finish(c);
   });
+}
+
+void ThreadPoolBackend::PostForTesting(std::function<void()> task) {
+  asio::post(Pool(), std::move(task));
 }
 
 }  // namespace corodb::io

@@ -7,8 +7,13 @@
 // counter service; destroying that context waits for its operations to
 // leave the kernel before its handlers are destroyed, so no buffer is freed
 // under a running syscall. The pool joins its threads on destruction.
+//
+// Cancellation (best effort): a signal on the handler's cancellation slot
+// completes an operation that no pool thread has started with -ECANCELED at
+// once; a syscall already running is not interrupted and completes normally.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <mutex>
 
@@ -28,6 +33,10 @@ class ThreadPoolBackend final : public Backend {
   std::string_view Name() const override { return "threadpool"; }
   void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
              IoHandler handler) override;
+
+  // Tests: runs `task` on a pool thread, queued behind the operations already
+  // started (e.g. to keep the pool busy while an operation waits its turn).
+  void PostForTesting(std::function<void()> task);
 
  private:
   // The pool starts on first use: a uring DB keeps one only as a fallback.

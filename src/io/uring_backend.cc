@@ -5,20 +5,28 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cassert>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <typeinfo>
+#include <unordered_map>
 #include <vector>
 
 #include <boost/asio/append.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
+#include <boost/asio/cancellation_type.hpp>
 #include <boost/asio/defer.hpp>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
 #include "util/logging.h"
@@ -29,27 +37,85 @@ namespace asio = boost::asio;
 namespace {
 
 std::atomic<int> g_setup_error_for_testing{0};
+std::atomic<unsigned> g_missing_features_for_testing{0};
+std::atomic<int> g_submit_error_for_testing{0};
+std::atomic<int> g_wait_error_for_testing{0};
+// Operation ids (cancellation keys), unique in the process.
+std::atomic<uint64_t> g_next_op_id{1};
 
-int InitRing(io_uring* ring, const UringConfig& config) {
+// Operations leaked on purpose at shutdown (the kernel may still write into
+// their buffers). Reachable from here, so leak checkers do not flag them.
+std::mutex g_kept_mu;
+std::vector<void*>* g_kept_for_kernel = nullptr;
+std::atomic<uint64_t> g_kept_count{0};
+
+// EAGAIN/EBUSY from io_uring_enter: tries after the first, each after twice
+// the previous delay (1, 2, 4, 8, 16 ms), before the operations fail.
+constexpr int kMaxSubmitRetries = 5;
+// Failures of io_uring_wait_cqe in a row (EINTR aside) after which shutdown
+// stops waiting and keeps the owed operations alive.
+constexpr int kMaxWaitFailures = 3;
+
+// Sets up `ring` with every optional flag the kernel accepts and checks the
+// opcodes corodb needs. Returns 0 and the UringFeature bits in use, or -errno.
+int InitRing(io_uring* ring, const UringConfig& config, unsigned* features) {
   if (const int err = g_setup_error_for_testing.load(); err != 0) return -err;
-  io_uring_params params{};
-  params.flags = IORING_SETUP_CQSIZE | IORING_SETUP_SUBMIT_ALL;
-  params.cq_entries = config.cq_entries;
-  return io_uring_queue_init_params(config.sq_entries, ring, &params);
+  const unsigned missing = g_missing_features_for_testing.load();
+  // Optional setup flags, all tried first; a kernel that does not know one
+  // refuses the whole setup with EINVAL, and then the ring is set up without.
+  unsigned optional = IORING_SETUP_SUBMIT_ALL;
+  int r;
+  for (;;) {
+    io_uring_params params{};
+    params.flags = IORING_SETUP_CQSIZE | optional;
+    params.cq_entries = config.cq_entries;
+    if ((optional & IORING_SETUP_SUBMIT_ALL) != 0 && (missing & kUringSubmitAll) != 0) {
+      r = -EINVAL;  // as a kernel before 5.18 answers
+    } else {
+      r = io_uring_queue_init_params(config.sq_entries, ring, &params);
+    }
+    if (r == -EINVAL && optional != 0) {
+      optional = 0;
+      continue;
+    }
+    if (r < 0) return r;
+    break;
+  }
+  unsigned have = 0;
+  if ((optional & IORING_SETUP_SUBMIT_ALL) != 0) have |= kUringSubmitAll;
+  if ((ring->features & IORING_FEAT_CQE_SKIP) != 0) have |= kUringCqeSkip;
+  io_uring_probe* probe = io_uring_get_probe_ring(ring);  // NULL before 5.6
+  const bool required = probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_READ) &&
+                        io_uring_opcode_supported(probe, IORING_OP_WRITE) &&
+                        io_uring_opcode_supported(probe, IORING_OP_FSYNC) &&
+                        io_uring_opcode_supported(probe, IORING_OP_NOP);
+  if (probe != nullptr && io_uring_opcode_supported(probe, IORING_OP_ASYNC_CANCEL)) {
+    have |= kUringAsyncCancel;
+  }
+  if (probe != nullptr) io_uring_free_probe(probe);
+  if (!required) {
+    io_uring_queue_exit(ring);
+    return -EOPNOTSUPP;
+  }
+  if (features != nullptr) *features = have & ~missing;
+  return 0;
 }
 
 // One backend operation from Start() to its completion.
 // (Handlers are only ever move-constructed: Boost 1.81's
 // any_completion_handler move-assignment recurses without end.)
 struct UringOp {
-  UringOp(const IoRequest& r, IoHandler&& h, asio::any_io_executor w)
-      : req(r), handler(std::move(h)), work(std::move(w)) {}
+  UringOp(const IoRequest& r, IoHandler&& h, asio::any_io_executor w, Logger* l)
+      : req(r), handler(std::move(h)), work(std::move(w)), logger(l) {}
 
   IoRequest req;
   IoHandler handler;
   asio::any_io_executor work;  // the handler's executor, tracking outstanding work
+  Logger* logger;              // the starting backend's
+  const uint64_t id = g_next_op_id.fetch_add(1, std::memory_order_relaxed);
   IoCompletion result;
-  int pending_cqes = 0;
+  int pending_cqes = 0;         // CQEs still owed (while its SQEs are prepared or in the kernel)
+  bool cancel_sent = false;     // IORING_OP_ASYNC_CANCEL prepared for it
 };
 
 // The low bit of a CQE's user_data marks the linked fdatasync of a
@@ -58,6 +124,9 @@ constexpr uint64_t kSyncPartTag = 1;
 // user_data of the SQE that resets the eventfd counter (see RingService). No
 // UringOp lives at this address.
 constexpr uint64_t kEventResetData = 2;
+// user_data of IORING_OP_ASYNC_CANCEL SQEs (one CQE each: 0, -ENOENT or -EALREADY).
+constexpr uint64_t kCancelData = 4;
+static_assert(alignof(UringOp) >= 8);
 // CQ slots kept free for the failure CQE of an eventfd-reset SQE (it posts
 // none on success).
 constexpr unsigned kReservedCqes = 1;
@@ -73,7 +142,10 @@ thread_local RingService* t_completing = nullptr;
 // by prepared or submitted SQEs and never exceeds the CQ size, so the kernel
 // never has to drop or overflow completions. The eventfd wait is armed
 // exactly while CQEs are pending (so an idle ring does not keep
-// io_context::run() from returning).
+// io_context::run() from returning). `live_` holds every operation with
+// prepared or submitted SQEs; `unsubmitted_` counts the SQEs between the
+// kernel's SQ head and liburing's tail. Only io_uring_enter, called under
+// mu_, consumes SQEs (no SQPOLL), so SQEs not yet consumed can be taken back.
 //
 // Per-operation syscalls (qd 1 is dominated by them). The eventfd counter is
 // not read when the wait fires: it is reset by an eventfd read SQE that goes
@@ -106,8 +178,10 @@ class RingService final : public asio::execution_context::service {
     if (!ring_ready_ || shutting_down_) return false;
     UringOp* raw = op.release();
     const bool submit_now = raw->req.submit_now;
+    ++stats_.started;
     if (!parked_.empty() || !TryPrepareLocked(raw)) {
       parked_.push_back(raw);
+      ++stats_.parked;
     } else if (submit_now) {
       SubmitLocked();  // the flush below (or FinishTurnLocked) still arms the wait and reaps
     }
@@ -117,10 +191,44 @@ class RingService final : public asio::execution_context::service {
     return true;
   }
 
+  // A cancellation signal for the operation `op_id` (any thread). A parked
+  // operation completes with -ECANCELED (from a Flush, never inline); one
+  // with SQEs gets IORING_OP_ASYNC_CANCEL and completes with its own CQE. An
+  // operation already completed is left alone.
+  void Cancel(uint64_t op_id) {
+    std::lock_guard lock(mu_);
+    if (!ring_ready_ || shutting_down_) return;
+    if (auto it = live_.find(op_id); it != live_.end()) {
+      UringOp* op = it->second;
+      if (op->cancel_sent || (features_ & kUringAsyncCancel) == 0) return;
+      if (!TryPrepareCancelLocked(op)) {
+        cancel_backlog_.push_back(op_id);  // sent once the queues have room
+        return;
+      }
+    } else {
+      auto p = std::find_if(parked_.begin(), parked_.end(),
+                            [op_id](const UringOp* o) { return o->id == op_id; });
+      if (p == parked_.end()) return;
+      UringOp* op = *p;
+      parked_.erase(p);
+      op->result = IoCompletion{-ECANCELED, -ECANCELED};
+      unfinished_.push_back(op);
+    }
+    if (t_completing != this) ScheduleFlushLocked();
+  }
+
+  UringRingStats Stats() {
+    std::lock_guard lock(mu_);
+    UringRingStats s = stats_;
+    s.ready = ring_ready_;
+    s.features = features_;
+    return s;
+  }
+
  private:
   void SetupLocked(const UringConfig& config, Logger* logger) {
     setup_done_ = true;
-    int r = InitRing(&ring_, config);
+    int r = InitRing(&ring_, config, &features_);
     if (r < 0) {
       CORODB_LOG(logger, "io_uring: ring setup failed for an io_context (%s); its I/O uses the thread pool",
                  std::strerror(-r));
@@ -136,8 +244,9 @@ class RingService final : public asio::execution_context::service {
       return;
     }
     event_desc_ = std::make_unique<asio::posix::stream_descriptor>(ioc_, event_fd_);
+    retry_timer_ = std::make_unique<asio::steady_timer>(ioc_);
     cq_capacity_ = ring_.cq.ring_entries;
-    can_skip_cqes_ = (ring_.features & IORING_FEAT_CQE_SKIP) != 0;
+    live_.reserve(cq_capacity_);
     ring_ready_ = true;
   }
 
@@ -174,6 +283,29 @@ class RingService final : public asio::execution_context::service {
     op->pending_cqes = static_cast<int>(need);
     cqes_pending_ += need;
     unsubmitted_ += need;
+    live_.emplace(op->id, op);
+    return true;
+  }
+
+  // Prepares IORING_OP_ASYNC_CANCEL for each SQE of `op` (the write and the
+  // sync of a linked pair); false when the queues have no room for them.
+  bool TryPrepareCancelLocked(UringOp* op) {
+    const bool linked = op->req.opcode == IoOpcode::kWriteThenFdatasync;
+    const unsigned need = linked ? 2 : 1;
+    if (cqes_pending_ + need + kReservedCqes > cq_capacity_ ||
+        io_uring_sq_space_left(&ring_) < need) {
+      return false;
+    }
+    const auto target = reinterpret_cast<uint64_t>(op);
+    for (unsigned i = 0; i < need; ++i) {
+      io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+      io_uring_prep_cancel64(sqe, i == 0 ? target : target | kSyncPartTag, 0);
+      io_uring_sqe_set_data64(sqe, kCancelData);
+    }
+    cqes_pending_ += need;
+    unsubmitted_ += need;
+    op->cancel_sent = true;
+    ++stats_.cancels;
     return true;
   }
 
@@ -193,8 +325,9 @@ class RingService final : public asio::execution_context::service {
       std::lock_guard lock(mu_);
       flush_scheduled_ = false;
       if (shutting_down_) return;
-      done.swap(unfinished_);  // left by a handler that threw
       SubmitLocked(/*with_reset=*/true);
+      // Left by a handler that threw, failed to submit, or cancelled while parked.
+      done.swap(unfinished_);
       if (cqes_pending_ > 0) ResetEventLocked();
       // Arm before reaping: Asio's reactor forgets an eventfd edge that
       // arrives while no wait is queued (another thread of a multi-threaded
@@ -227,17 +360,26 @@ class RingService final : public asio::execution_context::service {
     SubmitLocked(/*with_reset=*/true);
     if (cqes_pending_ > 0) ResetEventLocked();
     ArmOrDisarmLocked();
-    if (io_uring_cq_ready(&ring_) > 0) ScheduleFlushLocked();
+    if (io_uring_cq_ready(&ring_) > 0 || !unfinished_.empty()) ScheduleFlushLocked();
+  }
+
+  int SubmitToKernelLocked() {
+    if (const int err = g_submit_error_for_testing.load(); err != 0) return -err;
+    return io_uring_submit(&ring_);
   }
 
   // Submits every prepared SQE. With `with_reset`, an eventfd-reset SQE goes
   // last when a reset is due. Every caller is followed, before this thread
   // leaves the ring, by FinishTurnLocked()'s look at the CQ after arming (a
-  // reset may swallow the tick of a CQE posted before it).
+  // reset may swallow the tick of a CQE posted before it). On EAGAIN/EBUSY
+  // the SQEs stay for a retry timer (while it runs, nothing is submitted);
+  // when retries are used up, on another error, or during shutdown, the
+  // operations not submitted move to unfinished_ with the error.
   void SubmitLocked(bool with_reset = false) {
+    if (retry_armed_ && !shutting_down_) return;
     bool reset_prepared = false;
-    if (with_reset && reset_due_ && !reset_in_sq_ && can_skip_cqes_ && unsubmitted_ > 0 &&
-        io_uring_sq_space_left(&ring_) > 0) {
+    if (with_reset && reset_due_ && !reset_in_sq_ && (features_ & kUringCqeSkip) != 0 &&
+        unsubmitted_ > 0 && io_uring_sq_space_left(&ring_) > 0) {
       io_uring_sqe* reset = io_uring_get_sqe(&ring_);
       io_uring_prep_read(reset, event_fd_, &reset_buf_, sizeof(reset_buf_), 0);
       // RWF_NOWAIT: on a zero counter the read must fail (-EAGAIN, one CQE,
@@ -255,8 +397,9 @@ class RingService final : public asio::execution_context::service {
       reset_prepared = true;
     }
     while (unsubmitted_ > 0) {
-      const int r = io_uring_submit(&ring_);
+      const int r = SubmitToKernelLocked();
       if (r > 0) {
+        submit_failures_ = 0;
         // The kernel consumes SQEs in order.
         const auto n = std::min<unsigned>(unsubmitted_, static_cast<unsigned>(r));
         unsubmitted_ -= n;
@@ -270,8 +413,17 @@ class RingService final : public asio::execution_context::service {
         continue;
       }
       if (r == -EINTR) continue;
-      // EAGAIN/EBUSY: the kernel is short of resources; try again on the next turn.
-      ScheduleFlushLocked();
+      // EAGAIN: the kernel could not allocate requests; EBUSY: it has CQEs
+      // it could not post. Both pass; try again after a delay, a few times.
+      const bool transient = r == 0 || r == -EAGAIN || r == -EBUSY;
+      if (transient && !shutting_down_ && submit_failures_ < kMaxSubmitRetries) {
+        ++submit_failures_;
+        ArmRetryLocked();
+        break;
+      }
+      submit_failures_ = 0;
+      FailUnsubmittedLocked(r == 0 ? -EAGAIN : r);
+      if (!shutting_down_) ScheduleFlushLocked();
       break;
     }
     // A reset prepared above that did not go out: fall back to read(), and
@@ -282,6 +434,61 @@ class RingService final : public asio::execution_context::service {
       reset_sqe_->flags |= IOSQE_CQE_SKIP_SUCCESS;
       io_uring_sqe_set_data64(reset_sqe_, kEventResetData);
     }
+  }
+
+  void ArmRetryLocked() {
+    retry_armed_ = true;
+    retry_timer_->expires_after(std::chrono::milliseconds(1 << (submit_failures_ - 1)));
+    retry_timer_->async_wait([this](const boost::system::error_code& ec) {
+      if (ec) return;
+      {
+        std::lock_guard lock(mu_);
+        retry_armed_ = false;
+      }
+      Flush();
+    });
+  }
+
+  // Takes every SQE the kernel has not consumed back out of the submission
+  // queue and completes its operation's part with `neg_errno` (operations
+  // with nothing left owed move to unfinished_). The kernel consumes SQEs
+  // only inside io_uring_enter, which is called under mu_ (no SQPOLL), so
+  // between calls the entries from its head to liburing's tail are ours:
+  // both the tail the kernel sees and liburing's are moved back to the head.
+  void FailUnsubmittedLocked(int neg_errno) {
+    io_uring_sq& sq = ring_.sq;
+    const unsigned head = *sq.khead;
+    assert(sq.sqe_tail - head == unsubmitted_);
+    std::vector<UringOp*> failed;
+    for (unsigned pos = head; pos != sq.sqe_tail; ++pos) {
+      const uint64_t data = sq.sqes[pos & sq.ring_mask].user_data;
+      if (data == kEventResetData) {
+        reset_due_ = true;  // owes no CQE; read() resets instead
+        continue;
+      }
+      --cqes_pending_;
+      if (data == kCancelData) continue;  // the operation completes by itself
+      auto* op = reinterpret_cast<UringOp*>(data & ~kSyncPartTag);
+      if (data & kSyncPartTag) {
+        op->result.sync_res = neg_errno;
+      } else {
+        op->result.res = neg_errno;
+      }
+      if (--op->pending_cqes == 0) {
+        live_.erase(op->id);
+        failed.push_back(op);
+      }
+    }
+    sq.sqe_head = sq.sqe_tail = head;
+    io_uring_smp_store_release(sq.ktail, head);
+    unsubmitted_ = 0;
+    reset_in_sq_ = false;
+    if (!failed.empty()) {
+      CORODB_LOG(failed.front()->logger,
+                 "io_uring: io_uring_enter failed (%s); %zu operations not submitted fail with it",
+                 std::strerror(-neg_errno), failed.size());
+    }
+    unfinished_.insert(unfinished_.end(), failed.begin(), failed.end());
   }
 
   // Resets the eventfd counter with read() if it is still due (nothing was
@@ -306,21 +513,34 @@ class RingService final : public asio::execution_context::service {
         ++ignored;
         continue;
       }
+      if (data == kCancelData) continue;  // an ASYNC_CANCEL's own result
       auto* op = reinterpret_cast<UringOp*>(data & ~kSyncPartTag);
       if (data & kSyncPartTag) {
         op->result.sync_res = cqe->res;
       } else {
         op->result.res = cqe->res;
       }
-      if (--op->pending_cqes == 0) done->push_back(op);
+      if (--op->pending_cqes == 0) {
+        live_.erase(op->id);
+        ++stats_.completed;
+        done->push_back(op);
+      }
     }
     if (seen == 0) return;
     io_uring_cq_advance(&ring_, seen);
     cqes_pending_ -= seen - ignored;
-    // Room in the queues again: move parked operations in (not during
-    // shutdown, which abandons them).
+    // Room in the queues again: send waiting cancellations, then move parked
+    // operations in (not during shutdown, which abandons them).
     if (shutting_down_) return;
     bool prepared = false;
+    while (!cancel_backlog_.empty()) {
+      auto it = live_.find(cancel_backlog_.front());
+      if (it != live_.end() && !it->second->cancel_sent) {
+        if (!TryPrepareCancelLocked(it->second)) break;
+        prepared = true;
+      }
+      cancel_backlog_.pop_front();
+    }
     while (!parked_.empty() && TryPrepareLocked(parked_.front())) {
       parked_.pop_front();
       prepared = true;
@@ -400,31 +620,72 @@ class RingService final : public asio::execution_context::service {
     }
   }
 
+  int WaitForCqeLocked() {
+    if (const int err = g_wait_error_for_testing.load(); err != 0) return -err;
+    io_uring_cqe* cqe = nullptr;
+    return io_uring_wait_cqe(&ring_, &cqe);
+  }
+
+  // Asks the kernel to cancel every operation it still holds (a read of an
+  // empty pipe would otherwise never complete), as far as the queues have room.
+  void CancelAllLocked() {
+    if ((features_ & kUringAsyncCancel) == 0) return;
+    for (auto& [op_id, op] : live_) {
+      if (!op->cancel_sent && !TryPrepareCancelLocked(op)) break;
+    }
+  }
+
   void shutdown() override {
     std::vector<UringOp*> abandoned;
+    std::vector<UringOp*> kept;  // the kernel may still write into their buffers
+    int wait_error = 0;
     {
       std::lock_guard lock(mu_);
       shutting_down_ = true;
       if (ring_ready_) {
+        // Operations whose SQEs cannot be submitted now never reach the
+        // kernel: they are taken back and destroyed below.
         SubmitLocked();
-        // Operations still unsubmitted never reach the kernel (an eventfd
-        // reset among them owes no CQE).
-        cqes_pending_ -= unsubmitted_ - (reset_in_sq_ ? 1 : 0);
-        // Wait for every submitted operation to leave the kernel before its
+        // Wait for every operation in the kernel to leave it before its
         // handler (which owns the buffer) is destroyed.
+        int failures = 0;
         while (cqes_pending_ > 0) {
-          io_uring_cqe* cqe = nullptr;
-          const int r = io_uring_wait_cqe(&ring_, &cqe);
+          CancelAllLocked();
+          SubmitLocked();
+          if (cqes_pending_ == 0) break;
+          const int r = WaitForCqeLocked();
           if (r == -EINTR) continue;
-          if (r < 0) break;
+          if (r < 0) {
+            wait_error = r;
+            if (++failures >= kMaxWaitFailures) break;
+            continue;
+          }
+          failures = 0;
           ReapLocked(&abandoned);
         }
+        if (cqes_pending_ > 0) {
+          ReapLocked(&abandoned);  // what arrived all the same
+          for (auto& [op_id, op] : live_) kept.push_back(op);
+          live_.clear();
+        }
+        retry_timer_.reset();
         event_desc_.reset();  // closes the eventfd while the reactor still exists
       }
       abandoned.insert(abandoned.end(), parked_.begin(), parked_.end());
       abandoned.insert(abandoned.end(), unfinished_.begin(), unfinished_.end());
       unfinished_.clear();
       parked_.clear();
+    }
+    if (!kept.empty()) {
+      CORODB_LOG(kept.front()->logger,
+                 "io_uring: waiting for completions failed (%s) while an io_context shut down; "
+                 "keeping %zu operations and their buffers alive (leaked), as the kernel may "
+                 "still write into them",
+                 std::strerror(-wait_error), kept.size());
+      std::lock_guard lock(g_kept_mu);
+      if (g_kept_for_kernel == nullptr) g_kept_for_kernel = new std::vector<void*>;
+      g_kept_for_kernel->insert(g_kept_for_kernel->end(), kept.begin(), kept.end());
+      g_kept_count.fetch_add(kept.size());
     }
     // Asio's rule at shutdown: handlers are destroyed, not invoked.
     for (UringOp* op : abandoned) delete op;
@@ -435,48 +696,115 @@ class RingService final : public asio::execution_context::service {
   bool setup_done_ = false;
   bool ring_ready_ = false;
   io_uring ring_{};
+  unsigned features_ = 0;  // UringFeature bits in use
   int event_fd_ = -1;
   std::unique_ptr<asio::posix::stream_descriptor> event_desc_;
+  std::unique_ptr<asio::steady_timer> retry_timer_;  // submit retries after EAGAIN/EBUSY
   unsigned cq_capacity_ = 0;
   unsigned cqes_pending_ = 0;
   unsigned unsubmitted_ = 0;
+  int submit_failures_ = 0;    // EAGAIN/EBUSY in a row
+  bool retry_armed_ = false;   // retry_timer_ will submit; nothing else does meanwhile
   bool flush_scheduled_ = false;
   bool wait_armed_ = false;
   bool cancel_requested_ = false;
   bool shutting_down_ = false;
-  bool can_skip_cqes_ = false;  // IORING_FEAT_CQE_SKIP: eventfd resets may ride on submits
   bool reset_due_ = false;     // the eventfd counter must be reset before arming
   bool reset_in_sq_ = false;   // an eventfd-reset SQE is prepared but not submitted
   unsigned reset_pos_ = 0;     // SQEs to consume (from the SQ head) to include it
   uint64_t reset_buf_ = 0;     // target of the eventfd-reset SQEs
   io_uring_sqe* reset_sqe_ = nullptr;  // the last reset SQE prepared (valid while reset_in_sq_)
+  std::unordered_map<uint64_t, UringOp*> live_;  // by id: operations with SQEs
   std::deque<UringOp*> parked_;
-  std::vector<UringOp*> unfinished_;  // completed, handler not yet called (a handler threw)
+  std::deque<uint64_t> cancel_backlog_;  // ids of live operations to cancel when there is room
+  std::vector<UringOp*> unfinished_;  // completed, handler not yet called
+  UringRingStats stats_;
 };
 
-// The io_context behind `ex`, or nullptr when `ex` is not an io_context
-// executor (plain, work-tracking or a strand over one).
-asio::io_context* IoContextOf(const asio::any_io_executor& ex) {
+// The handler a ring operation installs in its awaiting coroutine's
+// cancellation slot. It names the operation by id, never by pointer: it may
+// outlive the operation.
+struct RingCancel {
+  RingService* ring;
+  uint64_t op_id;
+  void operator()(asio::cancellation_type_t type) const {
+    if (type != asio::cancellation_type::none) ring->Cancel(op_id);
+  }
+};
+
+// Mangled-name prefix that every instance of a class template shares,
+// computed from two instances whose first template arguments mangle
+// differently (a standard-library type, "S...", and one of ours, "N...").
+std::string CommonPrefix(const char* a, const char* b) {
+  size_t n = 0;
+  while (a[n] != '\0' && a[n] == b[n]) ++n;
+  return std::string(a, n);
+}
+
+struct OtherAllocator : std::allocator<char> {};
+
+// Whether an executor of type `type` has an io_context as its context:
+// io_context::basic_executor_type<Allocator, Bits> for any allocator and
+// properties, or an asio::strand over one.
+// execution_context has no virtual functions, so dynamic_cast cannot tell an
+// io_context from a thread_pool behind asio::query(ex, execution::context);
+// the executor's type can.
+bool IsIoContextExecutorType(const std::type_info& type) {
   using Plain = asio::io_context::executor_type;
-  using Tracked = asio::io_context::basic_executor_type<std::allocator<void>, 4>;
-  if (const auto* e = ex.target<Plain>()) return &e->context();
-  if (const auto* e = ex.target<Tracked>()) return &e->context();
-  if (const auto* s = ex.target<asio::strand<Plain>>()) return &s->get_inner_executor().context();
-  if (const auto* s = ex.target<asio::strand<Tracked>>()) return &s->get_inner_executor().context();
-  return nullptr;
+  using Other = asio::io_context::basic_executor_type<OtherAllocator, 0>;
+  static const std::string executor_prefix =
+      CommonPrefix(typeid(Plain).name(), typeid(Other).name());
+  static const std::string strand_prefix =
+      CommonPrefix(typeid(asio::strand<Plain>).name(), typeid(asio::strand<Other>).name());
+  const char* name = type.name();
+  return std::strncmp(name, executor_prefix.data(), executor_prefix.size()) == 0 ||
+         std::strncmp(name, strand_prefix.data(), strand_prefix.size()) == 0;
+}
+
+// The io_context behind `ex`, or nullptr when `ex`'s context is not one.
+asio::io_context* IoContextOf(const asio::any_io_executor& ex) {
+  if (!ex) return nullptr;
+  // make_strand(any_io_executor) and friends: look at the wrapped executor.
+  if (const auto* s = ex.target<asio::strand<asio::any_io_executor>>()) {
+    return IoContextOf(s->get_inner_executor());
+  }
+  if (!IsIoContextExecutorType(ex.target_type())) return nullptr;
+  return &static_cast<asio::io_context&>(asio::query(ex, asio::execution::context));
 }
 
 }  // namespace
 
-int ProbeUring(const UringConfig& config) {
+std::string DescribeUringFeatures(unsigned features) {
+  std::string s;
+  auto add = [&s](const char* name) { s += s.empty() ? name : std::string(" ") + name; };
+  if (features & kUringSubmitAll) add("SUBMIT_ALL");
+  if (features & kUringCqeSkip) add("CQE_SKIP");
+  if (features & kUringAsyncCancel) add("ASYNC_CANCEL");
+  return s.empty() ? "none" : s;
+}
+
+int ProbeUring(const UringConfig& config, unsigned* features) {
   io_uring ring{};
-  const int r = InitRing(&ring, config);
+  const int r = InitRing(&ring, config, features);
   if (r < 0) return r;
   io_uring_queue_exit(&ring);
   return 0;
 }
 
 void SetUringSetupErrorForTesting(int err) { g_setup_error_for_testing.store(err); }
+void SetUringMissingFeaturesForTesting(unsigned features) {
+  g_missing_features_for_testing.store(features);
+}
+void SetUringCallErrorForTesting(UringCall call, int err) {
+  (call == UringCall::kSubmit ? g_submit_error_for_testing : g_wait_error_for_testing).store(err);
+}
+
+UringRingStats RingStatsOf(asio::io_context& ctx) {
+  if (!asio::has_service<RingService>(ctx)) return {};
+  return asio::use_service<RingService>(static_cast<asio::execution_context&>(ctx)).Stats();
+}
+
+uint64_t UringOperationsKeptForKernel() { return g_kept_count.load(); }
 
 UringBackend::UringBackend(UringConfig config, std::shared_ptr<Backend> fallback, Logger* logger)
     : config_(config), fallback_(std::move(fallback)), logger_(logger) {}
@@ -489,15 +817,21 @@ void UringBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
                          IoHandler handler) {
   asio::io_context* ioc = IoContextOf(ex);
   if (ioc == nullptr) ioc = default_ctx_.load();
-  if (ioc != nullptr) {
-    auto op = std::make_unique<UringOp>(
-        req, std::move(handler), asio::prefer(ex, asio::execution::outstanding_work.tracked));
-    RingService& ring = asio::use_service<RingService>(static_cast<asio::execution_context&>(*ioc));
-    if (ring.Start(op, config_, logger_)) return;
-    fallback_->Start(ex, req, std::move(op->handler));
+  if (ioc == nullptr) {
+    fallback_->Start(ex, req, std::move(handler));
     return;
   }
-  fallback_->Start(ex, req, std::move(handler));
+  auto op = std::make_unique<UringOp>(
+      req, std::move(handler), asio::prefer(ex, asio::execution::outstanding_work.tracked),
+      logger_);
+  RingService& ring = asio::use_service<RingService>(static_cast<asio::execution_context&>(*ioc));
+  // Connected before the operation is published: once the ring has it, it
+  // may complete (and its waiter move on to reuse the slot) on another thread.
+  asio::cancellation_slot slot = asio::get_associated_cancellation_slot(op->handler);
+  if (slot.is_connected()) slot.template emplace<RingCancel>(RingCancel{&ring, op->id});
+  if (ring.Start(op, config_, logger_)) return;
+  if (slot.is_connected()) slot.clear();
+  fallback_->Start(ex, req, std::move(op->handler));
 }
 
 }  // namespace corodb::io

@@ -5,10 +5,18 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <csignal>
 #include <cstring>
+#include <future>
+#include <optional>
 #include <string>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -16,6 +24,8 @@
 
 #include "io/fault_injection_backend.h"
 #include "io/file_system.h"
+#include "io/threadpool_backend.h"
+#include "io/uring_backend.h"
 #include "support/backends.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
@@ -258,6 +268,93 @@ BOOST_DATA_TEST_CASE(ShortLinkedWriteCancelsSyncAndIsFinished, bdata::make(Backe
   BOOST_TEST(s.ToString().find("at offset 5000") != std::string::npos);
   BOOST_TEST(ReadWholeFile(path) == payload.substr(0, 5000));
   BOOST_TEST(f->append_offset() == 0u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+asio::awaitable<void> ReadInto(File& f, std::span<char> buf, Result<size_t>* out) {
+  *out = co_await f.ReadAt(0, buf);
+}
+
+// Races a read of `f` against a timer (awaitable operator ||, which cancels
+// the loser and waits for it). Returns which finished first: 0 the read, 1 the timer.
+asio::awaitable<size_t> ReadOrTimeout(File& f, std::span<char> buf, Result<size_t>* out,
+                                      std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  const auto winner = co_await (ReadInto(f, buf, out) || timer.async_wait(asio::use_awaitable));
+  co_return winner.index();
+}
+
+// Starts the race on `ctx` and runs it until it is over; the bound only
+// matters if the cancelled read never completes. Returns whether it ended;
+// `*winner` is set when it does (also if the caller runs `ctx` again later).
+bool RunRace(asio::io_context& ctx, File& f, std::span<char> buf, Result<size_t>* out,
+             std::optional<size_t>* winner) {
+  asio::co_spawn(ctx, ReadOrTimeout(f, buf, out, std::chrono::milliseconds(20)),
+                 [winner](std::exception_ptr e, size_t w) {
+                   if (!e) *winner = w;
+                 });
+  ctx.run_for(std::chrono::seconds(20));
+  return winner->has_value();
+}
+
+BOOST_AUTO_TEST_SUITE(FileCancellationTest)
+
+// A ring read of an empty pipe never completes by itself. Cancelled (the
+// timer wins), it returns "Operation canceled" once its CQE arrives — also
+// through the fault-injection wrapper, which forwards the cancellation slot.
+BOOST_TEST_DECORATOR(test::NeedsUring())
+BOOST_DATA_TEST_CASE(RingReadOfAnEmptyPipeReturnsWhenTheTimerWins, bdata::make({false, true}),
+                     through_fault_injection) {
+  int fds[2];
+  BOOST_REQUIRE(::pipe2(fds, O_CLOEXEC) == 0);
+  std::shared_ptr<Backend> backend = MakeBackendByName("uring");
+  if (through_fault_injection) backend = std::make_shared<FaultInjectionBackend>(backend);
+  File reader(backend, fds[0], "pipe", 0);
+  asio::io_context ctx;
+  char buf[16];
+  Result<size_t> read;
+  std::optional<size_t> winner;
+  const bool ended = RunRace(ctx, reader, std::span<char>(buf), &read, &winner);
+  if (!ended) {  // cancellation failed: let the read finish so the test can end
+    BOOST_REQUIRE(::write(fds[1], "x", 1) == 1);
+    ctx.run();
+  }
+  ::close(fds[1]);
+  BOOST_REQUIRE_MESSAGE(ended, "the race did not end: the read was not cancelled");
+  BOOST_TEST(*winner == 1u);
+  BOOST_TEST(read.status().IsIOError());
+  BOOST_TEST(read.status().ToString().find("Operation canceled") != std::string::npos);
+  BOOST_TEST(RingStatsOf(ctx).cancels == 1u);
+}
+
+// The thread pool cannot interrupt a running pread, but an operation still
+// queued (the only pool thread is busy) is cancelled at once.
+BOOST_AUTO_TEST_CASE(QueuedThreadPoolReadIsCancelledWhenTheTimerWins) {
+  TempDir dir;
+  auto pool = std::make_shared<ThreadPoolBackend>(1);
+  FileSystem fs(pool);
+  auto f = OpenOrDie(fs, dir.Child("x"), OpenMode::kCreate);
+  std::promise<void> busy;
+  std::promise<void> release;
+  std::shared_future<void> released = release.get_future().share();
+  pool->PostForTesting([&busy, released] {
+    busy.set_value();
+    released.wait();
+  });
+  busy.get_future().wait();
+  asio::io_context ctx;
+  char buf[16];
+  Result<size_t> read;
+  std::optional<size_t> winner;
+  const bool ended = RunRace(ctx, *f, std::span<char>(buf), &read, &winner);
+  release.set_value();
+  if (!ended) ctx.run();  // cancellation failed: the read runs now
+  BOOST_REQUIRE_MESSAGE(ended, "the race did not end: the read was not cancelled");
+  BOOST_TEST(*winner == 1u);
+  BOOST_TEST(read.status().IsIOError());
+  BOOST_TEST(read.status().ToString().find("Operation canceled") != std::string::npos);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
