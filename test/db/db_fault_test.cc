@@ -554,7 +554,12 @@ std::string WritePreallocatedLog(const std::string& backend, const std::string& 
                       .ok());
     if (done(RecordSpans(Slurp(LogPath(db_dir))))) break;
   }
-  return LogPath(db_dir);
+  // The log as a crash leaves it: a clean close would truncate the zeros.
+  const std::string path = LogPath(db_dir);
+  const std::string crashed = Slurp(path);
+  db.reset();
+  WriteFile(path, crashed);
+  return path;
 }
 
 std::string PValue(size_t value_size, int i) {
