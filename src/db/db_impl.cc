@@ -58,6 +58,9 @@ DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Bac
 }
 
 DBImpl::~DBImpl() {
+  // A writer this thread is resuming may be what destroys the DB: the
+  // resuming code must not touch the queue afterwards.
+  write_queue_.ForgetResumingThread();
   if (opened_.load() && !closed_.load()) {
     // Finish pending writes and close the log: the closing barrier runs on
     // this thread (a room task still needs the engine executor to run).
@@ -170,7 +173,6 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   log_number_ = number;
   log_prealloc_end_ = 0;
   log_prealloc_ok_ = true;
-  log_sync_started_end_ = 0;
   log_writeback_start_ = 0;
   co_return Status::OK();
 }
@@ -317,14 +319,15 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
   // power cut could keep a later group and lose an earlier one.
   // The old log's fdatasync and the new log's creation (a directory fsync)
   // run at once.
+  // Always, even when a group's sync covering the whole log was started: it
+  // may still be in flight and fail after a group of the new log ended. This
+  // one goes through the appending description, which sees that error too.
   const std::shared_ptr<io::File> old_log = log_file_;
-  if (old_log->append_offset() > log_sync_started_end_) {
+  {
     using namespace asio::experimental::awaitable_operators;
     auto [synced, created] = co_await (old_log->Sync() && StartNewLog(next_file_number_++));
     if (!synced.ok()) co_return synced;
     if (!created.ok()) co_return created;
-  } else if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) {
-    co_return s;
   }
   // Until flushes exist (version set), frozen memtables stay in memory and
   // their logs stay live.
@@ -386,7 +389,6 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     // description open: a log switch may drop it meanwhile.
     std::shared_ptr<io::File> sync_file = log_sync_files_[next_sync_file_];
     next_sync_file_ = (next_sync_file_ + 1) % log_sync_files_.size();
-    log_sync_started_end_ = log_file_->append_offset();
     commit->sync_started = true;
     sync_file->StartSync(ex, [this, commit, file = sync_file, ex](Status synced) {
       write_queue_.SyncDone(commit, synced, ex);
@@ -448,8 +450,13 @@ Status DBImpl::CloseLog() {
   if (log_file_ && log_error_.ok()) {
     // No zero tail after a clean close (LevelDB's paranoid recovery would
     // call it corruption), and everything logged is durable.
+    // (Zeros may lie beyond the last record even when preallocation failed
+    // part-way: the file's size decides.)
     Status closed;
-    if (log_prealloc_end_ > log_file_->append_offset()) {
+    const Result<uint64_t> size = log_file_->Size();
+    if (!size.ok()) {
+      closed = size.status();
+    } else if (*size > log_file_->append_offset()) {
       closed = log_file_->Truncate(log_file_->append_offset());
     }
     if (closed.ok()) closed = log_file_->SyncInline();

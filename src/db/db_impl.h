@@ -155,7 +155,6 @@ class DBImpl final : public DB, private CommitTarget {
   uint64_t log_number_ = 0;
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   bool log_prealloc_ok_ = true;    // false after ENOSPC/EDQUOT/EFBIG growing this log
-  uint64_t log_sync_started_end_ = 0;  // the log's length when its last fdatasync started
   uint64_t log_writeback_start_ = 0;   // where the log's next StartWriteback begins
   MemTable* mem_ = nullptr;        // state_->mem: what groups are inserted into
   uint64_t next_file_number_ = 2;

@@ -28,6 +28,12 @@ Status FromException(const char* what_failed, std::exception_ptr e) {
   }
 }
 
+// The queue whose writers this thread is resuming (after letting go of the
+// role), if any. A writer resumed inline that writes again only queues (the
+// resuming thread begins their group once all are resumed); the DB's
+// destructor clears it, so the resuming thread knows not to touch the queue.
+thread_local WriteQueue* t_resuming = nullptr;
+
 }  // namespace
 
 WriteQueue::WriteQueue(asio::any_io_executor engine, CommitTarget* target, size_t max_in_flight)
@@ -47,7 +53,7 @@ asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
 
 std::optional<Status> WriteQueue::TryCommitNow(const WriteBatch& batch, bool sync,
                                                const asio::any_io_executor& ex) {
-  if (sync) return std::nullopt;
+  if (sync || t_resuming == this) return std::nullopt;
   {
     std::lock_guard lock(mu_);
     if (driving_ || !queue_.empty() || !inflight_.empty() || room_busy_ ||
@@ -70,11 +76,13 @@ asio::awaitable<Status> WriteQueue::Enqueue(const WriteBatch* batch, bool sync, 
   w.batch = batch;
   w.sync = sync;
   w.close_log = close_log;
+  w.ex = ex;
   bool drive = false;
   {
     std::lock_guard lock(mu_);
     queue_.push_back(&w);
-    if (!driving_) driving_ = drive = true;
+    // While this thread resumes writers, it begins their group afterwards.
+    if (!driving_ && t_resuming != this) driving_ = drive = true;
   }
   if (drive) {
     Drive(ex, &w);
@@ -125,11 +133,19 @@ void WriteQueue::SyncDone(GroupCommit* commit, const Status& status,
     std::lock_guard lock(mu_);
     commit->sync_done = true;
     commit->sync_status = status;
+    --syncs_pending_;
+    // Taken in the same critical section: once this lock is released without
+    // the role, the holder ends the group and `this` may be gone.
+    if (driving_ || t_resuming == this) {
+      idle_cv_.notify_all();
+      return;
+    }
+    driving_ = true;
   }
-  // Resumed inline from the sync's completion: the group ends, its writers
-  // resume and the next group begins (its fdatasync submitted) before the
-  // ring decides whether its eventfd wait is still needed.
-  Kick(ex);
+  // The group ends and its writers are resumed on this thread, inside the
+  // sync's completion: the next group begins (its fdatasync submitted) before
+  // the ring decides whether its eventfd wait is still needed.
+  Drive(ex, nullptr);
 }
 
 void WriteQueue::Kick(const asio::any_io_executor& ex) {
@@ -142,26 +158,53 @@ void WriteQueue::Kick(const asio::any_io_executor& ex) {
 }
 
 void WriteQueue::Drive(const asio::any_io_executor& ex, Writer* self) {
+  std::vector<Resumption> resume;
   for (;;) {
     bool more = true;
     try {
-      more = Step(ex, self);
+      more = Step(self, resume);
     } catch (...) {
-      AfterStepFailure(FromException("commit failed", std::current_exception()), self);
+      AfterStepFailure(FromException("commit failed", std::current_exception()), self, resume);
     }
-    // Once Step let go of the role, `this` may be gone (the DB's destructor
-    // waits only for the role to be free).
-    if (!more) return;
+    if (!more) break;
   }
+  // The role is free; `this` may be destroyed by a writer resumed below.
+  ResumeAll(resume, ex);
 }
 
-bool WriteQueue::Step(const asio::any_io_executor& ex, Writer* self) {
+void WriteQueue::ResumeAll(std::vector<Resumption>& resume, const asio::any_io_executor& ex) {
+  if (resume.empty()) return;
+  WriteQueue* const saved = t_resuming;
+  t_resuming = this;
+  std::exception_ptr escaped;
+  for (Resumption& r : resume) {
+    try {
+      // Inline when the writer's executor runs on this thread.
+      asio::dispatch(r.work, asio::append(std::move(r.handler), r.status));
+    } catch (...) {
+      // Thrown by a writer's handler resumed inline: it leaves this thread's
+      // run() (Asio's rule), after the other writers are resumed.
+      if (!escaped) escaped = std::current_exception();
+    }
+  }
+  const bool alive = t_resuming == this;
+  t_resuming = saved;
+  // Writers resumed inline may have queued their next writes: begin them.
+  if (alive) Kick(ex);
+  if (escaped) asio::post(ex, [escaped] { std::rethrow_exception(escaped); });
+}
+
+void WriteQueue::ForgetResumingThread() {
+  if (t_resuming == this) t_resuming = nullptr;
+}
+
+bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
   std::unique_lock lock(mu_);
   if (!inflight_.empty() && IsReadyLocked(*inflight_.front())) {
     std::unique_ptr<InFlight> head = std::move(inflight_.front());
     inflight_.pop_front();
     lock.unlock();
-    EndOne(ex, std::move(head), self);
+    EndOne(std::move(head), self, resume);
     return true;
   }
   if (!room_busy_ && !queue_.empty()) {
@@ -178,33 +221,25 @@ bool WriteQueue::Step(const asio::any_io_executor& ex, Writer* self) {
             s = FromException("close failed", std::current_exception());
           }
         }
-        Complete(front, s, self);
+        Complete(front, s, self, resume);
         return true;
       }
     } else if (inflight_.size() < max_in_flight_) {
-      std::vector<Writer*> group;
-      if (TakeGroupLocked(lock, &group)) {
+      if (InFlight* flight = TakeGroupLocked(lock)) {
         lock.unlock();
-        BeginOne(ex, std::move(group));
+        BeginOne(flight);
         return true;
       }
       if (!lock.owns_lock()) return true;  // a room task was started
     }
   }
   // Nothing to do: let go of the role. After this, do not touch `this`.
-  std::exception_ptr escaped = std::exchange(escaped_, nullptr);
   driving_ = false;
   idle_cv_.notify_all();
-  lock.unlock();
-  if (escaped) {
-    // A writer resumed inline on this thread threw from its handler: it
-    // leaves this thread's run() (Asio's rule), not the commit steps.
-    asio::post(ex, [escaped] { std::rethrow_exception(escaped); });
-  }
   return false;
 }
 
-bool WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock, std::vector<Writer*>* group) {
+WriteQueue::InFlight* WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock) {
   Writer* first = queue_.front();
   size_t size = WriteBatchInternal::ByteSize(*first->batch);
   const size_t max_size = size <= kSmallBatchBytes ? size + kSmallBatchBytes : kMaxGroupBytes;
@@ -225,14 +260,22 @@ bool WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock, std::vector
       // RoomTask catches everything; this only rethrows a bug in that.
       if (e) std::rethrow_exception(e);
     });
-    return false;
+    return nullptr;
   }
-  group->assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  // Allocate before the writers leave the queue: a bad_alloc here leaves
+  // them queued, for AfterStepFailure to fail.
+  auto flight = std::make_unique<InFlight>();
+  flight->members.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+  flight->commit.members = n;
+  flight->commit.sync = first->sync;
+  InFlight* raw = flight.get();
+  inflight_.push_back(std::move(flight));
   queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-  return true;
+  return raw;
 }
 
 asio::awaitable<void> WriteQueue::RoomTask(size_t bytes, bool sync) {
+  const asio::any_io_executor ex = engine_;
   try {
     co_await target_->MakeRoom(bytes, sync);
   } catch (...) {
@@ -242,40 +285,39 @@ asio::awaitable<void> WriteQueue::RoomTask(size_t bytes, bool sync) {
     std::lock_guard lock(mu_);
     room_busy_ = false;
     idle_cv_.notify_all();
+    // In the same critical section: without the role, `this` may be gone
+    // once the lock is released (the holder goes on without the room task).
+    if (driving_) co_return;
+    driving_ = true;
   }
-  Kick(engine_);
+  Drive(ex, nullptr);
 }
 
-void WriteQueue::BeginOne(const asio::any_io_executor& ex, std::vector<Writer*> group) {
-  auto flight = std::make_unique<InFlight>();
-  flight->members = std::move(group);
-  flight->commit.members = flight->members.size();
-  flight->commit.sync = flight->members.front()->sync;
-  InFlight* raw = flight.get();
-  {
-    std::lock_guard lock(mu_);
-    inflight_.push_back(std::move(flight));
-  }
+void WriteQueue::BeginOne(InFlight* flight) {
+  // The group's fdatasync completes on its leader's executor: the leader is
+  // suspended until the group ends, holding work on it, so it keeps running.
+  const asio::any_io_executor& sync_ex = flight->members.front()->ex;
   try {
-    combined_ = *raw->members.front()->batch;
-    for (size_t i = 1; i < raw->members.size(); ++i) {
-      WriteBatchInternal::Append(&combined_, *raw->members[i]->batch);
+    combined_ = *flight->members.front()->batch;
+    for (size_t i = 1; i < flight->members.size(); ++i) {
+      WriteBatchInternal::Append(&combined_, *flight->members[i]->batch);
     }
-    target_->BeginGroup(combined_, &raw->commit, ex);
+    target_->BeginGroup(combined_, &flight->commit, sync_ex);
   } catch (...) {
     // bad_alloc or a bug: this group fails and no later group is logged, but
     // the error is promoted only when this group ends — in log order — so
     // groups ahead of it still end as their syncs say.
     const Status s = FromException("commit failed", std::current_exception());
     target_->OnBeginFailure(s);
-    if (raw->commit.status.ok()) raw->commit.status = s;
+    if (flight->commit.status.ok()) flight->commit.status = s;
   }
   std::lock_guard lock(mu_);
-  raw->commit.begun = true;
+  flight->commit.begun = true;
+  if (flight->commit.sync_started) ++syncs_pending_;
 }
 
-void WriteQueue::EndOne(const asio::any_io_executor& ex, std::unique_ptr<InFlight> head,
-                        Writer* self) {
+void WriteQueue::EndOne(std::unique_ptr<InFlight> head, Writer* self,
+                        std::vector<Resumption>& resume) {
   Status s;
   try {
     s = target_->EndGroup(head->commit);
@@ -283,55 +325,23 @@ void WriteQueue::EndOne(const asio::any_io_executor& ex, std::unique_ptr<InFligh
     s = FromException("commit failed", std::current_exception());
     target_->OnCommitLoopFailure(s);
   }
-  const std::vector<Writer*>& members = head->members;
-  for (size_t i = 0; i < members.size(); ++i) {
-    Complete(members[i], s, self);  // may run the writer, which may queue its next write
-    // Keep the disk busy: when nothing else is in flight and as many writers
-    // wait as are still to be resumed, begin their group now instead of after
-    // the last resume, so its fdatasync overlaps the rest of this loop.
-    const size_t remaining = members.size() - i - 1;
-    if (remaining == 0) continue;
-    std::vector<Writer*> next;
-    {
-      std::unique_lock lock(mu_);
-      if (!inflight_.empty() || room_busy_ || queue_.size() < remaining ||
-          queue_.front()->batch == nullptr) {
-        continue;
-      }
-      if (!TakeGroupLocked(lock, &next)) continue;  // a room task was started
-    }
-    BeginOne(ex, std::move(next));
-  }
+  resume.reserve(resume.size() + head->members.size());
+  for (Writer* w : head->members) Complete(w, s, self, resume);
 }
 
-void WriteQueue::Complete(Writer* w, const Status& status, Writer* self) {
-  if (w == self) {
-    std::lock_guard lock(mu_);
-    w->done = true;
-    w->status = status;
-    return;
-  }
-  std::optional<asio::any_completion_handler<void(Status)>> handler;
-  asio::any_io_executor work;
-  {
-    std::lock_guard lock(mu_);
-    w->done = true;
-    w->status = status;
-    if (w->handler) {
-      handler.emplace(std::move(*w->handler));
-      work = std::move(w->work);
-    }
-  }
-  // `w` lives on the writer's frame: do not touch it from here on.
-  if (!handler) return;  // not suspended yet: it sees `done` itself
-  try {
-    asio::dispatch(work, asio::append(std::move(*handler), status));
-  } catch (...) {
-    if (!escaped_) escaped_ = std::current_exception();
-  }
+void WriteQueue::Complete(Writer* w, const Status& status, Writer* self,
+                          std::vector<Resumption>& resume) {
+  std::lock_guard lock(mu_);
+  w->done = true;
+  w->status = status;
+  // Not suspended yet (or `self`): it sees `done` itself.
+  if (w == self || !w->handler) return;
+  // `w` lives on the writer's frame: its handler is moved out now, and it
+  // is resumed only after the role is let go.
+  resume.emplace_back(std::move(*w->handler), std::move(w->work), status);
 }
 
-void WriteQueue::AfterStepFailure(const Status& s, Writer* self) {
+void WriteQueue::AfterStepFailure(const Status& s, Writer* self, std::vector<Resumption>& resume) {
   target_->OnCommitLoopFailure(s);
   std::vector<Writer*> stranded;
   {
@@ -344,12 +354,12 @@ void WriteQueue::AfterStepFailure(const Status& s, Writer* self) {
     stranded.insert(stranded.end(), queue_.begin(), queue_.end());
     queue_.clear();
   }
-  for (Writer* w : stranded) Complete(w, s, self);
+  for (Writer* w : stranded) Complete(w, s, self, resume);
 }
 
 void WriteQueue::WaitIdle() {
   std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [this] { return !driving_ && !room_busy_; });
+  idle_cv_.wait(lock, [this] { return !driving_ && !room_busy_ && syncs_pending_ <= 0; });
 }
 
 size_t WriteQueue::QueuedForTesting() {

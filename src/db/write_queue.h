@@ -7,7 +7,10 @@
 // synchronously, then hands the role back. An uncontended non-sync write
 // therefore costs what LevelDB's does: a lock, a pwrite, a memtable insert,
 // on the caller's thread, without suspending. Writers that arrive while the
-// role is held join the next group and are resumed on their own executors.
+// role is held join the next group and are resumed on their own executors
+// — never while the role is held (a resumed writer may destroy the DB), but
+// right after the holder lets go; writes that writers resumed inline queue
+// meanwhile become one group, begun once all are resumed.
 //
 // Steps (CommitTarget does the work): take a group (LevelDB's rules: at most
 // 1 MiB, or the first batch's size + 128 KiB when the first is at most
@@ -144,9 +147,14 @@ class WriteQueue {
   void SyncDone(GroupCommit* commit, const Status& status,
                 const boost::asio::any_io_executor& ex);
 
-  // Blocks until no thread holds the commit role and no room task runs
-  // (for the DB's destructor, after a closing barrier).
+  // Blocks until no thread holds the commit role, no room task runs and no
+  // sync started by a group is outstanding (for the DB's destructor, after
+  // a closing barrier).
   void WaitIdle();
+
+  // The DB is being destroyed on this thread, possibly by a writer this
+  // thread is resuming: the resuming code must not touch the queue again.
+  void ForgetResumingThread();
 
   // Writers queued and not yet in a group (tests synchronize on it).
   size_t QueuedForTesting();
@@ -156,6 +164,9 @@ class WriteQueue {
     const WriteBatch* batch = nullptr;  // nullptr: a barrier
     bool sync = false;
     bool close_log = false;  // barriers only
+    // The writer's coroutine's executor: a group's fdatasync completes on
+    // its leader's (the leader is suspended, with work on it, until then).
+    boost::asio::any_io_executor ex;
     // Completion, under mu_.
     bool done = false;
     Status status;
@@ -168,36 +179,49 @@ class WriteQueue {
     GroupCommit commit;
   };
 
+  // A writer to resume once the role is let go (never while holding it: the
+  // writer may destroy the DB).
+  struct Resumption {
+    Resumption(boost::asio::any_completion_handler<void(Status)>&& h,
+               boost::asio::any_io_executor&& w, const Status& s)
+        : handler(std::move(h)), work(std::move(w)), status(s) {}
+    boost::asio::any_completion_handler<void(Status)> handler;
+    boost::asio::any_io_executor work;
+    Status status;
+  };
+
   boost::asio::awaitable<Status> Enqueue(const WriteBatch* batch, bool sync, bool close_log);
   // Begins and ends a non-sync group of one batch at once, with nothing in
   // flight or queued (no ordering to keep). Returns the writer's status.
   // REQUIRES: holds the role; !NeedsRoom for it.
   Status CommitSolo(const WriteBatch& batch, const boost::asio::any_io_executor& ex);
-  // Takes the role if free and runs the steps. `ex`: the caller's executor.
+  // Takes the role if free and runs the steps.
   void Kick(const boost::asio::any_io_executor& ex);
-  // Runs commit steps until none is possible, then releases the role.
-  // REQUIRES: holds the role. `self`: the writer whose thread this is (it is
-  // completed without being resumed), or nullptr.
+  // Runs commit steps until none is possible, lets go of the role, then
+  // resumes the writers whose groups ended. REQUIRES: holds the role.
+  // `self`: the writer whose thread this is (completed, not resumed), or
+  // nullptr. `ex`: this thread's executor.
   void Drive(const boost::asio::any_io_executor& ex, Writer* self);
-  // One step; false when nothing could be done (the role has been released).
-  bool Step(const boost::asio::any_io_executor& ex, Writer* self);
-  // Takes the next group off the queue's front when it may begin now:
-  // fills *group, or starts a room task and leaves the queue as it is.
+  // One step; false when nothing could be done (the role has been let go).
+  bool Step(Writer* self, std::vector<Resumption>& resume);
+  // Resumes `resume` (the role is free), then begins what they queued.
+  void ResumeAll(std::vector<Resumption>& resume, const boost::asio::any_io_executor& ex);
+  // Moves the next group from the queue's front into a new flight at the
+  // back of inflight_ when it may begin now and returns it; or starts a
+  // room task (unlocking) and returns nullptr.
   // REQUIRES: mu_ held via `lock`, role held, queue_ front is a batch.
-  bool TakeGroupLocked(std::unique_lock<std::mutex>& lock, std::vector<Writer*>* group);
-  // Combines `group`'s batches and begins it; it joins inflight_.
-  void BeginOne(const boost::asio::any_io_executor& ex, std::vector<Writer*> group);
-  // Ends `head` (just taken off inflight_) and resumes its members.
-  void EndOne(const boost::asio::any_io_executor& ex, std::unique_ptr<InFlight> head,
-              Writer* self);
-  // Completes `w` with `status`: marks it done, and resumes it on its
-  // executor if it is suspended (never `self`). An exception a resumed writer
-  // throws inline is kept in `escaped_` and rethrown once the role is released.
-  void Complete(Writer* w, const Status& status, Writer* self);
+  InFlight* TakeGroupLocked(std::unique_lock<std::mutex>& lock);
+  // Combines the flight's batches and begins it.
+  void BeginOne(InFlight* flight);
+  // Ends `head` (just taken off inflight_); its members join `resume`.
+  void EndOne(std::unique_ptr<InFlight> head, Writer* self, std::vector<Resumption>& resume);
+  // Completes `w` with `status`: marks it done and, if it is suspended
+  // (never `self`), adds it to `resume`.
+  void Complete(Writer* w, const Status& status, Writer* self, std::vector<Resumption>& resume);
   boost::asio::awaitable<void> RoomTask(size_t bytes, bool sync);
   // A commit step threw (a bug): fails every writer held or queued.
   // REQUIRES: holds the role.
-  void AfterStepFailure(const Status& s, Writer* self);
+  void AfterStepFailure(const Status& s, Writer* self, std::vector<Resumption>& resume);
   bool IsReadyLocked(const InFlight& f) const {
     return f.commit.begun && (!f.commit.sync_started || f.commit.sync_done);
   }
@@ -212,8 +236,8 @@ class WriteQueue {
   std::deque<std::unique_ptr<InFlight>> inflight_;  // oldest first
   bool driving_ = false;    // the commit role is held
   bool room_busy_ = false;  // a room task runs; no group begins
+  int syncs_pending_ = 0;   // syncs started by groups and not completed
   std::vector<std::unique_ptr<InFlight>> dead_;  // failed while a sync was in flight
-  std::exception_ptr escaped_;  // thrown by a writer resumed inline
 
   // Role holder only.
   WriteBatch combined_;

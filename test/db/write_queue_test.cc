@@ -9,14 +9,17 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <mutex>
 #include <new>
 #include <sstream>
 #include <thread>
 
+#include <boost/asio/append.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <leveldb/db.h>
@@ -237,7 +240,7 @@ BOOST_DATA_TEST_CASE(LogThatCannotGrowByAChunkStillTakesSyncWrites, bdata::make(
   TempDir dir;
   const Options options = TestOptions(backend);
   {
-    FileSizeLimit limit(256 * 1024);
+    WriteQueueTest::FileSizeLimit limit(256 * 1024);
     auto db = OpenOrDie(options, dir.Child("db"), backend);
     for (int i = 0; i < 50; ++i) {
       Status s = Run(db->Put({.sync = true}, "k" + std::to_string(i), std::string(100, 'x')));
@@ -367,6 +370,252 @@ BOOST_DATA_TEST_CASE(EngineContextRunByTwoThreads, bdata::make(BackendNames()), 
   guard.reset();
   e1.join();
   e2.join();
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+template <typename Pred>
+bool WaitFor(Pred done, int ms) {
+  for (int i = 0; i < ms; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+// Returns once a non-sync write commits solo on this thread: the commit role
+// was free, and this thread let go of it (nothing else is running).
+void UntilRoleIsFree(DB& db) {
+  auto& impl = static_cast<DBImpl&>(db);
+  WriteBatch b;
+  b.Put("role-free", "x");
+  while (!impl.TryWriteNow({}, b)) std::this_thread::yield();
+}
+
+// Holds the next fdatasync started through Start(); the test then fails it.
+class HoldOneSync final : public io::Backend {
+ public:
+  explicit HoldOneSync(std::shared_ptr<io::Backend> inner) : inner_(std::move(inner)) {}
+  std::string_view Name() const override { return inner_->Name(); }
+  void Start(const asio::any_io_executor& ex, const io::IoRequest& req,
+             io::IoHandler handler) override {
+    if (req.opcode == io::IoOpcode::kFdatasync) {
+      std::unique_lock lock(mu_);
+      if (arm_) {
+        arm_ = false;
+        held_ex_ = ex;
+        held_.emplace(std::move(handler));
+        return;
+      }
+      lock.unlock();
+      inner_->Start(ex, req, io::IoHandler([this, h = std::move(handler)](io::IoCompletion c) mutable {
+        if (c.res == 0) passed_.fetch_add(1);
+        std::move(h)(c);
+      }));
+      return;
+    }
+    inner_->Start(ex, req, std::move(handler));
+  }
+  io::IoCompletion RunInline(const io::IoRequest& req) override { return inner_->RunInline(req); }
+  void OnOpen(int fd, const std::string& path) override { inner_->OnOpen(fd, path); }
+  void OnClose(int fd) override { inner_->OnClose(fd); }
+
+  void HoldNext() { std::lock_guard l(mu_); arm_ = true; }
+  bool holding() { std::lock_guard l(mu_); return held_.has_value(); }
+  int passed() const { return passed_.load(); }
+  // Completes the held sync with -err (it never reached the disk).
+  void FailHeld(int err) {
+    std::lock_guard l(mu_);
+    asio::post(held_ex_, asio::append(std::move(*held_), io::IoCompletion{-err, 0}));
+    held_.reset();
+  }
+
+ private:
+  std::shared_ptr<io::Backend> inner_;
+  std::mutex mu_;
+  bool arm_ = false;
+  asio::any_io_executor held_ex_;
+  std::optional<io::IoHandler> held_;
+  std::atomic<int> passed_{0};
+};
+
+BOOST_AUTO_TEST_SUITE(WriteQueueReviewTest)
+
+// Found by a line-by-line review of the writer-driven commit path; each
+// failed on its first version.
+
+// A coroutine that destroys the DB right after its own sync write returns.
+// The group is ended by the sync completion on the writer's own context;
+// the writer must not be resumed while that thread holds the commit role
+// (~DBImpl waits for the role).
+BOOST_DATA_TEST_CASE(DestroyAfterSyncWriteInsideWriterCoroutine, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto db = std::make_shared<std::unique_ptr<DB>>(OpenOrDie(TestOptions(backend), dir.Child("db"), backend));
+  BOOST_REQUIRE(Run((*db)->Put({.sync = true}, "warm", "w")).ok());  // grows the log (room task)
+  UntilRoleIsFree(**db);
+  auto ctx = std::make_shared<asio::io_context>();
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  auto status = std::make_shared<Status>();
+  asio::co_spawn(*ctx, [db, done, status]() -> asio::awaitable<void> {
+    Status w = co_await (*db)->Put({.sync = true}, "k", "v");
+    *status = w;
+    db->reset();  // destroy right after the write, as owners of a DB do
+    done->store(true);
+  }, asio::detached);
+  std::thread runner([ctx] { ctx->run(); });
+  if (!WaitFor([&] { return done->load(); }, 20000)) {
+    runner.detach();  // deadlocked inside ~DBImpl: leak everything
+    new auto(ctx);
+    new auto(db);
+    BOOST_FAIL("~DBImpl called from the writer's continuation never returned");
+  }
+  runner.join();
+  BOOST_TEST(status->ok(), status->ToString());
+}
+
+// A non-sync write commits solo on context A; meanwhile C queues a sync
+// write, and A's thread begins C's group. C's fdatasync must complete on C's
+// own context (its leader's), not on A's, which nobody runs any more.
+BOOST_DATA_TEST_CASE(OtherWritersSyncStartedOnMyContext, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto db = OpenOrDie(TestOptions(backend), dir.Child("db"), backend);
+  auto& impl = static_cast<DBImpl&>(*db);
+  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());  // preallocates the log
+  UntilRoleIsFree(*db);
+
+  asio::io_context c_ctx;
+  auto c_guard = asio::make_work_guard(c_ctx);
+  std::thread c_thread([&] { c_ctx.run(); });
+  std::atomic<bool> c_done{false};
+  Status sc;
+  int begins = 0;
+  impl.SetBeginGroupHookForTesting([&] {
+    if (++begins != 1) return;
+    // While A commits solo, C queues a sync write.
+    asio::co_spawn(c_ctx, [&]() -> asio::awaitable<void> {
+      sc = co_await db->Put({.sync = true}, "c", "vc");
+      c_done.store(true);
+    }, asio::detached);
+    BOOST_REQUIRE(WaitFor([&] { return impl.QueuedWritersForTesting() == 1; }, 20000));
+  });
+
+  asio::io_context a_ctx;
+  Status sa = Status::IOError("not run");
+  asio::co_spawn(a_ctx, [&]() -> asio::awaitable<void> {
+    sa = co_await db->Put({}, "a", "va");
+  }, asio::detached);
+  BOOST_TEST(a_ctx.run_one() == 1u);  // A's write: done without suspending
+  BOOST_TEST(sa.ok(), sa.ToString());
+
+  const bool c_completed = WaitFor([&] { return c_done.load(); }, 5000);
+  BOOST_TEST(c_completed, "C's sync write did not complete while only C's context and the engine ran");
+  a_ctx.run();  // lets C's fdatasync completion run, so the test can clean up
+  BOOST_REQUIRE(WaitFor([&] { return c_done.load(); }, 20000));
+  BOOST_TEST(sc.ok(), sc.ToString());
+  impl.SetBeginGroupHookForTesting(nullptr);
+  c_guard.reset();
+  c_thread.join();
+}
+
+// Prefix order across a log switch when the old log's last sync fails:
+// group A (sync, old log) is in flight; C (sync) needs a switch and is
+// synced in the new log; then A's fdatasync fails. The switch must have
+// synced the old log itself (seeing the error), so that after a power cut
+// C never survives without A and the writes before it.
+BOOST_DATA_TEST_CASE(SwitchWhileOldLogSyncInFlightKeepsPrefix, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 16 * 1024;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto hold = std::make_shared<HoldOneSync>(fault);
+  auto opened = test::TryOpen(options, dir.Child("db"), hold);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  std::unique_ptr<DB> db = std::move(opened).value();
+  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
+  auto usage = [&] {
+    std::string v;
+    BOOST_REQUIRE(db->GetProperty("corodb.approximate-memory-usage", &v));
+    return std::stoull(v);
+  };
+  int fills = 0;
+  while (usage() + 6000 < options.write_buffer_size) {
+    BOOST_REQUIRE(Run(db->Put({}, "n" + std::to_string(fills), std::string(500, 'n'))).ok());
+    ++fills;
+  }
+  asio::io_context ctx;
+  auto guard = asio::make_work_guard(ctx);
+  std::thread runner([&] { ctx.run(); });
+  Status sa = Status::IOError("pending"), sc = Status::IOError("pending");
+  std::atomic<int> ended{0};
+  hold->HoldNext();
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    sa = co_await db->Put({.sync = true}, "a", std::string(8000, 'a'));
+    ended.fetch_add(1);
+  }, asio::detached);
+  BOOST_REQUIRE(WaitFor([&] { return hold->holding(); }, 20000));
+  BOOST_REQUIRE(usage() >= options.write_buffer_size);  // C needs a switch
+  const int passed_before = hold->passed();
+  asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
+    sc = co_await db->Put({.sync = true}, "c", "vc");
+    ended.fetch_add(1);
+  }, asio::detached);
+  // New log preallocated and synced, then C's own fdatasync.
+  BOOST_REQUIRE(WaitFor([&] { return hold->passed() >= passed_before + 2; }, 20000));
+  hold->FailHeld(EIO);
+  BOOST_REQUIRE(WaitFor([&] { return ended.load() == 2; }, 20000));
+  guard.reset();
+  runner.join();
+  BOOST_TEST(!sa.ok());
+  BOOST_TEST(!sc.ok());
+  fault->FailAllSyncs(EIO);
+  db.reset();
+  fault->FailAllSyncs(0);
+  BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+
+  auto reopened = OpenOrDie(options, dir.Child("db"), backend);
+  const std::string c = GetOrStatus(*reopened, "c");
+  const std::string a = GetOrStatus(*reopened, "a");
+  int missing = 0;
+  for (int i = 0; i < fills; ++i) {
+    if (GetOrStatus(*reopened, "n" + std::to_string(i)) == "NOT_FOUND") ++missing;
+  }
+  BOOST_TEST_MESSAGE("after power cut: c=" << c << " a=" << (a == "NOT_FOUND" ? a : "present")
+                                           << " fills missing " << missing << "/" << fills);
+  if (c == "vc") {
+    BOOST_TEST(a == std::string(8000, 'a'), "c (later) survived but a (earlier) did not");
+    BOOST_TEST(missing == 0, "c survived but " << missing << " earlier acknowledged writes did not");
+  }
+}
+
+// Preallocation that fails part-way (a short write, then EFBIG) leaves zeros
+// behind the last record: Close truncates them too.
+BOOST_DATA_TEST_CASE(CloseTruncatesPartialPreallocation, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const Options options = TestOptions(backend);
+  std::string log_path;
+  {
+    WriteQueueTest::FileSizeLimit limit(256 * 1024);
+    auto db = OpenOrDie(options, dir.Child("db"), backend);
+    for (int i = 0; i < 20; ++i) {
+      BOOST_REQUIRE(Run(db->Put({.sync = true}, "k" + std::to_string(i), std::string(100, 'x'))).ok());
+    }
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  uint64_t best = 0;
+  for (const auto& e : std::filesystem::directory_iterator(dir.Child("db"))) {
+    uint64_t number;
+    io::FileType type;
+    if (io::ParseFileName(e.path().filename().string(), &number, &type) &&
+        type == io::FileType::kLogFile) {
+      best = std::max(best, number);
+    }
+  }
+  std::ifstream in(io::LogFileName(dir.Child("db"), best), std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  const std::string log = ss.str();
+  BOOST_TEST(log.size() < 8192u, "log is " << log.size() << " bytes after a clean close");
+  BOOST_TEST((!log.empty() && log.back() != '\0'), "zero tail after a clean close");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
