@@ -6,7 +6,8 @@
 //
 // corodb runs T threads, each an io_context with C coroutines that each keep
 // one operation in flight. LevelDB (Debian's libleveldb) runs T*C threads: its
-// only way to have that many operations in flight. The engine "corodb-sync"
+// only way to have that many operations in flight. readrandom reads the
+// database the previous workload left (run it after a fill). The engine "corodb-sync"
 // is corodb through its blocking facade (SyncDB), T*C threads like LevelDB. Operation counts are
 // totals shared by all writers: --num per workload, --num/100 for fillsync
 // (db_bench's convention); --ops overrides every workload's count.
@@ -156,6 +157,7 @@ struct Workload {
   bool fresh_db = true;
   bool sync = false;
   bool sequential = false;
+  bool read = false;  // Get instead of Put (on the database the previous workload left)
   int64_t ops = 0;
 };
 
@@ -169,6 +171,10 @@ Workload MakeWorkload(const std::string& name, const Flags& f) {
     w.ops = f.num;
   } else if (name == "overwrite") {
     w.fresh_db = false;
+    w.ops = f.num;
+  } else if (name == "readrandom") {
+    w.fresh_db = false;
+    w.read = true;
     w.ops = f.num;
   } else if (name == "fillsync") {
     w.sync = true;
@@ -260,10 +266,16 @@ asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flag
     if (i >= w.ops) co_return;
     const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
     const auto start = Clock::now();
-    const corodb::Status s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
+    corodb::Status s;
+    if (w.read) {
+      corodb::Result<std::string> got = co_await db.Get({}, key);
+      if (!got.ok() && !got.status().IsNotFound()) s = got.status();
+    } else {
+      s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
+    }
     lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
     if (!s.ok()) {
-      std::fprintf(stderr, "corodb put failed: %s\n", s.ToString().c_str());
+      std::fprintf(stderr, "corodb operation failed: %s\n", s.ToString().c_str());
       st.failed = true;
       co_return;
     }
@@ -378,10 +390,16 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
         const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
         const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
         const auto t0 = Clock::now();
-        const corodb::Status ps = (*db)->Put(wo, key, v);
+        corodb::Status ps;
+        if (w.read) {
+          corodb::Result<std::string> got = (*db)->Get({}, key);
+          if (!got.ok() && !got.status().IsNotFound()) ps = got.status();
+        } else {
+          ps = (*db)->Put(wo, key, v);
+        }
         lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
         if (!ps.ok()) {
-          std::fprintf(stderr, "corodb put failed: %s\n", ps.ToString().c_str());
+          std::fprintf(stderr, "corodb operation failed: %s\n", ps.ToString().c_str());
           st.failed = true;
           return;
         }
@@ -441,10 +459,17 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
         const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
         const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
         const auto t0 = Clock::now();
-        const leveldb::Status ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+        leveldb::Status ps;
+        if (w.read) {
+          std::string value;
+          ps = db->Get(leveldb::ReadOptions(), key, &value);
+          if (ps.IsNotFound()) ps = leveldb::Status::OK();
+        } else {
+          ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+        }
         lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
         if (!ps.ok()) {
-          std::fprintf(stderr, "leveldb put failed: %s\n", ps.ToString().c_str());
+          std::fprintf(stderr, "leveldb operation failed: %s\n", ps.ToString().c_str());
           st.failed = true;
           return;
         }

@@ -236,8 +236,8 @@ asio::awaitable<Status> DBImpl::Write(const WriteOptions& options, const WriteBa
 
 std::optional<Status> DBImpl::TryWriteNow(const WriteOptions& options, const WriteBatch& batch) {
   if (closed_.load()) return Status::InvalidArgument(name_, "the database is closed");
-  // Writers that queue meanwhile are committed on the engine's executor,
-  // which always runs.
+  // Writers that queue meanwhile are committed too, by this thread; their
+  // syncs complete on their own executors.
   return write_queue_.TryCommitNow(batch, options.sync, engine_->get_executor());
 }
 
@@ -389,10 +389,12 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     // description open: a log switch may drop it meanwhile.
     std::shared_ptr<io::File> sync_file = log_sync_files_[next_sync_file_];
     next_sync_file_ = (next_sync_file_ + 1) % log_sync_files_.size();
-    commit->sync_started = true;
     sync_file->StartSync(ex, [this, commit, file = sync_file, ex](Status synced) {
       write_queue_.SyncDone(commit, synced, ex);
     });
+    // Only once started (StartSync may throw bad_alloc): a started sync's
+    // completion is what the group then waits for.
+    commit->sync_started = true;
   }
   if (begin_hook_) begin_hook_();
   // Invisible until EndGroup publishes last_sequence_: readers look up at the

@@ -28,11 +28,25 @@ Status FromException(const char* what_failed, std::exception_ptr e) {
   }
 }
 
-// The queue whose writers this thread is resuming (after letting go of the
-// role), if any. A writer resumed inline that writes again only queues (the
-// resuming thread begins their group once all are resumed); the DB's
-// destructor clears it, so the resuming thread knows not to touch the queue.
-thread_local WriteQueue* t_resuming = nullptr;
+// Resumptions in progress on this thread, innermost first (a resumed writer
+// may write to another DB, whose holder resumes its writers nested). While
+// one is alive for a queue, writers resumed inline that write to it again
+// only queue: the resuming thread begins their group once all are resumed.
+// The DB's destructor marks its frames dead, so the resuming code never
+// touches the queue again.
+struct ResumeFrame {
+  const WriteQueue* queue;
+  bool alive;
+  ResumeFrame* outer;
+};
+thread_local ResumeFrame* t_frames = nullptr;
+
+bool ResumingHere(const WriteQueue* queue) {
+  for (const ResumeFrame* f = t_frames; f != nullptr; f = f->outer) {
+    if (f->queue == queue && f->alive) return true;
+  }
+  return false;
+}
 
 }  // namespace
 
@@ -53,7 +67,7 @@ asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
 
 std::optional<Status> WriteQueue::TryCommitNow(const WriteBatch& batch, bool sync,
                                                const asio::any_io_executor& ex) {
-  if (sync || t_resuming == this) return std::nullopt;
+  if (sync || ResumingHere(this)) return std::nullopt;
   {
     std::lock_guard lock(mu_);
     if (driving_ || !queue_.empty() || !inflight_.empty() || room_busy_ ||
@@ -82,7 +96,7 @@ asio::awaitable<Status> WriteQueue::Enqueue(const WriteBatch* batch, bool sync, 
     std::lock_guard lock(mu_);
     queue_.push_back(&w);
     // While this thread resumes writers, it begins their group afterwards.
-    if (!driving_ && t_resuming != this) driving_ = drive = true;
+    if (!driving_ && !ResumingHere(this)) driving_ = drive = true;
   }
   if (drive) {
     Drive(ex, &w);
@@ -136,7 +150,7 @@ void WriteQueue::SyncDone(GroupCommit* commit, const Status& status,
     --syncs_pending_;
     // Taken in the same critical section: once this lock is released without
     // the role, the holder ends the group and `this` may be gone.
-    if (driving_ || t_resuming == this) {
+    if (driving_ || ResumingHere(this)) {
       idle_cv_.notify_all();
       return;
     }
@@ -148,34 +162,29 @@ void WriteQueue::SyncDone(GroupCommit* commit, const Status& status,
   Drive(ex, nullptr);
 }
 
-void WriteQueue::Kick(const asio::any_io_executor& ex) {
-  {
-    std::lock_guard lock(mu_);
-    if (driving_) return;  // the holder sees the change before it lets go
-    driving_ = true;
-  }
-  Drive(ex, nullptr);
-}
-
 void WriteQueue::Drive(const asio::any_io_executor& ex, Writer* self) {
-  std::vector<Resumption> resume;
   for (;;) {
-    bool more = true;
-    try {
-      more = Step(self, resume);
-    } catch (...) {
-      AfterStepFailure(FromException("commit failed", std::current_exception()), self, resume);
+    std::vector<Resumption> resume;
+    for (;;) {
+      bool more = true;
+      try {
+        more = Step(self, resume);
+      } catch (...) {
+        AfterStepFailure(FromException("commit failed", std::current_exception()), self, resume);
+      }
+      if (!more) break;
     }
-    if (!more) break;
+    // The role is free (Step counted this thread in resumers_ if `resume`
+    // is not empty). A loop, not a recursion: writers resumed inline that
+    // write again make the next round.
+    if (resume.empty() || !ResumeAll(resume, ex)) return;
+    self = nullptr;
   }
-  // The role is free; `this` may be destroyed by a writer resumed below.
-  ResumeAll(resume, ex);
 }
 
-void WriteQueue::ResumeAll(std::vector<Resumption>& resume, const asio::any_io_executor& ex) {
-  if (resume.empty()) return;
-  WriteQueue* const saved = t_resuming;
-  t_resuming = this;
+bool WriteQueue::ResumeAll(std::vector<Resumption>& resume, const asio::any_io_executor& ex) {
+  ResumeFrame frame{this, true, t_frames};
+  t_frames = &frame;
   std::exception_ptr escaped;
   for (Resumption& r : resume) {
     try {
@@ -187,15 +196,30 @@ void WriteQueue::ResumeAll(std::vector<Resumption>& resume, const asio::any_io_e
       if (!escaped) escaped = std::current_exception();
     }
   }
-  const bool alive = t_resuming == this;
-  t_resuming = saved;
-  // Writers resumed inline may have queued their next writes: begin them.
-  if (alive) Kick(ex);
+  t_frames = frame.outer;
   if (escaped) asio::post(ex, [escaped] { std::rethrow_exception(escaped); });
+  if (!frame.alive) return false;  // a resumed writer destroyed the DB
+  std::lock_guard lock(mu_);
+  --resumers_;
+  // Writers resumed inline may have queued their next writes, or a sync
+  // completed meanwhile: take the role again (in this critical section:
+  // without it, `this` may be gone once the lock is released).
+  const bool work = !queue_.empty() || (!inflight_.empty() && IsReadyLocked(*inflight_.front()));
+  if (!driving_ && work) {
+    driving_ = true;
+    return true;
+  }
+  idle_cv_.notify_all();
+  return false;
 }
 
 void WriteQueue::ForgetResumingThread() {
-  if (t_resuming == this) t_resuming = nullptr;
+  for (ResumeFrame* f = t_frames; f != nullptr; f = f->outer) {
+    if (f->queue != this || !f->alive) continue;
+    f->alive = false;
+    std::lock_guard lock(mu_);
+    --resumers_;
+  }
 }
 
 bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
@@ -233,8 +257,10 @@ bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
       if (!lock.owns_lock()) return true;  // a room task was started
     }
   }
-  // Nothing to do: let go of the role. After this, do not touch `this`.
+  // Nothing to do: let go of the role. After this, do not touch `this`
+  // (unless counted as a resumer: the destructor waits for those).
   driving_ = false;
+  if (!resume.empty()) ++resumers_;
   idle_cv_.notify_all();
   return false;
 }
@@ -342,7 +368,10 @@ void WriteQueue::Complete(Writer* w, const Status& status, Writer* self,
 }
 
 void WriteQueue::AfterStepFailure(const Status& s, Writer* self, std::vector<Resumption>& resume) {
-  target_->OnCommitLoopFailure(s);
+  try {
+    target_->OnCommitLoopFailure(s);
+  } catch (...) {  // logging failed: the writers are failed all the same
+  }
   std::vector<Writer*> stranded;
   {
     std::lock_guard lock(mu_);
@@ -354,12 +383,15 @@ void WriteQueue::AfterStepFailure(const Status& s, Writer* self, std::vector<Res
     stranded.insert(stranded.end(), queue_.begin(), queue_.end());
     queue_.clear();
   }
+  resume.reserve(resume.size() + stranded.size());
   for (Writer* w : stranded) Complete(w, s, self, resume);
 }
 
 void WriteQueue::WaitIdle() {
   std::unique_lock lock(mu_);
-  idle_cv_.wait(lock, [this] { return !driving_ && !room_busy_ && syncs_pending_ <= 0; });
+  idle_cv_.wait(lock, [this] {
+    return !driving_ && !room_busy_ && syncs_pending_ <= 0 && resumers_ == 0;
+  });
 }
 
 size_t WriteQueue::QueuedForTesting() {

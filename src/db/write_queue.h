@@ -195,8 +195,6 @@ class WriteQueue {
   // flight or queued (no ordering to keep). Returns the writer's status.
   // REQUIRES: holds the role; !NeedsRoom for it.
   Status CommitSolo(const WriteBatch& batch, const boost::asio::any_io_executor& ex);
-  // Takes the role if free and runs the steps.
-  void Kick(const boost::asio::any_io_executor& ex);
   // Runs commit steps until none is possible, lets go of the role, then
   // resumes the writers whose groups ended. REQUIRES: holds the role.
   // `self`: the writer whose thread this is (completed, not resumed), or
@@ -204,8 +202,10 @@ class WriteQueue {
   void Drive(const boost::asio::any_io_executor& ex, Writer* self);
   // One step; false when nothing could be done (the role has been let go).
   bool Step(Writer* self, std::vector<Resumption>& resume);
-  // Resumes `resume` (the role is free), then begins what they queued.
-  void ResumeAll(std::vector<Resumption>& resume, const boost::asio::any_io_executor& ex);
+  // Resumes `resume` (the role is free; this thread counts in resumers_).
+  // Returns true when it took the role again for work that arrived meanwhile
+  // (writes queued by writers resumed inline).
+  bool ResumeAll(std::vector<Resumption>& resume, const boost::asio::any_io_executor& ex);
   // Moves the next group from the queue's front into a new flight at the
   // back of inflight_ when it may begin now and returns it; or starts a
   // room task (unlocking) and returns nullptr.
@@ -237,6 +237,7 @@ class WriteQueue {
   bool driving_ = false;    // the commit role is held
   bool room_busy_ = false;  // a room task runs; no group begins
   int syncs_pending_ = 0;   // syncs started by groups and not completed
+  int resumers_ = 0;        // threads resuming writers after letting go of the role
   std::vector<std::unique_ptr<InFlight>> dead_;  // failed while a sync was in flight
 
   // Role holder only.
