@@ -8,6 +8,7 @@
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
@@ -216,21 +217,22 @@ void DBImpl::PublishState(std::shared_ptr<const MemState> state) {
 }
 
 asio::awaitable<Status> DBImpl::Put(const WriteOptions& options, Slice key, Slice value) {
-  if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
   WriteBatch batch;
   batch.Put(key, value);
-  co_return co_await write_queue_.Submit(batch, options.sync);
+  co_return co_await Write(options, batch);
 }
 
 asio::awaitable<Status> DBImpl::Delete(const WriteOptions& options, Slice key) {
-  if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
   WriteBatch batch;
   batch.Delete(key);
-  co_return co_await write_queue_.Submit(batch, options.sync);
+  co_return co_await Write(options, batch);
 }
 
 asio::awaitable<Status> DBImpl::Write(const WriteOptions& options, const WriteBatch& batch) {
   if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
+  // The fast path first, without another coroutine frame.
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  if (std::optional<Status> s = write_queue_.TryCommitNow(batch, options.sync, ex)) co_return *s;
   co_return co_await write_queue_.Submit(batch, options.sync);
 }
 

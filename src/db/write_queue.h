@@ -126,7 +126,7 @@ class WriteQueue {
 
   // Queues `batch` and waits for its group's end. `batch` must stay alive
   // until the awaitable completes. When nobody holds the commit role the
-  // calling thread commits (and, uncontended, completes without suspending).
+  // calling thread commits. (Callers try TryCommitNow first.)
   // SUSPENDS: until the group containing `batch` has ended, if not already.
   boost::asio::awaitable<Status> Submit(const WriteBatch& batch, bool sync);
 
@@ -206,6 +206,10 @@ class WriteQueue {
   // Returns true when it took the role again for work that arrived meanwhile
   // (writes queued by writers resumed inline).
   bool ResumeAll(std::vector<Resumption>& resume, const boost::asio::any_io_executor& ex);
+  // While resuming writers (role free, `remaining` still to resume): takes
+  // the role and begins the queued writers' group if nothing is in flight
+  // and at least `remaining` writers wait; lets go of the role again.
+  void BeginIfAsManyWait(size_t remaining);
   // Moves the next group from the queue's front into a new flight at the
   // back of inflight_ when it may begin now and returns it; or starts a
   // room task (unlocking) and returns nullptr.
