@@ -7,10 +7,13 @@
 //   Result<std::string> v = co_await (*db)->Get({}, "key");
 //
 // Thread safety: a DB may be used concurrently from any number of coroutines,
-// threads and io_contexts. Writes are serialized by the DB's commit loop on
-// its engine executor and group-committed to the write-ahead log; reads run
-// on the caller's executor and complete without suspending when the data is
-// in memory.
+// threads and io_contexts. Writes are group-committed to the write-ahead log
+// by the writers' own threads (an uncontended write commits on its caller's
+// thread without suspending; writers that arrive meanwhile join the next
+// group and are resumed on their own executors); the engine executor runs
+// the slow steps (memtable and log switches, log growth). Reads run on the
+// caller's executor and complete without suspending when the data is in
+// memory.
 //
 // Arguments passed as Slice (keys, values) and references (batches, options)
 // must stay alive until the awaitable completes — as they do with `co_await`.
@@ -45,8 +48,11 @@ class DB {
   DB() = default;
   DB(const DB&) = delete;
   DB& operator=(const DB&) = delete;
-  // Closes the DB if Close() was not awaited (blocking until pending writes
-  // finish). Must not run on the DB's engine executor.
+  // Closes the DB if Close() was not awaited, blocking until writes queued
+  // before it finish — also when called from a writer's continuation. No
+  // other write may still be in progress on the DB (a coroutine awaiting
+  // one would use a destroyed object), and the executors that writes and
+  // the engine run on must keep running until it returns.
   virtual ~DB() = default;
 
   // Sets key to value. A non-sync write completes once its log record has
