@@ -87,13 +87,30 @@ void FaultInjectionBackend::RecordWrite(int fd, uint64_t end) {
   FileState& f = files_[it->second];
   if (end > f.written_end) f.written_end = end;
 }
-void FaultInjectionBackend::RecordSync(int fd, uint64_t written_end, uint64_t seq) {
+bool FaultInjectionBackend::RecordSync(int fd, uint64_t written_end, uint64_t seq) {
   std::lock_guard lock(mu_);
+  if (power_cut_) return false;
+  ++successful_syncs_;
+  if (cut_after_syncs_ != 0 && successful_syncs_ >= cut_after_syncs_) {
+    power_cut_ = true;
+    all_writes_err_ = all_syncs_err_ = EIO;
+  }
   auto it = fd_paths_.find(fd);
-  if (it == fd_paths_.end()) return;
+  if (it == fd_paths_.end()) return true;
   FileState& f = files_[it->second];
   if (written_end > f.durable) f.durable = written_end;
   std::erase_if(f.undo, [seq](const Undo& u) { return u.seq <= seq; });
+  return true;
+}
+
+void FaultInjectionBackend::CutPowerAfterSyncs(int k) {
+  std::lock_guard lock(mu_);
+  cut_after_syncs_ = k > 0 ? successful_syncs_ + static_cast<uint64_t>(k) : 0;
+}
+
+uint64_t FaultInjectionBackend::successful_syncs() {
+  std::lock_guard lock(mu_);
+  return successful_syncs_;
 }
 
 uint64_t FaultInjectionBackend::SaveUndo(const IoRequest& req) {
@@ -157,12 +174,12 @@ void FaultInjectionBackend::Finish(const Plan& plan, IoCompletion* c) {
     if (plan.sync_err != 0) {
       c->sync_res = c->res == static_cast<int32_t>(req.len) ? -plan.sync_err : -ECANCELED;
       faults_.fetch_add(1);
-    } else if (c->sync_res == 0) {
-      RecordSync(req.fd, req.offset + req.len, plan.seq);
+    } else if (c->sync_res == 0 && !RecordSync(req.fd, req.offset + req.len, plan.seq)) {
+      c->sync_res = -EIO;  // completed after the power cut
     }
   } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
-             c->res == 0) {
-    RecordSync(req.fd, plan.written_before, plan.seq);
+             c->res == 0 && !RecordSync(req.fd, plan.written_before, plan.seq)) {
+    c->res = -EIO;  // completed after the power cut
   }
 }
 

@@ -46,6 +46,14 @@ class FaultInjectionBackend final : public Backend {
   void FailAllWrites(int err);
   void FailAllSyncs(int err);
 
+  // Power cut right after the k-th successful sync from now (k >= 1): every
+  // later write and sync fails with EIO, and a sync that completes after the
+  // cut reports EIO and makes nothing durable. Then DropUnsyncedData() gives
+  // the disk as the cut left it. successful_syncs() counts syncs that made
+  // data durable.
+  void CutPowerAfterSyncs(int k);
+  uint64_t successful_syncs();
+
   // While held, syncs (kFdatasync, kFsync) started through Start() wait.
   void HoldSyncs();
   // Stops holding and starts the held syncs, in the order they arrived.
@@ -97,8 +105,8 @@ class FaultInjectionBackend final : public Backend {
   int NextSyncFault();
   void RecordWrite(int fd, uint64_t end);
   // Marks `written_end` and the writes up to `seq` (both captured when the
-  // sync started) durable.
-  void RecordSync(int fd, uint64_t written_end, uint64_t seq);
+  // sync started) durable. Returns false (nothing recorded) after a power cut.
+  bool RecordSync(int fd, uint64_t written_end, uint64_t seq);
   uint64_t WrittenEnd(int fd);
 
   std::shared_ptr<Backend> inner_;
@@ -108,6 +116,9 @@ class FaultInjectionBackend final : public Backend {
   std::mutex mu_;
   int write_countdown_ = 0, write_err_ = 0, all_writes_err_ = 0;
   int sync_countdown_ = 0, sync_err_ = 0, all_syncs_err_ = 0;
+  uint64_t successful_syncs_ = 0;
+  uint64_t cut_after_syncs_ = 0;  // 0: no power cut planned
+  bool power_cut_ = false;
   std::unordered_map<int, std::string> fd_paths_;
   std::map<std::string, FileState> files_;
   uint64_t write_seq_ = 0;
