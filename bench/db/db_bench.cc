@@ -356,6 +356,50 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   return r;
 }
 
+// ---- engines with blocking calls: one thread per worker ----
+
+// Runs `w` on threads × concurrency threads, each calling `op(key, value)`
+// (which returns "" or an error message) for its share of the operations;
+// fills in r's time, CPU, count and latencies.
+template <typename Op>
+void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator& gen, Op op,
+                        Result* r) {
+  RunState st;
+  const int workers = f.threads * f.concurrency;
+  st.latencies.resize(static_cast<size_t>(workers));
+  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
+  Progress progress(r->engine + " " + w.name, st, w.ops);
+  const double cpu0 = CpuSeconds();
+  const auto start = Clock::now();
+  std::vector<std::thread> threads;
+  for (int t = 0; t < workers; ++t) {
+    threads.emplace_back([&, t] {
+      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
+      auto& lat = st.latencies[static_cast<size_t>(t)];
+      for (;;) {
+        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+        if (i >= w.ops) return;
+        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
+        const auto t0 = Clock::now();
+        const std::string error = op(key, v);
+        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
+        if (!error.empty()) {
+          std::fprintf(stderr, "%s operation failed: %s\n", r->engine.c_str(), error.c_str());
+          st.failed = true;
+          return;
+        }
+        st.done.fetch_add(1, std::memory_order_relaxed);
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  r->seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r->cpu_seconds = CpuSeconds() - cpu0;
+  r->ops = st.done.load();
+  Percentiles(st, r);
+}
+
 // ---- corodb through SyncDB ----
 
 Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& gen) {
@@ -369,49 +413,17 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   }
   std::string before_stats;
   (*db)->GetProperty("corodb.stats", &before_stats);
-  RunState st;
-  const int workers = f.threads * f.concurrency;
-  st.latencies.resize(static_cast<size_t>(workers));
-  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
   Result r{"corodb-sync", w.name};
-  Progress progress("corodb-sync " + w.name, st, w.ops);
-  const double cpu0 = CpuSeconds();
-  const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < workers; ++t) {
-    threads.emplace_back([&, t] {
-      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
-      corodb::WriteOptions wo;
-      wo.sync = w.sync;
-      auto& lat = st.latencies[static_cast<size_t>(t)];
-      for (;;) {
-        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= w.ops) return;
-        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
-        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
-        const auto t0 = Clock::now();
-        corodb::Status ps;
-        if (w.read) {
-          corodb::Result<std::string> got = (*db)->Get({}, key);
-          if (!got.ok() && !got.status().IsNotFound()) ps = got.status();
-        } else {
-          ps = (*db)->Put(wo, key, v);
-        }
-        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
-        if (!ps.ok()) {
-          std::fprintf(stderr, "corodb operation failed: %s\n", ps.ToString().c_str());
-          st.failed = true;
-          return;
-        }
-        st.done.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_seconds = CpuSeconds() - cpu0;
-  r.ops = st.done.load();
-  Percentiles(st, &r);
+  corodb::WriteOptions wo;
+  wo.sync = w.sync;
+  RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
+    if (w.read) {
+      corodb::Result<std::string> got = (*db)->Get({}, key);
+      return got.ok() || got.status().IsNotFound() ? "" : got.status().ToString();
+    }
+    const corodb::Status s = (*db)->Put(wo, key, v);
+    return s.ok() ? "" : s.ToString();
+  }, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
@@ -438,50 +450,20 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
     std::exit(1);
   }
   std::unique_ptr<leveldb::DB> db(raw);
-  RunState st;
-  const int workers = f.threads * f.concurrency;
-  st.latencies.resize(static_cast<size_t>(workers));
-  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
   Result r{"leveldb", w.name};
-  Progress progress("leveldb " + w.name, st, w.ops);
-  const double cpu0 = CpuSeconds();
-  const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < workers; ++t) {
-    threads.emplace_back([&, t] {
-      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
-      leveldb::WriteOptions wo;
-      wo.sync = w.sync;
-      auto& lat = st.latencies[static_cast<size_t>(t)];
-      for (;;) {
-        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
-        if (i >= w.ops) return;
-        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
-        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
-        const auto t0 = Clock::now();
-        leveldb::Status ps;
-        if (w.read) {
-          std::string value;
-          ps = db->Get(leveldb::ReadOptions(), key, &value);
-          if (ps.IsNotFound()) ps = leveldb::Status::OK();
-        } else {
-          ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
-        }
-        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
-        if (!ps.ok()) {
-          std::fprintf(stderr, "leveldb operation failed: %s\n", ps.ToString().c_str());
-          st.failed = true;
-          return;
-        }
-        st.done.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_seconds = CpuSeconds() - cpu0;
-  r.ops = st.done.load();
-  Percentiles(st, &r);
+  leveldb::WriteOptions wo;
+  wo.sync = w.sync;
+  RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
+    leveldb::Status ps;
+    if (w.read) {
+      std::string value;
+      ps = db->Get(leveldb::ReadOptions(), key, &value);
+      if (ps.IsNotFound()) ps = leveldb::Status::OK();
+    } else {
+      ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+    }
+    return ps.ok() ? "" : ps.ToString();
+  }, &r);
   return r;
 }
 

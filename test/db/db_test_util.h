@@ -2,8 +2,10 @@
 // coroutines, read raw log files.
 #pragma once
 
+#include <chrono>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/test/unit_test.hpp>
@@ -42,6 +44,26 @@ inline std::string GetOrStatus(DB& db, const std::string& key) {
   if (r.ok()) return *r;
   if (r.status().IsNotFound()) return "NOT_FOUND";
   return r.status().ToString();
+}
+
+// Polls `done` every millisecond for up to `ms` ms: waits for an event
+// that has no hook, it never decides by the clock.
+template <typename Pred>
+bool WaitFor(Pred done, int ms) {
+  for (int i = 0; i < ms; ++i) {
+    if (done()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return done();
+}
+
+// Returns once a non-sync write commits as a group of one on this thread:
+// the commit role was free, and this thread let go of it.
+inline void UntilRoleIsFree(DB& db) {
+  auto& impl = static_cast<DBImpl&>(db);
+  WriteBatch b;
+  b.Put("role-free", "x");
+  while (!impl.TryWriteNow({}, b)) std::this_thread::yield();
 }
 
 }  // namespace corodb::test

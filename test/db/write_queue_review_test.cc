@@ -27,24 +27,10 @@ namespace bdata = boost::unit_test::data;
 using test::BackendNames;
 using test::OpenOrDie;
 using test::Run;
+using test::UntilRoleIsFree;
+using test::WaitFor;
 using test::TempDir;
 using test::TestOptions;
-
-template <typename Pred>
-bool WaitFor(Pred done, int ms) {
-  for (int i = 0; i < ms; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
-
-void UntilRoleIsFree(DB& db) {
-  auto& impl = static_cast<DBImpl&>(db);
-  WriteBatch b;
-  b.Put("role-free", "x");
-  while (!impl.TryWriteNow({}, b)) std::this_thread::yield();
-}
 
 // Throws bad_alloc from Start() of the next fdatasync once armed (as
 // make_shared<PoolOp> / make_unique<UringOp> may).

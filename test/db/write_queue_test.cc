@@ -38,6 +38,8 @@ using test::BackendNames;
 using test::GetOrStatus;
 using test::OpenOrDie;
 using test::Run;
+using test::UntilRoleIsFree;
+using test::WaitFor;
 using test::TempDir;
 using test::TestOptions;
 
@@ -45,16 +47,6 @@ asio::awaitable<void> PutInto(DB& db, WriteOptions wo, std::string key, Status* 
                               std::atomic<bool>* done = nullptr) {
   *out = co_await db.Put(wo, key, "v" + key);
   if (done != nullptr) done->store(true);
-}
-
-// Polls `done` for up to 20 s (it waits for an event; it never decides).
-template <typename Pred>
-bool WaitUntil(Pred done) {
-  for (int i = 0; i < 20000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
 }
 
 // A power cut before the DB could close: every later sync fails, then
@@ -195,9 +187,9 @@ BOOST_DATA_TEST_CASE(ExceptionBeginningAGroupFailsItInLogOrder, bdata::make(Back
     std::thread writers([&ctx] { ctx.run(); });
     Status sa, sb;
     asio::co_spawn(ctx, PutInto(db, {.sync = true}, "a", &sa), asio::detached);
-    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
+    BOOST_REQUIRE(WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
     asio::co_spawn(ctx, PutInto(db, {.sync = true}, "b", &sb), asio::detached);
-    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 2; }));  // b began, then threw
+    BOOST_REQUIRE(WaitFor([&] { return fault->held_syncs() == 2; }, 20000));  // b began, then threw
     fault->ReleaseSyncs();
     guard.reset();
     writers.join();
@@ -465,24 +457,6 @@ BOOST_DATA_TEST_CASE(PowerCutAfterEverySyncKeepsAPrefix, bdata::make(BackendName
 }
 
 BOOST_AUTO_TEST_SUITE_END()
-
-template <typename Pred>
-bool WaitFor(Pred done, int ms) {
-  for (int i = 0; i < ms; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
-
-// Returns once a non-sync write commits solo on this thread: the commit role
-// was free, and this thread let go of it (nothing else is running).
-void UntilRoleIsFree(DB& db) {
-  auto& impl = static_cast<DBImpl&>(db);
-  WriteBatch b;
-  b.Put("role-free", "x");
-  while (!impl.TryWriteNow({}, b)) std::this_thread::yield();
-}
 
 // Holds the next fdatasync started through Start(); the test then fails it.
 class HoldOneSync final : public io::Backend {
