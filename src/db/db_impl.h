@@ -80,6 +80,7 @@ class DBImpl final : public DB, private CommitTarget {
   void SetBeginGroupHookForTesting(std::function<void()> hook) { begin_hook_ = std::move(hook); }
   // Tests: writers queued and not yet in a group.
   size_t QueuedWritersForTesting() { return write_queue_.QueuedForTesting(); }
+  size_t SuspendedQueuedWritersForTesting() { return write_queue_.SuspendedQueuedForTesting(); }
 
  private:
   // The memtables a reader consults, newest first. Immutable once published.

@@ -121,14 +121,28 @@ asio::awaitable<Status> WriteQueue::Enqueue(const WriteBatch* batch, bool sync, 
 Status WriteQueue::CommitSolo(const WriteBatch& batch, const asio::any_io_executor& ex) {
   GroupCommit commit;
   commit.members = 1;
+  const WriteBatch* const one = &batch;
+  BeginCombined({&one, 1}, &commit, ex);
+  return EndCaught(commit);
+}
+
+void WriteQueue::BeginCombined(std::span<const WriteBatch* const> batches, GroupCommit* commit,
+                               const asio::any_io_executor& ex) {
   try {
-    combined_ = batch;
-    target_->BeginGroup(combined_, &commit, ex);
+    combined_ = *batches.front();
+    for (size_t i = 1; i < batches.size(); ++i) WriteBatchInternal::Append(&combined_, *batches[i]);
+    target_->BeginGroup(combined_, commit, ex);
   } catch (...) {
+    // bad_alloc or a bug: this group fails and no later group is logged, but
+    // the error is promoted only when this group ends — in log order — so
+    // groups ahead of it still end as their syncs say.
     const Status s = FromException("commit failed", std::current_exception());
     target_->OnBeginFailure(s);
-    if (commit.status.ok()) commit.status = s;
+    if (commit->status.ok()) commit->status = s;
   }
+}
+
+Status WriteQueue::EndCaught(GroupCommit& commit) {
   try {
     return target_->EndGroup(commit);
   } catch (...) {
@@ -347,23 +361,12 @@ asio::awaitable<void> WriteQueue::RoomTask(size_t bytes, bool sync) {
 }
 
 void WriteQueue::BeginOne(InFlight* flight) {
+  std::vector<const WriteBatch*> batches;
+  batches.reserve(flight->members.size());
+  for (const Writer* w : flight->members) batches.push_back(w->batch);
   // The group's fdatasync completes on its leader's executor: the leader is
   // suspended until the group ends, holding work on it, so it keeps running.
-  const asio::any_io_executor& sync_ex = flight->members.front()->ex;
-  try {
-    combined_ = *flight->members.front()->batch;
-    for (size_t i = 1; i < flight->members.size(); ++i) {
-      WriteBatchInternal::Append(&combined_, *flight->members[i]->batch);
-    }
-    target_->BeginGroup(combined_, &flight->commit, sync_ex);
-  } catch (...) {
-    // bad_alloc or a bug: this group fails and no later group is logged, but
-    // the error is promoted only when this group ends — in log order — so
-    // groups ahead of it still end as their syncs say.
-    const Status s = FromException("commit failed", std::current_exception());
-    target_->OnBeginFailure(s);
-    if (flight->commit.status.ok()) flight->commit.status = s;
-  }
+  BeginCombined(batches, &flight->commit, flight->members.front()->ex);
   std::lock_guard lock(mu_);
   flight->commit.begun = true;
   if (flight->commit.sync_started) ++syncs_pending_;
@@ -371,13 +374,7 @@ void WriteQueue::BeginOne(InFlight* flight) {
 
 void WriteQueue::EndOne(std::unique_ptr<InFlight> head, Writer* self,
                         std::vector<Resumption>& resume) {
-  Status s;
-  try {
-    s = target_->EndGroup(head->commit);
-  } catch (...) {
-    s = FromException("commit failed", std::current_exception());
-    target_->OnCommitLoopFailure(s);
-  }
+  const Status s = EndCaught(head->commit);
   resume.reserve(resume.size() + head->members.size());
   for (Writer* w : head->members) Complete(w, s, self, resume);
 }
@@ -424,6 +421,13 @@ void WriteQueue::WaitIdle() {
 size_t WriteQueue::QueuedForTesting() {
   std::lock_guard lock(mu_);
   return queue_.size();
+}
+
+size_t WriteQueue::SuspendedQueuedForTesting() {
+  std::lock_guard lock(mu_);
+  size_t n = 0;
+  for (const Writer* w : queue_) n += w->handler ? 1 : 0;
+  return n;
 }
 
 }  // namespace corodb

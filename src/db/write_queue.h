@@ -44,6 +44,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -156,8 +157,10 @@ class WriteQueue {
   // thread is resuming: the resuming code must not touch the queue again.
   void ForgetResumingThread();
 
-  // Writers queued and not yet in a group (tests synchronize on it).
+  // Writers queued and not yet in a group, and how many of those have
+  // suspended (tests synchronize on them).
   size_t QueuedForTesting();
+  size_t SuspendedQueuedForTesting();
 
  private:
   struct Writer {
@@ -195,6 +198,13 @@ class WriteQueue {
   // flight or queued (no ordering to keep). Returns the writer's status.
   // REQUIRES: holds the role; !NeedsRoom for it.
   Status CommitSolo(const WriteBatch& batch, const boost::asio::any_io_executor& ex);
+  // Combines `batches` (in order) and has the target begin them; an
+  // exception fails the group (OnBeginFailure), promoted when it ends.
+  // REQUIRES: holds the role.
+  void BeginCombined(std::span<const WriteBatch* const> batches, GroupCommit* commit,
+                     const boost::asio::any_io_executor& ex);
+  // EndGroup, with an exception turned into the group's status.
+  Status EndCaught(GroupCommit& commit);
   // Runs commit steps until none is possible, lets go of the role, then
   // resumes the writers whose groups ended. REQUIRES: holds the role.
   // `self`: the writer whose thread this is (completed, not resumed), or

@@ -79,16 +79,6 @@ asio::awaitable<Result<std::string>> GetValue(DB& db, std::string key) {
   co_return co_await db.Get({}, key);
 }
 
-// Polls `done` for up to 20 s.
-template <typename Pred>
-bool WaitUntil(Pred done) {
-  for (int i = 0; i < 20000; ++i) {
-    if (done()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return done();
-}
-
 BOOST_AUTO_TEST_SUITE(DBFaultTest)
 
 // Group commit is pipelined: a second sync group begins (logged, applied,
@@ -116,16 +106,16 @@ BOOST_DATA_TEST_CASE(SyncGroupsPipelineButStayInvisibleUntilSynced,
     std::thread writers([&ctx] { ctx.run(); });
     Status sa, sb, sc;
     asio::co_spawn(ctx, PutInto(db, sync, "a", &sa), asio::detached);
-    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
+    BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
     asio::co_spawn(ctx, PutInto(db, sync, "b", &sb), asio::detached);
     // Group b began although group a is not synced: two fdatasyncs in flight,
     // through two file descriptions of the log (each sees writeback errors).
-    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 2; }));
+    BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 2; }, 20000));
     const std::vector<int> fds = fault->held_sync_fds();
     BOOST_TEST(fds[0] != fds[1]);
     asio::co_spawn(ctx, PutInto(db, WriteOptions{}, "c", &sc), asio::detached);
     // c queues behind the two groups in flight (it may not begin before one ends).
-    BOOST_REQUIRE(WaitUntil([&] { return static_cast<DBImpl&>(db).QueuedWritersForTesting() == 1; }));
+    BOOST_REQUIRE(test::WaitFor([&] { return static_cast<DBImpl&>(db).QueuedWritersForTesting() == 1; }, 20000));
     // Logged and in the memtable, but not synced: invisible.
     BOOST_TEST(GetOrStatus(db, "a") == "NOT_FOUND");
     BOOST_TEST(GetOrStatus(db, "b") == "NOT_FOUND");
@@ -262,10 +252,10 @@ BOOST_DATA_TEST_CASE(LaterGroupFailureDoesNotFailEarlierGroupInFlight, bdata::ma
     auto guard = asio::make_work_guard(ctx);
     std::thread writers([&ctx] { ctx.run(); });
     asio::co_spawn(ctx, PutInto(db, sync, "a", &sa), asio::detached);
-    BOOST_REQUIRE(WaitUntil([&] { return fault->held_syncs() == 1; }));
+    BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
     fault->FailNthWrite(1, EIO);  // group b's log append
     asio::co_spawn(ctx, PutInto(db, sync, "b", &sb), asio::detached);
-    BOOST_REQUIRE(WaitUntil([&] { return fault->faults_injected() == 1; }));
+    BOOST_REQUIRE(test::WaitFor([&] { return fault->faults_injected() == 1; }, 20000));
     fault->ReleaseSyncs();
     guard.reset();
     writers.join();

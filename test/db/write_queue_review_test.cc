@@ -174,10 +174,8 @@ BOOST_DATA_TEST_CASE(NestedResumeAllOfAnotherDBDestroysThisOne, bdata::make(Back
       x_done.store(true);
     }, asio::detached);
     // (Not a Boost.Test assertion: this runs on a context thread.)
-    x_queued.store(WaitFor([&] { return impl2.QueuedWritersForTesting() == 1; }, 20000));
-    // Gives X time to suspend, so that it is resumed inline (the case under
-    // test); if it has not, it finds itself done and the test still holds.
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    // X queued and suspended, so that it is resumed inline (the case under test).
+    x_queued.store(WaitFor([&] { return impl2.SuspendedQueuedWritersForTesting() == 1; }, 20000));
   });
   DB* qraw = q.get();
   asio::co_spawn(ctx, [&]() -> asio::awaitable<void> {
