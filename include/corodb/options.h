@@ -12,6 +12,7 @@ class io_context;
 
 namespace corodb {
 
+class Cache;
 class Comparator;
 class FilterPolicy;
 
@@ -46,14 +47,19 @@ struct Options {
   // Bytes of memtable before it is frozen and a new log is started.
   size_t write_buffer_size = 4 * 1024 * 1024;
 
-  // Table options. corodb does not write or read tables yet (memtables are
-  // not flushed): until it does, Open fails with NotSupported when one of
-  // these differs from its default, rather than accept a setting that has
-  // no effect.
-  // Tables kept open by the table cache.
+  // Table options.
+  // Open files: tables kept open by the table cache get this minus 10 (the
+  // logs, the MANIFEST, LOG and LOCK), as in LevelDB.
   int max_open_files = 1000;
-  // Capacity of the block cache in bytes.
+  // Capacity of the DB's own block cache in bytes (when block_cache is null).
   size_t block_cache_capacity = 8 * 1024 * 1024;
+  // A block cache shared with other DBs (NewLRUCache); null: the DB makes
+  // its own of block_cache_capacity bytes.
+  std::shared_ptr<Cache> block_cache;
+  // Read tables with O_DIRECT (aligned buffers; the page cache is bypassed):
+  // for data far larger than memory, where the page cache only duplicates
+  // the block cache. Compaction input is read the same way.
+  bool use_direct_reads = false;
   // Approximate uncompressed size of a table data block.
   size_t block_size = 4 * 1024;
   // Entries between restart points in a block.
@@ -64,8 +70,14 @@ struct Options {
   // Bloom filter (or other) policy; nullptr means no filter blocks.
   std::shared_ptr<const FilterPolicy> filter_policy;
 
-  // Threads running flushes and compactions (none yet: must stay 1).
+  // Threads running the background context, where flushes and compactions
+  // run as coroutines (one flush-or-compaction chain at a time, LevelDB's
+  // policy; more threads let its I/O completions and the chain's CPU work
+  // overlap with other background handlers).
   int background_threads = 1;
+  // Bytes per second compactions may write (0: unlimited). Paced with
+  // awaited timers; flushes are never paced.
+  uint64_t compaction_rate_limit = 0;
 
   // The engine executor: when set, the DB's commit loop runs on this context
   // (which the caller must run); otherwise the DB owns a context and a thread.
@@ -73,8 +85,7 @@ struct Options {
 };
 
 struct ReadOptions {
-  // Verify the checksum of every table block this read loads. (Reads find
-  // everything in memtables until tables are written.)
+  // Verify the checksum of every table block this read loads.
   bool verify_checksums = false;
   // Keep table blocks loaded for this read in the block cache.
   bool fill_cache = true;

@@ -31,4 +31,16 @@ inline constexpr size_t kMaxGroupsInFlight = 2;
 // does not double the memory recovery already holds.
 inline constexpr size_t kRecoveryRewriteChunk = 1 << 20;
 
+// LevelDB's write-stall triggers: at this many level-0 files each write
+// group is delayed once by 1 ms (an awaited timer) ...
+inline constexpr int kL0SlowdownWritesTrigger = 8;
+// ... and at this many, groups wait until a compaction brings it down.
+inline constexpr int kL0StopWritesTrigger = 12;
+// Compaction input is read in pieces of this size (large sequential reads,
+// never through the block cache).
+inline constexpr size_t kCompactionReadahead = 2 << 20;
+// A compaction lets other handlers of the background context run every
+// this many input entries.
+inline constexpr int kCompactionYieldEvery = 1024;
+
 }  // namespace corodb::config

@@ -7,6 +7,7 @@
 #include <boost/asio/use_awaitable.hpp>
 
 #include "corodb/sync_db.h"
+#include "db/block_cache_holder.h"
 #include "db/db_impl.h"
 #include "io/file_names.h"
 #include "io/file_system.h"
@@ -22,23 +23,18 @@ asio::awaitable<Result<std::unique_ptr<DB>>> DB::Open(const Options& options,
 
 namespace {
 
-// Options that would change nothing today are refused rather than ignored.
+// Options that cannot work are refused with the field's name.
 Status CheckOptions(const Options& o) {
-  const Options d;
-  auto unsupported = [](const char* name) {
-    return Status::NotSupported(name, "tables are not written yet; leave it at its default");
-  };
-  if (o.max_open_files != d.max_open_files) return unsupported("max_open_files");
-  if (o.block_cache_capacity != d.block_cache_capacity) return unsupported("block_cache_capacity");
-  if (o.block_size != d.block_size) return unsupported("block_size");
-  if (o.block_restart_interval != d.block_restart_interval) {
-    return unsupported("block_restart_interval");
-  }
-  if (o.max_file_size != d.max_file_size) return unsupported("max_file_size");
-  if (o.compression != d.compression) return unsupported("compression");
-  if (o.filter_policy != nullptr) return unsupported("filter_policy");
-  if (o.background_threads != d.background_threads) return unsupported("background_threads");
   if (o.write_buffer_size == 0) return Status::InvalidArgument("write_buffer_size", "must be > 0");
+  if (o.max_file_size == 0) return Status::InvalidArgument("max_file_size", "must be > 0");
+  if (o.block_size == 0) return Status::InvalidArgument("block_size", "must be > 0");
+  if (o.block_restart_interval < 1) {
+    return Status::InvalidArgument("block_restart_interval", "must be >= 1");
+  }
+  if (o.background_threads < 1) return Status::InvalidArgument("background_threads", "must be >= 1");
+  if (o.block_cache != nullptr && BlockCacheOf(*o.block_cache) == nullptr) {
+    return Status::InvalidArgument("block_cache", "must come from corodb::NewLRUCache");
+  }
   return Status::OK();
 }
 

@@ -8,17 +8,21 @@
 #include <future>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 
+#include "db/block_cache_holder.h"
 #include "db/config.h"
 #include "db/recovery.h"
 #include "db/write_batch_internal.h"
 #include "io/file_names.h"
 #include "io/uring_backend.h"
 #include "log/log_format.h"
+#include "table/block_cache.h"
+#include "table/table_cache.h"
 
 namespace corodb {
 namespace asio = boost::asio;
@@ -58,7 +62,14 @@ DBImpl::DBImpl(const Options& options, std::string name, std::shared_ptr<io::Bac
     engine_work_.emplace(engine_->get_executor());
     engine_thread_ = std::thread([this] { engine_->run(); });
   }
-  auto state = std::make_shared<MemState>();
+  bg_ctx_ = std::make_unique<asio::io_context>(options_.background_threads > 1
+                                                   ? options_.background_threads
+                                                   : 1);
+  bg_work_.emplace(bg_ctx_->get_executor());
+  for (int i = 0; i < std::max(1, options_.background_threads); ++i) {
+    bg_threads_.emplace_back([this] { bg_ctx_->run(); });
+  }
+  auto state = std::make_shared<ReadView>();
   state->mem = MemTable::Create(icmp_);
   mem_ = state->mem.get();
   state_ = std::move(state);
@@ -76,6 +87,11 @@ DBImpl::~DBImpl() {
   // Sync completions and room tasks hold `this`: none is left once the
   // commit role is free after the closing barrier.
   write_queue_.WaitIdle();
+  // Close() stopped the background chain (a DB that never opened has none).
+  bg_work_.reset();
+  for (std::thread& t : bg_threads_) t.join();
+  bg_threads_.clear();
+  bg_ctx_.reset();  // its ring: nothing is in flight any more
   if (auto* uring = fs_ ? dynamic_cast<io::UringBackend*>(&fs_->backend()) : nullptr) {
     uring->SetDefaultContext(nullptr);  // the engine context is going away
   }
@@ -85,6 +101,13 @@ DBImpl::~DBImpl() {
   }
   log_file_.reset();
   log_sync_files_.clear();
+  {
+    std::lock_guard lock(state_mu_);
+    state_.reset();  // the last Version: its tables go before the table cache
+  }
+  versions_.reset();
+  table_cache_.reset();
+  owned_block_cache_.reset();
   if (owned_engine_) owned_engine_.reset();  // ring shutdown: nothing is in flight any more
 }
 
@@ -116,7 +139,21 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   CORODB_LOG(info_log_.get(), "io backend: %s", std::string(backend->Name()).c_str());
   fs_ = std::make_unique<io::FileSystem>(std::move(backend));
 
-  Recovery recovery(options_, name_, *fs_, icmp_, info_log_.get());
+  if (options_.block_cache == nullptr) {
+    owned_block_cache_ = std::make_unique<table::BlockCache>(options_.block_cache_capacity);
+  }
+  table::BlockCache* block_cache = options_.block_cache != nullptr
+                                       ? BlockCacheOf(*options_.block_cache)
+                                       : owned_block_cache_.get();
+  // LevelDB keeps 10 descriptors for logs, the MANIFEST, LOG and LOCK.
+  table_cache_ = std::make_unique<table::TableCache>(
+      name_, table::TableOptionsForDb(options_, &icmp_, block_cache), fs_.get(),
+      std::max(options_.max_open_files - 10, 10), options_.use_direct_reads);
+  table_options_ = table::TableOptionsForDb(options_, &icmp_, block_cache);
+  versions_ = std::make_unique<VersionSet>(name_, options_, fs_.get(), table_cache_.get(), &icmp_,
+                                           info_log_.get());
+
+  Recovery recovery(options_, name_, *fs_, icmp_, versions_.get(), info_log_.get());
   const bool exists = io::FileExists(io::CurrentFileName(name_));
   if (exists && options_.error_if_exists) {
     co_return Status::InvalidArgument(name_, "exists (error_if_exists is true)");
@@ -130,35 +167,46 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   }
   Result<RecoveredState> recovered = co_await recovery.Run();
   if (!recovered.ok()) co_return recovered.status();
-
-  auto state = std::make_shared<MemState>();
-  state->mem = recovered->memtables.back();
-  for (size_t i = recovered->memtables.size() - 1; i-- > 0;) {
-    state->imms.push_back(recovered->memtables[i]);  // newest first
-  }
-  mem_ = state->mem.get();
-  PublishState(std::move(state));
-  last_sequence_.store(recovered->last_sequence, std::memory_order_release);
-  next_sequence_ = recovered->last_sequence + 1;
-  next_file_number_ = recovered->next_file_number;
-  CORODB_LOG(info_log_.get(), "recovered %llu records from %zu logs; last sequence %llu",
+  CORODB_LOG(info_log_.get(), "recovered %llu records from %zu logs; last sequence %llu; %s",
              static_cast<unsigned long long>(recovered->records_replayed),
              recovered->log_numbers.size(),
-             static_cast<unsigned long long>(recovered->last_sequence));
+             static_cast<unsigned long long>(recovered->last_sequence),
+             versions_->LevelSummary().c_str());
 
-  if (Status s = co_await StartNewLog(next_file_number_++); !s.ok()) co_return s;
-  // What was replayed may exist only in the page cache: copy it into the new
-  // log and make the old logs obsolete before anyone can read it.
-  if (!recovered->replayed_batches.empty()) {
-    const uint64_t manifest_number = next_file_number_++;
-    if (Status s = co_await recovery.MakeReplayDurable(*recovered, log_number_, *log_file_,
-                                                       *log_writer_, manifest_number,
-                                                       next_file_number_);
-        !s.ok()) {
-      co_return s;
-    }
+  // What was replayed may exist only in the page cache: it goes to level-0
+  // tables, synced, and a new MANIFEST names them with the new log's number,
+  // making the old logs obsolete (LevelDB's behaviour).
+  VersionEdit edit;
+  for (const std::shared_ptr<MemTable>& mem : recovered->memtables) {
+    FileMetaData meta;
+    if (Status s = co_await WriteTable(*mem, &meta); !s.ok()) co_return s;
+    if (meta.file_size > 0) edit.AddFile(0, meta);
   }
+  if (!edit.new_files().empty()) {
+    if (Status s = co_await fs_->SyncDir(name_); !s.ok()) co_return s;
+  }
+  if (Status s = co_await StartNewLog(versions_->NewFileNumber()); !s.ok()) co_return s;
+  edit.SetLogNumber(log_number_);
+  edit.SetPrevLogNumber(0);
+  versions_->SetLastSequence(std::max(versions_->last_sequence(), recovered->last_sequence));
+  if (Status s = co_await versions_->LogAndApply(&edit); !s.ok()) co_return s;
+  {
+    std::lock_guard lock(bg_mu_);
+    pending_outputs_.clear();
+  }
+  recovered->memtables.clear();
+
+  auto state = std::make_shared<ReadView>();
+  state->mem = MemTable::Create(icmp_);
+  state->version = versions_->current();
+  mem_ = state->mem.get();
+  l0_files_.store(state->version->NumFiles(0), std::memory_order_relaxed);
+  PublishState(std::move(state));
+  last_sequence_.store(versions_->last_sequence(), std::memory_order_release);
+  next_sequence_ = versions_->last_sequence() + 1;
+  DeleteObsoleteFiles();
   opened_.store(true);
+  MaybeScheduleBackground();
   co_return Status::OK();
 }
 
@@ -212,12 +260,21 @@ asio::awaitable<Status> DBImpl::PreallocateLog(uint64_t end) {
   co_return Status::OK();
 }
 
-std::shared_ptr<const DBImpl::MemState> DBImpl::CurrentState() const {
+std::shared_ptr<const DBImpl::ReadView> DBImpl::CurrentState() const {
   std::lock_guard lock(state_mu_);
   return state_;
 }
 
-void DBImpl::PublishState(std::shared_ptr<const MemState> state) {
+std::shared_ptr<const DBImpl::ReadView> DBImpl::ReadSnapshot(SequenceNumber* sequence) const {
+  std::lock_guard lock(state_mu_);
+  // The sequence first: every entry at or below it is in the memtables or
+  // tables of this view (a group is inserted before its sequence is
+  // published, and a memtable switch is published before later groups begin).
+  *sequence = last_sequence_.load(std::memory_order_acquire);
+  return state_;
+}
+
+void DBImpl::PublishState(std::shared_ptr<const ReadView> state) {
   std::lock_guard lock(state_mu_);
   state_ = std::move(state);
 }
@@ -249,31 +306,59 @@ std::optional<Status> DBImpl::TryWriteNow(const WriteOptions& options, const Wri
   return write_queue_.TryCommitNow(batch, options.sync, engine_->get_executor());
 }
 
-std::optional<Result<std::string>> DBImpl::TryGetNow(const ReadOptions& /*options*/, Slice key) {
-  // Load the sequence first: every entry at or below it is already in one of
-  // the memtables of any state published afterwards.
-  const SequenceNumber sequence = last_sequence_.load(std::memory_order_acquire);
-  const std::shared_ptr<const MemState> state = CurrentState();
-  const LookupKey lookup(key, sequence);
+std::optional<Result<std::string>> DBImpl::GetFromView(const ReadView& view,
+                                                       const ReadOptions& options,
+                                                       const LookupKey& lookup, GetStats* stats) {
   std::string value;
   Status s;
-  if (state->mem->Get(lookup, &value, &s)) {
+  if (view.mem->Get(lookup, &value, &s)) {
     if (!s.ok()) return Result<std::string>(s);
     return Result<std::string>(std::move(value));
   }
-  for (const auto& imm : state->imms) {
+  for (const auto& imm : view.imms) {
     if (imm->Get(lookup, &value, &s)) {
       if (!s.ok()) return Result<std::string>(s);
       return Result<std::string>(std::move(value));
     }
   }
-  // No tables yet: what no memtable has does not exist.
-  return Result<std::string>(Status::NotFound(""));
+  if (!view.version) return Result<std::string>(Status::NotFound(""));
+  std::optional<Result<VersionGetResult>> found = view.version->TryGet(options, lookup, stats);
+  if (!found) return std::nullopt;
+  if (!found->ok()) return Result<std::string>(found->status());
+  if ((*found)->kind != VersionGetResult::kFound) return Result<std::string>(Status::NotFound(""));
+  return Result<std::string>(std::move((*found)->value));
+}
+
+void DBImpl::ChargeSeek(const ReadView& view, const GetStats& stats) {
+  if (stats.seek_file && view.version->UpdateStats(stats)) MaybeScheduleBackground();
+}
+
+std::optional<Result<std::string>> DBImpl::TryGetNow(const ReadOptions& options, Slice key) {
+  SequenceNumber sequence;
+  const std::shared_ptr<const ReadView> view = ReadSnapshot(&sequence);
+  const LookupKey lookup(key, sequence);
+  GetStats stats;
+  std::optional<Result<std::string>> found = GetFromView(*view, options, lookup, &stats);
+  if (found) ChargeSeek(*view, stats);
+  return found;
 }
 
 asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& options, Slice key) {
-  if (std::optional<Result<std::string>> found = TryGetNow(options, key)) co_return std::move(*found);
-  co_return Status::NotSupported(name_, "reading tables");  // not reached before tables exist
+  SequenceNumber sequence;
+  const std::shared_ptr<const ReadView> view = ReadSnapshot(&sequence);
+  const LookupKey lookup(key, sequence);
+  GetStats stats;
+  if (std::optional<Result<std::string>> found = GetFromView(*view, options, lookup, &stats)) {
+    ChargeSeek(*view, stats);
+    co_return std::move(*found);
+  }
+  // A table block must be read: the tables are searched again, awaiting reads.
+  stats = GetStats();
+  Result<VersionGetResult> found = co_await view->version->Get(options, lookup, &stats);
+  ChargeSeek(*view, stats);
+  if (!found.ok()) co_return found.status();
+  if (found->kind != VersionGetResult::kFound) co_return Status::NotFound("");
+  co_return std::move(found->value);
 }
 
 uint64_t DBImpl::MaxRecordBytes(size_t batch_bytes) {
@@ -284,8 +369,11 @@ uint64_t DBImpl::MaxRecordBytes(size_t batch_bytes) {
 
 bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
   // A closed or failed log: BeginGroup refuses the group.
-  if (!log_file_ || !bg_error_.ok() || !log_error_.ok()) return false;
+  if (!log_file_ || !bg_error_.ok() || !log_error_.ok() || bg_failed_.load()) return false;
   if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) return true;
+  const int l0 = l0_files_.load(std::memory_order_relaxed);
+  if (l0 >= config::kL0StopWritesTrigger) return true;
+  if (l0 >= config::kL0SlowdownWritesTrigger && !slowdown_paid_) return true;
   return sync && log_prealloc_ok_ && !options_.paranoid_checks &&
          log_file_->append_offset() + MaxRecordBytes(bytes) > log_prealloc_end_;
 }
@@ -303,8 +391,44 @@ asio::awaitable<void> DBImpl::MakeRoom(size_t bytes, bool sync) {
 }
 
 asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
-  if (!log_file_ || !log_error_.ok()) co_return;
-  if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) {
+  bool allow_delay = !slowdown_paid_;
+  for (;;) {
+    if (!log_file_ || !log_error_.ok() || bg_failed_.load()) co_return;
+    const int l0 = l0_files_.load(std::memory_order_relaxed);
+    if (allow_delay && l0 >= config::kL0SlowdownWritesTrigger) {
+      // Close to the stop: hand the background 1 ms per group instead of
+      // stopping writes for seconds later (LevelDB's slowdown).
+      allow_delay = false;
+      slowdown_paid_ = true;
+      asio::steady_timer timer(engine_->get_executor(), std::chrono::milliseconds(1));
+      co_await timer.async_wait(asio::use_awaitable);
+      stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
+      continue;
+    }
+    const bool mem_full = mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
+    if (!mem_full && l0 < config::kL0StopWritesTrigger) break;
+    uint64_t seen;
+    bool flush_pending;
+    {
+      std::lock_guard lock(bg_mu_);
+      seen = bg_progress_;
+      flush_pending = !pending_flushes_.empty();
+    }
+    if ((mem_full && flush_pending) || l0 >= config::kL0StopWritesTrigger) {
+      // Wait for the background to flush or compact. This coroutine
+      // suspends; the engine thread serves everything else meanwhile.
+      const auto start = std::chrono::steady_clock::now();
+      MaybeScheduleBackground();
+      co_await AwaitBackgroundProgress(seen);
+      stats_.stops.fetch_add(1, std::memory_order_relaxed);
+      stats_.stop_micros.fetch_add(
+          static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                    std::chrono::steady_clock::now() - start)
+                                    .count()),
+          std::memory_order_relaxed);
+      continue;
+    }
+    // The memtable is full and nothing waits to be flushed: switch.
     if (Status s = co_await SwitchMemtable(); !s.ok()) {
       log_error_ = s;
       co_return;
@@ -333,21 +457,29 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
   const std::shared_ptr<io::File> old_log = log_file_;
   {
     using namespace asio::experimental::awaitable_operators;
-    auto [synced, created] = co_await (old_log->Sync() && StartNewLog(next_file_number_++));
+    auto [synced, created] = co_await (old_log->Sync() && StartNewLog(versions_->NewFileNumber()));
     if (!synced.ok()) co_return synced;
     if (!created.ok()) co_return created;
   }
-  // Until flushes exist (version set), frozen memtables stay in memory and
-  // their logs stay live.
-  const std::shared_ptr<const MemState> current = CurrentState();
-  auto next = std::make_shared<MemState>();
-  next->mem = MemTable::Create(icmp_);
-  next->imms.reserve(current->imms.size() + 1);
-  next->imms.push_back(current->mem);
-  next->imms.insert(next->imms.end(), current->imms.begin(), current->imms.end());
-  mem_ = next->mem.get();
-  PublishState(std::move(next));
+  // The frozen memtable waits for its flush (the background chain); its log
+  // stays live until the flushed table is in the MANIFEST.
+  std::shared_ptr<MemTable> frozen;
+  {
+    std::lock_guard lock(state_mu_);
+    auto next = std::make_shared<ReadView>(*state_);
+    frozen = next->mem;
+    next->mem = MemTable::Create(icmp_);
+    next->imms.insert(next->imms.begin(), frozen);
+    mem_ = next->mem.get();
+    state_ = std::move(next);
+  }
+  {
+    std::lock_guard lock(bg_mu_);
+    pending_flushes_.push_back(PendingFlush{frozen, log_number_, next_sequence_ - 1});
+    imm_pending_.store(true);
+  }
   stats_.memtable_switches.fetch_add(1, std::memory_order_relaxed);
+  MaybeScheduleBackground();
   co_return Status::OK();
 }
 
@@ -365,6 +497,11 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     commit->status = log_error_;
     return;
   }
+  if (bg_failed_.load()) {
+    commit->status = BackgroundFailure();
+    return;
+  }
+  slowdown_paid_ = false;  // the next group is delayed again while L0 is large
   const bool sync = commit->sync;
   const SequenceNumber first = next_sequence_;
   WriteBatchInternal::SetSequence(&group, first);
@@ -452,7 +589,11 @@ asio::awaitable<Status> DBImpl::Close() {
   if (closed_.exchange(true)) co_return Status::OK();
   // Every write queued before Close() finishes; then the commit loop itself
   // closes the log, so no group can be using it; later groups are refused.
-  co_return co_await write_queue_.Barrier(/*close_log=*/true);
+  Status s = co_await write_queue_.Barrier(/*close_log=*/true);
+  // Then the background chain stops (a compaction is abandoned between
+  // keys; a pending flush stays in its log, replayed at the next Open).
+  co_await StopBackground();
+  co_return s;
 }
 
 Status DBImpl::CloseLog() {
@@ -485,21 +626,35 @@ Status DBImpl::CloseLog() {
 std::string DBImpl::StatsString() const {
   const uint64_t writes = stats_.writes.load();
   const uint64_t groups = stats_.groups.load();
-  char buf[512];
+  auto u = [](const std::atomic<uint64_t>& a) { return static_cast<unsigned long long>(a.load()); };
+  char buf[2048];
   std::snprintf(buf, sizeof(buf),
                 "writes: %llu\nwal_groups: %llu\navg_group_size: %.2f\nmax_group_size: %llu\n"
                 "wal_syncs: %llu\nwal_bytes: %llu\nupdates: %llu\nmemtable_switches: %llu\n"
-                "room_tasks: %llu\nwrite_stall_micros: %llu\n",
+                "room_tasks: %llu\nwrite_stall_micros: %llu\nslowdowns: %llu\nstops: %llu\n"
+                "stop_micros: %llu\nflushes: %llu\nflush_bytes: %llu\ncompactions: %llu\n"
+                "trivial_moves: %llu\nseek_compactions: %llu\ncompaction_bytes_read: %llu\n"
+                "compaction_bytes_written: %llu\ncompaction_micros: %llu\n"
+                "flush_preemptions: %llu\n",
                 static_cast<unsigned long long>(writes), static_cast<unsigned long long>(groups),
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
-                static_cast<unsigned long long>(stats_.max_group.load()),
-                static_cast<unsigned long long>(stats_.syncs.load()),
-                static_cast<unsigned long long>(stats_.wal_bytes.load()),
-                static_cast<unsigned long long>(stats_.updates.load()),
-                static_cast<unsigned long long>(stats_.memtable_switches.load()),
-                static_cast<unsigned long long>(stats_.room_tasks.load()),
-                static_cast<unsigned long long>(stats_.write_stall_micros.load()));
-  return buf;
+                u(stats_.max_group), u(stats_.syncs), u(stats_.wal_bytes), u(stats_.updates),
+                u(stats_.memtable_switches), u(stats_.room_tasks), u(stats_.write_stall_micros),
+                u(stats_.slowdowns), u(stats_.stops), u(stats_.stop_micros), u(stats_.flushes),
+                u(stats_.flush_bytes), u(stats_.compactions), u(stats_.trivial_moves),
+                u(stats_.seek_compactions), u(stats_.compaction_bytes_read),
+                u(stats_.compaction_bytes_written), u(stats_.compaction_micros),
+                u(stats_.flush_preemptions));
+  std::string out = buf;
+  if (const auto view = CurrentState(); view && view->version) {
+    out += "level files bytes\n";
+    for (int level = 0; level < kNumLevels; ++level) {
+      std::snprintf(buf, sizeof(buf), "%d %d %llu\n", level, view->version->NumFiles(level),
+                    static_cast<unsigned long long>(view->version->NumLevelBytes(level)));
+      out += buf;
+    }
+  }
+  return out;
 }
 
 bool DBImpl::GetProperty(Slice property, std::string* value) {
@@ -511,12 +666,33 @@ bool DBImpl::GetProperty(Slice property, std::string* value) {
     *value = fs_ ? std::string(fs_->backend().Name()) : std::string("none");
     return true;
   }
+  const auto view = CurrentState();
   if (property == "leveldb.approximate-memory-usage" ||
       property == "corodb.approximate-memory-usage") {
-    const auto state = CurrentState();
-    size_t total = state->mem->ApproximateMemoryUsage();
-    for (const auto& imm : state->imms) total += imm->ApproximateMemoryUsage();
+    size_t total = view->mem->ApproximateMemoryUsage();
+    for (const auto& imm : view->imms) total += imm->ApproximateMemoryUsage();
+    if (owned_block_cache_) total += owned_block_cache_->TotalCharge();
     *value = std::to_string(total);
+    return true;
+  }
+  if (!view->version) return false;
+  for (const char* prefix : {"leveldb.num-files-at-level", "corodb.num-files-at-level"}) {
+    const Slice p(prefix);
+    if (property.starts_with(p)) {
+      const std::string rest(property.data() + p.size(), property.size() - p.size());
+      if (rest.empty() || rest.size() > 1 || rest[0] < '0' || rest[0] >= '0' + kNumLevels) {
+        return false;
+      }
+      *value = std::to_string(view->version->NumFiles(rest[0] - '0'));
+      return true;
+    }
+  }
+  if (property == "leveldb.sstables" || property == "corodb.sstables") {
+    *value = view->version->DebugString();
+    return true;
+  }
+  if (property == "corodb.level-summary") {
+    *value = view->version->LevelSummary();
     return true;
   }
   return false;

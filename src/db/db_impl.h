@@ -12,9 +12,22 @@
 //   mem_ but never bg_error_ or the statistics (groups may end meanwhile).
 //   It and OpenOnEngine say "REQUIRES: on engine executor". The engine
 //   executor may be run by several threads: nothing relies on it being one.
-// - Readers take the current MemState (memtable + immutable memtables, newest
-//   first) under `state_mu_`, a short lock never held across co_await, and
-//   the visible sequence from `last_sequence_`. A group is inserted into the
+// - Readers take the current ReadView (memtable, immutable memtables newest
+//   first, and the current Version) under `state_mu_`, a short lock never
+//   held across co_await, and the visible sequence from `last_sequence_`.
+//   A view is replaced as a whole (read-modify-write under state_mu_) by a
+//   memtable switch (room task) and by the background worker after a flush
+//   (imm dropped + new Version, in one step: a reader never sees the table
+//   without the memtable or neither) or a compaction (new Version).
+// - Background work (flush, compaction, obsolete-file deletion) runs as one
+//   coroutine chain at a time on the background context (bg_ctx_), started
+//   by MaybeScheduleBackground. Only that chain calls VersionSet's mutators,
+//   so MANIFEST writes are serialized. A pending flush pre-empts a running
+//   compaction: the compaction checks `imm_pending_` between keys and runs
+//   the flush itself (LevelDB's rule), on the same chain.
+// - Background failures go to bg_failure_ (under bg_mu_, flagged by the
+//   atomic bg_failed_); BeginGroup refuses groups once it is set. Reads keep
+//   working. A group is inserted into the
 //   memtable in BeginGroup (while its fdatasync runs) but last_sequence_ is
 //   release-stored only in EndGroup, in log order, after the sync: a reader
 //   sees whole, durable-as-asked groups or nothing.
@@ -22,7 +35,11 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <set>
 #include <functional>
 #include <memory>
 #include <mutex>
@@ -31,6 +48,7 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
@@ -41,7 +59,17 @@
 #include "io/lock_file.h"
 #include "log/log_writer.h"
 #include "memtable/memtable.h"
+#include "table/table_options.h"
 #include "util/logging.h"
+#include "version/version_set.h"
+
+namespace corodb::table {
+class AsyncIterator;
+class TableCache;
+template <typename V>
+class ShardedLruCache;
+class Block;
+}  // namespace corodb::table
 
 namespace corodb {
 
@@ -83,10 +111,19 @@ class DBImpl final : public DB, private CommitTarget {
   size_t SuspendedQueuedWritersForTesting() { return write_queue_.SuspendedQueuedForTesting(); }
 
  private:
-  // The memtables a reader consults, newest first. Immutable once published.
-  struct MemState {
+  // What a reader consults: the memtables, newest first, then the tables of
+  // `version`. Immutable once published.
+  struct ReadView {
     std::shared_ptr<MemTable> mem;
     std::vector<std::shared_ptr<MemTable>> imms;  // newest first
+    std::shared_ptr<const Version> version;
+  };
+  // An immutable memtable waiting for its flush: once its table is in the
+  // MANIFEST, logs below `next_log` are obsolete.
+  struct PendingFlush {
+    std::shared_ptr<MemTable> mem;
+    uint64_t next_log = 0;               // the log started when it was frozen
+    SequenceNumber last_sequence = 0;    // no entry of it is above this
   };
 
   // CommitTarget.
@@ -118,8 +155,57 @@ class DBImpl final : public DB, private CommitTarget {
   boost::asio::awaitable<Status> StartNewLog(uint64_t number);
   // Upper bound of the log bytes a group of `batch_bytes` takes.
   static uint64_t MaxRecordBytes(size_t batch_bytes);
-  std::shared_ptr<const MemState> CurrentState() const;
-  void PublishState(std::shared_ptr<const MemState> state);
+  std::shared_ptr<const ReadView> CurrentState() const;
+  // The view and the visible sequence, read together (under state_mu_): a
+  // view published after a compaction comes with a sequence at least the
+  // one the compaction dropped shadowed entries below.
+  std::shared_ptr<const ReadView> ReadSnapshot(SequenceNumber* sequence) const;
+  void PublishState(std::shared_ptr<const ReadView> state);
+  // Memtables, then tables, without I/O (nullopt: a table read is needed).
+  std::optional<Result<std::string>> GetFromView(const ReadView& view, const ReadOptions& options,
+                                                 const LookupKey& lookup, GetStats* stats);
+  // Charges the seek of a Get that consulted more than one table.
+  void ChargeSeek(const ReadView& view, const GetStats& stats);
+
+  // --- Background work (db_impl_bg.cc) ---
+  // Starts the background chain when there is work and none runs. Any thread.
+  void MaybeScheduleBackground();
+  // The chain: flushes, then compactions, while there is work.
+  boost::asio::awaitable<void> BackgroundWork();
+  // Flushes the oldest pending immutable memtable. `running`: the compaction
+  // this flush interrupts (its table then stays at L0 when it falls in the
+  // compaction's key range). REQUIRES: on the chain.
+  boost::asio::awaitable<Status> FlushImmutable(const Compaction* running);
+  // Writes `mem` to a new table (no file when it is empty) and fills *meta.
+  // REQUIRES: on the chain (or Open). SUSPENDS: appends + fdatasync.
+  boost::asio::awaitable<Status> WriteTable(const MemTable& mem, FileMetaData* meta);
+  // Runs one compaction (trivial move or merge). REQUIRES: on the chain.
+  boost::asio::awaitable<Status> RunCompaction(Compaction* c);
+  boost::asio::awaitable<Status> DoCompactionWork(Compaction* c);
+  // A compaction input: table `number` read front to back in large reads.
+  boost::asio::awaitable<Result<std::unique_ptr<table::AsyncIterator>>> OpenCompactionInput(
+      uint64_t number, uint64_t file_size);
+  // Yields to the background context, and sleeps (a timer) while the
+  // compaction is ahead of Options::compaction_rate_limit.
+  boost::asio::awaitable<void> PaceCompaction(std::chrono::steady_clock::time_point start,
+                                              uint64_t bytes_written);
+  // The oldest sequence any reader may still read at (the last visible one
+  // until snapshots exist).
+  SequenceNumber SmallestSnapshot() const;
+  // Deletes files no live Version, pending output or current log needs.
+  // REQUIRES: on the chain (or Open).
+  void DeleteObsoleteFiles();
+  void SetBackgroundFailure(const Status& s);
+  Status BackgroundFailure() const;
+  // Wakes room tasks waiting for background progress. Any thread.
+  void NotifyBackgroundProgress();
+  // Waits until NotifyBackgroundProgress is called after `seen` was read
+  // from bg_progress_ (returns at once if it was already).
+  boost::asio::awaitable<void> AwaitBackgroundProgress(uint64_t seen);
+  // Publishes a view with `version` (and without the flushed memtable).
+  void InstallView(std::shared_ptr<const Version> version, const MemTable* flushed);
+  // Stops the background chain and waits for it. Not from the chain.
+  boost::asio::awaitable<void> StopBackground();
   std::string StatsString() const;
   // Records the first write failure; later writes fail with it.
   // REQUIRES: on engine executor.
@@ -139,7 +225,35 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<Logger> info_log_;
   std::unique_ptr<io::LockFile> lock_;
   std::unique_ptr<io::FileSystem> fs_;
+  std::unique_ptr<table::ShardedLruCache<table::Block>> owned_block_cache_;
+  std::unique_ptr<table::TableCache> table_cache_;
+  table::TableOptions table_options_;  // for the tables flushes and compactions write
+  std::unique_ptr<VersionSet> versions_;
   WriteQueue write_queue_;
+
+  // Background context (flushes and compactions) and its threads.
+  std::unique_ptr<boost::asio::io_context> bg_ctx_;
+  std::optional<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> bg_work_;
+  std::vector<std::thread> bg_threads_;
+  mutable std::mutex bg_mu_;
+  std::condition_variable bg_cv_;       // the chain stopped (StopBackground)
+  bool bg_scheduled_ = false;           // guarded by bg_mu_
+  bool bg_stopping_ = false;            // guarded by bg_mu_
+  Status bg_failure_;                   // guarded by bg_mu_
+  std::atomic<bool> bg_failed_{false};
+  std::deque<PendingFlush> pending_flushes_;  // guarded by bg_mu_, oldest first
+  std::atomic<bool> imm_pending_{false};
+  std::atomic<bool> bg_stop_requested_{false};
+  std::set<uint64_t> pending_outputs_;  // guarded by bg_mu_
+  // Background progress events for room tasks waiting on a stall.
+  uint64_t bg_progress_ = 0;            // guarded by bg_mu_
+  struct ProgressWaiter {
+    boost::asio::any_io_executor ex;  // where the waiter resumes
+    boost::asio::any_completion_handler<void()> handler;
+  };
+  std::vector<ProgressWaiter> progress_waiters_;  // guarded by bg_mu_
+  std::atomic<int> l0_files_{0};        // files at L0 in the current view
+  bool slowdown_paid_ = false;          // commit role: this group was delayed once
 
   // Commit-role state (see the top of this file).
   std::shared_ptr<io::File> log_file_;  // the current log; appends go through it
@@ -158,7 +272,6 @@ class DBImpl final : public DB, private CommitTarget {
   bool log_prealloc_ok_ = true;    // false after ENOSPC/EDQUOT/EFBIG growing this log
   uint64_t log_writeback_start_ = 0;   // where the log's next StartWriteback begins
   MemTable* mem_ = nullptr;        // state_->mem: what groups are inserted into
-  uint64_t next_file_number_ = 2;
   SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
   Status bg_error_;
   // The first failure while beginning a group (log write, growth, switch, or
@@ -173,7 +286,7 @@ class DBImpl final : public DB, private CommitTarget {
   std::atomic<bool> closed_{false};
   std::atomic<SequenceNumber> last_sequence_{0};
   mutable std::mutex state_mu_;
-  std::shared_ptr<const MemState> state_;  // guarded by state_mu_
+  std::shared_ptr<const ReadView> state_;  // guarded by state_mu_
 
   struct Stats {
     std::atomic<uint64_t> writes{0};       // writers committed (successfully or not)
@@ -185,6 +298,18 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> memtable_switches{0};
     std::atomic<uint64_t> room_tasks{0};         // memtable/log switches and log growths
     std::atomic<uint64_t> write_stall_micros{0}; // time no group could begin (room tasks)
+    std::atomic<uint64_t> slowdowns{0};          // 1 ms delays (L0 slowdown trigger)
+    std::atomic<uint64_t> stops{0};              // waits for background work (full memtable, L0 stop)
+    std::atomic<uint64_t> stop_micros{0};
+    std::atomic<uint64_t> flushes{0};
+    std::atomic<uint64_t> flush_bytes{0};
+    std::atomic<uint64_t> compactions{0};
+    std::atomic<uint64_t> trivial_moves{0};
+    std::atomic<uint64_t> seek_compactions{0};
+    std::atomic<uint64_t> compaction_bytes_read{0};
+    std::atomic<uint64_t> compaction_bytes_written{0};
+    std::atomic<uint64_t> compaction_micros{0};
+    std::atomic<uint64_t> flush_preemptions{0};  // flushes run from inside a compaction
   } stats_;
 };
 

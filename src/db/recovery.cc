@@ -1,8 +1,7 @@
 #include "db/recovery.h"
 
 #include <algorithm>
-#include <fstream>
-#include <sstream>
+#include <set>
 
 #include "db/config.h"
 #include "db/write_batch_internal.h"
@@ -11,6 +10,7 @@
 #include "log/log_writer.h"
 #include "util/logging.h"
 #include "version/version_edit.h"
+#include "version/version_set.h"
 
 namespace corodb {
 namespace asio = boost::asio;
@@ -100,79 +100,6 @@ asio::awaitable<Status> Recovery::CreateNew() {
   co_return co_await SetCurrentFile(fs_, dbname_, 1);
 }
 
-asio::awaitable<Result<Recovery::ManifestState>> Recovery::ReadManifest() {
-  const std::string current_path = io::CurrentFileName(dbname_);
-  std::string current;
-  {
-    std::ifstream in(current_path, std::ios::binary);
-    if (!in) co_return Status::IOError(current_path, "cannot read");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    current = ss.str();
-  }
-  if (current.empty() || current.back() != '\n') {
-    co_return Status::Corruption(current_path, "does not end with a newline");
-  }
-  current.pop_back();
-  uint64_t manifest_number;
-  io::FileType type;
-  if (!io::ParseFileName(current, &manifest_number, &type) ||
-      type != io::FileType::kDescriptorFile) {
-    co_return Status::Corruption(current_path, "does not name a MANIFEST file: '" + current + "'");
-  }
-  const std::string manifest_path = dbname_ + "/" + current;
-  auto file = fs_.Open(manifest_path, io::OpenMode::kRead);
-  if (!file.ok()) co_return file.status();
-
-  CorruptionCollector reporter(logger_);
-  log::Reader reader(**file, &reporter, /*checksum=*/true);
-  ManifestState state;
-  bool have_comparator = false, have_log = false, have_next = false, have_seq = false;
-  std::string record;
-  for (;;) {
-    Result<bool> more = co_await reader.ReadRecord(&record);
-    if (!more.ok()) co_return more.status();
-    if (!reporter.first.ok()) co_return reporter.first;  // MANIFEST damage is never skipped
-    if (!*more) break;
-    VersionEdit edit;
-    if (Status s = edit.DecodeFrom(record); !s.ok()) {
-      co_return Status::Corruption(manifest_path + " at offset " +
-                                       std::to_string(reader.LastRecordOffset()),
-                                   s.ToString());
-    }
-    if (edit.comparator()) {
-      if (*edit.comparator() != icmp_.user_comparator()->Name()) {
-        co_return Status::InvalidArgument(
-            dbname_, "comparator '" + *edit.comparator() + "' does not match '" +
-                         icmp_.user_comparator()->Name() + "'");
-      }
-      have_comparator = true;
-    }
-    if (!edit.new_files().empty()) {
-      co_return Status::NotSupported(
-          manifest_path, "the database has table files; reading tables arrives with the version set");
-    }
-    if (edit.log_number()) {
-      state.log_number = *edit.log_number();
-      have_log = true;
-    }
-    if (edit.prev_log_number()) state.prev_log_number = *edit.prev_log_number();
-    if (edit.next_file_number()) {
-      state.next_file_number = *edit.next_file_number();
-      have_next = true;
-    }
-    if (edit.last_sequence()) {
-      state.last_sequence = *edit.last_sequence();
-      have_seq = true;
-    }
-  }
-  (void)have_comparator;
-  if (!have_next) co_return Status::Corruption(manifest_path, "no meta-nextfile entry");
-  if (!have_log) co_return Status::Corruption(manifest_path, "no meta-lognumber entry");
-  if (!have_seq) co_return Status::Corruption(manifest_path, "no last-sequence-number entry");
-  co_return state;
-}
-
 asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* state) {
   const std::string path = io::LogFileName(dbname_, number);
   auto file = fs_.Open(path, io::OpenMode::kRead);
@@ -230,7 +157,6 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
       state->last_sequence = std::max(state->last_sequence, last);
       state->max_replayed_sequence = std::max(state->max_replayed_sequence, last);
     }
-    state->replayed_batches.push_back(std::move(record));
     if (state->memtables.back()->ApproximateMemoryUsage() > options_.write_buffer_size) {
       state->memtables.push_back(MemTable::Create(icmp_));
     }
@@ -249,85 +175,39 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
   co_return Status::OK();
 }
 
-asio::awaitable<Status> Recovery::MakeReplayDurable(const RecoveredState& state,
-                                                    uint64_t log_number, io::File& log,
-                                                    log::Writer& writer, uint64_t manifest_number,
-                                                    uint64_t next_file_number) {
-  if (state.replayed_batches.empty()) co_return Status::OK();
-  // 1. The replayed batches, byte for byte, into the new log, made durable.
-  std::string bytes;
-  uint64_t written = 0;
-  for (size_t i = 0; i < state.replayed_batches.size(); ++i) {
-    writer.AddRecord(state.replayed_batches[i], &bytes);
-    if (bytes.size() >= config::kRecoveryRewriteChunk || i + 1 == state.replayed_batches.size()) {
-      if (Status s = co_await log.Append(std::span<const char>(bytes)); !s.ok()) co_return s;
-      written += bytes.size();
-      bytes.clear();
-    }
-  }
-  if (Status s = co_await log.Sync(); !s.ok()) co_return s;
-  if (Status s = co_await fs_.SyncDir(dbname_); !s.ok()) co_return s;
-  // 2. A MANIFEST whose log number makes the old logs obsolete, and CURRENT.
-  if (Status s = co_await WriteManifest(manifest_number, log_number, next_file_number,
-                                        state.last_sequence);
-      !s.ok()) {
-    co_return s;
-  }
-  if (Status s = co_await SetCurrentFile(fs_, dbname_, manifest_number); !s.ok()) co_return s;
-  CORODB_LOG(logger_, "recovery: %zu replayed batches (%llu bytes) made durable in %s; now %s",
-             state.replayed_batches.size(), static_cast<unsigned long long>(written),
-             log.path().c_str(), io::DescriptorFileName(dbname_, manifest_number).c_str());
-  // 3. What the new MANIFEST made obsolete.
-  RemoveObsoleteFiles(log_number, manifest_number);
-  co_return Status::OK();
-}
-
-void Recovery::RemoveObsoleteFiles(uint64_t log_number, uint64_t manifest_number) {
-  auto names = io::ListDir(dbname_);
-  if (!names.ok()) {
-    CORODB_LOG(logger_, "recovery: cannot list obsolete files: %s", names.status().ToString().c_str());
-    return;
-  }
-  for (const std::string& name : *names) {
-    uint64_t number;
-    io::FileType type;
-    if (!io::ParseFileName(name, &number, &type)) continue;
-    const bool obsolete = (type == io::FileType::kLogFile && number < log_number) ||
-                          (type == io::FileType::kDescriptorFile && number < manifest_number);
-    if (!obsolete) continue;
-    if (Status s = io::RemoveFile(dbname_ + "/" + name); !s.ok()) {
-      CORODB_LOG(logger_, "recovery: cannot remove obsolete %s: %s", name.c_str(),
-                 s.ToString().c_str());
-    } else {
-      CORODB_LOG(logger_, "recovery: removed obsolete %s", name.c_str());
-    }
-  }
-}
-
 asio::awaitable<Result<RecoveredState>> Recovery::Run() {
-  Result<ManifestState> manifest = co_await ReadManifest();
-  if (!manifest.ok()) co_return manifest.status();
+  bool save_manifest = false;
+  if (Status s = co_await versions_->Recover(&save_manifest); !s.ok()) co_return s;
 
   RecoveredState state;
-  state.last_sequence = manifest->last_sequence;
-  state.next_file_number = manifest->next_file_number;
+  state.last_sequence = versions_->last_sequence();
+  const uint64_t min_log = versions_->log_number();
+  const uint64_t prev_log = versions_->prev_log_number();
   auto names = io::ListDir(dbname_);
   if (!names.ok()) co_return names.status();
+  std::set<uint64_t> expected_tables;
+  versions_->AddLiveFiles(&expected_tables);
   for (const std::string& name : *names) {
     uint64_t number;
     io::FileType type;
     if (!io::ParseFileName(name, &number, &type)) continue;
-    state.next_file_number = std::max(state.next_file_number, number + 1);
-    if (type == io::FileType::kLogFile &&
-        (number >= manifest->log_number || number == manifest->prev_log_number)) {
+    versions_->MarkFileNumberUsed(number);
+    if (type == io::FileType::kTableFile) expected_tables.erase(number);
+    if (type == io::FileType::kLogFile && (number >= min_log || number == prev_log)) {
       state.log_numbers.push_back(number);
     }
+  }
+  if (!expected_tables.empty()) {
+    co_return Status::Corruption(io::TableFileName(dbname_, *expected_tables.begin()),
+                                 std::to_string(expected_tables.size()) +
+                                     " table file(s) named by the MANIFEST are missing");
   }
   std::sort(state.log_numbers.begin(), state.log_numbers.end());
   state.memtables.push_back(MemTable::Create(icmp_));
   for (uint64_t number : state.log_numbers) {
     if (Status s = co_await ReplayLog(number, &state); !s.ok()) co_return s;
   }
+  state.next_file_number = versions_->next_file_number();
   co_return state;
 }
 

@@ -1,28 +1,27 @@
 // Recovery: rebuilds a database's in-memory state when it is opened.
 //
-// Reads CURRENT and the MANIFEST it names (VersionEdit records), then replays
-// every live log (number >= the MANIFEST's log number, or its previous log
-// number) in order into memtables. A torn tail — the end of a log cut by a
-// crash mid-write — ends that log quietly (noted in LOG). So does one torn
-// record in front of preallocated zeros (log::IsTornRecordBeforeZeros,
-// checked from the first byte the reader dropped). Any other damage — above
-// all, dropped bytes followed by a good record — fails with Corruption naming
-// the file and offset when paranoid_checks is set; otherwise the damaged
-// records are skipped and the bytes dropped are logged.
+// VersionSet::Recover reads CURRENT and the MANIFEST it names (the live
+// tables per level and the counters); then every live log (number >= the
+// MANIFEST's log number, or its previous log number) is replayed in order
+// into memtables. A torn tail — the end of a log cut by a crash mid-write —
+// ends that log quietly (noted in LOG). So does one torn record in front of
+// preallocated zeros (log::IsTornRecordBeforeZeros, checked from the first
+// byte the reader dropped). Any other damage — above all, dropped bytes
+// followed by a good record — fails with Corruption naming the file and
+// offset when paranoid_checks is set; otherwise the damaged records are
+// skipped and the bytes dropped are logged. A table the MANIFEST names that
+// is missing from the directory is Corruption.
 //
 // Replay rule: within one recovery, logs are replayed in number order and
 // records in file order, and a batch whose sequence numbers were all
 // replayed already is skipped. Sequence numbers only grow along a database's
-// log series (each batch gets numbers above every batch logged before it, in
-// any log), so such a batch can only be a copy: one that MakeReplayDurable
-// wrote into a newer log at an earlier Open that crashed before CURRENT
-// switched. A batch overlapping the replayed numbers only in part is damage.
+// log series, so such a batch can only be a copy (earlier versions of corodb
+// copied replayed records into the next log). A batch overlapping the
+// replayed numbers only in part is damage.
 //
-// Once Run() has replayed, MakeReplayDurable copies what it replayed into the
-// new log Open starts, syncs it, and switches to a new MANIFEST that makes
-// the old logs obsolete — so nothing Open serves exists only in the page
-// cache. (Interim: the memtable flush to a table, with the version set,
-// replaces it.)
+// Open then flushes the recovered memtables to level-0 tables and logs them
+// with a new MANIFEST (DBImpl::OpenOnEngine), so no acknowledged write
+// depends on an old log that may exist only in the page cache.
 //
 // Also creates a new database (MANIFEST-000001 + CURRENT, as LevelDB does).
 #pragma once
@@ -44,6 +43,7 @@
 namespace corodb {
 
 class Logger;
+class VersionSet;
 
 struct RecoveredState {
   SequenceNumber last_sequence = 0;
@@ -53,9 +53,6 @@ struct RecoveredState {
   std::vector<std::shared_ptr<MemTable>> memtables;
   // Live log files replayed, oldest first.
   std::vector<uint64_t> log_numbers;
-  // The WriteBatch contents replayed, in replay order, byte for byte (each
-  // holds its own sequence numbers): what MakeReplayDurable copies.
-  std::vector<std::string> replayed_batches;
   // The highest sequence number replayed from the logs (0: none). Not the
   // MANIFEST's last sequence, which may lie above records still in a live log.
   SequenceNumber max_replayed_sequence = 0;
@@ -66,60 +63,31 @@ struct RecoveredState {
 
 class Recovery {
  public:
+  // `versions` receives the MANIFEST's state (Run).
   Recovery(const Options& options, std::string dbname, const io::FileSystem& fs,
-           const InternalKeyComparator& icmp, Logger* logger)
-      : options_(options), dbname_(std::move(dbname)), fs_(fs), icmp_(icmp), logger_(logger) {}
+           const InternalKeyComparator& icmp, VersionSet* versions, Logger* logger)
+      : options_(options), dbname_(std::move(dbname)), fs_(fs), icmp_(icmp), versions_(versions),
+        logger_(logger) {}
 
   // Writes an empty database: MANIFEST-000001 and CURRENT.
   // SUSPENDS: writes and syncs.
   boost::asio::awaitable<Status> CreateNew();
 
-  // Reads the MANIFEST and replays the logs.
+  // Recovers the version set from the MANIFEST and replays the live logs.
   // SUSPENDS: file reads.
   boost::asio::awaitable<Result<RecoveredState>> Run();
 
-  // Makes what Run() replayed durable without the logs it came from (they
-  // may exist only in the page cache: never synced, or their sync failed).
-  // In order: appends every replayed batch, byte for byte, to `log` — the
-  // new log numbered `log_number` that Open has just created, through its
-  // `writer` — then fdatasyncs it and syncs the directory; writes
-  // MANIFEST-`manifest_number` (comparator, log number `log_number`, next
-  // file `next_file_number`, last sequence) and points CURRENT at it; then
-  // deletes the logs and MANIFESTs that made obsolete. Does nothing when
-  // nothing was replayed.
-  // A crash anywhere loses nothing and applies nothing twice: before CURRENT
-  // switches, the old MANIFEST names the old logs, which are replayed with
-  // the new log (whose copies are skipped); after it, the new log holds it all.
-  // Fails with the first write, sync or rename error; a later Open retries.
-  // REQUIRES: nothing else appends to `log` meanwhile.
-  // SUSPENDS: appends and syncs of the log, MANIFEST and CURRENT.
-  boost::asio::awaitable<Status> MakeReplayDurable(const RecoveredState& state,
-                                                   uint64_t log_number, io::File& log,
-                                                   log::Writer& writer, uint64_t manifest_number,
-                                                   uint64_t next_file_number);
-
  private:
-  struct ManifestState {
-    uint64_t log_number = 0;
-    uint64_t prev_log_number = 0;
-    uint64_t next_file_number = 2;
-    SequenceNumber last_sequence = 0;
-  };
-  boost::asio::awaitable<Result<ManifestState>> ReadManifest();
   boost::asio::awaitable<Status> ReplayLog(uint64_t number, RecoveredState* state);
   // Writes and syncs MANIFEST-`number` holding one edit with these counters.
   boost::asio::awaitable<Status> WriteManifest(uint64_t number, uint64_t log_number,
                                                uint64_t next_file_number,
                                                SequenceNumber last_sequence);
-  // Removes the logs numbered below `log_number` and the MANIFESTs below
-  // `manifest_number` (obsolete once CURRENT names that MANIFEST). Failures
-  // are logged: a leftover file is garbage, not damage.
-  void RemoveObsoleteFiles(uint64_t log_number, uint64_t manifest_number);
-
   const Options& options_;
   const std::string dbname_;
   const io::FileSystem& fs_;
   const InternalKeyComparator& icmp_;
+  VersionSet* const versions_;
   Logger* const logger_;
 };
 

@@ -92,6 +92,8 @@ class Table {
 
   // An iterator over every entry. The table must outlive it.
   std::unique_ptr<AsyncIterator> NewIterator(const ReadOptions& options) const;
+  // (stub until the iter branch lands) Forward-only iterator with large sequential reads.
+  std::unique_ptr<AsyncIterator> NewSequentialIterator(size_t readahead) const;
 
   // Approximate file offset where the data for `key` begins (or would).
   uint64_t ApproximateOffsetOf(Slice key) const;

@@ -11,6 +11,7 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 
+#include "corodb/cache.h"
 #include "corodb/filter_policy.h"
 #include "corodb/sync_db.h"
 #include "db/write_batch_internal.h"
@@ -127,28 +128,30 @@ BOOST_AUTO_TEST_CASE(SyncDBFacadeWorks) {
   BOOST_TEST((*db)->Close().ok());
 }
 
-class EveryKeyFilter final : public FilterPolicy {
+class ForeignCache final : public Cache {
  public:
-  const char* Name() const override { return "test.EveryKey"; }
-  void CreateFilter(std::span<const Slice>, std::string*) const override {}
-  bool KeyMayMatch(Slice, Slice) const override { return true; }
+  size_t capacity() const override { return 0; }
+  size_t usage() const override { return 0; }
 };
 
-// Table options would have no effect until tables are written: Open says so
-// instead of ignoring them.
-BOOST_AUTO_TEST_CASE(TableOptionsWithoutTablesAreRefused) {
+// Options that cannot work are refused with the field's name, before
+// anything is created.
+BOOST_AUTO_TEST_CASE(UnusableOptionsAreRefused) {
   TempDir dir;
   Options options;
   options.create_if_missing = true;
-  options.filter_policy = std::make_shared<EveryKeyFilter>();
+  options.write_buffer_size = 0;
   auto db = SyncDB::Open(options, dir.Child("db"));
   BOOST_REQUIRE(!db.ok());
-  BOOST_TEST(db.status().IsNotSupported());
-  BOOST_TEST(db.status().ToString().find("filter_policy") != std::string::npos);
-  options.filter_policy = nullptr;
-  options.block_size = 16 * 1024;
-  BOOST_TEST(SyncDB::Open(options, dir.Child("db")).status().IsNotSupported());
-  options.block_size = Options().block_size;
+  BOOST_TEST(db.status().IsInvalidArgument());
+  BOOST_TEST(db.status().ToString().find("write_buffer_size") != std::string::npos);
+  options.write_buffer_size = Options().write_buffer_size;
+  options.block_cache = std::make_shared<ForeignCache>();
+  db = SyncDB::Open(options, dir.Child("db"));
+  BOOST_REQUIRE(!db.ok());
+  BOOST_TEST(db.status().ToString().find("block_cache") != std::string::npos);
+  BOOST_TEST(!io::FileExists(dir.Child("db")));
+  options.block_cache = NewLRUCache(1 << 20);
   BOOST_TEST(SyncDB::Open(options, dir.Child("db")).ok());
 }
 
