@@ -106,6 +106,15 @@ class DBImpl final : public DB, private CommitTarget {
   // Tests: runs inside BeginGroup after the group was logged, before it is
   // applied (e.g. to throw std::bad_alloc there). Set before writing.
   void SetBeginGroupHookForTesting(std::function<void()> hook) { begin_hook_ = std::move(hook); }
+  // Tests: while held, the background chain does no new flush or
+  // compaction step (it waits on an event; no thread sleeps). A step already
+  // running finishes.
+  void HoldBackgroundForTesting(bool hold);
+  // Tests: waits until no flush is pending and no compaction is needed (or
+  // a background error stopped the work); returns the background error.
+  boost::asio::awaitable<Status> WaitForBackgroundIdleForTesting();
+  // Tests: the number of the current Version's files at `level`.
+  int NumLevelFilesForTesting(int level) const;
   // Tests: writers queued and not yet in a group.
   size_t QueuedWritersForTesting() { return write_queue_.QueuedForTesting(); }
   size_t SuspendedQueuedWritersForTesting() { return write_queue_.SuspendedQueuedForTesting(); }
@@ -244,6 +253,7 @@ class DBImpl final : public DB, private CommitTarget {
   std::deque<PendingFlush> pending_flushes_;  // guarded by bg_mu_, oldest first
   std::atomic<bool> imm_pending_{false};
   std::atomic<bool> bg_stop_requested_{false};
+  std::atomic<bool> bg_hold_{false};
   std::set<uint64_t> pending_outputs_;  // guarded by bg_mu_
   // Background progress events for room tasks waiting on a stall.
   uint64_t bg_progress_ = 0;            // guarded by bg_mu_

@@ -183,8 +183,46 @@ void DBImpl::MaybeScheduleBackground() {
   asio::co_spawn(*bg_ctx_, BackgroundWork(), asio::detached);
 }
 
+void DBImpl::HoldBackgroundForTesting(bool hold) {
+  bg_hold_.store(hold);
+  if (!hold) {
+    NotifyBackgroundProgress();
+    MaybeScheduleBackground();
+  }
+}
+
+int DBImpl::NumLevelFilesForTesting(int level) const {
+  const auto view = CurrentState();
+  return view->version ? view->version->NumFiles(level) : 0;
+}
+
+asio::awaitable<Status> DBImpl::WaitForBackgroundIdleForTesting() {
+  for (;;) {
+    MaybeScheduleBackground();
+    uint64_t seen;
+    {
+      std::lock_guard lock(bg_mu_);
+      if (!bg_failure_.ok()) co_return bg_failure_;
+      if (!bg_scheduled_ && pending_flushes_.empty() && !versions_->NeedsCompaction()) {
+        co_return Status::OK();
+      }
+      seen = bg_progress_;
+    }
+    co_await AwaitBackgroundProgress(seen);
+  }
+}
+
 asio::awaitable<void> DBImpl::BackgroundWork() {
   for (;;) {
+    while (bg_hold_.load() && !bg_stop_requested_.load()) {
+      uint64_t seen;
+      {
+        std::lock_guard lock(bg_mu_);
+        seen = bg_progress_;
+      }
+      if (!bg_hold_.load()) break;
+      co_await AwaitBackgroundProgress(seen);
+    }
     bool worked = false;
     Status s;
     try {
@@ -220,6 +258,7 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
 
 asio::awaitable<void> DBImpl::StopBackground() {
   bg_stop_requested_.store(true);
+  NotifyBackgroundProgress();  // a held chain wakes up and stops
   for (;;) {
     uint64_t seen;
     {
