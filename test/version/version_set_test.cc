@@ -358,18 +358,23 @@ BOOST_DATA_TEST_CASE(FilesSharingABoundaryUserKeyAreNotAnOverlap, bdata::make(Ba
 }
 
 // Files at level 0 are kept by number, oldest first, whatever their keys or
-// the order of the edit.
-BOOST_DATA_TEST_CASE(LevelZeroIsOrderedByFileNumber, bdata::make(BackendNames()), backend) {
+// the order of the edit; deeper levels by smallest key, whatever their numbers.
+BOOST_DATA_TEST_CASE(LevelsAreOrdered, bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   VersionEdit edit;
   edit.AddFile(0, Meta(9, 100, "a", "b"));
   edit.AddFile(0, Meta(4, 100, "x", "z"));
+  edit.AddFile(1, Meta(3, 100, "x", "z"));
+  edit.AddFile(1, Meta(8, 100, "a", "b"));
   BOOST_REQUIRE(env.Apply(edit).ok());
   env.AddFile(0, Meta(6, 100, "c", "d"));
+  env.AddFile(1, Meta(7, 100, "c", "d"));
   BOOST_TEST(Numbers(*env.vset->current(), 0) == (std::vector<uint64_t>{4, 6, 9}));
+  BOOST_TEST(Numbers(*env.vset->current(), 1) == (std::vector<uint64_t>{8, 7, 3}));
   auto set = env.NewSet();
   BOOST_REQUIRE(env.Recover(*set).ok());
   BOOST_TEST(Numbers(*set->current(), 0) == (std::vector<uint64_t>{4, 6, 9}));
+  BOOST_TEST(Numbers(*set->current(), 1) == (std::vector<uint64_t>{8, 7, 3}));
 }
 
 BOOST_DATA_TEST_CASE(LogAndApplyRefusesBadEditsBeforeWriting, bdata::make(BackendNames()), backend) {

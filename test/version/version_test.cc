@@ -140,6 +140,9 @@ BOOST_DATA_TEST_CASE(SeeksChargeTheFirstFileAndTriggerItsCompaction, bdata::make
   BOOST_REQUIRE(stats.seek_file != nullptr);
   BOOST_TEST(stats.seek_file->number == 7u);
   BOOST_TEST(stats.seek_file_level == 0);
+  BOOST_TEST(Get(*v, "l", kMaxSequenceNumber, &stats) == "NOT_FOUND");  // 7, 5, then 12
+  BOOST_REQUIRE(stats.seek_file != nullptr);
+  BOOST_TEST(stats.seek_file->number == 7u);  // still the first
   BOOST_TEST(Get(*v, "zz", kMaxSequenceNumber, &stats) == "NOT_FOUND");  // reset: none
   BOOST_TEST(stats.seek_file == nullptr);
   BOOST_TEST(Get(*v, "d", kMaxSequenceNumber, &stats) == "d2");  // 8, then 12
