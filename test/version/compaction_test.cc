@@ -201,9 +201,11 @@ BOOST_AUTO_TEST_CASE(TrivialMoveNeedsNoNextLevelOverlapAndFewGrandparents) {
   };
   const std::vector<Case> cases = {
       {{}, true, "alone"},
-      {{{3, Meta(20, 10 * kMiB, "a", "c")}, {3, Meta(21, 10 * kMiB, "d", "e")}}, true,
+      {{{3, Meta(20, 10 * kMiB, "a", "c")}, {3, Meta(21, 10 * kMiB, "d", "e")}},
+       true,
        "grandparents at the limit"},
-      {{{3, Meta(20, 10 * kMiB, "a", "c")}, {3, Meta(21, 11 * kMiB, "d", "e")}}, false,
+      {{{3, Meta(20, 10 * kMiB, "a", "c")}, {3, Meta(21, 11 * kMiB, "d", "e")}},
+       false,
        "grandparents over the limit"},
       {{{3, Meta(20, 30 * kMiB, "x", "z")}}, true, "grandparents elsewhere"},
       {{{2, Meta(10, 1 * kMiB, "b", "c")}}, false, "next level overlaps"},
@@ -228,7 +230,9 @@ BOOST_AUTO_TEST_CASE(TrivialMoveNeedsNoNextLevelOverlapAndFewGrandparents) {
 BOOST_AUTO_TEST_CASE(ShouldStopBeforeSplitsAtTheGrandparentLimit) {
   std::vector<std::pair<int, FileMetaData>> files = {{1, Meta(1, 12 * kMiB, "a", "z")}};
   const char* ranges[][2] = {{"b", "c"}, {"d", "e"}, {"f", "g"}, {"h", "i"}, {"j", "k"}};
-  for (int i = 0; i < 5; ++i) files.emplace_back(3, Meta(30 + i, 8 * kMiB, ranges[i][0], ranges[i][1]));
+  for (int i = 0; i < 5; ++i) {
+    files.emplace_back(3, Meta(30 + i, 8 * kMiB, ranges[i][0], ranges[i][1]));
+  }
   Add(files);
   std::unique_ptr<Compaction> c = set.PickCompaction();
   BOOST_REQUIRE(c != nullptr);
@@ -262,8 +266,8 @@ BOOST_AUTO_TEST_CASE(IsBaseLevelForKeyLooksBelowTheOutputLevel) {
   BOOST_REQUIRE(c != nullptr);
   BOOST_TEST(c->level() == 1);
   const std::vector<std::pair<const char*, bool>> keys = {
-      {"a", true}, {"b", true}, {"d", false}, {"e", false}, {"f", false}, {"g", true},
-      {"m", false}, {"n", false}, {"o", true}, {"q", false}, {"r", true}, {"z", true}};
+      {"a", true},  {"b", true},  {"d", false}, {"e", false}, {"f", false}, {"g", true},
+      {"m", false}, {"n", false}, {"o", true},  {"q", false}, {"r", true},  {"z", true}};
   for (const auto& [key, base] : keys) {
     BOOST_TEST_CONTEXT(key) { BOOST_TEST(c->IsBaseLevelForKey(key) == base); }
   }
@@ -275,7 +279,8 @@ BOOST_AUTO_TEST_CASE(AddInputDeletionsRemovesBothLevelsInputs) {
   BOOST_REQUIRE(c != nullptr);
   VersionEdit edit;
   c->AddInputDeletions(&edit);
-  BOOST_TEST((edit.deleted_files() == std::set<std::pair<int, uint64_t>>{{1, 1}, {2, 2}}));
+  BOOST_TEST(
+      (edit.deleted_files() == std::set<std::pair<int, uint64_t>>{{1, 1}, {2, 2}}));
 }
 
 // CompactRange: the files overlapping the range; at levels >= 1 cut after the

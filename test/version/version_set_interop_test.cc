@@ -5,12 +5,11 @@
 #include <leveldb/db.h>
 #include <leveldb/filter_policy.h>
 
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <map>
 #include <optional>
 #include <sstream>
-
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
 
 #include "support/backends.h"
 #include "version_test_util.h"
@@ -74,7 +73,8 @@ Levels OurLevels(const Version& v) {
   std::vector<std::vector<std::string>> levels(kNumLevels);
   for (int level = 0; level < kNumLevels; ++level) {
     for (const FileRef& f : v.files(level)) {
-      levels[level].push_back(std::to_string(f->number) + ":" + std::to_string(f->file_size));
+      levels[level].push_back(std::to_string(f->number) + ":" +
+                              std::to_string(f->file_size));
     }
   }
   return Join(std::move(levels));
@@ -144,7 +144,7 @@ std::string BuildLevelDBDirectory(const std::string& path, Model* model) {
   for (int i = 0; i < 1000; i += 3) db.Put(model, Key(i), Value(i, 2));
   for (int i = 0; i < 1500; i += 7) db.Delete(model, Key(i));
   for (int i = 3000; i < 3500; ++i) db.Put(model, Key(i), Value(i, 2));
-  db.Flush();  // overlaps level 2: level 1
+  db.Flush();                         // overlaps level 2: level 1
   db.CompactRange(Key(0), Key(500));  // levels 1 and 2 merged into level 2
   for (int i = 1000; i < 1200; ++i) db.Put(model, Key(i), Value(i, 3));
   db.Flush();  // overlaps level 2 only: level 1
@@ -156,16 +156,17 @@ std::string BuildLevelDBDirectory(const std::string& path, Model* model) {
 
 BOOST_AUTO_TEST_SUITE(VersionSetInteropTest)
 
-BOOST_DATA_TEST_CASE(LevelDBManifestRecoversWithEveryKeyReadable, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(LevelDBManifestRecoversWithEveryKeyReadable,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir("version-interop");
   const std::string path = dir.Child("db");
   Model model;
   const std::string sstables = BuildLevelDBDirectory(path, &model);
   const auto leveldb_levels = ParseSstables(sstables);
   for (int level = 0; level < 3; ++level) {
-    BOOST_TEST_REQUIRE(!leveldb_levels[level].empty(), "no files at level " << level << ":\n"
-                                                                              << sstables);
+    BOOST_TEST_REQUIRE(!leveldb_levels[level].empty(), "no files at level " << level
+                                                                            << ":\n"
+                                                                            << sstables);
   }
 
   VersionEnv env(MakeBackendByName(backend), BytewiseComparator(), path);
@@ -193,7 +194,8 @@ BOOST_DATA_TEST_CASE(LevelDBManifestRecoversWithEveryKeyReadable, bdata::make(Ba
         ++deleted;
       }
       // Everything is open and cached now: the fast path agrees.
-      std::optional<Result<VersionGetResult>> fast = v->TryGet(ReadOptions(), lookup, &stats);
+      std::optional<Result<VersionGetResult>> fast =
+          v->TryGet(ReadOptions(), lookup, &stats);
       if (fast.has_value()) {
         BOOST_REQUIRE(fast->ok());
         BOOST_TEST((*fast)->kind == r->kind);
@@ -206,7 +208,8 @@ BOOST_DATA_TEST_CASE(LevelDBManifestRecoversWithEveryKeyReadable, bdata::make(Ba
   for (const std::string& absent : {std::string("a"), Key(3500), std::string("zzz")}) {
     LookupKey lookup(absent, set.last_sequence());
     GetStats stats;
-    BOOST_TEST(Run(v->Get(ReadOptions(), lookup, &stats))->kind == VersionGetResult::kNotFound);
+    BOOST_TEST(Run(v->Get(ReadOptions(), lookup, &stats))->kind ==
+               VersionGetResult::kNotFound);
   }
 
   // corodb's MANIFEST (a snapshot of this state) opens in LevelDB.
@@ -217,7 +220,8 @@ BOOST_DATA_TEST_CASE(LevelDBManifestRecoversWithEveryKeyReadable, bdata::make(Ba
   env.vset.reset();
   env.table_cache.reset();
   LevelDB reopened(path);
-  BOOST_TEST(ParseSstables(reopened.Sstables()) == ours, boost::test_tools::per_element());
+  BOOST_TEST(ParseSstables(reopened.Sstables()) == ours,
+             boost::test_tools::per_element());
   for (const auto& [key, value] : model) {
     BOOST_TEST_CONTEXT("key '" << key << "'") {
       BOOST_TEST(reopened.Get(key) == value.value_or("NOT_FOUND"));
