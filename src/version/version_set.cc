@@ -241,6 +241,11 @@ asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
   if (!manifest_number.ok()) co_return manifest_number.status();
   const std::string path = io::DescriptorFileName(dbname_, *manifest_number);
   Result<std::unique_ptr<io::File>> file = fs_->Open(path, io::OpenMode::kRead);
+  if (!file.ok() && file.status().IsNotFound()) {
+    co_return Status::Corruption(
+        io::CurrentFileName(dbname_),
+        "names a MANIFEST that does not exist: " + file.status().ToString());
+  }
   if (!file.ok()) co_return file.status();
 
   const std::string ucmp_name = icmp_->user_comparator()->Name();

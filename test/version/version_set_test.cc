@@ -277,6 +277,19 @@ BOOST_DATA_TEST_CASE(BadCurrentIsCorruption,
   BOOST_TEST(s.ToString().find("CURRENT") != std::string::npos, s.ToString());
 }
 
+BOOST_DATA_TEST_CASE(CurrentNamingAMissingManifestIsCorruption,
+                     bdata::make(BackendNames()), backend) {
+  VersionEnv env(MakeBackendByName(backend));
+  env.AddFile(1, Meta(5, 100, "a", "b"));
+  BOOST_REQUIRE(
+      io::RemoveFile(io::DescriptorFileName(env.dbname, env.vset->manifest_file_number()))
+          .ok());
+  auto set = env.NewSet();
+  const Status s = env.Recover(*set);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(s.ToString().find("CURRENT") != std::string::npos, s.ToString());
+}
+
 BOOST_DATA_TEST_CASE(MissingCurrentIsNotFound, bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   auto set = env.NewSet();
