@@ -147,6 +147,12 @@ inline DirFiles ListDbFiles(const std::string& dir) {
   return out;
 }
 
+inline std::string Numbers(const std::set<uint64_t>& numbers) {
+  std::string s;
+  for (uint64_t n : numbers) s += (s.empty() ? "" : " ") + std::to_string(n);
+  return "{" + s + "}";
+}
+
 // The table numbers "leveldb.sstables" lists (LevelDB's format: one
 // " number:size[smallest .. largest]" line per file under "--- level N ---").
 inline std::set<uint64_t> LiveTables(DB& db) {
@@ -204,21 +210,34 @@ inline boost::asio::awaitable<Result<std::vector<TableEntry>>> ScanTableForKey(
   co_return out;
 }
 
-// Every entry (values and deletion markers) for `user_key` in the table
-// files of `dir`, read with the table reader directly.
-inline std::vector<TableEntry> EntriesInTables(const std::string& dir, const Options& options,
-                                        const std::string& user_key) {
+// Every entry (values and deletion markers) for `user_key` in the tables
+// `numbers` of `dir`, read with the table reader directly.
+inline std::vector<TableEntry> EntriesInTables(const std::string& dir,
+                                               const std::set<uint64_t>& numbers,
+                                               const Options& options,
+                                               const std::string& user_key) {
   const InternalKeyComparator icmp(BytewiseComparator());
   const table::TableOptions topt = table::TableOptionsForDb(options, &icmp, nullptr);
   io::FileSystem fs(test::MakeBackendByName("threadpool"));
   std::vector<TableEntry> all;
-  for (uint64_t number : ListDbFiles(dir).tables) {
+  for (uint64_t number : numbers) {
     Result<std::vector<TableEntry>> found =
         Run(ScanTableForKey(&fs, io::TableFileName(dir, number), number, topt, user_key));
     BOOST_REQUIRE_MESSAGE(found.ok(), found.status().ToString());
     all.insert(all.end(), found->begin(), found->end());
   }
   return all;
+}
+
+// "#12 seq 7 deletion, #9 seq 3 value (100 bytes)".
+inline std::string Describe(const std::vector<TableEntry>& entries) {
+  std::string s;
+  for (const TableEntry& e : entries) {
+    if (!s.empty()) s += ", ";
+    s += "#" + std::to_string(e.file) + " seq " + std::to_string(e.sequence) +
+         (e.type == kTypeDeletion ? " deletion" : " value (" + std::to_string(e.value.size()) + " bytes)");
+  }
+  return s.empty() ? "none" : s;
 }
 
 inline int CountType(const std::vector<TableEntry>& entries, ValueType type) {

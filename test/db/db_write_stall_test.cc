@@ -181,8 +181,8 @@ BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters, bdata::mak
 }
 
 // Writes `count` 1000-byte values of random keys under `prefix` into one
-// memtable (write_buffer_size 4 MiB): left in the log, a reopen with small
-// memtables recovers them into about count / 30 overlapping level-0 tables.
+// memtable (write_buffer_size 4 MiB): left in the log, a reopen with 32 KiB
+// memtables recovers them into about count / 21 overlapping level-0 tables.
 void WriteForRecoveryIntoLevel0(const std::string& backend, const std::string& path, int count) {
   Options big = EngineOptions(backend);
   big.write_buffer_size = 4 << 20;
@@ -201,7 +201,7 @@ BOOST_DATA_TEST_CASE(Level0SlowdownTriggerDelaysEachWriteGroupOnce, bdata::make(
                      backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  WriteForRecoveryIntoLevel0(backend, path, 300);
+  WriteForRecoveryIntoLevel0(backend, path, 200);
   auto db = OpenHeldOrDie(EngineOptions(backend), path, backend);
   const int l0 = FilesAtLevel(*db, 0);
   BOOST_REQUIRE_MESSAGE(l0 >= 8 && l0 < 12, "the setup should give 8..11 level-0 tables: " << LevelSummary(*db));
