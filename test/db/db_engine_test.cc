@@ -201,7 +201,9 @@ class ModelRound {
 
   const std::string& PickKey() {
     if (append_mode_) {
-      appended_.push_back(NumKey("s", next_append_++));
+      // Above every hot key (the highest is "\xff"): a memtable of appended
+      // keys overlaps no table.
+      appended_.push_back(NumKey("\xff\xff" "s", next_append_++));
       return appended_.back();
     }
     if (!appended_.empty() && rnd_.OneIn(10)) {
