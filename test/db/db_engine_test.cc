@@ -15,6 +15,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <random>
+#include <thread>
 
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -152,6 +153,9 @@ class ModelRound {
     o.write_buffer_size = 32 * kKiB + rnd_.Uniform(32 * kKiB + 1);
     o.background_threads = 1 + static_cast<int>(rnd_.Uniform(2));
     if (rnd_.OneIn(2)) o.block_cache = NewLRUCache((64 * kKiB) << rnd_.Uniform(4));
+    o.use_direct_reads = rnd_.OneIn(4);
+    // Fast enough that a paced compaction's timer is short.
+    if (rnd_.OneIn(4)) o.compaction_rate_limit = 50 << 20;
     return o;
   }
 
@@ -250,7 +254,10 @@ class ModelRound {
       BOOST_REQUIRE(test::Run(db_->Write(wo, batch)).ok());
     } else {
       const auto it = model_.find(key);
-      const std::string got = GetOrStatus(*db_, key);
+      ReadOptions ro;
+      ro.verify_checksums = rnd_.OneIn(3);
+      ro.fill_cache = !rnd_.OneIn(3);
+      const std::string got = test::GetOrStatus(*db_, ro, key);
       const std::string& expected = it == model_.end() ? kNotFound : it->second;
       BOOST_REQUIRE_MESSAGE(got == expected, Where() << "Get(\"" << Printable(key) << "\"): expected "
                                                      << expected.size() << " bytes, got \""
@@ -292,6 +299,87 @@ BOOST_DATA_TEST_CASE(RandomOperationsThroughCompactionsMatchStdMap, bdata::make(
     ++rounds;
   } while (std::chrono::steady_clock::now() < deadline && !CurrentTestFailed());
   BOOST_TEST_MESSAGE(rounds << " model round(s) from seed " << seed);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ============================================================================
+
+BOOST_AUTO_TEST_SUITE(DBEngineConcurrencyTest)
+
+// One thread's share of the work: its own keys and model. Failures are
+// recorded, not asserted (Boost.Test assertions belong to the main thread).
+struct ThreadShare {
+  Model model;
+  int failures = 0;
+  std::string first_failure;
+};
+
+void RunThreadShare(DB* db, int thread, uint32_t seed, int ops, ThreadShare* share) {
+  Random rnd(seed);
+  const std::string prefix = "t" + std::to_string(thread) + "-";
+  auto fail = [share](std::string what) {
+    if (share->failures++ == 0) share->first_failure = std::move(what);
+  };
+  for (int i = 0; i < ops; ++i) {
+    const std::string key = NumKey(prefix, static_cast<int>(rnd.Uniform(400)));
+    const uint32_t op = rnd.Uniform(100);
+    if (op < 55) {
+      const std::string value = RandomValue(rnd, 700);
+      if (Status s = Run(db->Put({}, key, value)); !s.ok()) {
+        fail("Put: " + s.ToString());
+      } else {
+        share->model[key] = value;
+      }
+    } else if (op < 70) {
+      if (Status s = Run(db->Delete({}, key)); !s.ok()) {
+        fail("Delete: " + s.ToString());
+      } else {
+        share->model.erase(key);
+      }
+    } else {
+      const auto it = share->model.find(key);
+      const std::string got = GetOrStatus(*db, key);
+      if (got != (it == share->model.end() ? std::string("NOT_FOUND") : it->second)) {
+        fail("op " + std::to_string(i) + ": Get(" + key + ") read " +
+             (got.size() < 60 ? "\"" + Printable(got) + "\"" : std::to_string(got.size()) + " bytes") +
+             ", expected " + (it == share->model.end() ? std::string("NOT_FOUND") : std::to_string(it->second.size()) + " bytes"));
+      }
+    }
+  }
+}
+
+// Threads write, delete and read their own keys at once while memtables
+// switch and flushes and compactions replace the tables under the readers:
+// every read sees the thread's last write, before and after reopening.
+BOOST_DATA_TEST_CASE(ReadersSeeTheirWritesThroughFlushesAndCompactions, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = EngineOptions(backend);
+  options.background_threads = 2;
+  constexpr int kThreads = 4;
+  std::vector<ThreadShare> shares(kThreads);
+  auto db = OpenOrDie(options, path, backend);
+  {
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back(RunThreadShare, db.get(), t, 100 + static_cast<uint32_t>(t), 2500, &shares[static_cast<size_t>(t)]);
+    }
+    for (std::thread& th : threads) th.join();
+  }
+  for (int t = 0; t < kThreads; ++t) {
+    BOOST_TEST(shares[static_cast<size_t>(t)].failures == 0,
+               "thread " << t << ": " << shares[static_cast<size_t>(t)].first_failure);
+  }
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  BOOST_TEST(Stat(*db, "flushes") > 0u);
+  BOOST_TEST(Stat(*db, "compactions") > 0u);
+  for (const ThreadShare& share : shares) CheckAll(*db, share.model, "after the threads");
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  db.reset();
+  db = OpenOrDie(options, path, backend);
+  for (const ThreadShare& share : shares) CheckAll(*db, share.model, "after reopen");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

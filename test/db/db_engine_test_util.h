@@ -84,8 +84,15 @@ inline std::string Printable(const std::string& s) {
   return out;
 }
 
-// Checks every key of `model` (and that `absent` keys are not found).
-// Reports at most a few mismatches, then stops the test.
+// Get with `options`, as a string: the value, "NOT_FOUND", or the error.
+inline std::string GetOrStatus(DB& db, const ReadOptions& options, const std::string& key) {
+  Result<std::string> r = Run(db.Get(options, key));
+  if (r.ok()) return *r;
+  if (r.status().IsNotFound()) return "NOT_FOUND";
+  return r.status().ToString();
+}
+
+// Checks every key of `model`. Reports at most a few mismatches, then stops the test.
 inline void CheckAll(DB& db, const Model& model, const std::string& where) {
   int bad = 0;
   for (const auto& [k, v] : model) {
