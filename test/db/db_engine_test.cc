@@ -11,15 +11,14 @@
 //
 // CORODB_SOAK_SECONDS=N runs the model test in rounds with new seeds for N
 // seconds; CORODB_TEST_SEED fixes the first seed.
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/results_collector.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
 #include <thread>
-
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
-#include <boost/test/results_collector.hpp>
 
 #include "corodb/cache.h"
 #include "db_engine_test_util.h"
@@ -74,13 +73,13 @@ struct EngineCounters {
     max_files_below_level_1 = std::max(max_files_below_level_1, deep);
   }
   std::string ToString() const {
-    return "flushes " + std::to_string(flushes) + ", compactions " + std::to_string(compactions) +
-           ", trivial moves " + std::to_string(trivial_moves) + ", seek compactions " +
-           std::to_string(seek_compactions) + ", most files at levels >= 2: " +
-           std::to_string(max_files_below_level_1);
+    return "flushes " + std::to_string(flushes) + ", compactions " +
+           std::to_string(compactions) + ", trivial moves " +
+           std::to_string(trivial_moves) + ", seek compactions " +
+           std::to_string(seek_compactions) +
+           ", most files at levels >= 2: " + std::to_string(max_files_below_level_1);
   }
 };
-
 
 // ============================================================================
 
@@ -89,7 +88,8 @@ BOOST_AUTO_TEST_SUITE(DBEngineModelTest)
 // A soak stops at the first failing round (its seed was printed).
 bool CurrentTestFailed() {
   namespace ut = boost::unit_test;
-  return ut::results_collector.results(ut::framework::current_test_case().p_id).p_assertions_failed > 0;
+  return ut::results_collector.results(ut::framework::current_test_case().p_id)
+             .p_assertions_failed > 0;
 }
 
 uint64_t EnvNumber(const char* name, uint64_t fallback) {
@@ -134,12 +134,15 @@ class ModelRound {
     CheckAll(*db_, model_, Where() + "at the end");
     Reopen(/*wait_idle=*/false);
     counters_.Add(*db_);
-    BOOST_TEST_MESSAGE("seed " << seed_ << ": " << steps_ << " steps, " << written_ << " bytes, "
-                               << reopens_ << " reopens; " << counters_.ToString());
-    // The test is about the engine: it must have flushed, moved and merged.
+    BOOST_TEST_MESSAGE("seed " << seed_ << ": " << steps_ << " steps, " << written_
+                               << " bytes, " << reopens_ << " reopens; "
+                               << counters_.ToString());
+    // The test is about the engine: it must have flushed, moved and merged
+    // (also below level 1: seek compactions of level-1 tables into level 2).
     BOOST_TEST(counters_.flushes > 0u, Where() << counters_.ToString());
     BOOST_TEST(counters_.trivial_moves > 0u, Where() << counters_.ToString());
     BOOST_TEST(counters_.compactions > 0u, Where() << counters_.ToString());
+    BOOST_TEST(counters_.seek_compactions > 0u, Where() << counters_.ToString());
     BOOST_TEST(counters_.max_files_below_level_1 > 0, Where() << counters_.ToString());
   }
 
@@ -199,7 +202,8 @@ class ModelRound {
     counters_.Add(*db_);
     db_.reset();
     Open(DrawOptions());
-    BOOST_TEST_MESSAGE(Where() << "bulk load " << prefix << " recovered: " << LevelSummary(*db_));
+    BOOST_TEST_MESSAGE(Where() << "bulk load " << prefix
+                               << " recovered: " << LevelSummary(*db_));
     CheckAll(*db_, model_, Where() + "after bulk load " + prefix);
   }
 
@@ -207,7 +211,10 @@ class ModelRound {
     if (append_mode_) {
       // Above every hot key (the highest is "\xff"): a memtable of appended
       // keys overlaps no table.
-      appended_.push_back(NumKey("\xff\xff" "s", next_append_++));
+      appended_.push_back(
+          NumKey("\xff\xff"
+                 "s",
+                 next_append_++));
       return appended_.back();
     }
     if (!appended_.empty() && rnd_.OneIn(10)) {
@@ -259,9 +266,10 @@ class ModelRound {
       ro.fill_cache = !rnd_.OneIn(3);
       const std::string got = test::GetOrStatus(*db_, ro, key);
       const std::string& expected = it == model_.end() ? kNotFound : it->second;
-      BOOST_REQUIRE_MESSAGE(got == expected, Where() << "Get(\"" << Printable(key) << "\"): expected "
-                                                     << expected.size() << " bytes, got \""
-                                                     << Printable(got.substr(0, 80)) << "\"");
+      BOOST_REQUIRE_MESSAGE(got == expected,
+                            Where() << "Get(\"" << Printable(key) << "\"): expected "
+                                    << expected.size() << " bytes, got \""
+                                    << Printable(got.substr(0, 80)) << "\"");
     }
   }
 
@@ -286,12 +294,13 @@ class ModelRound {
   EngineCounters counters_;
 };
 
-BOOST_DATA_TEST_CASE(RandomOperationsThroughCompactionsMatchStdMap, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(RandomOperationsThroughCompactionsMatchStdMap,
+                     bdata::make(BackendNames()), backend) {
   const uint64_t soak_seconds = EnvNumber("CORODB_SOAK_SECONDS", 0);
   uint32_t seed = static_cast<uint32_t>(EnvNumber("CORODB_TEST_SEED", 0));
   if (seed == 0) seed = soak_seconds > 0 ? std::random_device{}() : 301;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(soak_seconds);
+  const auto deadline =
+      std::chrono::steady_clock::now() + std::chrono::seconds(soak_seconds);
   int rounds = 0;
   do {
     ModelRound round(backend, seed + static_cast<uint32_t>(rounds));
@@ -342,8 +351,11 @@ void RunThreadShare(DB* db, int thread, uint32_t seed, int ops, ThreadShare* sha
       const std::string got = GetOrStatus(*db, key);
       if (got != (it == share->model.end() ? std::string("NOT_FOUND") : it->second)) {
         fail("op " + std::to_string(i) + ": Get(" + key + ") read " +
-             (got.size() < 60 ? "\"" + Printable(got) + "\"" : std::to_string(got.size()) + " bytes") +
-             ", expected " + (it == share->model.end() ? std::string("NOT_FOUND") : std::to_string(it->second.size()) + " bytes"));
+             (got.size() < 60 ? "\"" + Printable(got) + "\""
+                              : std::to_string(got.size()) + " bytes") +
+             ", expected " +
+             (it == share->model.end() ? std::string("NOT_FOUND")
+                                       : std::to_string(it->second.size()) + " bytes"));
       }
     }
   }
@@ -352,8 +364,8 @@ void RunThreadShare(DB* db, int thread, uint32_t seed, int ops, ThreadShare* sha
 // Threads write, delete and read their own keys at once while memtables
 // switch and flushes and compactions replace the tables under the readers:
 // every read sees the thread's last write, before and after reopening.
-BOOST_DATA_TEST_CASE(ReadersSeeTheirWritesThroughFlushesAndCompactions, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(ReadersSeeTheirWritesThroughFlushesAndCompactions,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
   Options options = EngineOptions(backend);
@@ -364,7 +376,8 @@ BOOST_DATA_TEST_CASE(ReadersSeeTheirWritesThroughFlushesAndCompactions, bdata::m
   {
     std::vector<std::thread> threads;
     for (int t = 0; t < kThreads; ++t) {
-      threads.emplace_back(RunThreadShare, db.get(), t, 100 + static_cast<uint32_t>(t), 2500, &shares[static_cast<size_t>(t)]);
+      threads.emplace_back(RunThreadShare, db.get(), t, 100 + static_cast<uint32_t>(t),
+                           2500, &shares[static_cast<size_t>(t)]);
     }
     for (std::thread& th : threads) th.join();
   }
@@ -412,7 +425,8 @@ void SeekCompactLevel1(DB& db, const std::vector<std::string>& keys, const Model
     const Status idle = WaitIdle(db);
     BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
   }
-  BOOST_REQUIRE_MESSAGE(Stat(db, "seek_compactions") > before, "no seek compaction: " << LevelSummary(db));
+  BOOST_REQUIRE_MESSAGE(Stat(db, "seek_compactions") > before,
+                        "no seek compaction: " << LevelSummary(db));
 }
 
 // The victim is written at level 2, then deleted (or overwritten) in a table
@@ -429,8 +443,9 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
   auto db = OpenOrDie(options, path, backend);
   auto check = [&](const std::string& where) {
     CheckAll(*db, model, where);
-    BOOST_TEST(GetOrStatus(*db, victim) == (model.count(victim) ? model[victim] : "NOT_FOUND"),
-               where);
+    BOOST_TEST(
+        GetOrStatus(*db, victim) == (model.count(victim) ? model[victim] : "NOT_FOUND"),
+        where);
   };
   auto reopen_and_check = [&](const std::string& where) {
     BOOST_REQUIRE(Run(db->Close()).ok());
@@ -446,8 +461,9 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
     BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
   }
   FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 2) == 1 && FilesAtLevel(*db, 0) == 0 && FilesAtLevel(*db, 1) == 0,
-                        LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(
+      FilesAtLevel(*db, 2) == 1 && FilesAtLevel(*db, 0) == 0 && FilesAtLevel(*db, 1) == 0,
+      LevelSummary(*db));
   check("value at level 2");
 
   // 2. The victim deleted (or overwritten), with the odd keys, at level 1.
@@ -464,11 +480,13 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
     BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
   }
   FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1, LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1,
+                        LevelSummary(*db));
   {
     const auto entries = EntriesInTables(path, test::LiveTables(*db), options, victim);
     BOOST_TEST(entries.size() == 2u, test::Describe(entries));
-    BOOST_TEST(CountType(entries, kTypeDeletion) == (delete_victim ? 1 : 0), test::Describe(entries));
+    BOOST_TEST(CountType(entries, kTypeDeletion) == (delete_victim ? 1 : 0),
+               test::Describe(entries));
   }
   check("second write at level 1");
   reopen_and_check("second write at level 1");
@@ -489,13 +507,16 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
     FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
   }
   BOOST_REQUIRE_MESSAGE(Stat(*db, "compactions") > compactions_before, LevelSummary(*db));
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 0) == 0 && FilesAtLevel(*db, 1) >= 1 && FilesAtLevel(*db, 2) == 1,
-                        LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(
+      FilesAtLevel(*db, 0) == 0 && FilesAtLevel(*db, 1) >= 1 && FilesAtLevel(*db, 2) == 1,
+      LevelSummary(*db));
   {
     // Level 2 still holds the old value: the marker above it must stay.
     const auto entries = EntriesInTables(path, test::LiveTables(*db), options, victim);
-    BOOST_TEST(CountType(entries, kTypeDeletion) == (delete_victim ? 1 : 0), test::Describe(entries));
-    BOOST_TEST(CountType(entries, kTypeValue) == 1 + (delete_victim ? 0 : 1), test::Describe(entries));
+    BOOST_TEST(CountType(entries, kTypeDeletion) == (delete_victim ? 1 : 0),
+               test::Describe(entries));
+    BOOST_TEST(CountType(entries, kTypeValue) == 1 + (delete_victim ? 0 : 1),
+               test::Describe(entries));
   }
   check("after the level-0 compaction");
   reopen_and_check("after the level-0 compaction");
@@ -507,14 +528,17 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
     if (NumKey("d", i) != victim) even.push_back(NumKey("d", i));
   }
   SeekCompactLevel1(*db, even, model);
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 0 && FilesAtLevel(*db, 2) >= 1, LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 0 && FilesAtLevel(*db, 2) >= 1,
+                        LevelSummary(*db));
   {
     const auto entries = EntriesInTables(path, test::LiveTables(*db), options, victim);
     if (delete_victim) {
       BOOST_TEST(entries.empty(), "the marker (or a value under it) is still in a table: "
-                                      << test::Describe(entries) << "; " << LevelSummary(*db));
+                                      << test::Describe(entries) << "; "
+                                      << LevelSummary(*db));
     } else {
-      BOOST_REQUIRE_MESSAGE(entries.size() == 1u, test::Describe(entries) << "; " << LevelSummary(*db));
+      BOOST_REQUIRE_MESSAGE(entries.size() == 1u, test::Describe(entries)
+                                                      << "; " << LevelSummary(*db));
       BOOST_TEST(entries[0].type == kTypeValue);
       BOOST_TEST(entries[0].value == model[victim]);
     }
@@ -528,8 +552,8 @@ BOOST_DATA_TEST_CASE(DeletedKeyNeverComesBackAfterItsMarkerIsCompactedAway,
   CheckVictimThroughCompactions(backend, /*delete_victim=*/true);
 }
 
-BOOST_DATA_TEST_CASE(ShadowedValuesNeverComeBackAndAreDropped, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(ShadowedValuesNeverComeBackAndAreDropped,
+                     bdata::make(BackendNames()), backend) {
   CheckVictimThroughCompactions(backend, /*delete_victim=*/false);
 }
 
@@ -554,8 +578,9 @@ BOOST_DATA_TEST_CASE(ObsoleteFilesAreDeleted, bdata::make(BackendNames()), backe
   auto check_files = [&](const std::string& where) {
     const DirFiles files = ListDbFiles(path);
     const std::set<uint64_t> live = LiveTables(*db);
-    BOOST_TEST(files.tables == live, where << ": tables in the directory " << test::Numbers(files.tables)
-                                           << ", live " << test::Numbers(live));
+    BOOST_TEST(files.tables == live, where << ": tables in the directory "
+                                           << test::Numbers(files.tables) << ", live "
+                                           << test::Numbers(live));
     BOOST_TEST(files.logs == 1, where);
     BOOST_TEST(files.manifests == 1, where);
     BOOST_TEST(files.temps == 0, where);
@@ -583,8 +608,8 @@ BOOST_AUTO_TEST_SUITE(DBSeekCompactionTest)
 // consults both and charges a seek to the level-1 table, which holds 100
 // (LevelDB: max(100, size / 16 KiB)). The 100th such Get makes it a seek
 // compaction candidate, and the compaction moves it into level 2.
-BOOST_DATA_TEST_CASE(HundredSeeksCompactTheFirstTableConsulted, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(HundredSeeksCompactTheFirstTableConsulted,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   Options options = EngineOptions(backend);
   options.filter_policy = nullptr;
@@ -604,8 +629,9 @@ BOOST_DATA_TEST_CASE(HundredSeeksCompactTheFirstTableConsulted, bdata::make(Back
     BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
   }
   FlushWithFiller(*db, "a~", options.write_buffer_size, &model);
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1 && FilesAtLevel(*db, 0) == 0,
-                        LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(
+      FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1 && FilesAtLevel(*db, 0) == 0,
+      LevelSummary(*db));
   BOOST_REQUIRE_EQUAL(Stat(*db, "seek_compactions"), 0u);
 
   // 99 seeks: not yet. (Even keys from 2 on: a000000 is below the level-1
@@ -618,7 +644,8 @@ BOOST_DATA_TEST_CASE(HundredSeeksCompactTheFirstTableConsulted, bdata::make(Back
   BOOST_TEST(Stat(*db, "seek_compactions") == 0u);
   BOOST_TEST(FilesAtLevel(*db, 1) == 1, LevelSummary(*db));
   // Gets answered by the level-1 table alone charge nothing.
-  for (int i = 1; i < 200; i += 2) BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("a", i)), model[NumKey("a", i)]);
+  for (int i = 1; i < 200; i += 2)
+    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("a", i)), model[NumKey("a", i)]);
   BOOST_REQUIRE(WaitIdle(*db).ok());
   BOOST_TEST(Stat(*db, "seek_compactions") == 0u);
 
@@ -652,7 +679,8 @@ Model WriteOneTable(DB& db, const Options& options) {
   return model;
 }
 
-BOOST_DATA_TEST_CASE(VerifiedUncachedGetsReadTableData, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(VerifiedUncachedGetsReadTableData, bdata::make(BackendNames()),
+                     backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
   Options options = EngineOptions(backend);
@@ -692,8 +720,8 @@ BOOST_DATA_TEST_CASE(VerifiedUncachedGetsReadTableData, bdata::make(BackendNames
 // One flipped byte in a table's first data block: a Get with
 // verify_checksums of a key in that block is Corruption naming the file (not
 // a crash, not a wrong value); keys in other blocks still read.
-BOOST_DATA_TEST_CASE(DamagedTableBlockIsCorruptionNamingTheFile, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(DamagedTableBlockIsCorruptionNamingTheFile,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
   Options options = EngineOptions(backend);

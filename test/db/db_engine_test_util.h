@@ -3,6 +3,8 @@
 // memtable at a chosen point, and what the directory and its tables hold.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
+#include <boost/test/unit_test.hpp>
 #include <cctype>
 #include <cstdio>
 #include <map>
@@ -11,9 +13,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
-#include <boost/test/unit_test.hpp>
 
 #include "corodb/filter_policy.h"
 #include "db_test_util.h"
@@ -65,7 +64,8 @@ inline std::string RandomValue(Random& rnd, size_t max_len) {
     for (char& c : v) c = static_cast<char>(rnd.Uniform(256));
   } else {
     const char c = static_cast<char>('a' + rnd.Uniform(26));
-    for (size_t i = 0; i < len; ++i) v[i] = (i % 7 == 0) ? static_cast<char>(rnd.Uniform(256)) : c;
+    for (size_t i = 0; i < len; ++i)
+      v[i] = (i % 7 == 0) ? static_cast<char>(rnd.Uniform(256)) : c;
   }
   return v;
 }
@@ -85,7 +85,8 @@ inline std::string Printable(const std::string& s) {
 }
 
 // Get with `options`, as a string: the value, "NOT_FOUND", or the error.
-inline std::string GetOrStatus(DB& db, const ReadOptions& options, const std::string& key) {
+inline std::string GetOrStatus(DB& db, const ReadOptions& options,
+                               const std::string& key) {
   Result<std::string> r = Run(db.Get(options, key));
   if (r.ok()) return *r;
   if (r.status().IsNotFound()) return "NOT_FOUND";
@@ -100,7 +101,8 @@ inline void CheckAll(DB& db, const Model& model, const std::string& where) {
     if (got == v) continue;
     BOOST_ERROR(where << ": key \"" << Printable(k) << "\": expected " << v.size()
                       << " bytes, got "
-                      << (got.size() < 100 ? "\"" + Printable(got) + "\"" : std::to_string(got.size()) + " bytes"));
+                      << (got.size() < 100 ? "\"" + Printable(got) + "\""
+                                           : std::to_string(got.size()) + " bytes"));
     BOOST_REQUIRE_MESSAGE(++bad < 5, where << ": too many mismatches");
   }
 }
@@ -109,8 +111,8 @@ inline void CheckAll(DB& db, const Model& model, const std::string& where) {
 // as the memtable, so the empty batch after it finds the memtable full and
 // freezes it; then waits until flushes and compactions are done.
 // REQUIRES: the memtable holds less than half of write_buffer_size.
-inline void FlushWithFiller(DB& db, const std::string& filler_key, size_t write_buffer_size,
-                     Model* model) {
+inline void FlushWithFiller(DB& db, const std::string& filler_key,
+                            size_t write_buffer_size, Model* model) {
   const uint64_t switches = Stat(db, "memtable_switches");
   const std::string filler(write_buffer_size, 'f');
   BOOST_REQUIRE(Run(db.Put({}, filler_key, filler)).ok());
@@ -170,15 +172,20 @@ inline std::set<uint64_t> LiveTables(DB& db) {
   std::string line;
   while (std::getline(in, line)) {
     const size_t start = line.find_first_not_of(' ');
-    if (start == std::string::npos || !std::isdigit(static_cast<unsigned char>(line[start]))) continue;
+    if (start == std::string::npos ||
+        !std::isdigit(static_cast<unsigned char>(line[start])))
+      continue;
     const size_t colon = line.find(':', start);
     if (colon == std::string::npos) continue;
     numbers.insert(std::stoull(line.substr(start, colon - start)));
   }
   size_t files = 0;
-  for (int level = 0; level < kNumLevels; ++level) files += static_cast<size_t>(FilesAtLevel(db, level));
-  BOOST_REQUIRE_MESSAGE(numbers.size() == files, "leveldb.sstables lists " << numbers.size()
-                                                     << " tables, the levels hold " << files << ":\n"
+  for (int level = 0; level < kNumLevels; ++level)
+    files += static_cast<size_t>(FilesAtLevel(db, level));
+  BOOST_REQUIRE_MESSAGE(numbers.size() == files, "leveldb.sstables lists "
+                                                     << numbers.size()
+                                                     << " tables, the levels hold "
+                                                     << files << ":\n"
                                                      << listing);
   return numbers;
 }
@@ -193,8 +200,7 @@ struct TableEntry {
 
 inline boost::asio::awaitable<Result<std::vector<TableEntry>>> ScanTableForKey(
     const io::FileSystem* fs, std::string path, uint64_t number,
-                                                                  table::TableOptions options,
-                                                                  std::string user_key) {
+    table::TableOptions options, std::string user_key) {
   const Result<uint64_t> size = io::GetFileSize(path);
   if (!size.ok()) co_return size.status();
   Result<std::unique_ptr<io::File>> file = fs->Open(path, io::OpenMode::kRead);
@@ -208,9 +214,11 @@ inline boost::asio::awaitable<Result<std::vector<TableEntry>>> ScanTableForKey(
   co_await it->Seek(target.Encode());
   while (it->Valid()) {
     ParsedInternalKey parsed;
-    if (!ParseInternalKey(it->key(), &parsed)) co_return Status::Corruption(path, "bad internal key");
+    if (!ParseInternalKey(it->key(), &parsed))
+      co_return Status::Corruption(path, "bad internal key");
     if (parsed.user_key != Slice(user_key)) break;
-    out.push_back(TableEntry{number, parsed.sequence, parsed.type, std::string(it->value())});
+    out.push_back(
+        TableEntry{number, parsed.sequence, parsed.type, std::string(it->value())});
     co_await it->Next();
   }
   if (!it->status().ok()) co_return it->status();
@@ -242,7 +250,9 @@ inline std::string Describe(const std::vector<TableEntry>& entries) {
   for (const TableEntry& e : entries) {
     if (!s.empty()) s += ", ";
     s += "#" + std::to_string(e.file) + " seq " + std::to_string(e.sequence) +
-         (e.type == kTypeDeletion ? " deletion" : " value (" + std::to_string(e.value.size()) + " bytes)");
+         (e.type == kTypeDeletion
+              ? " deletion"
+              : " value (" + std::to_string(e.value.size()) + " bytes)");
   }
   return s.empty() ? "none" : s;
 }
@@ -254,6 +264,5 @@ inline int CountType(const std::vector<TableEntry>& entries, ValueType type) {
 }
 
 // --- Engine statistics over several DB objects (they restart at each open) ---
-
 
 }  // namespace corodb::test

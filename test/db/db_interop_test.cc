@@ -145,7 +145,8 @@ Update RandomUpdate(Random& rnd, const SharedModel& model) {
   const size_t len = rnd.Uniform(500);
   u.value.resize(len);
   for (size_t i = 0; i < len; ++i) {
-    u.value[i] = rnd.OneIn(3) ? static_cast<char>(rnd.Uniform(256)) : static_cast<char>('a' + i % 13);
+    u.value[i] = rnd.OneIn(3) ? static_cast<char>(rnd.Uniform(256))
+                              : static_cast<char>('a' + i % 13);
   }
   return u;
 }
@@ -177,16 +178,19 @@ void CheckLevelDB(leveldb::DB& ldb, const SharedModel& model, const std::string&
   for (const auto& [k, v] : model.live) {
     std::string got;
     const leveldb::Status s = ldb.Get(ro, L(k), &got);
-    BOOST_REQUIRE_MESSAGE(s.ok(), where << ": LevelDB Get of a " << k.size() << "-byte key: " << s.ToString());
+    BOOST_REQUIRE_MESSAGE(s.ok(), where << ": LevelDB Get of a " << k.size()
+                                        << "-byte key: " << s.ToString());
     BOOST_REQUIRE_MESSAGE(got == v, where << ": LevelDB read a wrong value");
   }
   std::unique_ptr<leveldb::Iterator> it(ldb.NewIterator(ro));
   size_t n = 0;
   auto expected = model.live.begin();
   for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
-    BOOST_REQUIRE_MESSAGE(expected != model.live.end(), where << ": LevelDB scans more keys than live");
-    BOOST_REQUIRE_MESSAGE(it->key().ToString() == expected->first,
-                          where << ": LevelDB scan finds a key that should not be there (deleted?)");
+    BOOST_REQUIRE_MESSAGE(expected != model.live.end(),
+                          where << ": LevelDB scans more keys than live");
+    BOOST_REQUIRE_MESSAGE(
+        it->key().ToString() == expected->first,
+        where << ": LevelDB scan finds a key that should not be there (deleted?)");
     BOOST_REQUIRE(it->value().ToString() == expected->second);
     ++expected;
   }
@@ -197,11 +201,13 @@ void CheckLevelDB(leveldb::DB& ldb, const SharedModel& model, const std::string&
 void CheckCorodb(DB& db, const SharedModel& model, const std::string& where) {
   for (const auto& [k, v] : model.live) {
     const std::string got = GetOrStatus(db, k);
-    BOOST_REQUIRE_MESSAGE(got == v, where << ": corodb read a " << k.size() << "-byte key wrong: "
-                                          << (got.size() < 80 ? got : got.substr(0, 80) + "..."));
+    BOOST_REQUIRE_MESSAGE(got == v,
+                          where << ": corodb read a " << k.size() << "-byte key wrong: "
+                                << (got.size() < 80 ? got : got.substr(0, 80) + "..."));
   }
   for (const std::string& k : model.deleted) {
-    BOOST_REQUIRE_MESSAGE(GetOrStatus(db, k) == "NOT_FOUND", where << ": a deleted key came back");
+    BOOST_REQUIRE_MESSAGE(GetOrStatus(db, k) == "NOT_FOUND",
+                          where << ": a deleted key came back");
   }
 }
 
@@ -210,7 +216,8 @@ int LevelDBLevelsInUse(leveldb::DB& ldb, std::string* summary) {
   int in_use = 0;
   for (int level = 0; level < 7; ++level) {
     std::string files;
-    BOOST_REQUIRE(ldb.GetProperty("leveldb.num-files-at-level" + std::to_string(level), &files));
+    BOOST_REQUIRE(
+        ldb.GetProperty("leveldb.num-files-at-level" + std::to_string(level), &files));
     *summary += files + " ";
     if (files != "0") ++in_use;
   }
@@ -221,11 +228,12 @@ int LevelDBLevelsInUse(leveldb::DB& ldb, std::string* summary) {
 // and LevelDB (paranoid) take turns, three times each: each opens what the
 // other left, checks every key, writes, overwrites and deletes, and flushes
 // and compacts (corodb: until its background is idle).
-BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  const std::unique_ptr<const leveldb::FilterPolicy> filter(leveldb::NewBloomFilterPolicy(10));
+  const std::unique_ptr<const leveldb::FilterPolicy> filter(
+      leveldb::NewBloomFilterPolicy(10));
   Options options = TestOptions(backend);
   options.write_buffer_size = 32 << 10;
   options.max_file_size = 64 << 10;
@@ -256,7 +264,8 @@ BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions, bdata::make(Ba
           batch.Put("batch-mark", L(t));
           s = ldb->Write(wo, &batch);
         } else {
-          s = u.is_delete ? ldb->Delete(wo, L(u.key)) : ldb->Put(wo, L(u.key), L(u.value));
+          s = u.is_delete ? ldb->Delete(wo, L(u.key))
+                          : ldb->Put(wo, L(u.key), L(u.value));
         }
         BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
         if (u.is_delete) {
@@ -276,7 +285,8 @@ BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions, bdata::make(Ba
         std::string summary;
         const int levels = LevelDBLevelsInUse(*ldb, &summary);
         BOOST_TEST_MESSAGE(t << ": LevelDB files per level: " << summary);
-        BOOST_REQUIRE_MESSAGE(levels >= 2, "LevelDB left tables at one level: " << summary);
+        BOOST_REQUIRE_MESSAGE(levels >= 2,
+                              "LevelDB left tables at one level: " << summary);
       }
       CheckLevelDB(*ldb, model, t + ", LevelDB after writing");
     }
@@ -296,7 +306,9 @@ BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions, bdata::make(Ba
           batch.Put("batch-mark", "corodb " + t);
           BOOST_REQUIRE(Run(db->Write({}, batch)).ok());
         } else {
-          BOOST_REQUIRE(Run(u.is_delete ? db->Delete({}, u.key) : db->Put({}, u.key, u.value)).ok());
+          BOOST_REQUIRE(
+              Run(u.is_delete ? db->Delete({}, u.key) : db->Put({}, u.key, u.value))
+                  .ok());
         }
         if (u.is_delete) {
           model.Delete(u.key);
@@ -311,8 +323,8 @@ BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions, bdata::make(Ba
       BOOST_TEST(Stat(*db, "compactions") > 0u, t);
       std::string levels;
       BOOST_REQUIRE(db->GetProperty("corodb.level-summary", &levels));
-      BOOST_TEST_MESSAGE(t << ": corodb " << levels << ", " << Stat(*db, "flushes") << " flushes, "
-                           << Stat(*db, "compactions") << " compactions");
+      BOOST_TEST_MESSAGE(t << ": corodb " << levels << ", " << Stat(*db, "flushes")
+                           << " flushes, " << Stat(*db, "compactions") << " compactions");
       CheckCorodb(*db, model, t + ", corodb after writing");
       BOOST_REQUIRE(Run(db->Close()).ok());
     }

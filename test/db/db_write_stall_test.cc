@@ -3,14 +3,13 @@
 // (DBImpl::HoldBackgroundForTesting) to keep the stall; tests wait for events
 // (writers suspended, completions), never for time.
 #include <atomic>
-#include <future>
-#include <thread>
-
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
+#include <future>
+#include <thread>
 
 #include "db_engine_test_util.h"
 #include "support/temp_dir.h"
@@ -113,8 +112,8 @@ std::future<Result<std::string>> GetOnEngine(DB& db, std::string key) {
 // next one full, the next writer suspends — only it: Gets (on the caller and
 // on the engine executor) and properties are answered meanwhile. Released,
 // the flush runs and the writer completes; the stop is counted.
-BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   Options options = EngineOptions(backend);
   options.write_buffer_size = 64 * kKiB;
@@ -139,25 +138,31 @@ BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters, bdata::mak
   Status status1, status2;
   // Twice a memtable's worth: it fills the new memtable and then must wait.
   writers.Spawn(db.get(), "w", n, 150, &done1, &finished1, &status1);
-  BOOST_REQUIRE(WaitFor([&] { return impl.SuspendedQueuedWritersForTesting() == 1 || finished1.load(); },
-                        kEventMillis));
-  BOOST_REQUIRE_MESSAGE(!finished1.load(), "the writer was not stopped: " << status1.ToString());
+  BOOST_REQUIRE(WaitFor(
+      [&] { return impl.SuspendedQueuedWritersForTesting() == 1 || finished1.load(); },
+      kEventMillis));
+  BOOST_REQUIRE_MESSAGE(!finished1.load(),
+                        "the writer was not stopped: " << status1.ToString());
   const int done_at_stall = done1.load();
   BOOST_TEST(done_at_stall > 0);
   // A second writer queues behind it.
   writers.Spawn(db.get(), "x", 0, 5, &done2, &finished2, &status2);
-  BOOST_REQUIRE(WaitFor([&] { return impl.SuspendedQueuedWritersForTesting() == 2 || finished2.load(); },
-                        kEventMillis));
+  BOOST_REQUIRE(WaitFor(
+      [&] { return impl.SuspendedQueuedWritersForTesting() == 2 || finished2.load(); },
+      kEventMillis));
 
   // The engine keeps serving everything else.
-  BOOST_TEST(GetOrStatus(*db, NumKey("w", in_frozen)) == SizedValue(NumKey("w", in_frozen), 1000));
-  BOOST_TEST(GetOrStatus(*db, NumKey("w", in_new)) == SizedValue(NumKey("w", in_new), 1000));
+  BOOST_TEST(GetOrStatus(*db, NumKey("w", in_frozen)) ==
+             SizedValue(NumKey("w", in_frozen), 1000));
+  BOOST_TEST(GetOrStatus(*db, NumKey("w", in_new)) ==
+             SizedValue(NumKey("w", in_new), 1000));
   BOOST_TEST(GetOrStatus(*db, NumKey("w", n)) == SizedValue(NumKey("w", n), 1000));
   std::string stats;
   BOOST_TEST(db->GetProperty("corodb.stats", &stats));
   BOOST_TEST(db->GetProperty("leveldb.num-files-at-level0", &stats));
   std::future<Result<std::string>> on_engine = GetOnEngine(*db, NumKey("w", 0));
-  BOOST_REQUIRE(on_engine.wait_for(std::chrono::milliseconds(kEventMillis)) == std::future_status::ready);
+  BOOST_REQUIRE(on_engine.wait_for(std::chrono::milliseconds(kEventMillis)) ==
+                std::future_status::ready);
   const Result<std::string> engine_get = on_engine.get();
   BOOST_TEST((engine_get.ok() && *engine_get == SizedValue(NumKey("w", 0), 1000)));
   // ... while the writers stay where they were.
@@ -168,7 +173,8 @@ BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters, bdata::mak
   BOOST_TEST(Stat(*db, "flushes") == 0u);
 
   impl.HoldBackgroundForTesting(false);
-  BOOST_REQUIRE(WaitFor([&] { return finished1.load() && finished2.load(); }, kEventMillis));
+  BOOST_REQUIRE(
+      WaitFor([&] { return finished1.load() && finished2.load(); }, kEventMillis));
   writers.Join();
   BOOST_TEST(status1.ok(), status1.ToString());
   BOOST_TEST(status2.ok(), status2.ToString());
@@ -176,14 +182,19 @@ BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters, bdata::mak
   BOOST_TEST(done2.load() == 5);
   BOOST_TEST(Stat(*db, "stops") >= 1u);
   BOOST_TEST(Stat(*db, "flushes") >= 1u);
-  for (int i = 0; i < n + 150; ++i) BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("w", i)), SizedValue(NumKey("w", i), 1000));
-  for (int i = 0; i < 5; ++i) BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("x", i)), SizedValue(NumKey("x", i), 1000));
+  for (int i = 0; i < n + 150; ++i)
+    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("w", i)),
+                        SizedValue(NumKey("w", i), 1000));
+  for (int i = 0; i < 5; ++i)
+    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("x", i)),
+                        SizedValue(NumKey("x", i), 1000));
 }
 
 // Writes `count` 1000-byte values of random keys under `prefix` into one
 // memtable (write_buffer_size 4 MiB): left in the log, a reopen with 32 KiB
 // memtables recovers them into about count / 21 overlapping level-0 tables.
-void WriteForRecoveryIntoLevel0(const std::string& backend, const std::string& path, int count) {
+void WriteForRecoveryIntoLevel0(const std::string& backend, const std::string& path,
+                                int count) {
   Options big = EngineOptions(backend);
   big.write_buffer_size = 4 << 20;
   auto db = OpenOrDie(big, path, backend);
@@ -197,37 +208,42 @@ void WriteForRecoveryIntoLevel0(const std::string& backend, const std::string& p
 }
 
 // At 8 level-0 files each write group is delayed once (1 ms); below, none is.
-BOOST_DATA_TEST_CASE(Level0SlowdownTriggerDelaysEachWriteGroupOnce, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(Level0SlowdownTriggerDelaysEachWriteGroupOnce,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
   WriteForRecoveryIntoLevel0(backend, path, 200);
   auto db = OpenHeldOrDie(EngineOptions(backend), path, backend);
   const int l0 = FilesAtLevel(*db, 0);
-  BOOST_REQUIRE_MESSAGE(l0 >= 8 && l0 < 12, "the setup should give 8..11 level-0 tables: " << LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(l0 >= 8 && l0 < 12, "the setup should give 8..11 level-0 tables: "
+                                                << LevelSummary(*db));
   BOOST_REQUIRE_EQUAL(Stat(*db, "slowdowns"), 0u);
-  for (int i = 0; i < 5; ++i) BOOST_REQUIRE(Run(db->Put({}, NumKey("slow", i), "v")).ok());
+  for (int i = 0; i < 5; ++i)
+    BOOST_REQUIRE(Run(db->Put({}, NumKey("slow", i), "v")).ok());
   BOOST_TEST(Stat(*db, "slowdowns") == 5u);
   BOOST_TEST(Stat(*db, "stops") == 0u);
 
   db->HoldBackgroundForTesting(false);
   BOOST_REQUIRE(WaitIdle(*db).ok());
   BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 0) < 8, LevelSummary(*db));
-  for (int i = 5; i < 10; ++i) BOOST_REQUIRE(Run(db->Put({}, NumKey("slow", i), "v")).ok());
+  for (int i = 5; i < 10; ++i)
+    BOOST_REQUIRE(Run(db->Put({}, NumKey("slow", i), "v")).ok());
   BOOST_TEST(Stat(*db, "slowdowns") == 5u);
   for (int i = 0; i < 10; ++i) BOOST_TEST(GetOrStatus(*db, NumKey("slow", i)) == "v");
 }
 
 // At 12 level-0 files writers wait for a compaction (reads go on); released,
 // the compaction runs and they complete.
-BOOST_DATA_TEST_CASE(Level0StopTriggerSuspendsWritersUntilCompaction, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(Level0StopTriggerSuspendsWritersUntilCompaction,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
   WriteForRecoveryIntoLevel0(backend, path, 500);
   auto db = OpenHeldOrDie(EngineOptions(backend), path, backend);
   DBImpl& impl = *db;
-  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 0) >= 12, "the setup should give >= 12 level-0 tables: " << LevelSummary(*db));
+  BOOST_REQUIRE_MESSAGE(
+      FilesAtLevel(*db, 0) >= 12,
+      "the setup should give >= 12 level-0 tables: " << LevelSummary(*db));
 
   WriterThread writers;
   ReleaseBackground release{&impl, &writers};
@@ -235,11 +251,14 @@ BOOST_DATA_TEST_CASE(Level0StopTriggerSuspendsWritersUntilCompaction, bdata::mak
   std::atomic<bool> finished{false};
   Status status;
   writers.Spawn(db.get(), "stop", 0, 3, &done, &finished, &status);
-  BOOST_REQUIRE(WaitFor([&] { return impl.SuspendedQueuedWritersForTesting() == 1 || finished.load(); },
-                        kEventMillis));
-  BOOST_REQUIRE_MESSAGE(!finished.load(), "the writer was not stopped: " << status.ToString());
+  BOOST_REQUIRE(WaitFor(
+      [&] { return impl.SuspendedQueuedWritersForTesting() == 1 || finished.load(); },
+      kEventMillis));
+  BOOST_REQUIRE_MESSAGE(!finished.load(),
+                        "the writer was not stopped: " << status.ToString());
   std::future<Result<std::string>> on_engine = GetOnEngine(*db, "no such key");
-  BOOST_REQUIRE(on_engine.wait_for(std::chrono::milliseconds(kEventMillis)) == std::future_status::ready);
+  BOOST_REQUIRE(on_engine.wait_for(std::chrono::milliseconds(kEventMillis)) ==
+                std::future_status::ready);
   BOOST_TEST(on_engine.get().status().IsNotFound());
   BOOST_TEST(!finished.load());
   BOOST_TEST(done.load() == 0);
@@ -251,7 +270,9 @@ BOOST_DATA_TEST_CASE(Level0StopTriggerSuspendsWritersUntilCompaction, bdata::mak
   BOOST_TEST(Stat(*db, "stops") >= 1u);
   BOOST_TEST(Stat(*db, "compactions") >= 1u);
   BOOST_TEST(FilesAtLevel(*db, 0) < 12, LevelSummary(*db));
-  for (int i = 0; i < 3; ++i) BOOST_TEST(GetOrStatus(*db, NumKey("stop", i)) == SizedValue(NumKey("stop", i), 1000));
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(GetOrStatus(*db, NumKey("stop", i)) ==
+               SizedValue(NumKey("stop", i), 1000));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
