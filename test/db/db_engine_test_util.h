@@ -7,6 +7,7 @@
 #include <boost/test/unit_test.hpp>
 #include <cctype>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
@@ -121,6 +122,40 @@ inline void FlushWithFiller(DB& db, const std::string& filler_key,
   BOOST_REQUIRE_EQUAL(Stat(db, "memtable_switches"), switches + 1);
   const Status idle = WaitIdle(db);
   BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
+}
+
+// Writes `count` 1000-byte values of random "r" keys into one memtable
+// (write_buffer_size 4 MiB) and closes: left in the log, a reopen with 32 KiB
+// memtables recovers them into about count / 21 overlapping level-0 tables.
+// Returns what was written.
+inline Model WriteForRecoveryIntoLevel0(const std::string& backend,
+                                        const std::string& path, int count) {
+  Options big = EngineOptions(backend);
+  big.write_buffer_size = 4 << 20;
+  auto db = OpenOrDie(big, path, backend);
+  Random rnd(7);
+  Model model;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = NumKey("r", static_cast<int>(rnd.Uniform(100000)));
+    model[key] = SizedValue(key, 1000);
+    BOOST_REQUIRE(Run(db->Put({}, key, model[key])).ok());
+  }
+  BOOST_REQUIRE_EQUAL(Stat(*db, "memtable_switches"), 0u);
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  return model;
+}
+
+// Flips one bit of the byte at `offset` of file `path`.
+inline void FlipBit(const std::string& path, uint64_t offset) {
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  BOOST_REQUIRE_MESSAGE(f.is_open(), path);
+  f.seekg(static_cast<std::streamoff>(offset));
+  char c = 0;
+  f.read(&c, 1);
+  c = static_cast<char>(c ^ 0x40);
+  f.seekp(static_cast<std::streamoff>(offset));
+  f.write(&c, 1);
+  BOOST_REQUIRE(f.good());
 }
 
 inline std::string LevelSummary(DB& db) {

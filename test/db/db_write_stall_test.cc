@@ -35,6 +35,7 @@ using test::Stat;
 using test::TempDir;
 using test::WaitFor;
 using test::WaitIdle;
+using test::WriteForRecoveryIntoLevel0;
 
 // ============================================================================
 
@@ -188,23 +189,6 @@ BOOST_DATA_TEST_CASE(FullMemtableWithFlushPendingSuspendsOnlyWriters,
   for (int i = 0; i < 5; ++i)
     BOOST_REQUIRE_EQUAL(GetOrStatus(*db, NumKey("x", i)),
                         SizedValue(NumKey("x", i), 1000));
-}
-
-// Writes `count` 1000-byte values of random keys under `prefix` into one
-// memtable (write_buffer_size 4 MiB): left in the log, a reopen with 32 KiB
-// memtables recovers them into about count / 21 overlapping level-0 tables.
-void WriteForRecoveryIntoLevel0(const std::string& backend, const std::string& path,
-                                int count) {
-  Options big = EngineOptions(backend);
-  big.write_buffer_size = 4 << 20;
-  auto db = OpenOrDie(big, path, backend);
-  Random rnd(7);
-  for (int i = 0; i < count; ++i) {
-    const std::string key = NumKey("r", static_cast<int>(rnd.Uniform(100000)));
-    BOOST_REQUIRE(Run(db->Put({}, key, SizedValue(key, 1000))).ok());
-  }
-  BOOST_REQUIRE_EQUAL(Stat(*db, "memtable_switches"), 0u);
-  BOOST_REQUIRE(Run(db->Close()).ok());
 }
 
 // At 8 level-0 files each write group is delayed once (1 ms); below, none is.
