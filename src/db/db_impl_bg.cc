@@ -233,6 +233,10 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
         } else if (std::unique_ptr<Compaction> c = versions_->PickCompaction()) {
           worked = true;
           s = co_await RunCompaction(c.get());
+          // The compaction holds its input Version: its inputs become
+          // obsolete only once it is gone.
+          c.reset();
+          if (s.ok()) DeleteObsoleteFiles();
         }
       }
     } catch (const std::exception& e) {
@@ -408,7 +412,6 @@ asio::awaitable<Status> DBImpl::RunCompaction(Compaction* c) {
   } else {
     s = co_await DoCompactionWork(c);
   }
-  if (s.ok()) DeleteObsoleteFiles();
   co_return s;
 }
 
