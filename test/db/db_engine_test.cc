@@ -11,18 +11,21 @@
 //
 // CORODB_SOAK_SECONDS=N runs the model test in rounds with new seeds for N
 // seconds; CORODB_TEST_SEED fixes the first seed.
+#include <algorithm>
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/results_collector.hpp>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
+#include <optional>
 #include <random>
 #include <thread>
 
 #include "corodb/cache.h"
 #include "db_engine_test_util.h"
 #include "support/temp_dir.h"
+#include "version/version_test_util.h"
 
 namespace corodb {
 namespace {
@@ -414,9 +417,9 @@ Options DropTestOptions(const std::string& backend) {
   return o;
 }
 
-// Gets of `keys` (which live only at level 2 and inside level 1's range)
-// until a seek compaction has run.
-void SeekCompactLevel1(DB& db, const std::vector<std::string>& keys, const Model& model) {
+// Gets of `keys` (each in the range of a table at one level and found only
+// deeper) until a seek compaction has run.
+void SeekCompact(DB& db, const std::vector<std::string>& keys, const Model& model) {
   const uint64_t before = Stat(db, "seek_compactions");
   for (int round = 0; round < 20 && Stat(db, "seek_compactions") == before; ++round) {
     for (int i = 0; i < 100; ++i) {
@@ -528,7 +531,7 @@ void CheckVictimThroughCompactions(const std::string& backend, bool delete_victi
   for (int i = 0; i < 100; i += 2) {
     if (NumKey("d", i) != victim) even.push_back(NumKey("d", i));
   }
-  SeekCompactLevel1(*db, even, model);
+  SeekCompact(*db, even, model);
   BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 0 && FilesAtLevel(*db, 2) >= 1,
                         LevelSummary(*db));
   {
@@ -556,6 +559,160 @@ BOOST_DATA_TEST_CASE(DeletedKeyNeverComesBackAfterItsMarkerIsCompactedAway,
 BOOST_DATA_TEST_CASE(ShadowedValuesNeverComeBackAndAreDropped,
                      bdata::make(BackendNames()), backend) {
   CheckVictimThroughCompactions(backend, /*delete_victim=*/false);
+}
+
+// Tables placed at chosen levels of a closed DB (its MANIFEST extended
+// through a VersionSet, as the version tests do). Entries: user key,
+// sequence, deletion or value.
+struct PlacedEntry {
+  std::string key;
+  SequenceNumber sequence;
+  std::optional<std::string> value;  // nullopt: a deletion marker
+};
+struct PlacedTable {
+  int level;
+  std::vector<PlacedEntry> entries;  // increasing keys
+};
+
+void PlaceTables(const std::string& backend, const std::string& path,
+                 const std::vector<PlacedTable>& tables, SequenceNumber last_sequence) {
+  test::VersionEnv env(test::MakeBackendByName(backend), BytewiseComparator(), path);
+  BOOST_REQUIRE(env.Recover(*env.vset).ok());
+  VersionEdit edit;
+  for (const PlacedTable& t : tables) {
+    std::vector<std::pair<InternalKey, std::string>> entries;
+    for (const PlacedEntry& e : t.entries) {
+      entries.emplace_back(
+          InternalKey(e.key, e.sequence, e.value ? kTypeValue : kTypeDeletion),
+          e.value.value_or(""));
+    }
+    edit.AddFile(t.level, env.WriteTable(env.vset->NewFileNumber(), entries));
+  }
+  env.vset->SetLastSequence(last_sequence);
+  const Status s = env.Apply(std::move(edit));
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+// Deletion markers at level 1 over values at level 3 — at the first and the
+// last key of a level-3 table — survive a compaction of level 1 into level 2
+// (level 3 still holds the keys); a marker over a value at level 2 only, in
+// the gap between level-3 tables, is dropped there with the value. Then the
+// level-2 table is compacted into level 3: markers and values meet and all go.
+// No deleted key reads again at any point, or after reopening.
+BOOST_DATA_TEST_CASE(MarkersStayUntilTheyMeetEveryOlderValue, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  const Options options = DropTestOptions(backend);
+  { auto db = OpenOrDie(options, path, backend); }
+  const std::vector<std::string> deep_victims = {NumKey("m", 45), NumKey("m", 50),
+                                                 NumKey("m", 70)};
+  const std::string shallow_victim = NumKey("m", 75);
+  Model model;
+  std::vector<PlacedTable> tables;
+  // Level 3: four tables with gaps; "x" keys are there only.
+  auto level3 = [&](int from, int to, std::vector<int> victims) {
+    PlacedTable t{3, {}};
+    for (int i = from; i <= to; ++i) {
+      const bool victim = std::find(victims.begin(), victims.end(), i) != victims.end();
+      if (victim) {
+        t.entries.push_back({NumKey("m", i), 10, SizedValue("old", 100)});
+      } else if (i == from || i == to || i % 3 == 0) {
+        const std::string k = NumKey("m", i) + "x";
+        t.entries.push_back({k, 10, SizedValue(k, 100)});
+        model[k] = SizedValue(k, 100);
+      }
+    }
+    tables.push_back(std::move(t));
+  };
+  level3(1, 20, {});
+  level3(30, 45, {45});
+  level3(50, 70, {50, 70});
+  level3(80, 99, {});
+  // Level 2: the even keys, and the shallow victim's value.
+  PlacedTable l2{2, {}};
+  for (int i = 0; i < 100; ++i) {
+    const std::string k = NumKey("m", i);
+    if (k == shallow_victim) {
+      l2.entries.push_back({k, 20, SizedValue("old", 100)});
+    } else if (i % 2 == 0 && i != 50 && i != 70) {
+      l2.entries.push_back({k, 20, SizedValue(k, 100)});
+      model[k] = SizedValue(k, 100);
+    }
+  }
+  tables.push_back(std::move(l2));
+  // Level 1: the markers, among odd keys from 41 to 79.
+  PlacedTable l1{1, {}};
+  for (int i = 41; i <= 79; ++i) {
+    const std::string k = NumKey("m", i);
+    const bool victim =
+        k == shallow_victim ||
+        std::find(deep_victims.begin(), deep_victims.end(), k) != deep_victims.end();
+    if (victim) {
+      l1.entries.push_back({k, 30, std::nullopt});
+    } else if (i % 2 == 1) {
+      l1.entries.push_back({k, 30, SizedValue(k, 100)});
+      model[k] = SizedValue(k, 100);
+    }
+  }
+  tables.push_back(std::move(l1));
+  PlaceTables(backend, path, tables, 100);
+
+  auto db = OpenOrDie(options, path, backend);
+  BOOST_REQUIRE_MESSAGE(
+      FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1 && FilesAtLevel(*db, 3) == 4,
+      LevelSummary(*db));
+  std::vector<std::string> all_victims = deep_victims;
+  all_victims.push_back(shallow_victim);
+  auto check = [&](const std::string& where) {
+    CheckAll(*db, model, where);
+    for (const std::string& v : all_victims) {
+      BOOST_TEST(GetOrStatus(*db, v) == "NOT_FOUND", where << ": " << v << " came back");
+    }
+  };
+  auto markers = [&](const std::string& key) {
+    return CountType(EntriesInTables(path, LiveTables(*db), options, key), kTypeDeletion);
+  };
+  check("as placed");
+
+  // Level 1 into level 2: Gets of even keys inside level 1's range.
+  std::vector<std::string> even;
+  for (int i = 42; i <= 78; i += 2) {
+    if (model.count(NumKey("m", i))) even.push_back(NumKey("m", i));
+  }
+  SeekCompact(*db, even, model);
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 0, LevelSummary(*db));
+  for (const std::string& v : deep_victims) {
+    BOOST_TEST(markers(v) == 1,
+               v << ": the marker over level 3 was dropped (or doubled)");
+  }
+  BOOST_TEST(EntriesInTables(path, LiveTables(*db), options, shallow_victim).empty(),
+             "the marker over a level-2 value only (or the value) is still there");
+  check("after level 1 into level 2");
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  db.reset();
+  db = OpenOrDie(options, path, backend);
+  check("after level 1 into level 2, reopened");
+
+  // Level 2 into level 3: Gets of "x" keys, which only level 3 holds.
+  std::vector<std::string> deep_only;
+  for (const auto& [k, v] : model) {
+    if (k.back() == 'x' && k > NumKey("m", 0) && k < NumKey("m", 99))
+      deep_only.push_back(k);
+  }
+  const uint64_t seeks_before = Stat(*db, "seek_compactions");
+  SeekCompact(*db, deep_only, model);
+  BOOST_TEST(Stat(*db, "seek_compactions") > seeks_before);
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 2) == 0, LevelSummary(*db));
+  for (const std::string& v : all_victims) {
+    const auto entries = EntriesInTables(path, LiveTables(*db), options, v);
+    BOOST_TEST(entries.empty(), v << ": " << test::Describe(entries));
+  }
+  check("after level 2 into level 3");
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  db.reset();
+  db = OpenOrDie(options, path, backend);
+  check("after level 2 into level 3, reopened");
 }
 
 // After flushes and compactions have replaced many tables and logs, the
