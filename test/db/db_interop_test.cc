@@ -1,10 +1,14 @@
 // Directories shared with the real LevelDB (Debian's libleveldb): a corodb
-// directory opens in LevelDB with every key readable, and a LevelDB directory
-// (logs only: tables arrive with the version set) opens in corodb.
+// directory opens in LevelDB with every key readable, a LevelDB directory
+// opens in corodb, and the two take turns on one directory through flushes
+// and compactions, each checking every key the other wrote.
 #include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
+#include <leveldb/iterator.h>
 #include <leveldb/write_batch.h>
 
 #include <map>
+#include <set>
 
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -21,6 +25,7 @@ using test::BackendNames;
 using test::GetOrStatus;
 using test::OpenOrDie;
 using test::Run;
+using test::Stat;
 using test::TempDir;
 using test::TestOptions;
 
@@ -91,6 +96,241 @@ BOOST_DATA_TEST_CASE(LevelDBLogOnlyDirectoryOpensInCorodb, bdata::make(BackendNa
   db = OpenOrDie(TestOptions(backend), dir.Child("db"), backend);
   BOOST_TEST(GetOrStatus(*db, "corodb") == "too");
   BOOST_TEST(GetOrStatus(*db, "after") == "batch");
+}
+
+// --- Taking turns ---
+
+// What both databases must hold: live keys and values, and keys deleted
+// since (which must not come back).
+struct SharedModel {
+  std::map<std::string, std::string> live;
+  std::set<std::string> deleted;
+
+  void Put(const std::string& k, const std::string& v) {
+    live[k] = v;
+    deleted.erase(k);
+  }
+  void Delete(const std::string& k) {
+    if (live.erase(k) > 0) deleted.insert(k);
+  }
+};
+
+// One random update: a put (new key or overwrite) or a delete of a live key.
+struct Update {
+  bool is_delete = false;
+  std::string key;
+  std::string value;
+};
+
+Update RandomUpdate(Random& rnd, const SharedModel& model) {
+  Update u;
+  if (!model.live.empty() && rnd.OneIn(4)) {
+    // Delete a live key: pick near a random point of the key space.
+    auto it = model.live.lower_bound("k" + std::to_string(rnd.Uniform(10)));
+    if (it == model.live.end()) it = model.live.begin();
+    u.is_delete = true;
+    u.key = it->first;
+    return u;
+  }
+  switch (rnd.Uniform(20)) {
+    case 0:
+      u.key = std::string("\0bin\xff", 5) + std::to_string(rnd.Uniform(20));
+      break;
+    case 1:
+      u.key = "";
+      break;
+    default:
+      u.key = "k" + std::to_string(rnd.Uniform(4000));
+  }
+  const size_t len = rnd.Uniform(500);
+  u.value.resize(len);
+  for (size_t i = 0; i < len; ++i) {
+    u.value[i] = rnd.OneIn(3) ? static_cast<char>(rnd.Uniform(256))
+                              : static_cast<char>('a' + i % 13);
+  }
+  return u;
+}
+
+leveldb::Slice L(const std::string& s) { return leveldb::Slice(s.data(), s.size()); }
+
+std::unique_ptr<leveldb::DB> OpenLevelDB(const std::string& path, bool create,
+                                         const leveldb::FilterPolicy* filter) {
+  leveldb::Options lo;
+  lo.create_if_missing = create;
+  lo.error_if_exists = create;
+  lo.paranoid_checks = true;
+  lo.write_buffer_size = 64 << 10;
+  lo.max_file_size = 64 << 10;
+  lo.block_size = 1024;
+  lo.filter_policy = filter;
+  lo.compression = leveldb::kSnappyCompression;
+  leveldb::DB* raw = nullptr;
+  const leveldb::Status s = leveldb::DB::Open(lo, path, &raw);
+  BOOST_REQUIRE_MESSAGE(s.ok(), "LevelDB cannot open the directory: " << s.ToString());
+  return std::unique_ptr<leveldb::DB>(raw);
+}
+
+// LevelDB holds exactly the model: every key by Get (checksums verified),
+// and a full scan that finds no other key.
+void CheckLevelDB(leveldb::DB& ldb, const SharedModel& model, const std::string& where) {
+  leveldb::ReadOptions ro;
+  ro.verify_checksums = true;
+  for (const auto& [k, v] : model.live) {
+    std::string got;
+    const leveldb::Status s = ldb.Get(ro, L(k), &got);
+    BOOST_REQUIRE_MESSAGE(s.ok(), where << ": LevelDB Get of a " << k.size()
+                                        << "-byte key: " << s.ToString());
+    BOOST_REQUIRE_MESSAGE(got == v, where << ": LevelDB read a wrong value");
+  }
+  std::unique_ptr<leveldb::Iterator> it(ldb.NewIterator(ro));
+  size_t n = 0;
+  auto expected = model.live.begin();
+  for (it->SeekToFirst(); it->Valid(); it->Next(), ++n) {
+    BOOST_REQUIRE_MESSAGE(expected != model.live.end(),
+                          where << ": LevelDB scans more keys than live");
+    BOOST_REQUIRE_MESSAGE(
+        it->key().ToString() == expected->first,
+        where << ": LevelDB scan finds a key that should not be there (deleted?)");
+    BOOST_REQUIRE(it->value().ToString() == expected->second);
+    ++expected;
+  }
+  BOOST_REQUIRE_MESSAGE(it->status().ok(), where << ": " << it->status().ToString());
+  BOOST_REQUIRE_EQUAL(n, model.live.size());
+}
+
+void CheckCorodb(DB& db, const SharedModel& model, const std::string& where) {
+  for (const auto& [k, v] : model.live) {
+    const std::string got = GetOrStatus(db, k);
+    BOOST_REQUIRE_MESSAGE(got == v,
+                          where << ": corodb read a " << k.size() << "-byte key wrong: "
+                                << (got.size() < 80 ? got : got.substr(0, 80) + "..."));
+  }
+  for (const std::string& k : model.deleted) {
+    BOOST_REQUIRE_MESSAGE(GetOrStatus(db, k) == "NOT_FOUND",
+                          where << ": a deleted key came back");
+  }
+}
+
+// The number of levels holding tables, as LevelDB reports them.
+int LevelDBLevelsInUse(leveldb::DB& ldb, std::string* summary) {
+  int in_use = 0;
+  for (int level = 0; level < 7; ++level) {
+    std::string files;
+    BOOST_REQUIRE(
+        ldb.GetProperty("leveldb.num-files-at-level" + std::to_string(level), &files));
+    *summary += files + " ";
+    if (files != "0") ++in_use;
+  }
+  return in_use;
+}
+
+// LevelDB creates a directory with tables at several levels; then corodb
+// and LevelDB (paranoid) take turns, three times each: each opens what the
+// other left, checks every key, writes, overwrites and deletes, and flushes
+// and compacts (corodb: until its background is idle).
+BOOST_DATA_TEST_CASE(LevelDBAndCorodbTakeTurnsThroughCompactions,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  const std::unique_ptr<const leveldb::FilterPolicy> filter(
+      leveldb::NewBloomFilterPolicy(10));
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 32 << 10;
+  options.max_file_size = 64 << 10;
+  options.block_size = 1024;
+  options.filter_policy = NewBloomFilterPolicy(10);
+  options.compression = CompressionType::kSnappyCompression;
+  Random rnd(1234);
+  SharedModel model;
+
+  for (int turn = 0; turn < 3; ++turn) {
+    const std::string t = "turn " + std::to_string(turn);
+    {
+      auto ldb = OpenLevelDB(path, /*create=*/turn == 0, filter.get());
+      CheckLevelDB(*ldb, model, t + ", LevelDB opening corodb's directory");
+      leveldb::WriteOptions wo;
+      const int updates = turn == 0 ? 3000 : 1500;
+      for (int i = 0; i < updates; ++i) {
+        const Update u = RandomUpdate(rnd, model);
+        const bool batched = rnd.OneIn(10);
+        leveldb::Status s;
+        if (batched) {
+          leveldb::WriteBatch batch;
+          if (u.is_delete) {
+            batch.Delete(L(u.key));
+          } else {
+            batch.Put(L(u.key), L(u.value));
+          }
+          batch.Put("batch-mark", L(t));
+          s = ldb->Write(wo, &batch);
+        } else {
+          s = u.is_delete ? ldb->Delete(wo, L(u.key))
+                          : ldb->Put(wo, L(u.key), L(u.value));
+        }
+        BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+        if (u.is_delete) {
+          model.Delete(u.key);
+        } else {
+          model.Put(u.key, u.value);
+        }
+        if (batched) model.Put("batch-mark", t);
+        // Everything so far to the deepest level; later flushes land above.
+        if (turn == 0 && i == updates / 2) ldb->CompactRange(nullptr, nullptr);
+      }
+      if (turn == 0) {
+        // Closed (background work finished) and reopened (the log becomes a
+        // level-0 table): tables at several levels.
+        ldb.reset();
+        ldb = OpenLevelDB(path, /*create=*/false, filter.get());
+        std::string summary;
+        const int levels = LevelDBLevelsInUse(*ldb, &summary);
+        BOOST_TEST_MESSAGE(t << ": LevelDB files per level: " << summary);
+        BOOST_REQUIRE_MESSAGE(levels >= 2,
+                              "LevelDB left tables at one level: " << summary);
+      }
+      CheckLevelDB(*ldb, model, t + ", LevelDB after writing");
+    }
+    {
+      auto db = OpenOrDie(options, path, backend);
+      CheckCorodb(*db, model, t + ", corodb opening LevelDB's directory");
+      for (int i = 0; i < 1500; ++i) {
+        const Update u = RandomUpdate(rnd, model);
+        const bool batched = rnd.OneIn(10);
+        if (batched) {
+          WriteBatch batch;
+          if (u.is_delete) {
+            batch.Delete(u.key);
+          } else {
+            batch.Put(u.key, u.value);
+          }
+          batch.Put("batch-mark", "corodb " + t);
+          BOOST_REQUIRE(Run(db->Write({}, batch)).ok());
+        } else {
+          BOOST_REQUIRE(
+              Run(u.is_delete ? db->Delete({}, u.key) : db->Put({}, u.key, u.value))
+                  .ok());
+        }
+        if (u.is_delete) {
+          model.Delete(u.key);
+        } else {
+          model.Put(u.key, u.value);
+        }
+        if (batched) model.Put("batch-mark", "corodb " + t);
+      }
+      const Status idle = test::WaitIdle(*db);
+      BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
+      BOOST_TEST(Stat(*db, "flushes") > 0u, t);
+      BOOST_TEST(Stat(*db, "compactions") > 0u, t);
+      std::string levels;
+      BOOST_REQUIRE(db->GetProperty("corodb.level-summary", &levels));
+      BOOST_TEST_MESSAGE(t << ": corodb " << levels << ", " << Stat(*db, "flushes")
+                           << " flushes, " << Stat(*db, "compactions") << " compactions");
+      CheckCorodb(*db, model, t + ", corodb after writing");
+      BOOST_REQUIRE(Run(db->Close()).ok());
+    }
+  }
+  auto ldb = OpenLevelDB(path, /*create=*/false, filter.get());
+  CheckLevelDB(*ldb, model, "LevelDB at the end");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,5 @@
 // Helpers for DB behaviour tests: open/reopen on a chosen backend, run
-// coroutines, read raw log files.
+// coroutines, read raw log files, engine statistics and test hooks.
 #pragma once
 
 #include <chrono>
@@ -8,6 +8,8 @@
 #include <thread>
 #include <vector>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <boost/test/unit_test.hpp>
 
 #include "corodb/db.h"
@@ -64,6 +66,41 @@ inline void UntilRoleIsFree(DB& db) {
   WriteBatch b;
   b.Put("role-free", "x");
   while (!impl.TryWriteNow({}, b)) std::this_thread::yield();
+}
+
+// Opens `dir` as OpenDBWithBackend does, but with the background chain held
+// (DBImpl::HoldBackgroundForTesting) before Open starts it: whatever Open
+// leaves (level-0 tables of the recovered logs) stays until released.
+inline std::unique_ptr<DBImpl> OpenHeldOrDie(const Options& options, const std::string& dir,
+                                             const std::string& backend) {
+  auto impl = std::make_unique<DBImpl>(options, dir, MakeBackendByName(backend));
+  impl->HoldBackgroundForTesting(true);
+  const Status s = Run(boost::asio::co_spawn(impl->engine_executor(), impl->OpenOnEngine(),
+                                             boost::asio::use_awaitable));
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  return impl;
+}
+
+// Waits until no flush is pending and no compaction is needed; returns the
+// background error.
+inline Status WaitIdle(DB& db) {
+  return Run(static_cast<DBImpl&>(db).WaitForBackgroundIdleForTesting());
+}
+
+inline int FilesAtLevel(DB& db, int level) {
+  return static_cast<DBImpl&>(db).NumLevelFilesForTesting(level);
+}
+
+// One counter of the "corodb.stats" property ("name: value" lines).
+inline uint64_t Stat(DB& db, const std::string& name) {
+  std::string stats;
+  BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
+  const std::string needle = name + ": ";
+  for (size_t pos = stats.find(needle); pos != std::string::npos; pos = stats.find(needle, pos + 1)) {
+    if (pos == 0 || stats[pos - 1] == '\n') return std::stoull(stats.substr(pos + needle.size()));
+  }
+  BOOST_FAIL("no \"" << name << "\" in corodb.stats:\n" << stats);
+  return 0;
 }
 
 }  // namespace corodb::test
