@@ -30,11 +30,14 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_future.hpp>
+#include <leveldb/cache.h>
 #include <leveldb/db.h>
+#include <leveldb/filter_policy.h>
 #include <leveldb/options.h>
 #include <leveldb/write_batch.h>
 
 #include "corodb/db.h"
+#include "corodb/filter_policy.h"
 #include "corodb/sync_db.h"
 #include "util/random.h"
 
@@ -61,6 +64,14 @@ struct Flags {
   // share one thread and no write crosses threads. "owned": the DB runs its
   // own engine thread.
   std::string engine = "shared";
+  // Engine configuration, applied to every engine alike (db_bench's names).
+  int bloom_bits = -1;             // -1: no filter
+  int64_t cache_size = 8 << 20;    // block cache bytes
+  int64_t write_buffer_size = 4 << 20;
+  int64_t max_file_size = 2 << 20;
+  int open_files = 1000;
+  int block_size = 4096;
+  bool compression = true;         // snappy
   // Runs of every (workload, engine) pair; the engine order alternates
   // (A B, B A, ...) so neither engine always runs on the disk state the other
   // left behind, and the median run is reported.
@@ -84,7 +95,9 @@ std::vector<std::string> Split(const std::string& s) {
   std::fprintf(stderr,
                "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,corodb-sync,leveldb --num=N --ops=N "
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
-               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json\n",
+               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
+               "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
+               "--block_size=B --compression=snappy|none\n",
                msg);
   std::exit(2);
 }
@@ -111,6 +124,13 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "engine") f.engine = v;
     else if (name == "repeats") f.repeats = std::max(1, std::atoi(v.c_str()));
     else if (name == "json") f.json = v.empty() || v == "1" || v == "true";
+    else if (name == "bloom_bits") f.bloom_bits = std::atoi(v.c_str());
+    else if (name == "cache_size") f.cache_size = std::atoll(v.c_str());
+    else if (name == "write_buffer_size") f.write_buffer_size = std::atoll(v.c_str());
+    else if (name == "max_file_size") f.max_file_size = std::atoll(v.c_str());
+    else if (name == "open_files") f.open_files = std::atoi(v.c_str());
+    else if (name == "block_size") f.block_size = std::atoi(v.c_str());
+    else if (name == "compression") f.compression = v != "none" && v != "0" && v != "false";
     else Usage(("unknown flag --" + name).c_str());
   }
   if (f.db.empty()) {
@@ -199,6 +219,10 @@ struct Result {
   double p50 = 0, p99 = 0, p999 = 0;  // microseconds
   double avg_group = 0;               // corodb only
   double stall_ms = 0;                // corodb only: time no write group could begin
+  double write_mb = 0;                // bytes this run sent to storage (/proc/self/io)
+  double user_mb = 0;                 // key + value bytes written by the workload
+  double peak_rss_mb = 0;             // peak resident memory during the run (VmHWM)
+  double write_amp() const { return user_mb > 0 ? write_mb / user_mb : 0; }
   double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
   double cpu_us_per_op() const { return ops > 0 ? cpu_seconds * 1e6 / static_cast<double>(ops) : 0; }
 };
@@ -209,6 +233,54 @@ double CpuSeconds() {
   return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
+
+// Bytes this process has caused to be written to storage so far:
+// /proc/self/io write_bytes minus cancelled_write_bytes (dirty pages of
+// files deleted before writeback). Counted when pages are dirtied, by every
+// thread of the process (io_uring workers included).
+double StorageWriteBytes() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double written = 0, cancelled = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long long v;
+    if (std::sscanf(line, "write_bytes: %llu", &v) == 1) written = static_cast<double>(v);
+    if (std::sscanf(line, "cancelled_write_bytes: %llu", &v) == 1) cancelled = static_cast<double>(v);
+  }
+  std::fclose(f);
+  return written - cancelled;
+}
+
+// Peak RSS: reset it (clear_refs 5, Linux >= 4.0) before a run, read it after.
+void ResetPeakRss() {
+  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
+    std::fputs("5", f);
+    std::fclose(f);
+  }
+}
+double PeakRssMb() {
+  std::FILE* f = std::fopen("/proc/self/status", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double kb = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long long v;
+    if (std::sscanf(line, "VmHWM: %llu kB", &v) == 1) kb = static_cast<double>(v);
+  }
+  std::fclose(f);
+  return kb / 1024;
+}
+
+// Measures storage writes and peak memory from construction to Finish().
+class ResourceMeter {
+ public:
+  ResourceMeter() : written0_(StorageWriteBytes()) { ResetPeakRss(); }
+  void Finish(const Workload& w, const Flags& f, Result* r) const;
+
+ private:
+  double written0_;
+};
 
 // Shared by the workers of one run: the next operation index, latencies, progress.
 struct RunState {
@@ -253,6 +325,12 @@ class Progress {
   std::thread thread_;
 };
 
+void ResourceMeter::Finish(const Workload& w, const Flags& f, Result* r) const {
+  r->write_mb = (StorageWriteBytes() - written0_) / 1e6;
+  r->user_mb = w.read ? 0 : static_cast<double>(r->ops) * (f.key_size + f.value_size) / 1e6;
+  r->peak_rss_mb = PeakRssMb();
+}
+
 // ---- corodb ----
 
 asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flags& f,
@@ -295,6 +373,14 @@ corodb::Options CorodbOptions(const Flags& f) {
   if (f.backend == "uring") kind = corodb::IoBackendKind::kUring;
   if (f.backend == "threadpool") kind = corodb::IoBackendKind::kThreadPool;
   options.io_backend = kind;
+  if (f.bloom_bits >= 0) options.filter_policy = corodb::NewBloomFilterPolicy(f.bloom_bits);
+  options.block_cache_capacity = static_cast<size_t>(f.cache_size);
+  options.write_buffer_size = static_cast<size_t>(f.write_buffer_size);
+  options.max_file_size = static_cast<size_t>(f.max_file_size);
+  options.max_open_files = f.open_files;
+  options.block_size = static_cast<size_t>(f.block_size);
+  options.compression = f.compression ? corodb::CompressionType::kSnappyCompression
+                                      : corodb::CompressionType::kNoCompression;
   return options;
 }
 
@@ -302,6 +388,7 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   const std::string dir = f.db + "/corodb";
   if (w.fresh_db) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(f.db);
+  const ResourceMeter meter;
   corodb::Options options = CorodbOptions(f);
   std::vector<std::unique_ptr<asio::io_context>> contexts;
   for (int t = 0; t < f.threads; ++t) contexts.push_back(std::make_unique<asio::io_context>(1));
@@ -353,6 +440,7 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   open_ctx.run();
   (void)closed.get();
   db->reset();
+  meter.Finish(w, f, &r);
   return r;
 }
 
@@ -406,6 +494,7 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   const std::string dir = f.db + "/corodb-sync";
   if (w.fresh_db) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(f.db);
+  const ResourceMeter meter;
   auto db = corodb::SyncDB::Open(CorodbOptions(f), dir);
   if (!db.ok()) {
     std::fprintf(stderr, "corodb open failed: %s\n", db.status().ToString().c_str());
@@ -432,6 +521,7 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   r.stall_ms = (StatField(after_stats, "write_stall_micros") - StatField(before_stats, "write_stall_micros")) / 1e3;
   (void)(*db)->Close();
   db->reset();
+  meter.Finish(w, f, &r);
   return r;
 }
 
@@ -441,8 +531,19 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
   const std::string dir = f.db + "/leveldb";
   if (w.fresh_db) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(f.db);
+  const ResourceMeter meter;
   leveldb::Options options;
   options.create_if_missing = true;
+  std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(static_cast<size_t>(f.cache_size)));
+  options.block_cache = cache.get();
+  std::unique_ptr<const leveldb::FilterPolicy> filter(
+      f.bloom_bits >= 0 ? leveldb::NewBloomFilterPolicy(f.bloom_bits) : nullptr);
+  options.filter_policy = filter.get();
+  options.write_buffer_size = static_cast<size_t>(f.write_buffer_size);
+  options.max_file_size = static_cast<size_t>(f.max_file_size);
+  options.max_open_files = f.open_files;
+  options.block_size = static_cast<size_t>(f.block_size);
+  options.compression = f.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
   leveldb::DB* raw = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
   if (!s.ok()) {
@@ -464,6 +565,8 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
     }
     return ps.ok() ? "" : ps.ToString();
   }, &r);
+  db.reset();
+  meter.Finish(w, f, &r);
   return r;
 }
 
@@ -518,26 +621,29 @@ int main(int argc, char** argv) {
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
                   "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
                   "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"cpu_us_per_op\": %.2f, \"avg_group_size\": %.2f, "
-                  "\"stall_ms\": %.1f, \"ratio_vs_leveldb\": %.3f}",
+                  "\"stall_ms\": %.1f, \"write_mb\": %.1f, \"write_amp\": %.2f, \"peak_rss_mb\": %.1f, "
+                  "\"ratio_vs_leveldb\": %.3f}",
                   i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
                   r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
-                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, r.stall_ms, ratio_for(r));
+                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, r.stall_ms, r.write_mb, r.write_amp(),
+                  r.peak_rss_mb, ratio_for(r));
     }
     std::printf("\n]}\n");
     return 0;
   }
   std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
               f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %9s\n", "engine", "benchmark", "ops",
-              "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group", "stall ms",
-              "vs ldb");
+  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %7s %9s\n", "engine", "benchmark",
+              "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group",
+              "stall ms", "wamp", "rss MB", "vs ldb");
   for (const Result& r : results) {
     const double ratio = ratio_for(r);
-    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %9s\n", r.engine.c_str(),
+    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %7.0f %9s\n",
+                r.engine.c_str(),
                 r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),
                 r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-", r.stall_ms,
-                ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
+                r.write_amp(), r.peak_rss_mb, ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
   }
   return 0;
 }

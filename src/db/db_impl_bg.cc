@@ -494,7 +494,8 @@ asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
       co_await PaceCompaction(start, bytes_written + (out.is_open() ? out.FileSize() : 0));
     }
     const Slice key = input->key();
-    if (out.is_open() && c->ShouldStopBefore(key)) {
+    // Called for every key (it walks the grandparents in key order).
+    if (c->ShouldStopBefore(key) && out.is_open()) {
       if (s = co_await finish_output(); !s.ok()) break;
     }
     ParsedInternalKey ikey;

@@ -9,6 +9,7 @@
 #include "log/log_reader.h"
 #include "log/log_writer.h"
 #include "util/logging.h"
+#include "version/current_file.h"
 #include "version/version_edit.h"
 #include "version/version_set.h"
 
@@ -40,28 +41,6 @@ class CorruptionCollector final : public log::Reporter {
 };
 
 }  // namespace
-
-asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::string& dbname,
-                                       uint64_t manifest_number) {
-  const std::string manifest = io::DescriptorFileName(dbname, manifest_number);
-  const std::string contents = manifest.substr(dbname.size() + 1) + "\n";
-  const std::string tmp = io::TempFileName(dbname, manifest_number);
-  {
-    auto file = fs.Open(tmp, io::OpenMode::kCreate);
-    if (!file.ok()) co_return file.status();
-    Status s = co_await (*file)->Append(std::span<const char>(contents));
-    if (s.ok()) s = co_await (*file)->Sync();
-    if (!s.ok()) {
-      (void)io::RemoveFile(tmp);
-      co_return s;
-    }
-  }
-  if (Status s = io::RenameFile(tmp, io::CurrentFileName(dbname)); !s.ok()) {
-    (void)io::RemoveFile(tmp);
-    co_return s;
-  }
-  co_return co_await fs.SyncDir(dbname);
-}
 
 asio::awaitable<Status> Recovery::WriteManifest(uint64_t number, uint64_t log_number,
                                                 uint64_t next_file_number,

@@ -91,8 +91,4 @@ class Recovery {
   Logger* const logger_;
 };
 
-// Writes `contents` to `dbname`/CURRENT atomically (temp file, sync, rename, dir sync).
-boost::asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::string& dbname,
-                                              uint64_t manifest_number);
-
 }  // namespace corodb

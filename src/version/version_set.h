@@ -24,6 +24,7 @@
 //   table numbers.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -74,6 +75,9 @@ using FileRef = std::shared_ptr<FileInfo>;
 // Level sizes, LevelDB's: level 1 holds 10 MiB, each deeper level 10x more.
 double MaxBytesForLevel(int level);
 
+// The sum of the files' sizes.
+uint64_t TotalFileSize(const std::vector<FileRef>& files);
+
 // The outcome of a point lookup in a Version.
 struct VersionGetResult {
   enum Kind { kNotFound, kFound, kDeleted } kind = kNotFound;
@@ -103,11 +107,14 @@ class Version {
   // overlap, newest first; then one file per deeper level, by binary search.
   // TryGet answers without I/O (the filter rules a file out, or the block is
   // cached) and returns nullopt at the first file that needs a read (the
-  // caller then co_awaits Get, which starts over). `stats` is filled in as
-  // LevelDB's: when more than one file was consulted, the first one.
-  // Errors: the table's Corruption or IOError (naming the file).
+  // caller then co_awaits Get, which starts over). `stats` is reset, then
+  // filled in as LevelDB's: when more than one file was consulted, the first
+  // one (after a nullopt it means nothing).
+  // Errors: the table's Corruption or IOError (naming the file), or
+  // Corruption when a table's entry is not an internal key.
   std::optional<Result<VersionGetResult>> TryGet(const ReadOptions& options, const LookupKey& key,
                                                  GetStats* stats) const;
+  // `key` and `stats` must stay alive until the awaitable completes.
   // SUSPENDS: table opens and data-block reads, only when not cached.
   boost::asio::awaitable<Result<VersionGetResult>> Get(ReadOptions options, const LookupKey& key,
                                                        GetStats* stats) const;
@@ -135,7 +142,9 @@ class Version {
                                  uint64_t max_file_size) const;
 
   // Approximate bytes of the database before `key` (sum of whole files
-  // before it plus ApproximateOffsetOf inside the files that contain it).
+  // before it plus ApproximateOffsetOf inside the files that contain it; a
+  // table that cannot be opened counts 0). `key` must stay alive until the
+  // awaitable completes.
   // SUSPENDS: table opens.
   boost::asio::awaitable<uint64_t> ApproximateOffsetOf(const InternalKey& key) const;
 
@@ -145,7 +154,7 @@ class Version {
 
  private:
   friend class VersionSet;
-  friend class VersionBuilder;
+  friend class Compaction;
 
   const InternalKeyComparator* icmp_;
   table::TableCache* table_cache_;
@@ -223,20 +232,25 @@ class VersionSet {
   VersionSet& operator=(const VersionSet&) = delete;
 
   // Reads CURRENT and the MANIFEST it names, applies every edit and installs
-  // the result as current(). Checks the comparator name (InvalidArgument on a
-  // mismatch) and that the MANIFEST has the next-file, log-number and
-  // last-sequence entries (Corruption otherwise). Damage — a bad CURRENT, a
-  // bad record or checksum, an edit deleting a file that does not exist, a
-  // level >= kNumLevels — is Corruption naming the file (and offset); it is
-  // never skipped. Sets *save_manifest when the next LogAndApply must start
-  // a new MANIFEST (always true in this implementation: corodb, like LevelDB
-  // by default, writes a fresh MANIFEST at each Open).
+  // the result as current(). Call once, on a set fresh from the constructor.
+  // Checks the comparator name (InvalidArgument on a mismatch, naming both)
+  // and that the MANIFEST has the next-file, log-number and last-sequence
+  // entries (Corruption otherwise). Damage — a bad CURRENT, a bad record or
+  // checksum, a level >= kNumLevels, overlapping files in a level >= 1 — is
+  // Corruption naming the file (and offset); it is never skipped. An edit
+  // deleting a file its level does not have is ignored, as LevelDB ignores
+  // it (directories LevelDB wrote must open). Sets *save_manifest when the
+  // next LogAndApply must start a new MANIFEST (always true in this
+  // implementation: corodb, like LevelDB by default, writes a fresh MANIFEST
+  // at each Open).
   // SUSPENDS: reads of CURRENT and the MANIFEST.
   boost::asio::awaitable<Status> Recover(bool* save_manifest);
 
   // Applies `edit` to current() and installs the result. Fills in the edit's
-  // log number (when not set: the current one), previous log number, next
-  // file number and last sequence from the set's counters. The first call
+  // log number and previous log number (each when not set: the current one;
+  // a set log number must be >= log_number() and < next_file_number()),
+  // next file number and last sequence from the set's counters; on success
+  // log_number() and prev_log_number() become the edit's. The first call
   // after Recover (or on a set whose MANIFEST write failed) starts a new
   // MANIFEST (number NewFileNumber()) holding a snapshot of the whole state
   // followed by `edit`, syncs it, and points CURRENT at it (temp file +
@@ -244,11 +258,13 @@ class VersionSet {
   // fdatasync. Only after the MANIFEST is durable is the new Version
   // installed. On failure nothing is installed, the failed MANIFEST is
   // abandoned (the next call starts a new one; a new MANIFEST that CURRENT
-  // never named is removed), and the error is returned.
+  // never named is removed), and the error is returned. An edit that would
+  // make files of a level >= 1 overlap, or names a level >= kNumLevels, is
+  // refused (InvalidArgument) before anything is written.
   // SUSPENDS: MANIFEST append + fdatasync (and CURRENT when starting one).
   boost::asio::awaitable<Status> LogAndApply(VersionEdit* edit);
 
-  // The current Version (never null after Recover).
+  // The current Version (never null: an empty Version before Recover).
   std::shared_ptr<const Version> current() const;
 
   // Allocates a file number (thread-safe).
@@ -256,9 +272,10 @@ class VersionSet {
   // Makes sure NewFileNumber() never returns `number` (or below).
   void MarkFileNumberUsed(uint64_t number);
   uint64_t next_file_number() const { return next_file_number_.load(); }
-  uint64_t manifest_file_number() const { return manifest_file_number_; }
-  uint64_t log_number() const { return log_number_; }
-  uint64_t prev_log_number() const { return prev_log_number_; }
+  // The MANIFEST that CURRENT names (0 before Recover or the first LogAndApply).
+  uint64_t manifest_file_number() const { return manifest_file_number_.load(); }
+  uint64_t log_number() const { return log_number_.load(); }
+  uint64_t prev_log_number() const { return prev_log_number_.load(); }
   SequenceNumber last_sequence() const { return last_sequence_.load(); }
   // REQUIRES: s >= last_sequence().
   void SetLastSequence(SequenceNumber s);
@@ -278,8 +295,9 @@ class VersionSet {
   std::unique_ptr<Compaction> PickCompaction();
   // A manual compaction of `level`'s files overlapping [begin, end]
   // (nullptr: unbounded), or nullptr when none overlap. For level > 0 the
-  // inputs are cut to about max_file_size * 25 bytes (the caller repeats
-  // from where it stopped, as LevelDB's CompactRange does).
+  // inputs are cut after the first file that brings their total to
+  // max_file_size (the caller repeats from where it stopped, as LevelDB's
+  // CompactRange does). Marked is_manual().
   std::unique_ptr<Compaction> CompactRange(int level, const InternalKey* begin,
                                            const InternalKey* end);
   // Max bytes overlapping in the next level for any file of level >= 1
@@ -307,6 +325,12 @@ class VersionSet {
                  InternalKey* smallest, InternalKey* largest) const;
   // Encodes current()'s whole state as one edit (a new MANIFEST's first record).
   void WriteSnapshot(VersionEdit* edit) const;
+  // Appends `edit` to the open MANIFEST (new_manifest_number == 0), or
+  // starts MANIFEST-new_manifest_number (snapshot, then `edit`, then
+  // CURRENT). On failure the MANIFEST is abandoned (see LogAndApply).
+  // SUSPENDS: as LogAndApply.
+  boost::asio::awaitable<Status> WriteManifest(const VersionEdit& edit,
+                                               uint64_t new_manifest_number);
   void Install(std::shared_ptr<const Version> v);
 
   const std::string dbname_;
@@ -316,11 +340,12 @@ class VersionSet {
   const InternalKeyComparator* const icmp_;
   Logger* const logger_;
 
+  // Written by the mutators only; atomic so the accessors may run anywhere.
   std::atomic<uint64_t> next_file_number_{2};
-  uint64_t manifest_file_number_ = 0;
+  std::atomic<uint64_t> manifest_file_number_{0};
   std::atomic<SequenceNumber> last_sequence_{0};
-  uint64_t log_number_ = 0;
-  uint64_t prev_log_number_ = 0;
+  std::atomic<uint64_t> log_number_{0};
+  std::atomic<uint64_t> prev_log_number_{0};
   uint64_t versions_made_ = 0;
 
   // The open MANIFEST (null: the next LogAndApply starts a new one).
