@@ -33,6 +33,8 @@ class Block {
   size_t charge() const { return data_.capacity() + sizeof(Block); }
   size_t size() const { return data_.size(); }
   uint32_t num_restarts() const { return num_restarts_; }
+  // True when the block holds no entries (only its restart array).
+  bool empty() const { return restart_offset_ == 0; }
 
  private:
   friend class BlockIter;

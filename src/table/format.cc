@@ -75,13 +75,17 @@ Slice MaybeCompress(Slice raw, CompressionType type, std::string* scratch,
   return *scratch;
 }
 
-Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
-                                bool verify_checksum, const std::string& file_name) {
+namespace {
+
+// Checks the size and (with `verify_checksum`) the crc of `raw` (contents +
+// trailer); returns the stored compression type byte.
+Result<unsigned char> CheckBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                 const std::string& file_name) {
   const size_t n = static_cast<size_t>(handle.size());
-  if (raw->size() != n + kBlockTrailerSize) {
+  if (raw.size() != n + kBlockTrailerSize) {
     return Status::Corruption(BlockWhere(file_name, handle), "truncated block read");
   }
-  const char* data = raw->data();
+  const char* data = raw.data();
   if (verify_checksum) {
     const uint32_t expected = crc32c::Unmask(DecodeFixed32(data + n + 1));
     const uint32_t actual = crc32c::Value(data, n + 1);
@@ -89,25 +93,50 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
       return Status::Corruption(BlockWhere(file_name, handle), "block checksum mismatch");
     }
   }
-  switch (static_cast<unsigned char>(data[n])) {
-    case static_cast<unsigned char>(CompressionType::kNoCompression): {
-      raw->resize(n);
-      return std::move(*raw);
-    }
-    case static_cast<unsigned char>(CompressionType::kSnappyCompression): {
-      size_t ulength = 0;
-      if (!snappy::GetUncompressedLength(data, n, &ulength) || ulength > kMaxBlockSize) {
-        return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
-      }
-      std::string out(ulength, '\0');
-      if (!snappy::RawUncompress(data, n, out.data())) {
-        return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
-      }
-      return out;
-    }
-    default:
-      return Status::Corruption(BlockWhere(file_name, handle), "bad block type");
+  return static_cast<unsigned char>(data[n]);
+}
+
+// The uncompressed form of `contents`, stored as `type` (not kNoCompression).
+Result<std::string> Uncompress(Slice contents, unsigned char type, const BlockHandle& handle,
+                               const std::string& file_name) {
+  if (type != static_cast<unsigned char>(CompressionType::kSnappyCompression)) {
+    return Status::Corruption(BlockWhere(file_name, handle), "bad block type");
   }
+  size_t ulength = 0;
+  if (!snappy::GetUncompressedLength(contents.data(), contents.size(), &ulength) ||
+      ulength > kMaxBlockSize) {
+    return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
+  }
+  std::string out(ulength, '\0');
+  if (!snappy::RawUncompress(contents.data(), contents.size(), out.data())) {
+    return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
+  }
+  return out;
+}
+
+constexpr unsigned char kStoredRaw = static_cast<unsigned char>(CompressionType::kNoCompression);
+
+}  // namespace
+
+Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
+                                bool verify_checksum, const std::string& file_name) {
+  Result<unsigned char> type = CheckBlock(*raw, handle, verify_checksum, file_name);
+  if (!type.ok()) return type.status();
+  const size_t n = static_cast<size_t>(handle.size());
+  if (*type == kStoredRaw) {
+    raw->resize(n);
+    return std::move(*raw);
+  }
+  return Uncompress(Slice(*raw).substr(0, n), *type, handle, file_name);
+}
+
+Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                const std::string& file_name) {
+  Result<unsigned char> type = CheckBlock(raw, handle, verify_checksum, file_name);
+  if (!type.ok()) return type.status();
+  const Slice contents = raw.substr(0, static_cast<size_t>(handle.size()));
+  if (*type == kStoredRaw) return std::string(contents);
+  return Uncompress(contents, *type, handle, file_name);
 }
 
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
@@ -119,15 +148,24 @@ boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direc
     buf.resize(*got);
     co_return buf;
   }
+  io::AlignedBuffer buf(n + 2 * io::AlignedBuffer::kAlignment);  // covers the aligned range
+  Result<Slice> got = co_await ReadRangeInto(file, direct, offset, n, &buf);
+  if (!got.ok()) co_return got.status();
+  co_return std::string(*got);
+}
+
+boost::asio::awaitable<Result<Slice>> ReadRangeInto(io::File& file, bool direct, uint64_t offset,
+                                                    size_t n, io::AlignedBuffer* buf) {
   constexpr uint64_t kAlign = io::AlignedBuffer::kAlignment;
-  const uint64_t start = offset & ~(kAlign - 1);
-  const uint64_t end = (offset + n + kAlign - 1) & ~(kAlign - 1);
-  io::AlignedBuffer buf(static_cast<size_t>(end - start));
-  Result<size_t> got = co_await file.ReadAt(start, buf.span());
+  const uint64_t start = direct ? offset & ~(kAlign - 1) : offset;
+  const uint64_t end = direct ? (offset + n + kAlign - 1) & ~(kAlign - 1) : offset + n;
+  const size_t len = static_cast<size_t>(end - start);
+  if (buf->size() < len) *buf = io::AlignedBuffer(len);
+  Result<size_t> got = co_await file.ReadAt(start, std::span<char>(buf->data(), len));
   if (!got.ok()) co_return got.status();
   const size_t skip = static_cast<size_t>(offset - start);
   const size_t avail = *got > skip ? *got - skip : 0;
-  co_return std::string(buf.data() + skip, std::min(n, avail));
+  co_return Slice(buf->data() + skip, std::min(n, avail));
 }
 
 boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direct,

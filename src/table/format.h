@@ -22,6 +22,7 @@
 #include "corodb/result.h"
 
 namespace corodb::io {
+class AlignedBuffer;
 class File;
 }
 
@@ -100,6 +101,11 @@ Slice MaybeCompress(Slice raw, CompressionType type, std::string* scratch,
 Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
                                 bool verify_checksum, const std::string& file_name);
 
+// The same for a block whose bytes (contents + trailer) lie in a buffer the
+// caller keeps: the contents are always copied (or uncompressed) out of `raw`.
+Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                const std::string& file_name);
+
 // Reads the block `handle` points to from `file` and decodes it (DecodeBlock).
 // `direct` means the file was opened with O_DIRECT: the aligned range that
 // covers the block is read into an io::AlignedBuffer. Fails with the file's
@@ -113,5 +119,14 @@ boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direc
 // SUSPENDS: one file read.
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
                                                       size_t n);
+
+// Reads [offset, offset + n) from `file` into *buf, which is replaced by a
+// larger one when too small, and returns a view of the bytes read (fewer
+// than n only at end of file), valid until *buf is next used or replaced.
+// When `direct`, the aligned range covering them is read. For readers that
+// reuse one buffer across many reads.
+// SUSPENDS: one file read. `file` and `buf` must outlive the awaitable.
+boost::asio::awaitable<Result<Slice>> ReadRangeInto(io::File& file, bool direct, uint64_t offset,
+                                                    size_t n, io::AlignedBuffer* buf);
 
 }  // namespace corodb::table

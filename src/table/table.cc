@@ -1,6 +1,7 @@
 #include "table/table.h"
 
 #include "io/file.h"
+#include "table/sequential_iterator.h"
 #include "table/table_iterator.h"
 
 namespace corodb::table {
@@ -194,14 +195,36 @@ boost::asio::awaitable<Result<Loaded<Block>>> Table::ReadDataBlock(BlockHandle h
   block_reads_.fetch_add(1, std::memory_order_relaxed);
   Result<std::string> contents = co_await ReadBlock(*file_, direct_, handle, verify);
   if (!contents.ok()) co_return contents.status();
-  Result<Block> block = Block::Parse(std::move(*contents));
-  if (!block.ok()) co_return BlockError(handle, block.status());
+  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  if (!block.ok()) co_return block.status();
   const size_t charge = block->charge();
   co_return Loaded<Block>{std::move(*block), charge};
 }
 
+Result<Block> Table::ParseDataBlock(std::string contents, const BlockHandle& handle) const {
+  Result<Block> block = Block::Parse(std::move(contents));
+  if (!block.ok()) return BlockError(handle, block.status());
+  return block;
+}
+
+boost::asio::awaitable<Result<Slice>> Table::ReadRaw(uint64_t offset, size_t n,
+                                                     io::AlignedBuffer* buf) const {
+  sequential_reads_.fetch_add(1, std::memory_order_relaxed);
+  co_return co_await ReadRangeInto(*file_, direct_, offset, n, buf);
+}
+
+Result<Block> Table::DecodeDataBlock(Slice raw, const BlockHandle& handle) const {
+  Result<std::string> contents = DecodeBlock(raw, handle, /*verify_checksum=*/true, file_->path());
+  if (!contents.ok()) return contents.status();
+  return ParseDataBlock(std::move(*contents), handle);
+}
+
 std::unique_ptr<AsyncIterator> Table::NewIterator(const ReadOptions& options) const {
   return std::make_unique<TableIterator>(this, options);
+}
+
+std::unique_ptr<AsyncIterator> Table::NewSequentialIterator(size_t readahead) const {
+  return std::make_unique<SequentialIterator>(this, readahead);
 }
 
 uint64_t Table::ApproximateOffsetOf(Slice key) const {

@@ -9,6 +9,9 @@
 //                                block is cached; never suspends
 //   co_await Get(...)            point lookup; suspends only for a block read
 //   NewIterator(...)             two-level iterator over index and data blocks
+//   NewSequentialIterator(...)   forward-only scan for compactions: data blocks
+//                                in large sequential reads, always verified,
+//                                never through the block cache
 //
 // Data blocks are checksum-verified when ReadOptions::verify_checksums or
 // TableOptions::paranoid_checks is set. Every Corruption names the file.
@@ -36,10 +39,16 @@
 #include "corodb/result.h"
 
 namespace corodb::io {
+class AlignedBuffer;
 class File;
 }
 
 namespace corodb::table {
+
+// Bytes a sequential (compaction input) iterator reads at once, by default:
+// a few reads per table of the default 2 MiB, each long enough that a disk's
+// positioning time is small against its transfer time.
+inline constexpr size_t kDefaultSequentialReadahead = size_t{1} << 20;
 
 // The outcome of a point lookup in one table: the first entry at or after
 // the key in the data block the index points to (LevelDB's InternalGet), or
@@ -92,8 +101,15 @@ class Table {
 
   // An iterator over every entry. The table must outlive it.
   std::unique_ptr<AsyncIterator> NewIterator(const ReadOptions& options) const;
-  // (stub until the iter branch lands) Forward-only iterator with large sequential reads.
-  std::unique_ptr<AsyncIterator> NewSequentialIterator(size_t readahead) const;
+
+  // A forward-only iterator over every entry, for compaction inputs
+  // (table/sequential_iterator.h): consecutive data blocks are read together,
+  // up to `readahead` bytes per read (a larger block is read whole), each
+  // block's checksum is verified, and the block cache is neither consulted
+  // nor filled. Supports SeekToFirst, Next and TryNext; Seek, SeekToLast and
+  // Prev make it invalid with NotSupported. The table must outlive it.
+  std::unique_ptr<AsyncIterator> NewSequentialIterator(
+      size_t readahead = kDefaultSequentialReadahead) const;
 
   // Approximate file offset where the data for `key` begins (or would).
   uint64_t ApproximateOffsetOf(Slice key) const;
@@ -104,6 +120,8 @@ class Table {
   uint64_t block_reads() const { return block_reads_.load(std::memory_order_relaxed); }
   // Filter checks that ruled a key out without touching its data block.
   uint64_t filter_negatives() const { return filter_negatives_.load(std::memory_order_relaxed); }
+  // File reads issued by sequential iterators (ReadRaw).
+  uint64_t sequential_reads() const { return sequential_reads_.load(std::memory_order_relaxed); }
 
   // For the iterator: the data block at `handle`, from the cache or the file
   // (inserted into the cache when options.fill_cache). Checksums are checked
@@ -120,6 +138,17 @@ class Table {
   // Prefixes a block-level error with the file name and block offset.
   Status BlockError(const BlockHandle& handle, const Status& s) const;
 
+  // For the sequential iterator: reads [offset, offset + n) of the file into
+  // *buf (ReadRangeInto: aligned when the file is O_DIRECT); the view is
+  // shorter than n only at end of file. Errors: the file's IOError.
+  // SUSPENDS: one file read. `buf` must outlive the awaitable.
+  boost::asio::awaitable<Result<Slice>> ReadRaw(uint64_t offset, size_t n,
+                                                io::AlignedBuffer* buf) const;
+  // For the sequential iterator: the data block `handle` from its bytes as
+  // stored (`raw`: contents + trailer), checksum always verified.
+  // Corruption naming the file and the block offset.
+  Result<Block> DecodeDataBlock(Slice raw, const BlockHandle& handle) const;
+
  // Use Open(). Public only for std::make_unique.
   Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, uint64_t file_size,
         bool direct, Footer footer, Block index_block);
@@ -135,6 +164,8 @@ class Table {
 
   boost::asio::awaitable<Result<Loaded<Block>>> ReadDataBlock(BlockHandle handle, bool verify) const;
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
+  // Parses decoded block contents; a bad layout is Corruption naming the block.
+  Result<Block> ParseDataBlock(std::string contents, const BlockHandle& handle) const;
   Result<LookupResult> SearchBlock(const Block& block, const BlockHandle& handle, Slice key) const;
 
   const TableOptions options_;
@@ -147,6 +178,7 @@ class Table {
   const uint64_t cache_id_;  // this table's id in the block cache (0: no cache)
   mutable std::atomic<uint64_t> block_reads_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
+  mutable std::atomic<uint64_t> sequential_reads_{0};
 };
 
 }  // namespace corodb::table
