@@ -6,30 +6,36 @@
 //   optional path filter makes only the writes/syncs of matching files count
 //   (e.g. "the first write to a .ldb file from now").
 // - Power cut, file contents: the backend records, per file (by inode, so
-//   renames do not confuse it), how many bytes
-//   were durable at the last successful sync, and the old contents of every
-//   region overwritten since; DropUnsyncedData() puts the overwritten bytes
-//   back and truncates every tracked file to its durable length, as if the
-//   machine lost power (appends and in-place overwrites both roll back).
+//   renames do not confuse it), how many bytes were durable at the last
+//   successful sync, and the old contents of every region overwritten
+//   since; DropUnsyncedData() puts the overwritten bytes back and truncates
+//   every tracked file to its durable length, as if the machine lost power
+//   (appends and in-place overwrites both roll back). It keeps an O_PATH
+//   descriptor per file it saw, so removed files stay allocated until the
+//   backend is destroyed.
 // - Power cut, directory entries (only for directories passed to
-//   TrackDirectory): the entries of the directory as of its last successful
-//   fsync (FileSystem::SyncDir) are what survives. DropUnsyncedData() removes
-//   names created since (files created, renamed into place), and restores
-//   names removed or replaced since (unlinks, renames over an existing
-//   name) with the inode they named then. Regular files only.
+//   TrackDirectory): the entries of the directory as of the start of its
+//   last successful fsync (FileSystem::SyncDir) are what survives.
+//   DropUnsyncedData() removes names created since (files created, renamed
+//   into place), and restores names removed or replaced since (unlinks,
+//   renames over an existing name) with the inode they named then. This
+//   covers files created or removed without the backend too (LOCK, LOG).
 // - HoldSyncs: syncs started through Start() wait, already planned (they
 //   cover the writes before them, and fail if they were chosen to), until
 //   ReleaseSyncs() — so a test can look at the state while syncs are in flight.
 //
-// What the power-cut model does not cover: metadata changed outside the
-// backend's I/O other than directory entries — a truncation (File::Truncate,
-// ftruncate) counts as durable at once (a file never grows back); file
-// contents written without the backend (LOG, LOCK) are kept as they are;
-// the creation of a tracked directory itself (its parent is not tracked);
-// fsync(2) of a file is treated like fdatasync (metadata other than the size
-// is not modeled); a write that is cut in the middle (torn within one write)
-// is all or nothing; the order in which the kernel writes back unsynced data
-// (everything unsynced is lost, nothing is kept by chance).
+// What the power-cut model does not cover:
+// - Only one outcome of a power cut is produced: everything not synced is
+//   lost. Real disks may keep any part of it (a later write but not an
+//   earlier one, half of one write, one unsynced rename but not another);
+//   those outcomes are not generated (torn records are tested separately by
+//   damaging logs).
+// - Metadata other than directory entries of tracked directories: a
+//   truncation (File::Truncate, ftruncate) counts as durable at once (a file
+//   never grows back); fsync(2) of a file is treated like fdatasync; the
+//   creation of a tracked directory itself (its parent is not tracked);
+//   subdirectories and symlinks in a tracked directory.
+// - Contents of files written without the backend (LOG, LOCK): kept as they are.
 //
 // Thread safety: all methods are thread-safe. Path filters are called with
 // the backend's lock held, one call at a time.
