@@ -36,6 +36,8 @@
 //   creation of a tracked directory itself (its parent is not tracked);
 //   subdirectories and symlinks in a tracked directory.
 // - Contents of files written without the backend (LOG, LOCK): kept as they are.
+// - An injected write error writes nothing; a real ENOSPC/EIO may write part
+//   of the buffer first (short writes are tested with RLIMIT_FSIZE instead).
 //
 // Thread safety: all methods are thread-safe. Path filters are called with
 // the backend's lock held, one call at a time.
