@@ -72,6 +72,7 @@ struct Flags {
   int open_files = 1000;
   int block_size = 4096;
   bool compression = true;         // snappy
+  bool stats = false;              // print each engine's stats property after each run
   // Runs of every (workload, engine) pair; the engine order alternates
   // (A B, B A, ...) so neither engine always runs on the disk state the other
   // left behind, and the median run is reported.
@@ -97,7 +98,7 @@ std::vector<std::string> Split(const std::string& s) {
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
                "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
-               "--block_size=B --compression=snappy|none\n",
+               "--block_size=B --compression=snappy|none --stats\n",
                msg);
   std::exit(2);
 }
@@ -125,6 +126,7 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "repeats") f.repeats = std::max(1, std::atoi(v.c_str()));
     else if (name == "json") f.json = v.empty() || v == "1" || v == "true";
     else if (name == "bloom_bits") f.bloom_bits = std::atoi(v.c_str());
+    else if (name == "stats") f.stats = v.empty() || v == "1" || v == "true";
     else if (name == "cache_size") f.cache_size = std::atoll(v.c_str());
     else if (name == "write_buffer_size") f.write_buffer_size = std::atoll(v.c_str());
     else if (name == "max_file_size") f.max_file_size = std::atoll(v.c_str());
@@ -220,9 +222,11 @@ struct Result {
   double avg_group = 0;               // corodb only
   double stall_ms = 0;                // corodb only: time no write group could begin
   double write_mb = 0;                // bytes this run sent to storage (/proc/self/io)
+  double file_write_mb = 0;           // bytes the engine wrote to its files (see FileWriteBytes)
   double user_mb = 0;                 // key + value bytes written by the workload
   double peak_rss_mb = 0;             // peak resident memory during the run (VmHWM)
   double write_amp() const { return user_mb > 0 ? write_mb / user_mb : 0; }
+  double file_write_amp() const { return user_mb > 0 ? file_write_mb / user_mb : 0; }
   double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
   double cpu_us_per_op() const { return ops > 0 ? cpu_seconds * 1e6 / static_cast<double>(ops) : 0; }
 };
@@ -252,6 +256,23 @@ double StorageWriteBytes() {
   return written - cancelled;
 }
 
+// Bytes passed to write(2)-family calls by this process so far
+// (/proc/self/io wchar): every byte LevelDB writes to its files (logs,
+// tables, MANIFEST). corodb's ring writes do not pass through those calls;
+// its file bytes come from its own statistics instead.
+double WcharBytes() {
+  std::FILE* f = std::fopen("/proc/self/io", "r");
+  if (f == nullptr) return 0;
+  char line[256];
+  double wchar = 0;
+  while (std::fgets(line, sizeof(line), f) != nullptr) {
+    unsigned long long v;
+    if (std::sscanf(line, "wchar: %llu", &v) == 1) wchar = static_cast<double>(v);
+  }
+  std::fclose(f);
+  return wchar;
+}
+
 // Peak RSS: reset it (clear_refs 5, Linux >= 4.0) before a run, read it after.
 void ResetPeakRss() {
   if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
@@ -275,11 +296,13 @@ double PeakRssMb() {
 // Measures storage writes and peak memory from construction to Finish().
 class ResourceMeter {
  public:
-  ResourceMeter() : written0_(StorageWriteBytes()) { ResetPeakRss(); }
+  ResourceMeter() : written0_(StorageWriteBytes()), wchar0_(WcharBytes()) { ResetPeakRss(); }
   void Finish(const Workload& w, const Flags& f, Result* r) const;
+  double wchar_delta() const { return WcharBytes() - wchar0_; }
 
  private:
   double written0_;
+  double wchar0_;
 };
 
 // Shared by the workers of one run: the next operation index, latencies, progress.
@@ -431,6 +454,10 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   Percentiles(st, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
+  if (f.stats) std::fprintf(stderr, "corodb %s stats:\n%s\n", w.name.c_str(), after_stats.c_str());
+  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
+    r.file_write_mb += (StatField(after_stats, field) - StatField(before_stats, field)) / 1e6;
+  }
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
@@ -515,6 +542,9 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   }, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
+  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
+    r.file_write_mb += (StatField(after_stats, field) - StatField(before_stats, field)) / 1e6;
+  }
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
@@ -565,7 +595,13 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
     }
     return ps.ok() ? "" : ps.ToString();
   }, &r);
+  if (f.stats) {
+    std::string stats;
+    db->GetProperty("leveldb.stats", &stats);
+    std::fprintf(stderr, "leveldb %s stats:\n%s\n", w.name.c_str(), stats.c_str());
+  }
   db.reset();
+  r.file_write_mb = meter.wchar_delta() / 1e6;
   meter.Finish(w, f, &r);
   return r;
 }
@@ -621,29 +657,30 @@ int main(int argc, char** argv) {
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
                   "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
                   "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"cpu_us_per_op\": %.2f, \"avg_group_size\": %.2f, "
-                  "\"stall_ms\": %.1f, \"write_mb\": %.1f, \"write_amp\": %.2f, \"peak_rss_mb\": %.1f, "
+                  "\"stall_ms\": %.1f, \"write_mb\": %.1f, \"write_amp\": %.2f, \"file_write_mb\": %.1f, "
+                  "\"file_write_amp\": %.2f, \"peak_rss_mb\": %.1f, "
                   "\"ratio_vs_leveldb\": %.3f}",
                   i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
                   r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
                   r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, r.stall_ms, r.write_mb, r.write_amp(),
-                  r.peak_rss_mb, ratio_for(r));
+                  r.file_write_mb, r.file_write_amp(), r.peak_rss_mb, ratio_for(r));
     }
     std::printf("\n]}\n");
     return 0;
   }
   std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
               f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %7s %9s\n", "engine", "benchmark",
+  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %6s %7s %9s\n", "engine", "benchmark",
               "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group",
-              "stall ms", "wamp", "rss MB", "vs ldb");
+              "stall ms", "fwamp", "dwamp", "rss MB", "vs ldb");
   for (const Result& r : results) {
     const double ratio = ratio_for(r);
-    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %7.0f %9s\n",
+    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %6.2f %7.0f %9s\n",
                 r.engine.c_str(),
                 r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),
                 r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-", r.stall_ms,
-                r.write_amp(), r.peak_rss_mb, ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
+                r.file_write_amp(), r.write_amp(), r.peak_rss_mb, ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
   }
   return 0;
 }

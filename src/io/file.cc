@@ -1,5 +1,7 @@
 #include "io/file.h"
 
+#include <sys/uio.h>
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -56,6 +58,28 @@ asio::awaitable<IoCompletion> File::Submit(IoRequest req) {
         backend->Start(ex, r, IoHandler(std::move(handler)));
       },
       asio::use_awaitable, req);
+}
+
+std::optional<Result<size_t>> File::TryReadCached(uint64_t offset, std::span<char> buf) {
+  if (direct_ || buf.empty()) return std::nullopt;
+  struct iovec iov {
+    buf.data(), buf.size()
+  };
+  for (;;) {
+    const ssize_t n = ::preadv2(fd_, &iov, 1, static_cast<off_t>(offset), RWF_NOWAIT);
+    if (n >= 0) {
+      if (n == 0) {
+        const Result<uint64_t> size = Size();
+        if (size.ok() && offset < *size) return std::nullopt;  // nothing cached
+      }
+      return Result<size_t>(static_cast<size_t>(n));
+    }
+    if (errno == EINTR) continue;
+    if (errno == EAGAIN || errno == EOPNOTSUPP || errno == ENOSYS || errno == EINVAL) {
+      return std::nullopt;
+    }
+    return Result<size_t>(ErrorStatus("read", offset, -errno));
+  }
 }
 
 Status File::ErrorStatus(const char* op, uint64_t offset, int neg_errno) const {

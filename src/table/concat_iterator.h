@@ -8,6 +8,9 @@
 // files with no entries. Only the file being iterated is kept open: moving
 // to another file releases the previous file's iterator first.
 //
+// Seek(target): `target` must not point into this iterator's own key() (the
+// current file's iterator may be released before the seek); copy it first.
+//
 // Errors: a file that cannot be opened (the factory's status, which names
 // the file) or a file iterator's error turns the iterator invalid, and
 // status() reports it until the next Seek*().

@@ -14,6 +14,9 @@
 // the first non-OK child status, in child order. The next Seek*() clears it
 // as far as the children's Seek*() clear theirs.
 //
+// Seek(target): `target` must not point into this iterator's own key() (the
+// children move one after the other while they seek); copy it first.
+//
 // Fast paths: TryNext()/TryPrev() move without suspending when the child at
 // the current entry moves without suspending (its own TryNext()/TryPrev()
 // returned true) and no change of direction is needed; otherwise they move

@@ -112,8 +112,7 @@ Result<BlockHandle> Table::DecodeDataHandle(Slice index_value) const {
   return handle;
 }
 
-Table::Probe Table::ProbeWithoutIO(const ReadOptions& /*options*/, Slice key) const {
-  // ReadOptions do not matter here: nothing is read or inserted.
+Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const {
   Probe probe;
   BlockIter index(&index_block_, options_.comparator, options_.internal_keys);
   index.Seek(key);
@@ -139,9 +138,40 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& /*options*/, Slice key) co
   if (options_.block_cache != nullptr) {
     if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle->offset()})) {
       probe.answer.emplace(SearchBlock(cached.value(), *handle, key));
+      return probe;
+    }
+  }
+  // Not in the block cache: a page-cache hit is copied on this thread.
+  if (std::optional<Result<BlockRef>> block = TryReadCachedBlock(options, *handle)) {
+    if (!block->ok()) {
+      probe.answer.emplace(block->status());
+    } else {
+      probe.answer.emplace(SearchBlock(*(*block)->get(), *handle, key));
     }
   }
   return probe;
+}
+
+std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& options,
+                                                          const BlockHandle& handle) const {
+  if (direct_) return std::nullopt;
+  std::string raw(static_cast<size_t>(handle.size()) + kBlockTrailerSize, '\0');
+  std::optional<Result<size_t>> got = file_->TryReadCached(handle.offset(), raw);
+  if (!got.has_value()) return std::nullopt;
+  if (!got->ok()) return Result<BlockRef>(got->status());
+  if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
+  block_reads_.fetch_add(1, std::memory_order_relaxed);
+  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  Result<std::string> contents = DecodeBlock(&raw, handle, verify, file_->path());
+  if (!contents.ok()) return Result<BlockRef>(contents.status());
+  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  if (!block.ok()) return Result<BlockRef>(block.status());
+  if (options_.block_cache != nullptr && options.fill_cache) {
+    const size_t charge = block->charge();
+    return Result<BlockRef>(BlockRef(
+        options_.block_cache->Insert({cache_id_, handle.offset()}, std::move(*block), charge)));
+  }
+  return Result<BlockRef>(BlockRef(std::make_unique<const Block>(std::move(*block))));
 }
 
 std::optional<Result<LookupResult>> Table::TryGet(const ReadOptions& options, Slice key) const {
@@ -178,6 +208,12 @@ boost::asio::awaitable<Result<BlockRef>> Table::LoadBlock(ReadOptions options,
   if (cache != nullptr) {
     const CacheKey key{cache_id_, handle.offset()};
     if (BlockCache::Handle cached = cache->Lookup(key)) co_return BlockRef(std::move(cached));
+  }
+  if (std::optional<Result<BlockRef>> block = TryReadCachedBlock(options, handle)) {
+    co_return std::move(*block);
+  }
+  if (cache != nullptr) {
+    const CacheKey key{cache_id_, handle.offset()};
     if (options.fill_cache) {
       Result<BlockCache::Handle> loaded = co_await cache->LookupOrLoad(
           key, [this, handle, verify] { return ReadDataBlock(handle, verify); });

@@ -6,7 +6,8 @@
 //                                they are read once per open)
 //   TryGet(...)                  point lookup, synchronous part: answers when
 //                                the filter rules the key out or the data
-//                                block is cached; never suspends
+//                                block is in the block cache or the page
+//                                cache (RWF_NOWAIT read); never suspends
 //   co_await Get(...)            point lookup; suspends only for a block read
 //   NewIterator(...)             two-level iterator over index and data blocks
 //   NewSequentialIterator(...)   forward-only scan for compactions: data blocks
@@ -89,9 +90,10 @@ class Table {
   Table(const Table&) = delete;
   Table& operator=(const Table&) = delete;
 
-  // Point lookup without I/O: the answer when the filter excludes `key` or
-  // the data block is cached; nullopt when a block read is needed (then
-  // co_await Get()). Errors: Corruption naming the file.
+  // Point lookup without waiting for the disk: the answer when the filter
+  // excludes `key` or the data block is in the block cache or the page cache
+  // (copied with one non-blocking read); nullopt when a disk read is needed
+  // (then co_await Get()). Errors: Corruption naming the file.
   std::optional<Result<LookupResult>> TryGet(const ReadOptions& options, Slice key) const;
 
   // Point lookup: consults the filter, then the data block (cache, else an
@@ -161,6 +163,12 @@ class Table {
     BlockHandle handle;
   };
   Probe ProbeWithoutIO(const ReadOptions& options, Slice key) const;
+  // The data block at `handle` when the page cache holds all of it (copied
+  // on this thread with RWF_NOWAIT, decoded, inserted into the block cache
+  // when options.fill_cache); nullopt when it would need the disk (or the
+  // file is O_DIRECT). Never suspends.
+  std::optional<Result<BlockRef>> TryReadCachedBlock(const ReadOptions& options,
+                                                     const BlockHandle& handle) const;
 
   boost::asio::awaitable<Result<Loaded<Block>>> ReadDataBlock(BlockHandle handle, bool verify) const;
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);

@@ -5,7 +5,8 @@
 namespace corodb {
 namespace asio = boost::asio;
 
-asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::string& dbname,
+asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs,
+                                       const std::string& dbname,
                                        uint64_t manifest_number) {
   const std::string manifest = io::DescriptorFileName(dbname, manifest_number);
   const std::string contents = manifest.substr(dbname.size() + 1) + "\n";
@@ -44,9 +45,10 @@ asio::awaitable<Result<uint64_t>> ReadCurrentFile(const io::FileSystem& fs,
   contents.pop_back();
   uint64_t number = 0;
   io::FileType type;
-  if (!io::ParseFileName(contents, &number, &type) || type != io::FileType::kDescriptorFile) {
-    co_return Status::Corruption(path, "does not name a MANIFEST file: '" +
-                                           contents.substr(0, 64) + "'");
+  if (!io::ParseFileName(contents, &number, &type) ||
+      type != io::FileType::kDescriptorFile) {
+    co_return Status::Corruption(
+        path, "does not name a MANIFEST file: '" + contents.substr(0, 64) + "'");
   }
   co_return number;
 }

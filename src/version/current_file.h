@@ -5,10 +5,9 @@
 // two of them write one directory's CURRENT at once.
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <string>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "corodb/result.h"
 #include "io/file_system.h"
@@ -21,7 +20,8 @@ namespace corodb {
 // CURRENT is either the old one or — when only the directory sync failed —
 // the new one (ReadCurrentFile tells which).
 // SUSPENDS: one append, one fdatasync, one directory fsync.
-boost::asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs, const std::string& dbname,
+boost::asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs,
+                                              const std::string& dbname,
                                               uint64_t manifest_number);
 
 // The number of the MANIFEST that `dbname`/CURRENT names. Corruption naming

@@ -69,7 +69,8 @@ class Candidates {
     while (++level_ < kNumLevels) {
       const std::vector<FileRef>& files = v_.files(level_);
       const size_t i = FindFile(icmp_, files, internal_key_);
-      if (i < files.size() && ucmp_->Compare(user_key_, files[i]->smallest.user_key()) >= 0) {
+      if (i < files.size() &&
+          ucmp_->Compare(user_key_, files[i]->smallest.user_key()) >= 0) {
         *level = level_;
         return &files[i];
       }
@@ -109,8 +110,9 @@ class SeekCharger {
 
 // What one table's answer means for a lookup of `user_key`: the result
 // (found, deleted, or an error), or nullopt to go on with the next file.
-std::optional<Result<VersionGetResult>> Interpret(Result<table::LookupResult> r, Slice user_key,
-                                                  const Comparator* ucmp, uint64_t file_number) {
+std::optional<Result<VersionGetResult>> Interpret(Result<table::LookupResult> r,
+                                                  Slice user_key, const Comparator* ucmp,
+                                                  uint64_t file_number) {
   if (!r.ok()) return Result<VersionGetResult>(r.status());
   if (!r->found) return std::nullopt;
   ParsedInternalKey parsed;
@@ -165,15 +167,16 @@ std::optional<Result<VersionGetResult>> Version::TryGet(const ReadOptions& optio
   return Result<VersionGetResult>(VersionGetResult{});
 }
 
-asio::awaitable<Result<VersionGetResult>> Version::Get(ReadOptions options, const LookupKey& key,
+asio::awaitable<Result<VersionGetResult>> Version::Get(ReadOptions options,
+                                                       const LookupKey& key,
                                                        GetStats* stats) const {
   SeekCharger charger(stats);
   Candidates candidates(*this, *icmp_, key.internal_key());
   int level;
   while (const FileRef* f = candidates.Next(&level)) {
     charger.Consult(*f, level);
-    Result<table::LookupResult> r =
-        co_await table_cache_->Get(options, (*f)->number, (*f)->file_size, key.internal_key());
+    Result<table::LookupResult> r = co_await table_cache_->Get(
+        options, (*f)->number, (*f)->file_size, key.internal_key());
     std::optional<Result<VersionGetResult>> answer =
         Interpret(std::move(r), key.user_key(), icmp_->user_comparator(), (*f)->number);
     if (answer.has_value()) co_return std::move(*answer);
@@ -229,7 +232,8 @@ bool Version::OverlapInLevel(int level, const Slice* smallest_user_key,
   const std::vector<FileRef>& files = files_[level];
   if (level == 0) {
     for (const FileRef& f : files) {
-      if (!AfterFile(ucmp, smallest_user_key, *f) && !BeforeFile(ucmp, largest_user_key, *f)) {
+      if (!AfterFile(ucmp, smallest_user_key, *f) &&
+          !BeforeFile(ucmp, largest_user_key, *f)) {
         return true;
       }
     }
@@ -275,7 +279,8 @@ asio::awaitable<uint64_t> Version::ApproximateOffsetOf(const InternalKey& key) c
         // (level-0 files are not sorted by key).
         if (level > 0) break;
       } else {
-        Result<table::TableCache::Handle> h = co_await table_cache_->FindTable(f->number, f->file_size);
+        Result<table::TableCache::Handle> h =
+            co_await table_cache_->FindTable(f->number, f->file_size);
         if (h.ok()) result += h->value()->ApproximateOffsetOf(key.Encode());
       }
     }
@@ -285,7 +290,9 @@ asio::awaitable<uint64_t> Version::ApproximateOffsetOf(const InternalKey& key) c
 
 std::string Version::LevelSummary() const {
   std::string r = "files[";
-  for (int level = 0; level < kNumLevels; ++level) r += " " + std::to_string(files_[level].size());
+  for (int level = 0; level < kNumLevels; ++level) {
+    r += " " + std::to_string(files_[level].size());
+  }
   r += " ]";
   return r;
 }
@@ -344,7 +351,8 @@ bool Compaction::ShouldStopBefore(Slice internal_key) {
   // Charge the grandparent files that end before this key, once a key of
   // the output has been seen (the first key overlaps nothing before it).
   while (grandparent_index_ < grandparents_.size() &&
-         icmp_->Compare(internal_key, grandparents_[grandparent_index_]->largest.Encode()) > 0) {
+         icmp_->Compare(internal_key,
+                        grandparents_[grandparent_index_]->largest.Encode()) > 0) {
     if (seen_key_) overlapped_bytes_ += grandparents_[grandparent_index_]->file_size;
     ++grandparent_index_;
   }

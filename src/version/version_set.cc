@@ -59,7 +59,8 @@ struct ManifestCounters {
 // in internal-key order), repeatedly. A user key split across two files of a
 // level must move down whole; otherwise the older entries left behind would
 // be found before the newer ones that moved (LevelDB 1.21's boundary rule).
-void AddBoundaryInputs(const InternalKeyComparator& icmp, const std::vector<FileRef>& level_files,
+void AddBoundaryInputs(const InternalKeyComparator& icmp,
+                       const std::vector<FileRef>& level_files,
                        std::vector<FileRef>* inputs) {
   if (inputs->empty()) return;
   const Comparator* ucmp = icmp.user_comparator();
@@ -103,17 +104,23 @@ class VersionSet::Builder {
       if (bad_level(level)) return LevelError("compact pointer", level);
     }
     for (const auto& [level, number] : edit.deleted_files()) {
-      if (bad_level(level)) return LevelError("deleted file " + std::to_string(number), level);
+      if (bad_level(level)) {
+        return LevelError("deleted file " + std::to_string(number), level);
+      }
     }
     for (const auto& [level, meta] : edit.new_files()) {
-      if (bad_level(level)) return LevelError("new file " + std::to_string(meta.number), level);
+      if (bad_level(level)) {
+        return LevelError("new file " + std::to_string(meta.number), level);
+      }
     }
     for (const auto& [level, key] : edit.compact_pointers()) {
       compact_pointers_[level] = std::string(key.Encode());
     }
     // A file deleted from a level it is not in is forgotten: LevelDB ignores
     // such deletions too.
-    for (const auto& [level, number] : edit.deleted_files()) levels_[level].deleted.insert(number);
+    for (const auto& [level, number] : edit.deleted_files()) {
+      levels_[level].deleted.insert(number);
+    }
     for (const auto& [level, meta] : edit.new_files()) {
       levels_[level].deleted.erase(meta.number);
       levels_[level].added[meta.number] = std::make_shared<FileInfo>(meta);
@@ -131,7 +138,9 @@ class VersionSet::Builder {
       std::vector<FileRef> added;
       added.reserve(edits.added.size());
       for (const auto& [number, f] : edits.added) added.push_back(f);
-      const auto by_number = [](const FileRef& a, const FileRef& b) { return a->number < b->number; };
+      const auto by_number = [](const FileRef& a, const FileRef& b) {
+        return a->number < b->number;
+      };
       const auto by_smallest = [this](const FileRef& a, const FileRef& b) {
         const int r = icmp_->Compare(a->smallest.Encode(), b->smallest.Encode());
         return r != 0 ? r < 0 : a->number < b->number;
@@ -157,8 +166,9 @@ class VersionSet::Builder {
         if (level > 0 && !out.empty() &&
             icmp_->Compare(out.back()->largest.Encode(), f->smallest.Encode()) >= 0) {
           return Status::InvalidArgument(
-              "files " + std::to_string(out.back()->number) + " and " + std::to_string(f->number) +
-              " of level " + std::to_string(level) + " overlap: " + out.back()->largest.DebugString() +
+              "files " + std::to_string(out.back()->number) + " and " +
+              std::to_string(f->number) + " of level " + std::to_string(level) +
+              " overlap: " + out.back()->largest.DebugString() +
               " >= " + f->smallest.DebugString());
         }
         out.push_back(std::move(f));
@@ -180,7 +190,8 @@ class VersionSet::Builder {
 
   static Status LevelError(const std::string& what, int level) {
     return Status::InvalidArgument(what + " at level " + std::to_string(level) +
-                                   " (levels are 0.." + std::to_string(kNumLevels - 1) + ")");
+                                   " (levels are 0.." + std::to_string(kNumLevels - 1) +
+                                   ")");
   }
 
   const InternalKeyComparator* icmp_;
@@ -191,9 +202,9 @@ class VersionSet::Builder {
 
 // ------------------------------------------------------------- VersionSet
 
-VersionSet::VersionSet(std::string dbname, const Options& options, const io::FileSystem* fs,
-                       table::TableCache* table_cache, const InternalKeyComparator* icmp,
-                       Logger* logger)
+VersionSet::VersionSet(std::string dbname, const Options& options,
+                       const io::FileSystem* fs, table::TableCache* table_cache,
+                       const InternalKeyComparator* icmp, Logger* logger)
     : dbname_(std::move(dbname)),
       options_(options),
       fs_(fs),
@@ -230,6 +241,11 @@ asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
   if (!manifest_number.ok()) co_return manifest_number.status();
   const std::string path = io::DescriptorFileName(dbname_, *manifest_number);
   Result<std::unique_ptr<io::File>> file = fs_->Open(path, io::OpenMode::kRead);
+  if (!file.ok() && file.status().IsNotFound()) {
+    co_return Status::Corruption(
+        io::CurrentFileName(dbname_),
+        "names a MANIFEST that does not exist: " + file.status().ToString());
+  }
   if (!file.ok()) co_return file.status();
 
   const std::string ucmp_name = icmp_->user_comparator()->Name();
@@ -243,25 +259,36 @@ asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
     if (!more.ok()) co_return more.status();
     if (!reporter.first.ok()) co_return reporter.first;  // names the file and offset
     if (!*more) break;
-    const std::string where = path + " at offset " + std::to_string(reader.LastRecordOffset());
+    const std::string where =
+        path + " at offset " + std::to_string(reader.LastRecordOffset());
     VersionEdit edit;
-    if (Status s = edit.DecodeFrom(record); !s.ok()) co_return Status::Corruption(where, s.message());
-    if (edit.comparator() && *edit.comparator() != ucmp_name) {
-      co_return Status::InvalidArgument(dbname_, "comparator '" + *edit.comparator() +
-                                                     "' of the database does not match '" +
-                                                     ucmp_name + "'");
+    if (Status s = edit.DecodeFrom(record); !s.ok()) {
+      co_return Status::Corruption(where, s.message());
     }
-    if (Status s = builder.Apply(edit); !s.ok()) co_return Status::Corruption(where, s.message());
+    if (edit.comparator() && *edit.comparator() != ucmp_name) {
+      co_return Status::InvalidArgument(
+          dbname_, "comparator '" + *edit.comparator() +
+                       "' of the database does not match '" + ucmp_name + "'");
+    }
+    if (Status s = builder.Apply(edit); !s.ok()) {
+      co_return Status::Corruption(where, s.message());
+    }
     counters.Absorb(edit);
   }
-  if (const char* missing = counters.Missing()) co_return Status::Corruption(path, missing);
+  if (const char* missing = counters.Missing()) {
+    co_return Status::Corruption(path, missing);
+  }
 
   auto v = std::make_shared<Version>(icmp_, table_cache_, versions_made_ + 1);
-  if (Status s = builder.SaveTo(v.get()); !s.ok()) co_return Status::Corruption(path, s.message());
+  if (Status s = builder.SaveTo(v.get()); !s.ok()) {
+    co_return Status::Corruption(path, s.message());
+  }
   Finalize(v.get());
   ++versions_made_;
   for (int level = 0; level < kNumLevels; ++level) {
-    if (builder.compact_pointer(level)) compact_pointer_[level] = *builder.compact_pointer(level);
+    if (builder.compact_pointer(level)) {
+      compact_pointer_[level] = *builder.compact_pointer(level);
+    }
   }
   manifest_writer_.reset();
   manifest_file_.reset();
@@ -273,11 +300,13 @@ asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
   MarkFileNumberUsed(*manifest_number);
   MarkFileNumberUsed(log_number_.load());
   MarkFileNumberUsed(prev_log_number_.load());
-  CORODB_LOG(logger_, "recovered %s: log %llu, previous log %llu, next file %llu, last sequence %llu",
-             path.c_str(), static_cast<unsigned long long>(log_number_.load()),
-             static_cast<unsigned long long>(prev_log_number_.load()),
-             static_cast<unsigned long long>(next_file_number_.load()),
-             static_cast<unsigned long long>(last_sequence_.load()));
+  CORODB_LOG(
+      logger_,
+      "recovered %s: log %llu, previous log %llu, next file %llu, last sequence %llu",
+      path.c_str(), static_cast<unsigned long long>(log_number_.load()),
+      static_cast<unsigned long long>(prev_log_number_.load()),
+      static_cast<unsigned long long>(next_file_number_.load()),
+      static_cast<unsigned long long>(last_sequence_.load()));
   Install(std::move(v));
   *save_manifest = true;
   co_return Status::OK();
@@ -311,7 +340,9 @@ asio::awaitable<Status> VersionSet::LogAndApply(VersionEdit* edit) {
 
   ++versions_made_;
   for (int level = 0; level < kNumLevels; ++level) {
-    if (builder.compact_pointer(level)) compact_pointer_[level] = *builder.compact_pointer(level);
+    if (builder.compact_pointer(level)) {
+      compact_pointer_[level] = *builder.compact_pointer(level);
+    }
   }
   log_number_.store(*edit->log_number());
   prev_log_number_.store(*edit->prev_log_number());
@@ -338,7 +369,9 @@ asio::awaitable<Status> VersionSet::WriteManifest(const VersionEdit& edit,
   edit.EncodeTo(&record);
   manifest_writer_->AddRecord(record, &bytes);
   Status s = co_await manifest_file_->AppendAndSync(std::span<const char>(bytes));
-  if (s.ok() && new_manifest_number != 0) s = co_await SetCurrentFile(*fs_, dbname_, new_manifest_number);
+  if (s.ok() && new_manifest_number != 0) {
+    s = co_await SetCurrentFile(*fs_, dbname_, new_manifest_number);
+  }
   if (s.ok()) {
     if (new_manifest_number != 0) {
       manifest_file_number_.store(new_manifest_number);
@@ -361,7 +394,8 @@ asio::awaitable<Status> VersionSet::WriteManifest(const VersionEdit& edit,
       manifest_file_number_.store(new_manifest_number);
     } else if (named.ok() || named.status().IsNotFound()) {
       if (Status r = io::RemoveFile(path); !r.ok()) {
-        CORODB_LOG(logger_, "cannot remove abandoned %s: %s", path.c_str(), r.ToString().c_str());
+        CORODB_LOG(logger_, "cannot remove abandoned %s: %s", path.c_str(),
+                   r.ToString().c_str());
       }
     }
   }
@@ -382,14 +416,16 @@ void VersionSet::WriteSnapshot(VersionEdit* edit) const {
 }
 
 void VersionSet::Install(std::shared_ptr<const Version> v) {
-  CORODB_LOG(logger_, "version %llu installed: %s, log %llu, next file %llu, last sequence %llu",
+  CORODB_LOG(logger_,
+             "version %llu installed: %s, log %llu, next file %llu, last sequence %llu",
              static_cast<unsigned long long>(v->number()), v->LevelSummary().c_str(),
              static_cast<unsigned long long>(log_number_.load()),
              static_cast<unsigned long long>(next_file_number_.load()),
              static_cast<unsigned long long>(last_sequence_.load()));
   std::shared_ptr<const Version> old;  // released after mu_ (declared before the lock)
   std::lock_guard lock(mu_);
-  std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  std::erase_if(versions_,
+                [](const std::weak_ptr<const Version>& w) { return w.expired(); });
   versions_.push_back(v);
   old = std::exchange(current_, std::move(v));
 }
@@ -400,8 +436,9 @@ void VersionSet::Finalize(Version* v) const {
   // The last level is never compacted: there is no level below it.
   for (int level = 0; level < kNumLevels - 1; ++level) {
     const double score =
-        level == 0 ? static_cast<double>(v->files(0).size()) / config::kL0_CompactionTrigger
-                   : static_cast<double>(v->NumLevelBytes(level)) / MaxBytesForLevel(level);
+        level == 0
+            ? static_cast<double>(v->files(0).size()) / config::kL0_CompactionTrigger
+            : static_cast<double>(v->NumLevelBytes(level)) / MaxBytesForLevel(level);
     if (score > best_score) {
       best_level = level;
       best_score = score;
@@ -413,7 +450,9 @@ void VersionSet::Finalize(Version* v) const {
 
 int VersionSet::NumLevelFiles(int level) const { return current()->NumFiles(level); }
 
-uint64_t VersionSet::NumLevelBytes(int level) const { return current()->NumLevelBytes(level); }
+uint64_t VersionSet::NumLevelBytes(int level) const {
+  return current()->NumLevelBytes(level);
+}
 
 bool VersionSet::NeedsCompaction() const {
   const std::shared_ptr<const Version> v = current();
@@ -429,8 +468,8 @@ uint64_t VersionSet::MaxNextLevelOverlappingBytes() const {
   uint64_t result = 0;
   for (int level = 1; level < kNumLevels - 1; ++level) {
     for (const FileRef& f : v->files(level)) {
-      result = std::max(result, TotalFileSize(v->GetOverlappingInputs(level + 1, &f->smallest,
-                                                                      &f->largest)));
+      result = std::max(result, TotalFileSize(v->GetOverlappingInputs(
+                                    level + 1, &f->smallest, &f->largest)));
     }
   }
   return result;
@@ -438,7 +477,8 @@ uint64_t VersionSet::MaxNextLevelOverlappingBytes() const {
 
 void VersionSet::AddLiveFiles(std::set<uint64_t>* live) const {
   std::lock_guard lock(mu_);
-  std::erase_if(versions_, [](const std::weak_ptr<const Version>& w) { return w.expired(); });
+  std::erase_if(versions_,
+                [](const std::weak_ptr<const Version>& w) { return w.expired(); });
   for (const std::weak_ptr<const Version>& w : versions_) {
     // Held while its files are read; if this was the last reference, the
     // Version dies here, under mu_, which its destructor does not take.
@@ -461,7 +501,9 @@ void VersionSet::GetRange(const std::vector<FileRef>& files, InternalKey* smalle
   *smallest = files[0]->smallest;
   *largest = files[0]->largest;
   for (const FileRef& f : files) {
-    if (icmp_->Compare(f->smallest.Encode(), smallest->Encode()) < 0) *smallest = f->smallest;
+    if (icmp_->Compare(f->smallest.Encode(), smallest->Encode()) < 0) {
+      *smallest = f->smallest;
+    }
     if (icmp_->Compare(f->largest.Encode(), largest->Encode()) > 0) *largest = f->largest;
   }
 }
@@ -531,18 +573,21 @@ void VersionSet::SetupOtherInputs(Compaction* c) {
   // Grow the level's inputs to the whole range when that picks up no more
   // level + 1 files and the compaction stays small enough.
   if (!inputs1.empty()) {
-    std::vector<FileRef> expanded0 = v.GetOverlappingInputs(level, &all_start, &all_limit);
+    std::vector<FileRef> expanded0 =
+        v.GetOverlappingInputs(level, &all_start, &all_limit);
     AddBoundaryInputs(*icmp_, v.files(level), &expanded0);
     const uint64_t limit = config::kExpandedCompactionFiles * options_.max_file_size;
     if (expanded0.size() > inputs0.size() &&
         TotalFileSize(inputs1) + TotalFileSize(expanded0) < limit) {
       InternalKey new_start, new_limit;
       GetRange(expanded0, &new_start, &new_limit);
-      std::vector<FileRef> expanded1 = v.GetOverlappingInputs(level + 1, &new_start, &new_limit);
+      std::vector<FileRef> expanded1 =
+          v.GetOverlappingInputs(level + 1, &new_start, &new_limit);
       AddBoundaryInputs(*icmp_, v.files(level + 1), &expanded1);
       if (expanded1.size() == inputs1.size()) {
-        CORODB_LOG(logger_, "expanding compaction at level %d: %zu+%zu files to %zu+%zu files",
-                   level, inputs0.size(), inputs1.size(), expanded0.size(), expanded1.size());
+        CORODB_LOG(
+            logger_, "expanding compaction at level %d: %zu+%zu files to %zu+%zu files",
+            level, inputs0.size(), inputs1.size(), expanded0.size(), expanded1.size());
         smallest = std::move(new_start);
         largest = std::move(new_limit);
         inputs0 = std::move(expanded0);

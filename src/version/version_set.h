@@ -297,7 +297,8 @@ class VersionSet {
   // (nullptr: unbounded), or nullptr when none overlap. For level > 0 the
   // inputs are cut after the first file that brings their total to
   // max_file_size (the caller repeats from where it stopped, as LevelDB's
-  // CompactRange does). Marked is_manual().
+  // CompactRange does). Marked is_manual(). nullptr too for the last level
+  // (nothing lies below it).
   std::unique_ptr<Compaction> CompactRange(int level, const InternalKey* begin,
                                            const InternalKey* end);
   // Max bytes overlapping in the next level for any file of level >= 1

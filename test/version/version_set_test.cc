@@ -5,12 +5,11 @@
 #include <errno.h>
 
 #include <atomic>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <filesystem>
 #include <fstream>
 #include <thread>
-
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
 
 #include "io/fault_injection_backend.h"
 #include "log/log_reader.h"
@@ -35,7 +34,9 @@ using test::VersionEnv;
 // Orders user keys backwards; named differently from the bytewise order.
 class ReverseComparator final : public Comparator {
  public:
-  int Compare(Slice a, Slice b) const override { return BytewiseComparator()->Compare(b, a); }
+  int Compare(Slice a, Slice b) const override {
+    return BytewiseComparator()->Compare(b, a);
+  }
   const char* Name() const override { return "test.ReverseComparator"; }
   void FindShortestSeparator(std::string*, Slice) const override {}
   void FindShortSuccessor(std::string*) const override {}
@@ -43,7 +44,8 @@ class ReverseComparator final : public Comparator {
 
 std::string ReadFileBytes(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
 }
 
 void WriteFileBytes(const std::string& path, const std::string& bytes) {
@@ -69,7 +71,8 @@ std::vector<uint64_t> ManifestNumbers(const std::string& dir) {
 
 // Every record of MANIFEST-`number`, decoded; the test fails on damage.
 std::vector<VersionEdit> ReadManifest(VersionEnv& env, uint64_t number) {
-  auto file = env.fs.Open(io::DescriptorFileName(env.dbname, number), io::OpenMode::kRead);
+  auto file =
+      env.fs.Open(io::DescriptorFileName(env.dbname, number), io::OpenMode::kRead);
   BOOST_REQUIRE(file.ok());
   log::Reader reader(**file, nullptr, /*checksum=*/true);
   std::vector<VersionEdit> edits;
@@ -86,7 +89,8 @@ std::vector<VersionEdit> ReadManifest(VersionEnv& env, uint64_t number) {
 }
 
 // Writes `edits` as MANIFEST-`number` and points CURRENT at it.
-void WriteManifest(VersionEnv& env, uint64_t number, const std::vector<VersionEdit>& edits) {
+void WriteManifest(VersionEnv& env, uint64_t number,
+                   const std::vector<VersionEdit>& edits) {
   log::Writer writer;
   std::string bytes;
   for (const VersionEdit& edit : edits) {
@@ -163,7 +167,8 @@ void CheckSameFiles(const Version& a, const Version& b) {
 
 BOOST_AUTO_TEST_SUITE(VersionSetTest)
 
-BOOST_DATA_TEST_CASE(RecoverRestoresWhatLogAndApplyWrote, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(RecoverRestoresWhatLogAndApplyWrote, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   ApplyThreeEdits(env);
   const VersionSet& set = *env.vset;
@@ -190,8 +195,8 @@ BOOST_DATA_TEST_CASE(RecoverRestoresWhatLogAndApplyWrote, bdata::make(BackendNam
 // After Recover, the first LogAndApply writes a new MANIFEST whose first
 // record is the whole state (comparator, compact pointers, every file);
 // CURRENT names it, and the old MANIFEST is no longer needed.
-BOOST_DATA_TEST_CASE(RecoverStartsANewManifestThatSupersedesTheOld, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(RecoverStartsANewManifestThatSupersedesTheOld,
+                     bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   ApplyThreeEdits(env);
   const uint64_t old_manifest = env.vset->manifest_file_number();
@@ -224,8 +229,9 @@ BOOST_DATA_TEST_CASE(RecoverStartsANewManifestThatSupersedesTheOld, bdata::make(
   for (const auto& [level, meta] : snapshot.new_files()) {
     files.push_back(std::to_string(level) + ":" + std::to_string(meta.number));
   }
-  BOOST_TEST(files == (std::vector<std::string>{"0:4", "1:5", "1:6", "1:8", "3:10", "4:7"}),
-             boost::test_tools::per_element());
+  BOOST_TEST(
+      files == (std::vector<std::string>{"0:4", "1:5", "1:6", "1:8", "3:10", "4:7"}),
+      boost::test_tools::per_element());
 
   // The old MANIFEST is superseded: without it, the state is still there.
   BOOST_REQUIRE(io::RemoveFile(io::DescriptorFileName(env.dbname, old_manifest)).ok());
@@ -237,16 +243,20 @@ BOOST_DATA_TEST_CASE(RecoverStartsANewManifestThatSupersedesTheOld, bdata::make(
   BOOST_TEST(third->log_number() == 9u);
 }
 
-BOOST_DATA_TEST_CASE(ComparatorMismatchIsInvalidArgument, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(ComparatorMismatchIsInvalidArgument, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   env.AddFile(1, Meta(5, 100, "a", "b"));
   ReverseComparator reverse;
   InternalKeyComparator reverse_icmp(&reverse);
-  VersionSet other(env.dbname, env.options, &env.fs, env.table_cache.get(), &reverse_icmp, nullptr);
+  VersionSet other(env.dbname, env.options, &env.fs, env.table_cache.get(), &reverse_icmp,
+                   nullptr);
   const Status s = env.Recover(other);
   BOOST_TEST(s.IsInvalidArgument(), s.ToString());
-  BOOST_TEST(s.ToString().find("leveldb.BytewiseComparator") != std::string::npos, s.ToString());
-  BOOST_TEST(s.ToString().find("test.ReverseComparator") != std::string::npos, s.ToString());
+  BOOST_TEST(s.ToString().find("leveldb.BytewiseComparator") != std::string::npos,
+             s.ToString());
+  BOOST_TEST(s.ToString().find("test.ReverseComparator") != std::string::npos,
+             s.ToString());
   BOOST_TEST(other.current()->NumFiles(1) == 0);
 }
 
@@ -254,12 +264,26 @@ BOOST_DATA_TEST_CASE(BadCurrentIsCorruption,
                      bdata::make(BackendNames()) *
                          bdata::make({std::string("MANIFEST-000002"), std::string(""),
                                       std::string("\n"), std::string("MANIFEST-\n"),
-                                      std::string("000002.log\n"), std::string("MANIFEST-000002\n\n")}),
+                                      std::string("000002.log\n"),
+                                      std::string("MANIFEST-000002\n\n")}),
                      backend, contents) {
   VersionEnv env(MakeBackendByName(backend));
   env.AddFile(1, Meta(5, 100, "a", "b"));
   BOOST_REQUIRE(env.vset->manifest_file_number() == 2u);
   WriteFileBytes(io::CurrentFileName(env.dbname), contents);
+  auto set = env.NewSet();
+  const Status s = env.Recover(*set);
+  BOOST_TEST(s.IsCorruption(), s.ToString());
+  BOOST_TEST(s.ToString().find("CURRENT") != std::string::npos, s.ToString());
+}
+
+BOOST_DATA_TEST_CASE(CurrentNamingAMissingManifestIsCorruption,
+                     bdata::make(BackendNames()), backend) {
+  VersionEnv env(MakeBackendByName(backend));
+  env.AddFile(1, Meta(5, 100, "a", "b"));
+  BOOST_REQUIRE(
+      io::RemoveFile(io::DescriptorFileName(env.dbname, env.vset->manifest_file_number()))
+          .ok());
   auto set = env.NewSet();
   const Status s = env.Recover(*set);
   BOOST_TEST(s.IsCorruption(), s.ToString());
@@ -277,10 +301,12 @@ BOOST_DATA_TEST_CASE(MissingCurrentIsNotFound, bdata::make(BackendNames()), back
 // last edit — is Corruption naming the MANIFEST and the offset; nothing is
 // installed.
 BOOST_DATA_TEST_CASE(FlippedManifestByteIsCorruptionNamingFileAndOffset,
-                     bdata::make(BackendNames()) * bdata::make({0, 9, -1}), backend, where) {
+                     bdata::make(BackendNames()) * bdata::make({0, 9, -1}), backend,
+                     where) {
   VersionEnv env(MakeBackendByName(backend));
   ApplyThreeEdits(env);
-  const std::string path = io::DescriptorFileName(env.dbname, env.vset->manifest_file_number());
+  const std::string path =
+      io::DescriptorFileName(env.dbname, env.vset->manifest_file_number());
   std::string bytes = ReadFileBytes(path);
   const size_t offset = where >= 0 ? static_cast<size_t>(where) : bytes.size() - 1;
   bytes[offset] = static_cast<char>(bytes[offset] ^ 0x10);
@@ -295,7 +321,8 @@ BOOST_DATA_TEST_CASE(FlippedManifestByteIsCorruptionNamingFileAndOffset,
 }
 
 BOOST_DATA_TEST_CASE(ManifestWithoutCountersIsCorruption,
-                     bdata::make(BackendNames()) * bdata::make({0, 1, 2}), backend, missing) {
+                     bdata::make(BackendNames()) * bdata::make({0, 1, 2}), backend,
+                     missing) {
   VersionEnv env(MakeBackendByName(backend));
   VersionEdit edit;
   edit.SetComparatorName(BytewiseComparator()->Name());
@@ -312,8 +339,8 @@ BOOST_DATA_TEST_CASE(ManifestWithoutCountersIsCorruption,
   BOOST_TEST(s.ToString().find("MANIFEST-000001") != std::string::npos, s.ToString());
 }
 
-BOOST_DATA_TEST_CASE(OverlappingFilesInAManifestAreCorruption, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(OverlappingFilesInAManifestAreCorruption,
+                     bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   VersionEdit files;
   files.AddFile(1, Meta(5, 100, "a", "m"));
@@ -344,8 +371,8 @@ BOOST_DATA_TEST_CASE(OverlappingFilesInAManifestAreCorruption, bdata::make(Backe
 
 // A user key split across two files of a level (as compactions may leave
 // it) is not an overlap: the files are ordered by internal key.
-BOOST_DATA_TEST_CASE(FilesSharingABoundaryUserKeyAreNotAnOverlap, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(FilesSharingABoundaryUserKeyAreNotAnOverlap,
+                     bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   VersionEdit files;
   files.AddFile(1, FileMetaData{6, 100, IK("k", 40), IK("z", 1)});
@@ -358,21 +385,27 @@ BOOST_DATA_TEST_CASE(FilesSharingABoundaryUserKeyAreNotAnOverlap, bdata::make(Ba
 }
 
 // Files at level 0 are kept by number, oldest first, whatever their keys or
-// the order of the edit.
-BOOST_DATA_TEST_CASE(LevelZeroIsOrderedByFileNumber, bdata::make(BackendNames()), backend) {
+// the order of the edit; deeper levels by smallest key, whatever their numbers.
+BOOST_DATA_TEST_CASE(LevelsAreOrdered, bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   VersionEdit edit;
   edit.AddFile(0, Meta(9, 100, "a", "b"));
   edit.AddFile(0, Meta(4, 100, "x", "z"));
+  edit.AddFile(1, Meta(3, 100, "x", "z"));
+  edit.AddFile(1, Meta(8, 100, "a", "b"));
   BOOST_REQUIRE(env.Apply(edit).ok());
   env.AddFile(0, Meta(6, 100, "c", "d"));
+  env.AddFile(1, Meta(7, 100, "c", "d"));
   BOOST_TEST(Numbers(*env.vset->current(), 0) == (std::vector<uint64_t>{4, 6, 9}));
+  BOOST_TEST(Numbers(*env.vset->current(), 1) == (std::vector<uint64_t>{8, 7, 3}));
   auto set = env.NewSet();
   BOOST_REQUIRE(env.Recover(*set).ok());
   BOOST_TEST(Numbers(*set->current(), 0) == (std::vector<uint64_t>{4, 6, 9}));
+  BOOST_TEST(Numbers(*set->current(), 1) == (std::vector<uint64_t>{8, 7, 3}));
 }
 
-BOOST_DATA_TEST_CASE(LogAndApplyRefusesBadEditsBeforeWriting, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(LogAndApplyRefusesBadEditsBeforeWriting, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   env.AddFile(1, Meta(5, 100, "a", "m"));
   const auto before = env.vset->current();
@@ -442,13 +475,27 @@ BOOST_DATA_TEST_CASE(FailedManifestWriteInstallsNothing,
   const auto before = set->current();
 
   switch (fault) {
-    case Fault::kNewManifestWrite: faults->FailNthWrite(1, EIO); break;
-    case Fault::kNewManifestSync: faults->FailNthSync(1, EIO); break;
-    case Fault::kCurrentWrite: faults->FailNthWrite(2, EIO); break;
-    case Fault::kCurrentSync: faults->FailNthSync(2, EIO); break;
-    case Fault::kDirectorySync: faults->FailNthSync(3, EIO); break;
-    case Fault::kAppendWrite: faults->FailNthWrite(1, EIO); break;
-    case Fault::kAppendSync: faults->FailNthSync(1, EIO); break;
+    case Fault::kNewManifestWrite:
+      faults->FailNthWrite(1, EIO);
+      break;
+    case Fault::kNewManifestSync:
+      faults->FailNthSync(1, EIO);
+      break;
+    case Fault::kCurrentWrite:
+      faults->FailNthWrite(2, EIO);
+      break;
+    case Fault::kCurrentSync:
+      faults->FailNthSync(2, EIO);
+      break;
+    case Fault::kDirectorySync:
+      faults->FailNthSync(3, EIO);
+      break;
+    case Fault::kAppendWrite:
+      faults->FailNthWrite(1, EIO);
+      break;
+    case Fault::kAppendSync:
+      faults->FailNthSync(1, EIO);
+      break;
   }
   VersionEdit failing;
   failing.AddFile(2, Meta(20, 100, "c", "d"));
@@ -460,8 +507,9 @@ BOOST_DATA_TEST_CASE(FailedManifestWriteInstallsNothing,
   const uint64_t named = *Run(ReadCurrentFile(env.fs, env.dbname));
   if (fault == Fault::kDirectorySync) {
     BOOST_TEST(named > manifest_before);
-    BOOST_TEST(ManifestNumbers(env.dbname) == (std::vector<uint64_t>{manifest_before, named}),
-               boost::test_tools::per_element());
+    BOOST_TEST(
+        ManifestNumbers(env.dbname) == (std::vector<uint64_t>{manifest_before, named}),
+        boost::test_tools::per_element());
   } else {
     BOOST_TEST(named == manifest_before);
     BOOST_TEST(ManifestNumbers(env.dbname) == std::vector<uint64_t>{manifest_before},
@@ -500,7 +548,8 @@ BOOST_DATA_TEST_CASE(FailedFirstManifestIsRemoved, bdata::make(BackendNames()), 
   BOOST_TEST(recovered->LevelSummary() == "files[ 0 0 0 1 0 0 0 ]");
 }
 
-BOOST_DATA_TEST_CASE(AddLiveFilesKeepsFilesOfHeldVersions, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(AddLiveFilesKeepsFilesOfHeldVersions, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   VersionSet& set = *env.vset;
   env.AddFile(1, Meta(5, 100, "a", "b"));

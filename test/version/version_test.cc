@@ -30,9 +30,12 @@ using Entries = std::vector<std::pair<InternalKey, std::string>>;
 void BuildLevels(VersionEnv& env) {
   VersionEdit edit;
   edit.AddFile(0, env.WriteTable(5, {{IK("k", 10), "old-k"}, {IK("m", 11), "old-m"}}));
-  edit.AddFile(0, env.WriteTable(7, {{IK("k", 20), "new-k"}, {IK("n", 21, kTypeDeletion), ""}}));
-  edit.AddFile(1, env.WriteTable(8, {{IK("a", 5), "a1"}, {IK("c", 5), "c1"}, {IK("e", 5), "e1"}}));
-  edit.AddFile(2, env.WriteTable(12, {{IK("d", 2), "d2"}, {IK("n", 2), "n2"}, {IK("r", 2), "r2"}}));
+  edit.AddFile(
+      0, env.WriteTable(7, {{IK("k", 20), "new-k"}, {IK("n", 21, kTypeDeletion), ""}}));
+  edit.AddFile(
+      1, env.WriteTable(8, {{IK("a", 5), "a1"}, {IK("c", 5), "c1"}, {IK("e", 5), "e1"}}));
+  edit.AddFile(2, env.WriteTable(
+                      12, {{IK("d", 2), "d2"}, {IK("n", 2), "n2"}, {IK("r", 2), "r2"}}));
   env.vset->MarkFileNumberUsed(12);
   const Status s = env.Apply(std::move(edit));
   BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -42,9 +45,12 @@ void BuildLevels(VersionEnv& env) {
 std::string Describe(const Result<VersionGetResult>& r) {
   if (!r.ok()) return r.status().ToString();
   switch (r->kind) {
-    case VersionGetResult::kFound: return r->value;
-    case VersionGetResult::kDeleted: return "DELETED";
-    case VersionGetResult::kNotFound: return "NOT_FOUND";
+    case VersionGetResult::kFound:
+      return r->value;
+    case VersionGetResult::kDeleted:
+      return "DELETED";
+    case VersionGetResult::kNotFound:
+      return "NOT_FOUND";
   }
   return "?";
 }
@@ -64,15 +70,15 @@ BOOST_DATA_TEST_CASE(GetFindsNewestEntryAtOrBelowTheSequence, bdata::make(Backen
   BuildLevels(env);
   const auto v = env.vset->current();
   BOOST_TEST(Numbers(*v, 0) == (std::vector<uint64_t>{5, 7}));
-  BOOST_TEST(Get(*v, "k") == "new-k");   // L0: the newer file wins
+  BOOST_TEST(Get(*v, "k") == "new-k");  // L0: the newer file wins
   BOOST_TEST(Get(*v, "k", 20) == "new-k");
   BOOST_TEST(Get(*v, "k", 19) == "old-k");  // newer entries are invisible
   BOOST_TEST(Get(*v, "k", 9) == "NOT_FOUND");
-  BOOST_TEST(Get(*v, "m") == "old-m");   // in the older L0 file only
+  BOOST_TEST(Get(*v, "m") == "old-m");    // in the older L0 file only
   BOOST_TEST(Get(*v, "n") == "DELETED");  // the L0 deletion hides L2's value...
   BOOST_TEST(Get(*v, "n", 20) == "n2");   // ...but not from an older snapshot
   BOOST_TEST(Get(*v, "c") == "c1");
-  BOOST_TEST(Get(*v, "d") == "d2");       // L1's file covers d but has none
+  BOOST_TEST(Get(*v, "d") == "d2");  // L1's file covers d but has none
   BOOST_TEST(Get(*v, "r") == "r2");
   BOOST_TEST(Get(*v, "b") == "NOT_FOUND");
   BOOST_TEST(Get(*v, "l") == "NOT_FOUND");
@@ -83,13 +89,20 @@ BOOST_DATA_TEST_CASE(GetFindsNewestEntryAtOrBelowTheSequence, bdata::make(Backen
 // TryGet answers only without I/O: nullopt while a table it needs is not
 // open; once Get opened the tables and cached their blocks, the same
 // answers as Get.
-BOOST_DATA_TEST_CASE(TryGetAnswersWithoutIOOrDefers, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(TryGetAnswersWithoutIOOrDefers, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   BuildLevels(env);
   const auto v = env.vset->current();
   const std::vector<std::pair<std::string, SequenceNumber>> lookups = {
-      {"k", kMaxSequenceNumber}, {"k", 19}, {"m", kMaxSequenceNumber}, {"n", kMaxSequenceNumber},
-      {"n", 20}, {"c", kMaxSequenceNumber}, {"d", kMaxSequenceNumber}, {"b", kMaxSequenceNumber},
+      {"k", kMaxSequenceNumber},
+      {"k", 19},
+      {"m", kMaxSequenceNumber},
+      {"n", kMaxSequenceNumber},
+      {"n", 20},
+      {"c", kMaxSequenceNumber},
+      {"d", kMaxSequenceNumber},
+      {"b", kMaxSequenceNumber},
       {"zz", kMaxSequenceNumber}};
   GetStats stats;
   {
@@ -113,7 +126,8 @@ BOOST_DATA_TEST_CASE(TryGetAnswersWithoutIOOrDefers, bdata::make(BackendNames())
   }
 }
 
-BOOST_DATA_TEST_CASE(TableDamageIsReportedNotSkipped, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(TableDamageIsReportedNotSkipped, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   BuildLevels(env);
   const auto v = env.vset->current();
@@ -128,8 +142,8 @@ BOOST_DATA_TEST_CASE(TableDamageIsReportedNotSkipped, bdata::make(BackendNames()
 // Seek statistics as LevelDB's: a lookup that consults two files charges the
 // first; when a file's allowed seeks run out, UpdateStats says so once, and
 // the file becomes the next (seek-triggered) compaction.
-BOOST_DATA_TEST_CASE(SeeksChargeTheFirstFileAndTriggerItsCompaction, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(SeeksChargeTheFirstFileAndTriggerItsCompaction,
+                     bdata::make(BackendNames()), backend) {
   VersionEnv env(MakeBackendByName(backend));
   BuildLevels(env);
   const auto v = env.vset->current();
@@ -140,6 +154,9 @@ BOOST_DATA_TEST_CASE(SeeksChargeTheFirstFileAndTriggerItsCompaction, bdata::make
   BOOST_REQUIRE(stats.seek_file != nullptr);
   BOOST_TEST(stats.seek_file->number == 7u);
   BOOST_TEST(stats.seek_file_level == 0);
+  BOOST_TEST(Get(*v, "l", kMaxSequenceNumber, &stats) == "NOT_FOUND");  // 7, 5, then 12
+  BOOST_REQUIRE(stats.seek_file != nullptr);
+  BOOST_TEST(stats.seek_file->number == 7u);  // still the first
   BOOST_TEST(Get(*v, "zz", kMaxSequenceNumber, &stats) == "NOT_FOUND");  // reset: none
   BOOST_TEST(stats.seek_file == nullptr);
   BOOST_TEST(Get(*v, "d", kMaxSequenceNumber, &stats) == "d2");  // 8, then 12
@@ -193,7 +210,8 @@ BOOST_AUTO_TEST_CASE(GetOverlappingInputsWidensLevelZeroRanges) {
   const auto v = env.vset->current();
   const InternalKey a = IK("a"), b = IK("b"), d = IK("d"), f = IK("f"), z = IK("z");
   // [a, b] touches 1 (to c), which touches 3 (to f), which touches 2 (to g).
-  BOOST_TEST(Numbers(v->GetOverlappingInputs(0, &a, &b)) == (std::vector<uint64_t>{1, 2, 3}));
+  BOOST_TEST(Numbers(v->GetOverlappingInputs(0, &a, &b)) ==
+             (std::vector<uint64_t>{1, 2, 3}));
   BOOST_TEST(Numbers(v->GetOverlappingInputs(0, &z, nullptr)).empty());
   BOOST_TEST(Numbers(v->GetOverlappingInputs(0, nullptr, nullptr)) ==
              (std::vector<uint64_t>{1, 2, 3, 4}));
@@ -201,12 +219,16 @@ BOOST_AUTO_TEST_CASE(GetOverlappingInputsWidensLevelZeroRanges) {
   BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &a, &b)) == std::vector<uint64_t>{11});
   BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &d, &d)).empty());
   BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &d, &f)) == std::vector<uint64_t>{12});
-  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, nullptr, &d)) == std::vector<uint64_t>{11});
-  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &f, nullptr)) == (std::vector<uint64_t>{12, 13}));
+  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, nullptr, &d)) ==
+             std::vector<uint64_t>{11});
+  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &f, nullptr)) ==
+             (std::vector<uint64_t>{12, 13}));
   // User keys decide, whatever the sequence numbers.
   const InternalKey c_old = IK("c", 1), c_new = IK("c", 999);
-  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &c_old, &c_old)) == std::vector<uint64_t>{11});
-  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &c_new, &c_new)) == std::vector<uint64_t>{11});
+  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &c_old, &c_old)) ==
+             std::vector<uint64_t>{11});
+  BOOST_TEST(Numbers(v->GetOverlappingInputs(1, &c_new, &c_new)) ==
+             std::vector<uint64_t>{11});
 }
 
 BOOST_DATA_TEST_CASE(OverlapInLevelByUserKeyRange, bdata::make({0, 1}), level) {
@@ -217,8 +239,10 @@ BOOST_DATA_TEST_CASE(OverlapInLevelByUserKeyRange, bdata::make({0, 1}), level) {
   BOOST_REQUIRE(env.Apply(edit).ok());
   const auto v = env.vset->current();
   auto overlaps = [&](const char* lo, const char* hi) {
-    const Slice l = lo != nullptr ? Slice(lo) : Slice(), h = hi != nullptr ? Slice(hi) : Slice();
-    return v->OverlapInLevel(level, lo != nullptr ? &l : nullptr, hi != nullptr ? &h : nullptr);
+    const Slice l = lo != nullptr ? Slice(lo) : Slice(),
+                h = hi != nullptr ? Slice(hi) : Slice();
+    return v->OverlapInLevel(level, lo != nullptr ? &l : nullptr,
+                             hi != nullptr ? &h : nullptr);
   };
   BOOST_TEST(!overlaps("a", "b"));
   BOOST_TEST(overlaps("a", "c"));
@@ -253,7 +277,8 @@ BOOST_AUTO_TEST_CASE(PickLevelForMemTableOutputFollowsLevelDB) {
       {{{1, Meta(1, 100, "a", "c")}}, 0, "overlaps level 1"},
       {{{2, Meta(1, 100, "d", "z")}}, 1, "overlaps level 2"},
       {{{2, Meta(1, 21 * kMiB, "x", "z")}}, 2, "level 2 elsewhere"},
-      {{{2, Meta(1, 11 * kMiB, "a", "c")}, {2, Meta(2, 10 * kMiB, "d", "e")}}, 0,
+      {{{2, Meta(1, 11 * kMiB, "a", "c")}, {2, Meta(2, 10 * kMiB, "d", "e")}},
+       0,
        "level 2 overlap over the grandparent limit"},
       {{{3, Meta(1, 21 * kMiB, "a", "z")}}, 1, "level 3 overlap over the limit"},
       {{{3, Meta(1, 20 * kMiB, "a", "z")}}, 2, "level 3 overlap at the limit"},
@@ -265,12 +290,14 @@ BOOST_AUTO_TEST_CASE(PickLevelForMemTableOutputFollowsLevelDB) {
       VersionEdit edit;
       for (const auto& [level, meta] : c.files) edit.AddFile(level, meta);
       BOOST_REQUIRE(env.Apply(edit).ok());
-      BOOST_TEST(env.vset->current()->PickLevelForMemTableOutput("c", "e", max_file) == c.expected);
+      BOOST_TEST(env.vset->current()->PickLevelForMemTableOutput("c", "e", max_file) ==
+                 c.expected);
     }
   }
 }
 
-BOOST_DATA_TEST_CASE(ApproximateOffsetsFollowKeyOrder, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(ApproximateOffsetsFollowKeyOrder, bdata::make(BackendNames()),
+                     backend) {
   VersionEnv env(MakeBackendByName(backend));
   env.options.compression = CompressionType::kNoCompression;
   auto entries = [](const std::string& prefix, int n) {

@@ -3,13 +3,12 @@
 // through the table builder.
 #pragma once
 
+#include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <boost/test/unit_test.hpp>
 
 #include "corodb/filter_policy.h"
 #include "format/dbformat.h"
@@ -27,7 +26,8 @@ namespace corodb::test {
 constexpr uint64_t kMiB = 1 << 20;
 
 // Internal key of `user_key` at `seq`.
-inline InternalKey IK(Slice user_key, SequenceNumber seq = 100, ValueType type = kTypeValue) {
+inline InternalKey IK(Slice user_key, SequenceNumber seq = 100,
+                      ValueType type = kTypeValue) {
   return InternalKey(user_key, seq, type);
 }
 
@@ -57,7 +57,8 @@ class VersionEnv {
  public:
   // The directory is a new temp directory, or `existing` when given.
   explicit VersionEnv(std::shared_ptr<io::Backend> backend,
-                      const Comparator* ucmp = BytewiseComparator(), std::string existing = "")
+                      const Comparator* ucmp = BytewiseComparator(),
+                      std::string existing = "")
       : dbname(existing.empty() ? dir.path() : std::move(existing)),
         fs(std::move(backend)),
         icmp(ucmp),
@@ -69,7 +70,8 @@ class VersionEnv {
 
   // A fresh set over the directory (nothing read yet).
   std::unique_ptr<VersionSet> NewSet() {
-    return std::make_unique<VersionSet>(dbname, options, &fs, table_cache.get(), &icmp, nullptr);
+    return std::make_unique<VersionSet>(dbname, options, &fs, table_cache.get(), &icmp,
+                                        nullptr);
   }
 
   Status Apply(VersionEdit edit) { return Apply(*vset, std::move(edit)); }
@@ -91,8 +93,8 @@ class VersionEnv {
 
   // Writes table `number` holding `entries` (internal keys in order, with
   // values) and returns its metadata.
-  FileMetaData WriteTable(uint64_t number,
-                          const std::vector<std::pair<InternalKey, std::string>>& entries) {
+  FileMetaData WriteTable(
+      uint64_t number, const std::vector<std::pair<InternalKey, std::string>>& entries) {
     const Result<uint64_t> size = Run(WriteTableFile(number, entries));
     BOOST_REQUIRE_MESSAGE(size.ok(), size.status().ToString());
     return FileMetaData{number, *size, entries.front().first, entries.back().first};
@@ -120,8 +122,8 @@ class VersionEnv {
     Result<std::unique_ptr<io::File>> file =
         fs.Open(io::TableFileName(dbname, number), io::OpenMode::kCreate);
     if (!file.ok()) co_return file.status();
-    table::TableBuilder builder(table::TableOptionsForDb(options, &icmp, block_cache.get()),
-                                file->get());
+    table::TableBuilder builder(
+        table::TableOptionsForDb(options, &icmp, block_cache.get()), file->get());
     for (const auto& [key, value] : entries) builder.Add(key.Encode(), value);
     if (Status s = co_await builder.Finish(); !s.ok()) co_return s;
     co_return builder.FileSize();
