@@ -259,6 +259,10 @@ class DBImpl final : public DB, private CommitTarget {
   uint64_t bg_progress_ = 0;            // guarded by bg_mu_
   struct ProgressWaiter {
     boost::asio::any_io_executor ex;  // where the waiter resumes
+    // Outstanding work on `ex` until the post that resumes the waiter has
+    // returned: the waiter's context (e.g. the one Close runs on in the
+    // destructor) cannot finish and be destroyed under the posting thread.
+    boost::asio::any_io_executor work;
     boost::asio::any_completion_handler<void()> handler;
   };
   std::vector<ProgressWaiter> progress_waiters_;  // guarded by bg_mu_

@@ -12,6 +12,8 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
+#include <boost/asio/execution/outstanding_work.hpp>
+#include <boost/asio/prefer.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
@@ -137,6 +139,7 @@ void DBImpl::NotifyBackgroundProgress() {
   }
   for (ProgressWaiter& w : waiters) {
     asio::post(w.ex, [h = std::move(w.handler)]() mutable { std::move(h)(); });
+    w.work = asio::any_io_executor();  // only now may the waiter's context finish
   }
 }
 
@@ -150,7 +153,8 @@ asio::awaitable<void> DBImpl::AwaitBackgroundProgress(uint64_t seen) {
           asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(); });
           return;
         }
-        progress_waiters_.push_back(ProgressWaiter{ex, std::move(handler)});
+        progress_waiters_.push_back(ProgressWaiter{
+            ex, asio::prefer(ex, asio::execution::outstanding_work.tracked), std::move(handler)});
       },
       asio::use_awaitable);
 }
@@ -614,8 +618,16 @@ asio::awaitable<void> DBImpl::PaceCompaction(std::chrono::steady_clock::time_poi
   if (rate > 0) {
     const auto due = start + std::chrono::microseconds(bytes_written * 1000000 / rate);
     if (due > std::chrono::steady_clock::now()) {
-      asio::steady_timer timer(co_await asio::this_coro::executor, due);
-      co_await timer.async_wait(asio::use_awaitable);
+      // In slices of at most 10 ms, so a pending flush or Close waits no
+      // longer than that for the compaction to look up.
+      asio::steady_timer timer(co_await asio::this_coro::executor);
+      while (!imm_pending_.load(std::memory_order_relaxed) &&
+             !bg_stop_requested_.load(std::memory_order_relaxed)) {
+        const auto now = std::chrono::steady_clock::now();
+        if (now >= due) break;
+        timer.expires_at(std::min(due, now + std::chrono::milliseconds(10)));
+        co_await timer.async_wait(asio::use_awaitable);
+      }
       co_return;
     }
   }
