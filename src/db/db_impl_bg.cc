@@ -395,9 +395,10 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
   // after all (the record may be on disk); the next Open removes it if not.
   // Obsolete-file deletion is off after a background failure.
   if (!s.ok()) co_return s;
-  InstallView(versions_->current(), flush.mem.get());
+  // Statistics first: whoever sees the new view sees them too.
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   stats_.flush_bytes.fetch_add(meta.file_size, std::memory_order_relaxed);
+  InstallView(versions_->current(), flush.mem.get());
   CORODB_LOG(info_log_.get(), "flushed memtable to table #%llu (%llu bytes); %s",
              static_cast<unsigned long long>(meta.number),
              static_cast<unsigned long long>(meta.file_size), versions_->LevelSummary().c_str());
@@ -416,8 +417,8 @@ asio::awaitable<Status> DBImpl::RunCompaction(Compaction* c) {
     c->edit()->AddFile(c->level() + 1, f->meta());
     s = co_await versions_->LogAndApply(c->edit());
     if (s.ok()) {
-      InstallView(versions_->current(), nullptr);
       stats_.trivial_moves.fetch_add(1, std::memory_order_relaxed);
+      InstallView(versions_->current(), nullptr);
       CORODB_LOG(info_log_.get(), "moved #%llu to level %d (%llu bytes); %s",
                  static_cast<unsigned long long>(f->number), c->level() + 1,
                  static_cast<unsigned long long>(f->file_size), versions_->LevelSummary().c_str());
@@ -578,7 +579,13 @@ asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
     for (const FileMetaData& meta : outputs) c->edit()->AddFile(c->level() + 1, meta);
     s = co_await versions_->LogAndApply(c->edit());
     installed = s.ok();
-    if (installed) InstallView(versions_->current(), nullptr);
+    if (installed) {
+      // Statistics first: whoever sees the new view sees them too.
+      stats_.compactions.fetch_add(1, std::memory_order_relaxed);
+      stats_.compaction_bytes_read.fetch_add(bytes_read, std::memory_order_relaxed);
+      stats_.compaction_bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);
+      InstallView(versions_->current(), nullptr);
+    }
   }
   // Outputs of a compaction that failed before LogAndApply (or was
   // abandoned) are named by no MANIFEST: remove them. After a failed
@@ -595,12 +602,7 @@ asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
     }
   }
   const uint64_t micros = MicrosSince(start);
-  if (installed) {
-    stats_.compactions.fetch_add(1, std::memory_order_relaxed);
-    stats_.compaction_bytes_read.fetch_add(bytes_read, std::memory_order_relaxed);
-    stats_.compaction_bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);
-    stats_.compaction_micros.fetch_add(micros, std::memory_order_relaxed);
-  }
+  if (installed) stats_.compaction_micros.fetch_add(micros, std::memory_order_relaxed);
   CORODB_LOG(info_log_.get(),
              "compacted %d@%d + %d@%d -> %zu files at level %d, %llu bytes read, %llu written, "
              "%llu us: %s; %s",
