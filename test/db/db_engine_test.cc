@@ -224,6 +224,13 @@ class ModelRound {
     if (!appended_.empty() && rnd_.OneIn(10)) {
       return appended_[rnd_.Uniform(static_cast<uint32_t>(appended_.size()))];
     }
+    if (!model_.empty() && rnd_.OneIn(10)) {
+      // Any live key, bulk-loaded ones included (they sit in level-0 and
+      // level-1 tables of their own).
+      auto it = model_.lower_bound(NumKey(rnd_.OneIn(2) ? "b" : "c", rnd_.Uniform(300)));
+      picked_ = it == model_.end() ? model_.begin()->first : it->first;
+      return picked_;
+    }
     return hot_[rnd_.Uniform(static_cast<uint32_t>(hot_.size()))];
   }
 
@@ -288,6 +295,7 @@ class ModelRound {
   Model model_;
   std::vector<std::string> hot_;
   std::vector<std::string> appended_;
+  std::string picked_;
   int next_append_ = 0;
   bool append_mode_ = false;
   int mode_left_ = 0;
@@ -754,6 +762,58 @@ BOOST_DATA_TEST_CASE(ObsoleteFilesAreDeleted, bdata::make(BackendNames()), backe
   BOOST_REQUIRE(WaitIdle(*db).ok());
   check_files("after reopen");
   CheckAll(*db, model, "after reopen");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ============================================================================
+
+BOOST_AUTO_TEST_SUITE(DBLevelPlacementTest)
+
+// A flushed memtable's table goes to level 2 when it overlaps nothing, stops
+// at level 1 over level 2, stays at level 0 over level 1 — and over level 0
+// even when nothing below overlaps it: newer data never lands below older.
+BOOST_DATA_TEST_CASE(FlushedTablesLandByLevelDBsRules, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = EngineOptions(backend);
+  options.filter_policy = nullptr;
+  Model model;
+  auto db = OpenOrDie(options, path, backend);
+  auto put = [&](const std::string& k, const std::string& v) {
+    model[k] = v;
+    BOOST_REQUIRE(Run(db->Put({}, k, v)).ok());
+  };
+  for (int i = 0; i < 20; ++i) put(NumKey("p", i), "v1");
+  FlushWithFiller(*db, "p~", options.write_buffer_size, &model);
+  BOOST_TEST(LevelSummary(*db) == "files[ 0 0 1 0 0 0 0 ]", "overlapping nothing");
+
+  put(NumKey("p", 5), "v2");
+  FlushWithFiller(*db, "p~", options.write_buffer_size, &model);
+  BOOST_TEST(LevelSummary(*db) == "files[ 0 1 1 0 0 0 0 ]", "overlapping level 2");
+
+  put(NumKey("p", 6), "v2");
+  FlushWithFiller(*db, "p~", options.write_buffer_size, &model);
+  BOOST_TEST(LevelSummary(*db) == "files[ 1 1 1 0 0 0 0 ]", "overlapping level 1");
+  CheckAll(*db, model, "p keys");
+
+  // A level-0 table of its own range (a recovered log's), then a newer
+  // version of its key: only level 0 overlaps.
+  put("q", "v1");
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  db.reset();
+  db = OpenOrDie(options, path, backend);
+  BOOST_REQUIRE_MESSAGE(LevelSummary(*db) == "files[ 2 1 1 0 0 0 0 ]", LevelSummary(*db));
+  put("q", "v2");
+  FlushWithFiller(*db, "q~", options.write_buffer_size, &model);
+  BOOST_TEST(LevelSummary(*db) == "files[ 3 1 1 0 0 0 0 ]", "overlapping level 0 only");
+  BOOST_TEST(GetOrStatus(*db, "q") == "v2");
+  CheckAll(*db, model, "after the last flush");
+  BOOST_REQUIRE(Run(db->Close()).ok());
+  db.reset();
+  db = OpenOrDie(options, path, backend);
+  CheckAll(*db, model, "reopened");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
