@@ -393,6 +393,16 @@ asio::awaitable<void> DBImpl::MakeRoom(size_t bytes, bool sync) {
 asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
   bool allow_delay = !slowdown_paid_;
   for (;;) {
+    // The progress count first: whatever the background does after this
+    // read (a failure, a smaller L0, a finished flush) notifies again, so
+    // the wait below cannot miss it.
+    uint64_t seen;
+    bool flush_pending;
+    {
+      std::lock_guard lock(bg_mu_);
+      seen = bg_progress_;
+      flush_pending = !pending_flushes_.empty();
+    }
     if (!log_file_ || !log_error_.ok() || bg_failed_.load()) co_return;
     const int l0 = l0_files_.load(std::memory_order_relaxed);
     if (allow_delay && l0 >= config::kL0SlowdownWritesTrigger) {
@@ -407,13 +417,6 @@ asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
     }
     const bool mem_full = mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
     if (!mem_full && l0 < config::kL0StopWritesTrigger) break;
-    uint64_t seen;
-    bool flush_pending;
-    {
-      std::lock_guard lock(bg_mu_);
-      seen = bg_progress_;
-      flush_pending = !pending_flushes_.empty();
-    }
     if ((mem_full && flush_pending) || l0 >= config::kL0StopWritesTrigger) {
       // Wait for the background to flush or compact. This coroutine
       // suspends; the engine thread serves everything else meanwhile.
@@ -593,6 +596,7 @@ asio::awaitable<Status> DBImpl::Close() {
   // Then the background chain stops (a compaction is abandoned between
   // keys; a pending flush stays in its log, replayed at the next Open).
   co_await StopBackground();
+  if (s.ok()) s = BackgroundFailure();  // a flush or compaction that failed
   co_return s;
 }
 

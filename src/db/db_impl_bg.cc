@@ -220,7 +220,9 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
         std::lock_guard lock(bg_mu_);
         seen = bg_progress_;
       }
-      if (!bg_hold_.load()) break;
+      // Both flags again after `seen`: a release or a stop between the loop
+      // check and the read above has notified already.
+      if (!bg_hold_.load() || bg_stop_requested_.load()) break;
       co_await AwaitBackgroundProgress(seen);
     }
     bool worked = false;
@@ -364,11 +366,18 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
     }
     edit.AddFile(level, meta);
   }
+  bool logged = false;  // LogAndApply ran: a MANIFEST may name the table
   if (s.ok()) {
     edit.SetLogNumber(flush.next_log);  // older logs are in tables now
     edit.SetPrevLogNumber(0);
     versions_->SetLastSequence(std::max(versions_->last_sequence(), flush.last_sequence));
+    logged = true;
     s = co_await versions_->LogAndApply(&edit);
+  }
+  if (!s.ok() && !logged && meta.file_size > 0) {
+    // Written but never named by a MANIFEST (the directory sync failed).
+    table_cache_->Evict(meta.number);
+    (void)io::RemoveFile(io::TableFileName(name_, meta.number));
   }
   {
     std::lock_guard lock(bg_mu_);
@@ -379,8 +388,8 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
     }
   }
   // After a failed LogAndApply the table stays: the MANIFEST may name it
-  // after all (the record may be on disk). Obsolete-file deletion is off
-  // after a background failure.
+  // after all (the record may be on disk); the next Open removes it if not.
+  // Obsolete-file deletion is off after a background failure.
   if (!s.ok()) co_return s;
   InstallView(versions_->current(), flush.mem.get());
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
@@ -648,7 +657,9 @@ void DBImpl::DeleteObsoleteFiles() {
         keep = number >= log_number || number == prev_log_number;
         break;
       case io::FileType::kDescriptorFile:
-        keep = number >= manifest_number;
+        // Only the chain writes MANIFESTs, and it is here: any other one is
+        // an old or abandoned one.
+        keep = number == manifest_number;
         break;
       case io::FileType::kTableFile:
       case io::FileType::kTempFile:

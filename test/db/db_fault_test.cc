@@ -204,6 +204,7 @@ BOOST_DATA_TEST_CASE(PowerCutKeepsAcknowledgedSyncWrites, bdata::make(BackendNam
   Options options = TestOptions(backend);
   options.write_buffer_size = 32 * 1024;  // several logs
   auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  BOOST_REQUIRE(fault->TrackDirectory(dir.Child("db")).ok());  // entries too
   std::vector<std::string> synced;
   {
     auto opened = test::TryOpen(options, dir.Child("db"), fault);
@@ -736,6 +737,7 @@ BOOST_DATA_TEST_CASE(ReplayedWriteSurvivesAPowerCutAfterReopen, bdata::make(Back
   const Options options = TestOptions(backend);
   const std::string db_dir = dir.Child("db");
   auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());  // entries too
   {
     auto db = test::TryOpen(options, db_dir, fault);
     BOOST_REQUIRE_MESSAGE(db.ok(), db.status().ToString());
@@ -764,6 +766,7 @@ BOOST_DATA_TEST_CASE(FailedSyncWriteIsNeverVisibleThenLost, bdata::make(BackendN
   const Options options = TestOptions(backend);
   const std::string db_dir = dir.Child("db");
   auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());  // entries too
   {
     auto db = test::TryOpen(options, db_dir, fault);
     BOOST_REQUIRE_MESSAGE(db.ok(), db.status().ToString());
@@ -805,6 +808,7 @@ BOOST_DATA_TEST_CASE(CrashWhileFlushingTheReplayLosesAndDuplicatesNothing,
   for (int n = 1; n < 50; ++n) {
     const std::string db_dir = dir.Child("db" + std::to_string(n));
     auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+    BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());  // entries too
     {
       auto db = test::TryOpen(options, db_dir, fault);
       BOOST_REQUIRE_MESSAGE(db.ok(), db.status().ToString());

@@ -424,6 +424,7 @@ BOOST_DATA_TEST_CASE(PowerCutAfterEverySyncKeepsAPrefix, bdata::make(BackendName
   for (uint64_t k = 1; k <= sync_points; ++k) {
     TempDir dir;
     auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+    BOOST_REQUIRE(fault->TrackDirectory(dir.Child("db")).ok());  // entries too
     std::vector<CutWrite> writes;
     {
       auto opened = test::TryOpen(options, dir.Child("db"), fault);

@@ -1,0 +1,579 @@
+// Failures in the engine's background work: injected EIO/ENOSPC in the
+// table writes and syncs of flushes and compactions and in MANIFEST writes,
+// and power cuts at every sync point of a workload that flushes and
+// compacts. Over every backend, the fault backend wrapping a real one.
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <set>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+
+#include "db_test_util.h"
+#include "io/file_names.h"
+#include "io/file_system.h"
+#include "support/temp_dir.h"
+#include "util/random.h"
+
+namespace corodb {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+using test::BackendNames;
+using test::GetOrStatus;
+using test::OpenOrDie;
+using test::Run;
+using test::TempDir;
+using test::TestOptions;
+
+// Small buffers: a flush every ~200 writes, compaction outputs of 64 KiB.
+Options EngineOptions(const std::string& backend) {
+  Options o = TestOptions(backend);
+  o.write_buffer_size = 32 * 1024;
+  o.max_file_size = 64 * 1024;
+  return o;
+}
+
+DBImpl& Impl(DB& db) { return static_cast<DBImpl&>(db); }
+
+// A counter of the "corodb.stats" property.
+uint64_t Stat(DB& db, const std::string& name) {
+  std::string stats;
+  BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
+  const std::string needle = name + ": ";
+  size_t at = stats.rfind("\n" + needle);
+  at = at == std::string::npos ? (stats.starts_with(needle) ? 0 : std::string::npos) : at + 1;
+  BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no " << name << " in\n" << stats);
+  return std::stoull(stats.substr(at + needle.size()));
+}
+
+// The table files of `dir` and the current version's files (for messages).
+std::string TableListing(DB& db, const std::string& dir) {
+  auto names = io::ListDir(dir);
+  std::vector<std::string> tables;
+  if (names.ok()) {
+    for (const auto& name : *names) {
+      if (name.ends_with(".ldb")) tables.push_back(name);
+    }
+  }
+  std::sort(tables.begin(), tables.end());
+  std::string out = "on disk:";
+  for (const auto& t : tables) out += " " + t;
+  std::string sstables;
+  if (db.GetProperty("corodb.sstables", &sstables)) out += "; version:\n" + sstables;
+  return out;
+}
+
+int TablesInVersion(DB& db) {
+  int n = 0;
+  for (int level = 0; level < kNumLevels; ++level) n += Impl(db).NumLevelFilesForTesting(level);
+  return n;
+}
+
+// Files of `dir` of one type.
+int FilesOfType(const std::string& dir, io::FileType want) {
+  auto names = io::ListDir(dir);
+  BOOST_REQUIRE(names.ok());
+  int n = 0;
+  for (const auto& name : *names) {
+    uint64_t number;
+    io::FileType type;
+    n += io::ParseFileName(name, &number, &type) && type == want;
+  }
+  return n;
+}
+
+Status WaitIdle(DB& db) { return Run(Impl(db).WaitForBackgroundIdleForTesting()); }
+
+// ~110-byte values that snappy cannot shrink, telling which write made them.
+std::string ValueOf(uint64_t n) {
+  Random rnd(static_cast<uint32_t>(n * 2654435761u + 1));
+  std::string v = "n" + std::to_string(n) + "-";
+  for (int i = 0; i < 100; ++i) v.push_back(static_cast<char>('a' + rnd.Uniform(26)));
+  return v;
+}
+
+// The write index a value came from (ValueOf), or -1.
+int64_t IndexOf(const std::string& value) {
+  if (value.size() < 3 || value[0] != 'n') return -1;
+  const size_t dash = value.find('-');
+  if (dash == std::string::npos) return -1;
+  const int64_t n = std::stoll(value.substr(1, dash - 1));
+  return value == ValueOf(static_cast<uint64_t>(n)) ? n : -1;
+}
+
+constexpr int kKeys = 1000;
+std::string KeyOf(uint64_t n) {
+  char buf[16];
+  std::snprintf(buf, sizeof(buf), "key%05d", static_cast<int>((n * 389) % kKeys));
+  return buf;
+}
+
+// Non-sync puts over a fixed key space (every memtable spans all of it, so
+// tables overlap and pile up at L0), with what was acknowledged.
+class Writer {
+ public:
+  // Puts until the memtable was switched once (its frozen predecessor now
+  // waits for a flush). REQUIRES: no flush pending (or the write stalls).
+  void FillUntilSwitch(DB& db) {
+    const uint64_t switches = Stat(db, "memtable_switches");
+    for (int i = 0; i < 10000 && Stat(db, "memtable_switches") == switches; ++i) {
+      BOOST_REQUIRE(Put(db, /*sync=*/false).ok());
+    }
+    BOOST_REQUIRE(Stat(db, "memtable_switches") == switches + 1);
+  }
+  // Flushes memtables until L0 holds `files` tables (the first flushes go
+  // deeper, where nothing overlaps them yet).
+  void FlushUntilL0Files(DB& db, int files) {
+    for (int i = 0; i < 20 && Impl(db).NumLevelFilesForTesting(0) < files; ++i) {
+      FillUntilSwitch(db);
+      const Status s = WaitIdle(db);
+      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+    }
+    BOOST_REQUIRE(Impl(db).NumLevelFilesForTesting(0) == files);
+  }
+  Status Put(DB& db, bool sync) {
+    const uint64_t n = next_++;
+    const std::string key = KeyOf(n), value = ValueOf(n);
+    const Status s = Run(db.Put({.sync = sync}, key, value));
+    if (s.ok()) {
+      acked_[key] = value;
+    } else {
+      uncertain_[key].insert(value);  // refused, or logged but not acknowledged
+    }
+    return s;
+  }
+  // Every acknowledged value is read back (or a value whose write failed).
+  void Check(DB& db, const std::string& when) {
+    int wrong = 0;
+    for (const auto& [key, value] : acked_) {
+      const std::string got = GetOrStatus(db, key);
+      if (got == value || uncertain_[key].count(got) != 0) continue;
+      if (++wrong <= 5) BOOST_TEST(got == value, when << ": " << key);
+    }
+    BOOST_TEST(wrong == 0, when << ": " << wrong << " of " << acked_.size() << " keys wrong");
+  }
+
+ private:
+  uint64_t next_ = 0;
+  std::map<std::string, std::string> acked_;
+  std::map<std::string, std::set<std::string>> uncertain_;
+};
+
+// Where the fault hits.
+struct Site {
+  std::string name;
+  bool compaction;  // false: a flush
+  enum Target { kTableWrite, kSecondTableWrite, kTableSync, kDirSync, kManifestWrite, kManifestSync } target;
+  // The engine removes the unfinished table(s): no MANIFEST names them.
+  bool removes_outputs;
+};
+
+const std::vector<Site>& Sites() {
+  static const std::vector<Site> sites = {
+      {"flush table write", false, Site::kTableWrite, true},
+      {"flush table sync", false, Site::kTableSync, true},
+      {"flush directory sync", false, Site::kDirSync, true},
+      {"flush MANIFEST write", false, Site::kManifestWrite, false},
+      {"flush MANIFEST sync", false, Site::kManifestSync, false},
+      {"compaction output write", true, Site::kTableWrite, true},
+      {"compaction second output write", true, Site::kSecondTableWrite, true},
+      {"compaction output sync", true, Site::kTableSync, true},
+      {"compaction directory sync", true, Site::kDirSync, true},
+      {"compaction MANIFEST write", true, Site::kManifestWrite, false},
+      {"compaction MANIFEST sync", true, Site::kManifestSync, false},
+  };
+  return sites;
+}
+
+std::vector<std::string> SiteNames() {
+  std::vector<std::string> names;
+  for (const Site& s : Sites()) names.push_back(s.name);
+  return names;
+}
+
+void Arm(io::FaultInjectionBackend& fault, const Site& site, int err, const std::string& db_dir) {
+  auto table = [](const std::string& path) { return path.ends_with(".ldb"); };
+  auto manifest = [](const std::string& path) { return path.find("/MANIFEST-") != std::string::npos; };
+  switch (site.target) {
+    case Site::kTableWrite:
+      fault.FailNthWrite(1, err, table);
+      break;
+    case Site::kSecondTableWrite:
+      // The first write to the second table written from now.
+      fault.FailNthWrite(1, err, [seen = std::make_shared<std::set<std::string>>()](
+                                     const std::string& path) {
+        if (!path.ends_with(".ldb")) return false;
+        seen->insert(path);
+        return seen->size() == 2;
+      });
+      break;
+    case Site::kTableSync:
+      fault.FailNthSync(1, err, table);
+      break;
+    case Site::kDirSync:
+      fault.FailNthSync(1, err, [db_dir](const std::string& path) { return path == db_dir; });
+      break;
+    case Site::kManifestWrite:
+      fault.FailNthWrite(1, err, manifest);
+      break;
+    case Site::kManifestSync:
+      fault.FailNthSync(1, err, manifest);
+      break;
+  }
+}
+
+BOOST_AUTO_TEST_SUITE(DBEngineFaultTest)
+
+// A write or sync error in a flush or a compaction (its tables, the
+// directory, the MANIFEST): the background error is set, writes fail with
+// it, reads return every acknowledged value, unfinished tables are removed
+// where the engine promises it. A reopen in the same boot serves every
+// acknowledged write, and makes it durable: a power cut right after loses
+// none. The database then flushes and compacts again.
+BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
+                     bdata::make(BackendNames()) * bdata::make(SiteNames()) *
+                         bdata::make({EIO, ENOSPC}),
+                     backend, site_name, err) {
+  const Site& site = *std::find_if(Sites().begin(), Sites().end(),
+                                   [&](const Site& s) { return s.name == site_name; });
+  TempDir tmp;
+  const std::string db_dir = tmp.Child("db");
+  const Options options = EngineOptions(backend);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+  Writer writer;
+  {
+    auto opened = test::TryOpen(options, db_dir, fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    DBImpl& impl = Impl(db);
+    // A compaction of L0 starts at four tables: three now, the fourth below.
+    if (site.compaction) writer.FlushUntilL0Files(db, 3);
+    impl.HoldBackgroundForTesting(true);
+    writer.FillUntilSwitch(db);  // a memtable waits for its flush
+    if (site.compaction) {
+      // Let that flush run, and hold the chain again before the compaction
+      // it makes due: the hold is set while the flush's table sync is held.
+      fault->HoldSyncs();
+      impl.HoldBackgroundForTesting(false);
+      BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
+      impl.HoldBackgroundForTesting(true);
+      fault->ReleaseSyncs();
+      BOOST_REQUIRE(test::WaitFor([&] { return impl.NumLevelFilesForTesting(0) == 4; }, 20000));
+    }
+    const uint64_t flushes = Stat(db, "flushes"), compactions = Stat(db, "compactions");
+    Arm(*fault, site, err, db_dir);
+    impl.HoldBackgroundForTesting(false);
+    const Status bg = WaitIdle(db);
+
+    BOOST_REQUIRE_MESSAGE(fault->faults_injected() == 1u, "the fault never hit: " << bg.ToString());
+    BOOST_TEST(Stat(db, "flushes") == flushes);
+    BOOST_TEST(Stat(db, "compactions") == compactions);
+    BOOST_TEST(!bg.ok());
+    BOOST_TEST(bg.ToString().find(std::strerror(err)) != std::string::npos, bg.ToString());
+    // Writes fail with the background error; reads keep working.
+    for (bool sync : {false, true}) {
+      const Status later = Run(db.Put({.sync = sync}, "after", "x"));
+      BOOST_TEST(later.ToString() == bg.ToString());
+    }
+    BOOST_TEST(GetOrStatus(db, "after") == "NOT_FOUND");
+    writer.Check(db, "after the failure");
+    const int tables = FilesOfType(db_dir, io::FileType::kTableFile);
+    BOOST_TEST_MESSAGE(site.name << ": " << tables << " tables on disk, "
+                                 << TablesInVersion(db) << " in the current version");
+    if (site.removes_outputs) {
+      BOOST_TEST(tables == TablesInVersion(db),
+                 "a table no MANIFEST names was left behind; " << TableListing(db, db_dir));
+    }
+    BOOST_TEST(FilesOfType(db_dir, io::FileType::kTempFile) == 0);
+  }
+  fault->FailNthWrite(0, 0);
+  fault->FailNthSync(0, 0);
+  {
+    // Same boot: the page cache still holds what the failed syncs covered.
+    auto reopened = test::TryOpen(options, db_dir, fault);
+    BOOST_REQUIRE_MESSAGE(reopened.ok(), reopened.status().ToString());
+    writer.Check(**reopened, "reopened");
+    // The compaction the failure stopped runs now (the next Open then has
+    // no work to start: its check below sees only what Open removed).
+    const Status idle = WaitIdle(**reopened);
+    BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
+  }
+  BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+  auto db = OpenOrDie(options, db_dir, backend);
+  writer.Check(*db, "after a power cut after the reopen");
+  BOOST_TEST(Impl(*db).NumLevelFilesForTesting(0) < 4);  // no compaction due: nothing races the check
+  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTableFile) == TablesInVersion(*db),
+             "Open left a table no MANIFEST names; " << TableListing(*db, db_dir));
+  // It works: more flushes and a compaction.
+  for (int i = 0; i < 12 && (Stat(*db, "flushes") < 2 || Stat(*db, "compactions") < 1); ++i) {
+    writer.FillUntilSwitch(*db);
+    const Status s = WaitIdle(*db);
+    BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  }
+  BOOST_TEST(Stat(*db, "flushes") >= 2u);
+  BOOST_TEST(Stat(*db, "compactions") >= 1u);
+  writer.Check(*db, "after more flushes and compactions");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(DBEngineCleanupTest)
+
+// A compaction's inputs are obsolete once its result is installed: when the
+// background is idle after it, no table the MANIFEST does not name is left.
+BOOST_DATA_TEST_CASE(CompactionInputsAreRemovedOnceTheResultIsInstalled,
+                     bdata::make(BackendNames()), backend) {
+  TempDir tmp;
+  const std::string db_dir = tmp.Child("db");
+  auto db = OpenOrDie(EngineOptions(backend), db_dir, backend);
+  Writer writer;
+  writer.FlushUntilL0Files(*db, 3);
+  BOOST_REQUIRE(Stat(*db, "compactions") == 0u);
+  writer.FillUntilSwitch(*db);  // the fourth L0 table: its flush, then a compaction
+  const Status idle = WaitIdle(*db);
+  BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
+  BOOST_REQUIRE(Stat(*db, "compactions") == 1u);
+  BOOST_REQUIRE(Impl(*db).NumLevelFilesForTesting(0) == 0);
+  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTableFile) == TablesInVersion(*db),
+             "compaction inputs left on disk; " << TableListing(*db, db_dir));
+  writer.Check(*db, "after the compaction");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// --- Power cuts ---
+
+// One write of the power-cut workload; the value of write i is ValueOf(i).
+struct CutOp {
+  std::string key;
+  bool del = false;
+  bool sync = false;
+};
+
+// Phase 1 fills key range "a" (flushes to L2, L1, then L0 and L0->L1
+// compactions); phase 2 writes range "b" while reading keys of range "a"
+// that do not exist: those reads consult the L0, then the L1 tables of
+// range "a" first, whose seek compactions move them into L2.
+constexpr size_t kPhase1 = 1200;
+constexpr size_t kCutOps = 2500;
+
+const std::vector<CutOp>& CutOps() {
+  static const std::vector<CutOp> ops = [] {
+    std::vector<CutOp> v;
+    for (size_t i = 0; i < kCutOps; ++i) {
+      char key[16];
+      std::snprintf(key, sizeof(key), "%c%04d", i < kPhase1 ? 'a' : 'b',
+                    static_cast<int>((i * 389) % kKeys));
+      v.push_back(CutOp{key, i % 17 == 16, i % 25 == 24});
+    }
+    return v;
+  }();
+  return ops;
+}
+
+struct CutRun {
+  size_t issued = 0;  // ops started: [0, issued)
+  size_t acked = 0;   // ops acknowledged: [0, acked); op `acked` failed when < issued
+};
+
+// Runs the ops in order, one at a time, until one fails.
+CutRun RunCutWorkload(DB& db) {
+  const std::vector<CutOp>& ops = CutOps();
+  for (size_t i = 0; i < ops.size(); ++i) {
+    const WriteOptions wo{.sync = ops[i].sync};
+    const Status s = ops[i].del ? Run(db.Delete(wo, ops[i].key))
+                                : Run(db.Put(wo, ops[i].key, ValueOf(i)));
+    if (i >= kPhase1) {
+      char absent[16];
+      std::snprintf(absent, sizeof(absent), "a%04dx", static_cast<int>((i * 7) % kKeys));
+      (void)GetOrStatus(db, absent);
+    }
+    if (!s.ok()) return CutRun{i + 1, i};
+  }
+  return CutRun{ops.size(), ops.size()};
+}
+
+// Which write each key's value came from (-1: absent).
+using Recovered = std::map<std::string, int64_t>;
+
+// Checks that the database holds the state after a prefix of the ops that
+// includes every sync-acknowledged one, and returns it.
+Recovered CheckPrefix(DB& db, const CutRun& run, const std::string& when) {
+  const std::vector<CutOp>& ops = CutOps();
+  std::map<std::string, std::vector<size_t>> writes_of;  // key -> op indices, ascending
+  for (size_t i = 0; i < ops.size(); ++i) writes_of[ops[i].key].push_back(i);
+  Recovered got;
+  int64_t newest = -1;
+  for (const auto& [key, indices] : writes_of) {
+    const std::string value = GetOrStatus(db, key);
+    int64_t index = -1;
+    if (value != "NOT_FOUND") {
+      index = IndexOf(value);
+      const bool known = index >= 0 && std::binary_search(indices.begin(), indices.end(),
+                                                          static_cast<size_t>(index)) &&
+                         !ops[static_cast<size_t>(index)].del;
+      BOOST_REQUIRE_MESSAGE(known, when << ": " << key << " holds what no write put there: "
+                                        << value.substr(0, 40));
+    }
+    got[key] = index;
+    newest = std::max(newest, index);
+  }
+  int64_t last_sync = -1;
+  for (size_t i = 0; i < run.acked; ++i) {
+    if (ops[i].sync) last_sync = static_cast<int64_t>(i);
+  }
+  auto expected = [&](const std::string& key, size_t prefix) -> int64_t {
+    const std::vector<size_t>& indices = writes_of.at(key);
+    auto it = std::lower_bound(indices.begin(), indices.end(), prefix);
+    if (it == indices.begin()) return -1;
+    const size_t i = *--it;
+    return ops[i].del ? -1 : static_cast<int64_t>(i);
+  };
+  // The prefix holds every acknowledged sync write and the newest write
+  // found, and no write that was never started.
+  const size_t lo = static_cast<size_t>(std::max(last_sync, newest) + 1);
+  for (size_t prefix = lo; prefix <= run.issued; ++prefix) {
+    bool match = true;
+    for (const auto& [key, index] : got) {
+      if (expected(key, prefix) != index) {
+        match = false;
+        break;
+      }
+    }
+    if (match) return got;
+  }
+  std::ostringstream why;
+  why << when << ": not the state after any prefix of [" << lo << ", " << run.issued
+      << "] writes (" << run.acked << " acknowledged, the last sync one #" << last_sync
+      << ", the newest found #" << newest << ")";
+  if (lo <= run.issued) {
+    for (const auto& [key, index] : got) {
+      if (expected(key, lo) != index) {
+        why << "; e.g. " << key << " holds #" << index << ", the prefix of " << lo << " has #"
+            << expected(key, lo);
+        break;
+      }
+    }
+  }
+  BOOST_TEST(false, why.str());
+  return got;
+}
+
+std::string CutKind(const std::string& path, const std::string& db_dir) {
+  if (path.empty()) return "none (the workload ended first)";
+  if (path == db_dir) return "directory";
+  if (path.ends_with(".log")) return "log";
+  if (path.ends_with(".ldb")) return "table";
+  if (path.find("/MANIFEST-") != std::string::npos) return "MANIFEST";
+  if (path.ends_with(".dbtmp")) return "CURRENT";
+  return path;
+}
+
+BOOST_AUTO_TEST_SUITE(DBEnginePowerCutTest)
+
+// A power cut right after the k-th sync of a workload of sync and non-sync
+// puts and deletes that flushes and compacts (L0->L1, and L1->L2 through
+// seek compactions), for k over all its sync points (a stride when there are
+// many): every sync-acknowledged write survives, and the database holds the
+// state after a prefix of the writes. A second power cut right after the
+// reopen changes nothing.
+BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNames()), backend) {
+  const Options options = EngineOptions(backend);
+  uint64_t sync_points = 0;
+  {
+    TempDir tmp;
+    const std::string db_dir = tmp.Child("db");
+    auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+    BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+    auto opened = test::TryOpen(options, db_dir, fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    const uint64_t before = fault->successful_syncs();
+    const CutRun run = RunCutWorkload(db);
+    BOOST_REQUIRE(run.acked == kCutOps);
+    BOOST_REQUIRE(WaitIdle(db).ok());
+    sync_points = fault->successful_syncs() - before;
+    std::string summary;
+    BOOST_REQUIRE(db.GetProperty("corodb.level-summary", &summary));
+    const uint64_t flushes = Stat(db, "flushes"), compactions = Stat(db, "compactions"),
+                   by_seeks = Stat(db, "seek_compactions"), moves = Stat(db, "trivial_moves");
+    opened->reset();
+    // Which levels the compactions read (from the info log: a report, not a check).
+    std::ifstream log(db_dir + "/LOG");
+    std::map<std::string, int> from_level;
+    for (std::string line; std::getline(log, line);) {
+      const size_t at = line.find("compacted ");
+      if (at == std::string::npos) continue;
+      const size_t l0 = line.find('@', at), plus = line.find(" + ", at);
+      if (l0 != std::string::npos && plus != std::string::npos) {
+        ++from_level["L" + line.substr(l0 + 1, plus - l0 - 1)];
+      }
+    }
+    std::ostringstream levels;
+    for (const auto& [level, n] : from_level) levels << " " << n << " from " << level << ";";
+    BOOST_TEST_MESSAGE(backend << ": " << sync_points << " sync points, " << flushes << " flushes, "
+                               << compactions << " compactions (" << by_seeks << " by seeks, "
+                               << moves << " trivial moves;" << levels.str() << ") " << summary);
+    BOOST_TEST(flushes >= 10u);
+    BOOST_TEST(compactions >= 2u);
+    BOOST_TEST(by_seeks >= 1u);
+  }
+  BOOST_REQUIRE(sync_points >= 100u);
+  const uint64_t stride = std::max<uint64_t>(1, sync_points / 120);
+  BOOST_TEST_MESSAGE(backend << ": a power cut after every " << stride << " of them");
+  std::map<std::string, int> kinds;
+  for (uint64_t k = 1; k <= sync_points; k += stride) {
+    BOOST_TEST_CONTEXT("power cut after sync " << k) {
+      TempDir tmp;
+      const std::string db_dir = tmp.Child("db");
+      auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+      BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+      CutRun run;
+      {
+        auto opened = test::TryOpen(options, db_dir, fault);
+        BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+        fault->CutPowerAfterSyncs(static_cast<int>(k));
+        run = RunCutWorkload(**opened);
+      }
+      const std::string kind = CutKind(fault->power_cut_after_path(), db_dir);
+      ++kinds[kind];
+      BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+      Recovered first;
+      {
+        // The reopen, and a second power cut right after it.
+        auto again = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+        BOOST_REQUIRE(again->TrackDirectory(db_dir).ok());
+        auto reopened = test::TryOpen(options, db_dir, again);
+        BOOST_REQUIRE_MESSAGE(reopened.ok(), "after a cut after a " << kind << " sync: "
+                                                 << reopened.status().ToString());
+        first = CheckPrefix(**reopened, run, "after a cut after a " + kind + " sync");
+        reopened->reset();
+        BOOST_REQUIRE(again->DropUnsyncedData().ok());
+      }
+      auto db = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
+      BOOST_REQUIRE_MESSAGE(db.ok(), "after a second cut: " << db.status().ToString());
+      const Recovered second = CheckPrefix(**db, run, "after a second cut right after the reopen");
+      BOOST_TEST((second == first), "the second cut changed what the first reopen served");
+    }
+  }
+  std::ostringstream counts;
+  for (const auto& [kind, n] : kinds) counts << " " << kind << ": " << n << ";";
+  BOOST_TEST_MESSAGE(backend << ": cuts after a sync of" << counts.str());
+  for (const char* kind : {"log", "table", "MANIFEST", "directory"}) {
+    BOOST_TEST(kinds[kind] > 0, "no power cut right after a " << kind << " sync");
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb

@@ -1,0 +1,194 @@
+// FaultInjectionBackend's power-cut model: file contents by inode, directory
+// entries of tracked directories, and the path filters of FailNth*.
+#include "io/fault_injection_backend.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <string>
+
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "io/file_system.h"
+#include "support/backends.h"
+#include "support/run.h"
+#include "support/temp_dir.h"
+
+namespace corodb::io {
+namespace {
+
+namespace bdata = boost::unit_test::data;
+using test::BackendNames;
+using test::MakeBackendByName;
+using test::Run;
+using test::TempDir;
+
+// The file's contents, or "(absent)".
+std::string Contents(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "(absent)";
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = ::read(fd, buf, sizeof(buf))) > 0) out.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  return out;
+}
+
+// A test directory "d" (tracked from before it has any entry) and a
+// FileSystem over a fault backend wrapping `backend`.
+struct Fixture {
+  explicit Fixture(const std::string& backend, bool track = true)
+      : fault(std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend))), fs(fault) {
+    BOOST_REQUIRE(CreateDir(dir).ok());
+    if (track) BOOST_REQUIRE(fault->TrackDirectory(dir).ok());
+  }
+  std::string Path(const std::string& name) const { return dir + "/" + name; }
+  // Creates `name` holding `data`, synced (contents durable, entry not).
+  void WriteSynced(const std::string& name, const std::string& data) {
+    auto f = fs.Open(Path(name), OpenMode::kCreate);
+    BOOST_REQUIRE_MESSAGE(f.ok(), f.status().ToString());
+    BOOST_REQUIRE(Run((*f)->AppendAndSync(std::span<const char>(data))).ok());
+  }
+  void SyncDir() { BOOST_REQUIRE(Run(fs.SyncDir(dir)).ok()); }
+
+  TempDir tmp;
+  const std::string dir = tmp.Child("d");
+  std::shared_ptr<FaultInjectionBackend> fault;
+  FileSystem fs;
+};
+
+BOOST_AUTO_TEST_SUITE(FaultInjectionBackendTest)
+
+// A file whose data was synced but whose directory entry never was is gone
+// after a power cut; after a directory sync it stays.
+BOOST_DATA_TEST_CASE(CreationIsDurableOnlyAfterADirectorySync,
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+  Fixture t(backend);
+  t.WriteSynced("a", "data");
+  if (sync_dir) t.SyncDir();
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("a")) == (sync_dir ? "data" : "(absent)"));
+}
+
+// The temp file + rename + directory sync of CURRENT: before the directory
+// sync, a power cut brings back the old CURRENT and drops the temp file.
+BOOST_DATA_TEST_CASE(RenameOverAFileIsDurableOnlyAfterADirectorySync,
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+  Fixture t(backend);
+  t.WriteSynced("CURRENT", "MANIFEST-000001\n");
+  t.SyncDir();
+  t.WriteSynced("000002.dbtmp", "MANIFEST-000002\n");
+  BOOST_REQUIRE(RenameFile(t.Path("000002.dbtmp"), t.Path("CURRENT")).ok());
+  if (sync_dir) t.SyncDir();
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("CURRENT")) == (sync_dir ? "MANIFEST-000002\n" : "MANIFEST-000001\n"));
+  BOOST_TEST(Contents(t.Path("000002.dbtmp")) == "(absent)");
+}
+
+// A removed file comes back (with its durable contents only) unless a
+// directory sync followed the removal.
+BOOST_DATA_TEST_CASE(RemovalIsDurableOnlyAfterADirectorySync,
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+  Fixture t(backend);
+  {
+    auto f = t.fs.Open(t.Path("old.log"), OpenMode::kCreate);
+    BOOST_REQUIRE(f.ok());
+    BOOST_REQUIRE(Run((*f)->AppendAndSync(std::span<const char>("synced", 6))).ok());
+    BOOST_REQUIRE(Run((*f)->Append(std::span<const char>("-unsynced", 9))).ok());
+  }
+  t.SyncDir();
+  BOOST_REQUIRE(RemoveFile(t.Path("old.log")).ok());
+  if (sync_dir) t.SyncDir();
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("old.log")) == (sync_dir ? "(absent)" : "synced"));
+}
+
+// Contents are tracked by inode: a file renamed after its sync loses the
+// bytes appended under its new name, not under the old one.
+BOOST_DATA_TEST_CASE(ContentsFollowTheInodeAcrossARename, bdata::make(BackendNames()), backend) {
+  Fixture t(backend);
+  t.WriteSynced("a", "abc");
+  BOOST_REQUIRE(RenameFile(t.Path("a"), t.Path("b")).ok());
+  t.SyncDir();
+  {
+    auto f = t.fs.Open(t.Path("b"), OpenMode::kAppend);
+    BOOST_REQUIRE(f.ok());
+    BOOST_REQUIRE(Run((*f)->Append(std::span<const char>("def", 3))).ok());
+  }
+  BOOST_TEST(Contents(t.Path("b")) == "abcdef");
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("b")) == "abc");
+  BOOST_TEST(Contents(t.Path("a")) == "(absent)");
+}
+
+// A directory sync that fails, or that completes after the power cut, makes
+// no entry durable.
+BOOST_DATA_TEST_CASE(FailedOrLateDirectorySyncCommitsNothing,
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, cut) {
+  Fixture t(backend);
+  if (cut) {
+    t.fault->CutPowerAfterSyncs(1);  // the file's sync
+  } else {
+    t.fault->FailNthSync(1, EIO, [&](const std::string& path) { return path == t.dir; });
+  }
+  t.WriteSynced("a", "data");
+  BOOST_TEST(!Run(t.fs.SyncDir(t.dir)).ok());
+  if (cut) BOOST_TEST(t.fault->power_cut_after_path() == t.Path("a"));
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("a")) == "(absent)");
+}
+
+// Entries that existed when tracking began count as durable; a directory
+// sync prunes nothing they need.
+BOOST_DATA_TEST_CASE(EntriesBeforeTrackingAreDurable, bdata::make(BackendNames()), backend) {
+  Fixture t(backend, /*track=*/false);
+  t.WriteSynced("before", "1");
+  BOOST_REQUIRE(t.fault->TrackDirectory(t.dir).ok());
+  BOOST_REQUIRE(RemoveFile(t.Path("before")).ok());
+  t.WriteSynced("after", "2");
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("before")) == "1");
+  BOOST_TEST(Contents(t.Path("after")) == "(absent)");
+}
+
+// Without TrackDirectory, entries are not modeled (contents still are).
+BOOST_DATA_TEST_CASE(UntrackedDirectoryKeepsItsEntries, bdata::make(BackendNames()), backend) {
+  Fixture t(backend, /*track=*/false);
+  {
+    auto f = t.fs.Open(t.Path("a"), OpenMode::kCreate);
+    BOOST_REQUIRE(f.ok());
+    BOOST_REQUIRE(Run((*f)->Append(std::span<const char>("unsynced", 8))).ok());
+  }
+  BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
+  BOOST_TEST(Contents(t.Path("a")) == "");
+}
+
+// FailNth* with a filter counts only the matching files' writes and syncs.
+BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendNames()), backend) {
+  Fixture t(backend, /*track=*/false);
+  auto table = [](const std::string& path) { return path.ends_with(".ldb"); };
+  t.fault->FailNthWrite(2, ENOSPC, table);
+  t.fault->FailNthSync(1, EIO, table);
+  auto log = t.fs.Open(t.Path("1.log"), OpenMode::kCreate);
+  auto ldb = t.fs.Open(t.Path("2.ldb"), OpenMode::kCreate);
+  BOOST_REQUIRE(log.ok() && ldb.ok());
+  for (int i = 0; i < 3; ++i) BOOST_TEST(Run((*log)->Append(std::span<const char>("x", 1))).ok());
+  BOOST_TEST(Run((*log)->Sync()).ok());
+  BOOST_TEST(Run((*ldb)->Append(std::span<const char>("a", 1))).ok());
+  const Status failed = Run((*ldb)->Append(std::span<const char>("b", 1)));
+  BOOST_TEST(failed.ToString().find("No space left on device") != std::string::npos, failed.ToString());
+  BOOST_TEST(Run((*log)->Append(std::span<const char>("y", 1))).ok());
+  const Status sync = Run((*ldb)->Sync());
+  BOOST_TEST(sync.ToString().find("Input/output error") != std::string::npos, sync.ToString());
+  BOOST_TEST(Run((*ldb)->Sync()).ok());
+  BOOST_TEST(t.fault->faults_injected() == 2u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb::io
