@@ -262,12 +262,16 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
     if (site.compaction) {
       // Let that flush run, and hold the chain again before the compaction
       // it makes due: the hold is set while the flush's table sync is held.
+      const uint64_t before = Stat(db, "flushes");
       fault->HoldSyncs();
       impl.HoldBackgroundForTesting(false);
       BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
       impl.HoldBackgroundForTesting(true);
       fault->ReleaseSyncs();
-      BOOST_REQUIRE(test::WaitFor([&] { return impl.NumLevelFilesForTesting(0) == 4; }, 20000));
+      // Counted after its table is installed: wait for both.
+      BOOST_REQUIRE(test::WaitFor(
+          [&] { return Stat(db, "flushes") == before + 1 && impl.NumLevelFilesForTesting(0) == 4; },
+          20000));
     }
     const uint64_t flushes = Stat(db, "flushes"), compactions = Stat(db, "compactions");
     Arm(*fault, site, err, db_dir);
