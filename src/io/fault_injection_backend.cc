@@ -6,16 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <set>
-
 #include <boost/asio/append.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <set>
 
 namespace corodb::io {
 namespace asio = boost::asio;
@@ -185,8 +184,10 @@ uint64_t FaultInjectionBackend::SaveUndo(const IoRequest& req) {
   Undo u;
   u.offset = req.offset;
   u.old_bytes.resize(req.len);
-  const ssize_t n = ::pread(req.fd, u.old_bytes.data(), req.len, static_cast<off_t>(req.offset));
-  u.old_bytes.resize(n > 0 ? static_cast<size_t>(n) : 0);  // past EOF: truncation undoes it
+  const ssize_t n =
+      ::pread(req.fd, u.old_bytes.data(), req.len, static_cast<off_t>(req.offset));
+  u.old_bytes.resize(n > 0 ? static_cast<size_t>(n)
+                           : 0);  // past EOF: truncation undoes it
   std::lock_guard lock(mu_);
   u.seq = ++write_seq_;
   auto it = fds_.find(req.fd);
@@ -225,9 +226,11 @@ Result<FaultInjectionBackend::Listing> FaultInjectionBackend::ListRegularFiles(
     const std::string name(entry->d_name);
     if (name == "." || name == "..") continue;
     struct stat st;
-    if (::fstatat(::dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
+    if (::fstatat(::dirfd(d), entry->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0)
+      continue;  // gone
     if (!S_ISREG(st.st_mode)) continue;
-    listing[name] = FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+    listing[name] =
+        FileId{static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
   }
   const int err = errno;
   ::closedir(d);
@@ -235,8 +238,9 @@ Result<FaultInjectionBackend::Listing> FaultInjectionBackend::ListRegularFiles(
   return listing;
 }
 
-bool FaultInjectionBackend::LinkIntoShadow(const std::string& dir, const std::string& name,
-                                           FileId id, const std::string& shadow) {
+bool FaultInjectionBackend::LinkIntoShadow(const std::string& dir,
+                                           const std::string& name, FileId id,
+                                           const std::string& shadow) {
   const std::string link = shadow + "/" + ShadowName(id);
   // An existing shadow link names `id`: it keeps that inode (and number) alive.
   if (::link((dir + "/" + name).c_str(), link.c_str()) != 0) return errno == EEXIST;
@@ -269,8 +273,8 @@ Status FaultInjectionBackend::TrackDirectory(const std::string& dir) {
   return Status::OK();
 }
 
-std::shared_ptr<const FaultInjectionBackend::DirSnapshot> FaultInjectionBackend::SnapshotDir(
-    int fd) {
+std::shared_ptr<const FaultInjectionBackend::DirSnapshot>
+FaultInjectionBackend::SnapshotDir(int fd) {
   auto snapshot = std::make_shared<DirSnapshot>();
   std::string path, shadow;
   {
@@ -327,7 +331,8 @@ FaultInjectionBackend::Plan FaultInjectionBackend::Prepare(const IoRequest& req)
   if (is_write) {
     if (const int err = NextWriteFault(req.fd); err != 0) {
       faults_.fetch_add(1);
-      plan.fail = IoCompletion{-err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0};
+      plan.fail = IoCompletion{
+          -err, req.opcode == IoOpcode::kWriteThenFdatasync ? -ECANCELED : 0};
       return plan;
     }
   }
@@ -341,7 +346,8 @@ FaultInjectionBackend::Plan FaultInjectionBackend::Prepare(const IoRequest& req)
   plan.written_before = WrittenEnd(req.fd);
   plan.seq = is_write ? SaveUndo(req) : LastWriteSeq();
   if (is_sync && !is_write) plan.dir = SnapshotDir(req.fd);
-  if (plan.sync_err != 0) plan.forwarded.opcode = IoOpcode::kWrite;  // written; the sync "fails"
+  if (plan.sync_err != 0)
+    plan.forwarded.opcode = IoOpcode::kWrite;  // written; the sync "fails"
   return plan;
 }
 
@@ -354,7 +360,8 @@ void FaultInjectionBackend::Finish(const Plan& plan, IoCompletion* c) {
     if (plan.sync_err != 0) {
       c->sync_res = c->res == static_cast<int32_t>(req.len) ? -plan.sync_err : -ECANCELED;
       faults_.fetch_add(1);
-    } else if (c->sync_res == 0 && !RecordSync(req.fd, req.offset + req.len, plan.seq, nullptr)) {
+    } else if (c->sync_res == 0 &&
+               !RecordSync(req.fd, req.offset + req.len, plan.seq, nullptr)) {
       c->sync_res = -EIO;  // completed after the power cut
     }
   } else if ((req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) &&
@@ -413,13 +420,14 @@ void FaultInjectionBackend::Launch(const asio::any_io_executor& ex, const Plan& 
   }
   // The awaiting coroutine's cancellation slot goes along (Backend::Start).
   const asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler);
-  inner_->Start(ex, plan.forwarded,
-                asio::bind_cancellation_slot(
-                    slot, asio::bind_executor(ex, [this, plan, handler = std::move(handler)](
-                                                      IoCompletion c) mutable {
-                      Finish(plan, &c);
-                      std::move(handler)(c);
-                    })));
+  inner_->Start(
+      ex, plan.forwarded,
+      asio::bind_cancellation_slot(
+          slot, asio::bind_executor(ex, [this, plan, handler = std::move(handler)](
+                                            IoCompletion c) mutable {
+            Finish(plan, &c);
+            std::move(handler)(c);
+          })));
 }
 
 IoCompletion FaultInjectionBackend::RunInline(const IoRequest& req) {
@@ -446,12 +454,14 @@ Status FaultInjectionBackend::RollBackFileLocked(FileState* f) {
   struct stat st;
   if (::fstat(fd, &st) != 0) s = Errno(f->path, errno);
   for (auto u = f->undo.rbegin(); s.ok() && u != f->undo.rend(); ++u) {
-    if (::pwrite(fd, u->old_bytes.data(), u->old_bytes.size(), static_cast<off_t>(u->offset)) < 0) {
+    if (::pwrite(fd, u->old_bytes.data(), u->old_bytes.size(),
+                 static_cast<off_t>(u->offset)) < 0) {
       s = Errno(f->path, errno);
     }
   }
   // Never longer than it is now: a truncation outside the backend counts as durable.
-  const uint64_t size = s.ok() ? std::min<uint64_t>(f->durable, static_cast<uint64_t>(st.st_size)) : 0;
+  const uint64_t size =
+      s.ok() ? std::min<uint64_t>(f->durable, static_cast<uint64_t>(st.st_size)) : 0;
   if (s.ok() && ::ftruncate(fd, static_cast<off_t>(size)) != 0) s = Errno(f->path, errno);
   ::close(fd);
   if (!s.ok()) return s;

@@ -138,7 +138,7 @@ class FaultInjectionBackend final : public Backend {
     std::vector<Undo> undo;    // overwrites not yet covered by a sync, oldest first
     int keep_fd = -1;          // O_PATH: keeps the inode (and its number) alive
     bool is_dir = false;
-    std::string path;          // the path it was last opened under
+    std::string path;  // the path it was last opened under
   };
   struct OpenFd {
     FileId id;
@@ -179,7 +179,8 @@ class FaultInjectionBackend final : public Backend {
   uint64_t LastWriteSeq();
   Plan Prepare(const IoRequest& req);
   // Fails `plan` at once or forwards it to the inner backend.
-  void Launch(const boost::asio::any_io_executor& ex, const Plan& plan, IoHandler handler);
+  void Launch(const boost::asio::any_io_executor& ex, const Plan& plan,
+              IoHandler handler);
   void Finish(const Plan& plan, IoCompletion* c);
   // Returns the injected error for this write/sync of `fd`, or 0.
   int NextWriteFault(int fd);

@@ -3,6 +3,8 @@
 // and power cuts at every sync point of a workload that flushes and
 // compacts. Over every backend, the fault backend wrapping a real one.
 #include <algorithm>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
 #include <cerrno>
 #include <cstring>
 #include <fstream>
@@ -12,9 +14,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <boost/test/data/monomorphic.hpp>
-#include <boost/test/data/test_case.hpp>
 
 #include "db_test_util.h"
 #include "io/file_names.h"
@@ -49,7 +48,8 @@ uint64_t Stat(DB& db, const std::string& name) {
   BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
   const std::string needle = name + ": ";
   size_t at = stats.rfind("\n" + needle);
-  at = at == std::string::npos ? (stats.starts_with(needle) ? 0 : std::string::npos) : at + 1;
+  at = at == std::string::npos ? (stats.starts_with(needle) ? 0 : std::string::npos)
+                               : at + 1;
   BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no " << name << " in\n" << stats);
   return std::stoull(stats.substr(at + needle.size()));
 }
@@ -73,7 +73,8 @@ std::string TableListing(DB& db, const std::string& dir) {
 
 int TablesInVersion(DB& db) {
   int n = 0;
-  for (int level = 0; level < kNumLevels; ++level) n += Impl(db).NumLevelFilesForTesting(level);
+  for (int level = 0; level < kNumLevels; ++level)
+    n += Impl(db).NumLevelFilesForTesting(level);
   return n;
 }
 
@@ -158,7 +159,8 @@ class Writer {
       if (got == value || uncertain_[key].count(got) != 0) continue;
       if (++wrong <= 5) BOOST_TEST(got == value, when << ": " << key);
     }
-    BOOST_TEST(wrong == 0, when << ": " << wrong << " of " << acked_.size() << " keys wrong");
+    BOOST_TEST(wrong == 0,
+               when << ": " << wrong << " of " << acked_.size() << " keys wrong");
   }
 
  private:
@@ -171,7 +173,14 @@ class Writer {
 struct Site {
   std::string name;
   bool compaction;  // false: a flush
-  enum Target { kTableWrite, kSecondTableWrite, kTableSync, kDirSync, kManifestWrite, kManifestSync } target;
+  enum Target {
+    kTableWrite,
+    kSecondTableWrite,
+    kTableSync,
+    kDirSync,
+    kManifestWrite,
+    kManifestSync
+  } target;
   // The engine removes the unfinished table(s): no MANIFEST names them.
   bool removes_outputs;
 };
@@ -199,27 +208,32 @@ std::vector<std::string> SiteNames() {
   return names;
 }
 
-void Arm(io::FaultInjectionBackend& fault, const Site& site, int err, const std::string& db_dir) {
+void Arm(io::FaultInjectionBackend& fault, const Site& site, int err,
+         const std::string& db_dir) {
   auto table = [](const std::string& path) { return path.ends_with(".ldb"); };
-  auto manifest = [](const std::string& path) { return path.find("/MANIFEST-") != std::string::npos; };
+  auto manifest = [](const std::string& path) {
+    return path.find("/MANIFEST-") != std::string::npos;
+  };
   switch (site.target) {
     case Site::kTableWrite:
       fault.FailNthWrite(1, err, table);
       break;
     case Site::kSecondTableWrite:
       // The first write to the second table written from now.
-      fault.FailNthWrite(1, err, [seen = std::make_shared<std::set<std::string>>()](
-                                     const std::string& path) {
-        if (!path.ends_with(".ldb")) return false;
-        seen->insert(path);
-        return seen->size() == 2;
-      });
+      fault.FailNthWrite(
+          1, err,
+          [seen = std::make_shared<std::set<std::string>>()](const std::string& path) {
+            if (!path.ends_with(".ldb")) return false;
+            seen->insert(path);
+            return seen->size() == 2;
+          });
       break;
     case Site::kTableSync:
       fault.FailNthSync(1, err, table);
       break;
     case Site::kDirSync:
-      fault.FailNthSync(1, err, [db_dir](const std::string& path) { return path == db_dir; });
+      fault.FailNthSync(1, err,
+                        [db_dir](const std::string& path) { return path == db_dir; });
       break;
     case Site::kManifestWrite:
       fault.FailNthWrite(1, err, manifest);
@@ -247,7 +261,8 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
   Writer writer;
   {
@@ -262,23 +277,32 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
     if (site.compaction) {
       // Let that flush run, and hold the chain again before the compaction
       // it makes due: the hold is set while the flush's table sync is held.
+      const uint64_t before = Stat(db, "flushes");
       fault->HoldSyncs();
       impl.HoldBackgroundForTesting(false);
       BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 1; }, 20000));
       impl.HoldBackgroundForTesting(true);
       fault->ReleaseSyncs();
-      BOOST_REQUIRE(test::WaitFor([&] { return impl.NumLevelFilesForTesting(0) == 4; }, 20000));
+      // Counted after its table is installed: wait for both.
+      BOOST_REQUIRE(test::WaitFor(
+          [&] {
+            return Stat(db, "flushes") == before + 1 &&
+                   impl.NumLevelFilesForTesting(0) == 4;
+          },
+          20000));
     }
     const uint64_t flushes = Stat(db, "flushes"), compactions = Stat(db, "compactions");
     Arm(*fault, site, err, db_dir);
     impl.HoldBackgroundForTesting(false);
     const Status bg = WaitIdle(db);
 
-    BOOST_REQUIRE_MESSAGE(fault->faults_injected() == 1u, "the fault never hit: " << bg.ToString());
+    BOOST_REQUIRE_MESSAGE(fault->faults_injected() == 1u,
+                          "the fault never hit: " << bg.ToString());
     BOOST_TEST(Stat(db, "flushes") == flushes);
     BOOST_TEST(Stat(db, "compactions") == compactions);
     BOOST_TEST(!bg.ok());
-    BOOST_TEST(bg.ToString().find(std::strerror(err)) != std::string::npos, bg.ToString());
+    BOOST_TEST(bg.ToString().find(std::strerror(err)) != std::string::npos,
+               bg.ToString());
     // Writes fail with the background error; reads keep working.
     for (bool sync : {false, true}) {
       const Status later = Run(db.Put({.sync = sync}, "after", "x"));
@@ -290,8 +314,9 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
     BOOST_TEST_MESSAGE(site.name << ": " << tables << " tables on disk, "
                                  << TablesInVersion(db) << " in the current version");
     if (site.removes_outputs) {
-      BOOST_TEST(tables == TablesInVersion(db),
-                 "a table no MANIFEST names was left behind; " << TableListing(db, db_dir));
+      BOOST_TEST(
+          tables == TablesInVersion(db),
+          "a table no MANIFEST names was left behind; " << TableListing(db, db_dir));
     }
     BOOST_TEST(FilesOfType(db_dir, io::FileType::kTempFile) == 0);
   }
@@ -310,11 +335,13 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
   BOOST_REQUIRE(fault->DropUnsyncedData().ok());
   auto db = OpenOrDie(options, db_dir, backend);
   writer.Check(*db, "after a power cut after the reopen");
-  BOOST_TEST(Impl(*db).NumLevelFilesForTesting(0) < 4);  // no compaction due: nothing races the check
+  BOOST_TEST(Impl(*db).NumLevelFilesForTesting(0) <
+             4);  // no compaction due: nothing races the check
   BOOST_TEST(FilesOfType(db_dir, io::FileType::kTableFile) == TablesInVersion(*db),
              "Open left a table no MANIFEST names; " << TableListing(*db, db_dir));
   // It works: more flushes and a compaction.
-  for (int i = 0; i < 12 && (Stat(*db, "flushes") < 2 || Stat(*db, "compactions") < 1); ++i) {
+  for (int i = 0; i < 12 && (Stat(*db, "flushes") < 2 || Stat(*db, "compactions") < 1);
+       ++i) {
     writer.FillUntilSwitch(*db);
     const Status s = WaitIdle(*db);
     BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
@@ -418,11 +445,13 @@ Recovered CheckPrefix(DB& db, const CutRun& run, const std::string& when) {
     int64_t index = -1;
     if (value != "NOT_FOUND") {
       index = IndexOf(value);
-      const bool known = index >= 0 && std::binary_search(indices.begin(), indices.end(),
-                                                          static_cast<size_t>(index)) &&
+      const bool known = index >= 0 &&
+                         std::binary_search(indices.begin(), indices.end(),
+                                            static_cast<size_t>(index)) &&
                          !ops[static_cast<size_t>(index)].del;
-      BOOST_REQUIRE_MESSAGE(known, when << ": " << key << " holds what no write put there: "
-                                        << value.substr(0, 40));
+      BOOST_REQUIRE_MESSAGE(
+          known, when << ": " << key
+                      << " holds what no write put there: " << value.substr(0, 40));
     }
     got[key] = index;
     newest = std::max(newest, index);
@@ -458,8 +487,8 @@ Recovered CheckPrefix(DB& db, const CutRun& run, const std::string& when) {
   if (lo <= run.issued) {
     for (const auto& [key, index] : got) {
       if (expected(key, lo) != index) {
-        why << "; e.g. " << key << " holds #" << index << ", the prefix of " << lo << " has #"
-            << expected(key, lo);
+        why << "; e.g. " << key << " holds #" << index << ", the prefix of " << lo
+            << " has #" << expected(key, lo);
         break;
       }
     }
@@ -486,13 +515,15 @@ BOOST_AUTO_TEST_SUITE(DBEnginePowerCutTest)
 // many): every sync-acknowledged write survives, and the database holds the
 // state after a prefix of the writes. A second power cut right after the
 // reopen changes nothing.
-BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNames()),
+                     backend) {
   const Options options = EngineOptions(backend);
   uint64_t sync_points = 0;
   {
     TempDir tmp;
     const std::string db_dir = tmp.Child("db");
-    auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+    auto fault =
+        std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
     BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
     auto opened = test::TryOpen(options, db_dir, fault);
     BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
@@ -505,7 +536,8 @@ BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNa
     std::string summary;
     BOOST_REQUIRE(db.GetProperty("corodb.level-summary", &summary));
     const uint64_t flushes = Stat(db, "flushes"), compactions = Stat(db, "compactions"),
-                   by_seeks = Stat(db, "seek_compactions"), moves = Stat(db, "trivial_moves");
+                   by_seeks = Stat(db, "seek_compactions"),
+                   moves = Stat(db, "trivial_moves");
     opened->reset();
     // Which levels the compactions read (from the info log: a report, not a check).
     std::ifstream log(db_dir + "/LOG");
@@ -519,10 +551,12 @@ BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNa
       }
     }
     std::ostringstream levels;
-    for (const auto& [level, n] : from_level) levels << " " << n << " from " << level << ";";
-    BOOST_TEST_MESSAGE(backend << ": " << sync_points << " sync points, " << flushes << " flushes, "
-                               << compactions << " compactions (" << by_seeks << " by seeks, "
-                               << moves << " trivial moves;" << levels.str() << ") " << summary);
+    for (const auto& [level, n] : from_level)
+      levels << " " << n << " from " << level << ";";
+    BOOST_TEST_MESSAGE(backend << ": " << sync_points << " sync points, " << flushes
+                               << " flushes, " << compactions << " compactions ("
+                               << by_seeks << " by seeks, " << moves << " trivial moves;"
+                               << levels.str() << ") " << summary);
     BOOST_TEST(flushes >= 10u);
     BOOST_TEST(compactions >= 2u);
     BOOST_TEST(by_seeks >= 1u);
@@ -535,7 +569,8 @@ BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNa
     BOOST_TEST_CONTEXT("power cut after sync " << k) {
       TempDir tmp;
       const std::string db_dir = tmp.Child("db");
-      auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+      auto fault =
+          std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
       BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
       CutRun run;
       {
@@ -550,19 +585,23 @@ BOOST_DATA_TEST_CASE(PowerCutAtEverySyncPointKeepsAPrefix, bdata::make(BackendNa
       Recovered first;
       {
         // The reopen, and a second power cut right after it.
-        auto again = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+        auto again =
+            std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
         BOOST_REQUIRE(again->TrackDirectory(db_dir).ok());
         auto reopened = test::TryOpen(options, db_dir, again);
-        BOOST_REQUIRE_MESSAGE(reopened.ok(), "after a cut after a " << kind << " sync: "
-                                                 << reopened.status().ToString());
+        BOOST_REQUIRE_MESSAGE(
+            reopened.ok(),
+            "after a cut after a " << kind << " sync: " << reopened.status().ToString());
         first = CheckPrefix(**reopened, run, "after a cut after a " + kind + " sync");
         reopened->reset();
         BOOST_REQUIRE(again->DropUnsyncedData().ok());
       }
       auto db = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
       BOOST_REQUIRE_MESSAGE(db.ok(), "after a second cut: " << db.status().ToString());
-      const Recovered second = CheckPrefix(**db, run, "after a second cut right after the reopen");
-      BOOST_TEST((second == first), "the second cut changed what the first reopen served");
+      const Recovered second =
+          CheckPrefix(**db, run, "after a second cut right after the reopen");
+      BOOST_TEST((second == first),
+                 "the second cut changed what the first reopen served");
     }
   }
   std::ostringstream counts;

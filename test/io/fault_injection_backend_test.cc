@@ -5,12 +5,11 @@
 #include <fcntl.h>
 #include <unistd.h>
 
-#include <cerrno>
-#include <string>
-
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cerrno>
+#include <string>
 
 #include "io/file_system.h"
 #include "support/backends.h"
@@ -42,7 +41,8 @@ std::string Contents(const std::string& path) {
 // FileSystem over a fault backend wrapping `backend`.
 struct Fixture {
   explicit Fixture(const std::string& backend, bool track = true)
-      : fault(std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend))), fs(fault) {
+      : fault(std::make_shared<FaultInjectionBackend>(MakeBackendByName(backend))),
+        fs(fault) {
     BOOST_REQUIRE(CreateDir(dir).ok());
     if (track) BOOST_REQUIRE(fault->TrackDirectory(dir).ok());
   }
@@ -66,7 +66,8 @@ BOOST_AUTO_TEST_SUITE(FaultInjectionBackendTest)
 // A file whose data was synced but whose directory entry never was is gone
 // after a power cut; after a directory sync it stays.
 BOOST_DATA_TEST_CASE(CreationIsDurableOnlyAfterADirectorySync,
-                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend,
+                     sync_dir) {
   Fixture t(backend);
   t.WriteSynced("a", "data");
   if (sync_dir) t.SyncDir();
@@ -77,7 +78,8 @@ BOOST_DATA_TEST_CASE(CreationIsDurableOnlyAfterADirectorySync,
 // The temp file + rename + directory sync of CURRENT: before the directory
 // sync, a power cut brings back the old CURRENT and drops the temp file.
 BOOST_DATA_TEST_CASE(RenameOverAFileIsDurableOnlyAfterADirectorySync,
-                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend,
+                     sync_dir) {
   Fixture t(backend);
   t.WriteSynced("CURRENT", "MANIFEST-000001\n");
   t.SyncDir();
@@ -85,14 +87,16 @@ BOOST_DATA_TEST_CASE(RenameOverAFileIsDurableOnlyAfterADirectorySync,
   BOOST_REQUIRE(RenameFile(t.Path("000002.dbtmp"), t.Path("CURRENT")).ok());
   if (sync_dir) t.SyncDir();
   BOOST_REQUIRE(t.fault->DropUnsyncedData().ok());
-  BOOST_TEST(Contents(t.Path("CURRENT")) == (sync_dir ? "MANIFEST-000002\n" : "MANIFEST-000001\n"));
+  BOOST_TEST(Contents(t.Path("CURRENT")) ==
+             (sync_dir ? "MANIFEST-000002\n" : "MANIFEST-000001\n"));
   BOOST_TEST(Contents(t.Path("000002.dbtmp")) == "(absent)");
 }
 
 // A removed file comes back (with its durable contents only) unless a
 // directory sync followed the removal.
 BOOST_DATA_TEST_CASE(RemovalIsDurableOnlyAfterADirectorySync,
-                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, sync_dir) {
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend,
+                     sync_dir) {
   Fixture t(backend);
   {
     auto f = t.fs.Open(t.Path("old.log"), OpenMode::kCreate);
@@ -109,7 +113,8 @@ BOOST_DATA_TEST_CASE(RemovalIsDurableOnlyAfterADirectorySync,
 
 // Contents are tracked by inode: a file renamed after its sync loses the
 // bytes appended under its new name, not under the old one.
-BOOST_DATA_TEST_CASE(ContentsFollowTheInodeAcrossARename, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(ContentsFollowTheInodeAcrossARename, bdata::make(BackendNames()),
+                     backend) {
   Fixture t(backend);
   t.WriteSynced("a", "abc");
   BOOST_REQUIRE(RenameFile(t.Path("a"), t.Path("b")).ok());
@@ -128,7 +133,8 @@ BOOST_DATA_TEST_CASE(ContentsFollowTheInodeAcrossARename, bdata::make(BackendNam
 // A directory sync that fails, or that completes after the power cut, makes
 // no entry durable.
 BOOST_DATA_TEST_CASE(FailedOrLateDirectorySyncCommitsNothing,
-                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, cut) {
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend,
+                     cut) {
   Fixture t(backend);
   if (cut) {
     t.fault->CutPowerAfterSyncs(1);  // the file's sync
@@ -144,7 +150,8 @@ BOOST_DATA_TEST_CASE(FailedOrLateDirectorySyncCommitsNothing,
 
 // Entries that existed when tracking began count as durable; a directory
 // sync prunes nothing they need.
-BOOST_DATA_TEST_CASE(EntriesBeforeTrackingAreDurable, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(EntriesBeforeTrackingAreDurable, bdata::make(BackendNames()),
+                     backend) {
   Fixture t(backend, /*track=*/false);
   t.WriteSynced("before", "1");
   BOOST_REQUIRE(t.fault->TrackDirectory(t.dir).ok());
@@ -156,7 +163,8 @@ BOOST_DATA_TEST_CASE(EntriesBeforeTrackingAreDurable, bdata::make(BackendNames()
 }
 
 // Without TrackDirectory, entries are not modeled (contents still are).
-BOOST_DATA_TEST_CASE(UntrackedDirectoryKeepsItsEntries, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(UntrackedDirectoryKeepsItsEntries, bdata::make(BackendNames()),
+                     backend) {
   Fixture t(backend, /*track=*/false);
   {
     auto f = t.fs.Open(t.Path("a"), OpenMode::kCreate);
@@ -168,7 +176,8 @@ BOOST_DATA_TEST_CASE(UntrackedDirectoryKeepsItsEntries, bdata::make(BackendNames
 }
 
 // FailNth* with a filter counts only the matching files' writes and syncs.
-BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendNames()),
+                     backend) {
   Fixture t(backend, /*track=*/false);
   auto table = [](const std::string& path) { return path.ends_with(".ldb"); };
   t.fault->FailNthWrite(2, ENOSPC, table);
@@ -176,14 +185,17 @@ BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendName
   auto log = t.fs.Open(t.Path("1.log"), OpenMode::kCreate);
   auto ldb = t.fs.Open(t.Path("2.ldb"), OpenMode::kCreate);
   BOOST_REQUIRE(log.ok() && ldb.ok());
-  for (int i = 0; i < 3; ++i) BOOST_TEST(Run((*log)->Append(std::span<const char>("x", 1))).ok());
+  for (int i = 0; i < 3; ++i)
+    BOOST_TEST(Run((*log)->Append(std::span<const char>("x", 1))).ok());
   BOOST_TEST(Run((*log)->Sync()).ok());
   BOOST_TEST(Run((*ldb)->Append(std::span<const char>("a", 1))).ok());
   const Status failed = Run((*ldb)->Append(std::span<const char>("b", 1)));
-  BOOST_TEST(failed.ToString().find("No space left on device") != std::string::npos, failed.ToString());
+  BOOST_TEST(failed.ToString().find("No space left on device") != std::string::npos,
+             failed.ToString());
   BOOST_TEST(Run((*log)->Append(std::span<const char>("y", 1))).ok());
   const Status sync = Run((*ldb)->Sync());
-  BOOST_TEST(sync.ToString().find("Input/output error") != std::string::npos, sync.ToString());
+  BOOST_TEST(sync.ToString().find("Input/output error") != std::string::npos,
+             sync.ToString());
   BOOST_TEST(Run((*ldb)->Sync()).ok());
   BOOST_TEST(t.fault->faults_injected() == 2u);
 }
