@@ -238,39 +238,32 @@ double CpuSeconds() {
          static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
 }
 
-// Bytes this process has caused to be written to storage so far:
-// /proc/self/io write_bytes minus cancelled_write_bytes (dirty pages of
-// files deleted before writeback). Counted when pages are dirtied, by every
-// thread of the process (io_uring workers included).
-double StorageWriteBytes() {
+// This process's I/O counters (/proc/self/io), read in one pass.
+// `device`: bytes it has caused to be written to storage (write_bytes minus
+// cancelled_write_bytes: dirty pages of files deleted before writeback),
+// counted when pages are dirtied, by every thread (io_uring workers
+// included). `wchar`: bytes passed to write(2)-family calls — every byte
+// LevelDB writes to its files; corodb's ring writes do not pass through
+// them, so its file bytes come from its own statistics instead.
+struct ProcIo {
+  double device = 0;
+  double wchar = 0;
+};
+ProcIo ReadProcIo() {
+  ProcIo io;
   std::FILE* f = std::fopen("/proc/self/io", "r");
-  if (f == nullptr) return 0;
+  if (f == nullptr) return io;
   char line[256];
   double written = 0, cancelled = 0;
   while (std::fgets(line, sizeof(line), f) != nullptr) {
     unsigned long long v;
     if (std::sscanf(line, "write_bytes: %llu", &v) == 1) written = static_cast<double>(v);
     if (std::sscanf(line, "cancelled_write_bytes: %llu", &v) == 1) cancelled = static_cast<double>(v);
+    if (std::sscanf(line, "wchar: %llu", &v) == 1) io.wchar = static_cast<double>(v);
   }
   std::fclose(f);
-  return written - cancelled;
-}
-
-// Bytes passed to write(2)-family calls by this process so far
-// (/proc/self/io wchar): every byte LevelDB writes to its files (logs,
-// tables, MANIFEST). corodb's ring writes do not pass through those calls;
-// its file bytes come from its own statistics instead.
-double WcharBytes() {
-  std::FILE* f = std::fopen("/proc/self/io", "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  double wchar = 0;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long long v;
-    if (std::sscanf(line, "wchar: %llu", &v) == 1) wchar = static_cast<double>(v);
-  }
-  std::fclose(f);
-  return wchar;
+  io.device = written - cancelled;
+  return io;
 }
 
 // Peak RSS: reset it (clear_refs 5, Linux >= 4.0) before a run, read it after.
@@ -296,13 +289,12 @@ double PeakRssMb() {
 // Measures storage writes and peak memory from construction to Finish().
 class ResourceMeter {
  public:
-  ResourceMeter() : written0_(StorageWriteBytes()), wchar0_(WcharBytes()) { ResetPeakRss(); }
+  ResourceMeter() : io0_(ReadProcIo()) { ResetPeakRss(); }
   void Finish(const Workload& w, const Flags& f, Result* r) const;
-  double wchar_delta() const { return WcharBytes() - wchar0_; }
+  double wchar_delta() const { return ReadProcIo().wchar - io0_.wchar; }
 
  private:
-  double written0_;
-  double wchar0_;
+  ProcIo io0_;
 };
 
 // Shared by the workers of one run: the next operation index, latencies, progress.
@@ -349,7 +341,7 @@ class Progress {
 };
 
 void ResourceMeter::Finish(const Workload& w, const Flags& f, Result* r) const {
-  r->write_mb = (StorageWriteBytes() - written0_) / 1e6;
+  r->write_mb = (ReadProcIo().device - io0_.device) / 1e6;
   r->user_mb = w.read ? 0 : static_cast<double>(r->ops) * (f.key_size + f.value_size) / 1e6;
   r->peak_rss_mb = PeakRssMb();
 }
@@ -387,6 +379,16 @@ asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flag
 double StatField(const std::string& stats, const std::string& field) {
   const size_t pos = stats.find(field + ": ");
   return pos == std::string::npos ? 0 : std::atof(stats.c_str() + pos + field.size() + 2);
+}
+
+// Bytes corodb wrote to its files between two stats snapshots: WAL, flushed
+// tables, compaction outputs.
+double CorodbFileWriteMb(const std::string& before, const std::string& after) {
+  double mb = 0;
+  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
+    mb += (StatField(after, field) - StatField(before, field)) / 1e6;
+  }
+  return mb;
 }
 
 corodb::Options CorodbOptions(const Flags& f) {
@@ -455,9 +457,7 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
   if (f.stats) std::fprintf(stderr, "corodb %s stats:\n%s\n", w.name.c_str(), after_stats.c_str());
-  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
-    r.file_write_mb += (StatField(after_stats, field) - StatField(before_stats, field)) / 1e6;
-  }
+  r.file_write_mb = CorodbFileWriteMb(before_stats, after_stats);
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
@@ -542,9 +542,7 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   }, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
-  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
-    r.file_write_mb += (StatField(after_stats, field) - StatField(before_stats, field)) / 1e6;
-  }
+  r.file_write_mb = CorodbFileWriteMb(before_stats, after_stats);
   const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
   const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
   r.avg_group = groups > 0 ? writes / groups : 0;
