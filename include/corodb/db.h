@@ -26,9 +26,11 @@
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 
+#include "corodb/iterator.h"
 #include "corodb/options.h"
 #include "corodb/result.h"
 #include "corodb/slice.h"
+#include "corodb/snapshot.h"
 #include "corodb/status.h"
 #include "corodb/write_batch.h"
 
@@ -73,6 +75,17 @@ class DB {
   // SUSPENDS: only when a table block must be read from disk.
   virtual boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options,
                                                           Slice key) = 0;
+
+  // An iterator over the database as of options.snapshot (or, without one,
+  // the newest visible write now). Unpositioned: seek it first. Does not
+  // suspend (tables are opened by the moves that reach them).
+  virtual std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) = 0;
+
+  // A snapshot of the current state (see snapshot.h). Any thread; does not
+  // suspend.
+  virtual SnapshotHandle GetSnapshot() = 0;
+  // LevelDB's spelling of snapshot.reset().
+  void ReleaseSnapshot(SnapshotHandle& snapshot) { snapshot.reset(); }
 
   // Finishes pending writes, refuses new ones (InvalidArgument "closed") and
   // closes the log. Idempotent. Reads keep working until the DB is destroyed.

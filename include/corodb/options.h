@@ -15,6 +15,7 @@ namespace corodb {
 class Cache;
 class Comparator;
 class FilterPolicy;
+class Snapshot;
 
 // Which file-I/O backend the engine uses. The environment variable
 // CORODB_IO_BACKEND=uring|threadpool overrides this for operators and tests.
@@ -89,7 +90,9 @@ struct ReadOptions {
   bool verify_checksums = false;
   // Keep table blocks loaded for this read in the block cache.
   bool fill_cache = true;
-  // (LevelDB's `snapshot` arrives with snapshots.)
+  // Read as of this snapshot (DB::GetSnapshot; must be this DB's and not
+  // released). nullptr: the newest visible write when the read starts.
+  const Snapshot* snapshot = nullptr;
 };
 
 struct WriteOptions {

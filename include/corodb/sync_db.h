@@ -20,6 +20,30 @@ namespace corodb {
 
 class DBImpl;
 
+// A blocking Iterator: each move runs on the calling thread (a move that
+// needs no I/O costs no coroutine; one that does reads on this thread).
+// Same semantics and errors as Iterator.
+class SyncIterator {
+ public:
+  explicit SyncIterator(std::unique_ptr<Iterator> it) : it_(std::move(it)) {}
+
+  bool Valid() const { return it_->Valid(); }
+  Slice key() const { return it_->key(); }
+  Slice value() const { return it_->value(); }
+  Status status() const { return it_->status(); }
+  void SeekToFirst();
+  void SeekToLast();
+  void Seek(Slice target);
+  void Next();
+  void Prev();
+
+  // The asynchronous iterator underneath.
+  Iterator& async() { return *it_; }
+
+ private:
+  std::unique_ptr<Iterator> it_;
+};
+
 class SyncDB {
  public:
   static Result<std::unique_ptr<SyncDB>> Open(const Options& options, const std::string& name);
@@ -32,6 +56,11 @@ class SyncDB {
   Status Write(const WriteOptions& options, const WriteBatch& batch);
   Result<std::string> Get(const ReadOptions& options, Slice key);
   Status Close();
+  std::unique_ptr<SyncIterator> NewIterator(const ReadOptions& options) {
+    return std::make_unique<SyncIterator>(db_->NewIterator(options));
+  }
+  SnapshotHandle GetSnapshot() { return db_->GetSnapshot(); }
+  void ReleaseSnapshot(SnapshotHandle& snapshot) { snapshot.reset(); }
   bool GetProperty(Slice property, std::string* value) { return db_->GetProperty(property, value); }
 
   // The asynchronous DB underneath.

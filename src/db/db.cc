@@ -131,4 +131,24 @@ Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
 }
 Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }
 
+namespace {
+// RunOnThisThread for the awaitable<void> of an iterator move.
+void RunMove(asio::awaitable<void> move) {
+  RunOnThisThread([](asio::awaitable<void> m) -> asio::awaitable<bool> {
+    co_await std::move(m);
+    co_return true;
+  }(std::move(move)));
+}
+}  // namespace
+
+void SyncIterator::SeekToFirst() { RunMove(it_->SeekToFirst()); }
+void SyncIterator::SeekToLast() { RunMove(it_->SeekToLast()); }
+void SyncIterator::Seek(Slice target) { RunMove(it_->Seek(target)); }
+void SyncIterator::Next() {
+  if (!it_->TryNext()) RunMove(it_->Next());
+}
+void SyncIterator::Prev() {
+  if (!it_->TryPrev()) RunMove(it_->Prev());
+}
+
 }  // namespace corodb

@@ -333,19 +333,35 @@ void DBImpl::ChargeSeek(const ReadView& view, const GetStats& stats) {
   if (stats.seek_file && view.version->UpdateStats(stats)) MaybeScheduleBackground();
 }
 
+Result<std::shared_ptr<const DBImpl::ReadView>> DBImpl::ReadPoint(const ReadOptions& options,
+                                                                 SequenceNumber* sequence) const {
+  if (options.snapshot == nullptr) return ReadSnapshot(sequence);
+  if (!snapshots_->Owns(options.snapshot)) {
+    return Status::InvalidArgument("ReadOptions::snapshot",
+                                   "is not a live snapshot of this database");
+  }
+  // The current view holds every version the snapshot can see: compactions
+  // keep them (SmallestSnapshot).
+  *sequence = options.snapshot->sequence();
+  return CurrentState();
+}
+
 std::optional<Result<std::string>> DBImpl::TryGetNow(const ReadOptions& options, Slice key) {
   SequenceNumber sequence;
-  const std::shared_ptr<const ReadView> view = ReadSnapshot(&sequence);
+  Result<std::shared_ptr<const ReadView>> view = ReadPoint(options, &sequence);
+  if (!view.ok()) return Result<std::string>(view.status());
   const LookupKey lookup(key, sequence);
   GetStats stats;
-  std::optional<Result<std::string>> found = GetFromView(*view, options, lookup, &stats);
-  if (found) ChargeSeek(*view, stats);
+  std::optional<Result<std::string>> found = GetFromView(**view, options, lookup, &stats);
+  if (found) ChargeSeek(**view, stats);
   return found;
 }
 
 asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& options, Slice key) {
   SequenceNumber sequence;
-  const std::shared_ptr<const ReadView> view = ReadSnapshot(&sequence);
+  Result<std::shared_ptr<const ReadView>> point = ReadPoint(options, &sequence);
+  if (!point.ok()) co_return point.status();
+  const std::shared_ptr<const ReadView> view = std::move(point).value();
   const LookupKey lookup(key, sequence);
   GetStats stats;
   if (std::optional<Result<std::string>> found = GetFromView(*view, options, lookup, &stats)) {

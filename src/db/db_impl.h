@@ -53,6 +53,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "corodb/db.h"
+#include "db/snapshot_list.h"
 #include "db/write_queue.h"
 #include "format/dbformat.h"
 #include "io/file_system.h"
@@ -94,6 +95,8 @@ class DBImpl final : public DB, private CommitTarget {
   boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options, Slice key) override;
   boost::asio::awaitable<Status> Close() override;
   bool GetProperty(Slice property, std::string* value) override;
+  std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override;
+  SnapshotHandle GetSnapshot() override;
   boost::asio::any_io_executor engine_executor() override { return engine_->get_executor(); }
 
   // The blocking facade's fast paths (SyncDB), the same code the coroutines
@@ -169,6 +172,11 @@ class DBImpl final : public DB, private CommitTarget {
   // view published after a compaction comes with a sequence at least the
   // one the compaction dropped shadowed entries below.
   std::shared_ptr<const ReadView> ReadSnapshot(SequenceNumber* sequence) const;
+  // The view and sequence a read with `options` uses: ReadSnapshot(), or the
+  // current view at options.snapshot's sequence. InvalidArgument when the
+  // snapshot is not a live snapshot of this DB.
+  Result<std::shared_ptr<const ReadView>> ReadPoint(const ReadOptions& options,
+                                                    SequenceNumber* sequence) const;
   void PublishState(std::shared_ptr<const ReadView> state);
   // Memtables, then tables, without I/O (nullopt: a table read is needed).
   std::optional<Result<std::string>> GetFromView(const ReadView& view, const ReadOptions& options,
@@ -198,8 +206,8 @@ class DBImpl final : public DB, private CommitTarget {
   // compaction is ahead of Options::compaction_rate_limit.
   boost::asio::awaitable<void> PaceCompaction(std::chrono::steady_clock::time_point start,
                                               uint64_t bytes_written);
-  // The oldest sequence any reader may still read at (the last visible one
-  // until snapshots exist).
+  // The oldest sequence any reader may still read at: the oldest live
+  // snapshot's, or the last visible one.
   SequenceNumber SmallestSnapshot() const;
   // Deletes files no live Version, pending output or current log needs.
   // REQUIRES: on the chain (or Open).
@@ -299,6 +307,10 @@ class DBImpl final : public DB, private CommitTarget {
   std::atomic<bool> opened_{false};
   std::atomic<bool> closed_{false};
   std::atomic<SequenceNumber> last_sequence_{0};
+  // Live snapshots; handles share it, so one may outlive the DB.
+  const std::shared_ptr<internal::SnapshotList> snapshots_ =
+      std::make_shared<internal::SnapshotList>(&last_sequence_);
+  std::atomic<uint32_t> iterator_seed_{0};
   mutable std::mutex state_mu_;
   std::shared_ptr<const ReadView> state_;  // guarded by state_mu_
 

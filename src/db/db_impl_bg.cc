@@ -442,8 +442,9 @@ asio::awaitable<Result<std::unique_ptr<table::AsyncIterator>>> DBImpl::OpenCompa
 asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
   const auto start = std::chrono::steady_clock::now();
   // Every reader that will use the result loads its sequence after the
-  // result is installed, so it sees at least this one: an entry shadowed at
-  // or below it is invisible to all of them. (Snapshots lower it.)
+  // result is installed, so it sees at least this one, and every snapshot is
+  // at least this one: an entry shadowed at or below it is invisible to all
+  // of them.
   const SequenceNumber smallest_snapshot = SmallestSnapshot();
   const Comparator* ucmp = icmp_.user_comparator();
 
@@ -637,9 +638,7 @@ asio::awaitable<void> DBImpl::PaceCompaction(std::chrono::steady_clock::time_poi
   co_await asio::post(co_await asio::this_coro::executor, asio::use_awaitable);
 }
 
-SequenceNumber DBImpl::SmallestSnapshot() const {
-  return last_sequence_.load(std::memory_order_acquire);
-}
+SequenceNumber DBImpl::SmallestSnapshot() const { return snapshots_->Smallest(); }
 
 // --- Obsolete files ---
 

@@ -195,6 +195,25 @@ bool Version::UpdateStats(const GetStats& stats) const {
   return true;
 }
 
+bool Version::RecordReadSample(Slice internal_key) const {
+  ParsedInternalKey parsed;
+  if (!ParseInternalKey(internal_key, &parsed)) return false;
+  // LevelDB's rule: a read that had to look past a file (because its range
+  // held the key) charges that first file, as a Get consulting two would.
+  std::string probe;
+  AppendInternalKey(&probe, ParsedInternalKey{parsed.user_key, kMaxSequenceNumber, kValueTypeForSeek});
+  Candidates candidates(*this, *icmp_, probe);
+  GetStats stats;
+  int level;
+  const FileRef* first = candidates.Next(&level);
+  if (first == nullptr) return false;
+  int ignored;
+  if (candidates.Next(&ignored) == nullptr) return false;
+  stats.seek_file = *first;
+  stats.seek_file_level = level;
+  return UpdateStats(stats);
+}
+
 std::vector<FileRef> Version::GetOverlappingInputs(int level, const InternalKey* begin,
                                                    const InternalKey* end) const {
   const Comparator* ucmp = icmp_->user_comparator();

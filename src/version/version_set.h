@@ -123,6 +123,10 @@ class Version {
   // seeks and this Version has no seek-compaction candidate yet (it becomes
   // one: the caller should schedule background work).
   bool UpdateStats(const GetStats& stats) const;
+  // An iterator's read sample at `internal_key` (LevelDB's
+  // RecordReadSample): when at least two files' ranges hold its user key,
+  // charges the first as UpdateStats does. Returns as UpdateStats.
+  bool RecordReadSample(Slice internal_key) const;
 
   // Files of `level` overlapping the user-key range [begin, end] (nullptr:
   // unbounded). For level 0, LevelDB's expansion: a file that widens the

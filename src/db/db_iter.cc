@@ -1,0 +1,366 @@
+#include "db/db_iter.h"
+
+#include <string>
+#include <utility>
+
+#include "util/random.h"
+
+namespace corodb {
+namespace asio = boost::asio;
+
+namespace {
+
+// LevelDB samples about once per this many bytes read.
+constexpr uint32_t kReadBytesPeriod = 1 << 20;
+
+class DBIter final : public Iterator {
+ public:
+  DBIter(const Comparator* ucmp, std::unique_ptr<table::AsyncIterator> iter,
+         SequenceNumber sequence, ReadSampler sampler, uint32_t seed)
+      : ucmp_(ucmp),
+        iter_(std::move(iter)),
+        sequence_(sequence),
+        sampler_(std::move(sampler)),
+        rnd_(seed) {
+    bytes_until_sampling_ = RandomPeriod();
+  }
+
+  bool Valid() const override { return valid_ && pending_ == Move::kNone; }
+  Slice key() const override {
+    if (!Valid()) return {};
+    return direction_ == Direction::kForward ? ExtractUserKey(iter_->key()) : Slice(saved_key_);
+  }
+  Slice value() const override {
+    if (!Valid()) return {};
+    return direction_ == Direction::kForward ? iter_->value() : Slice(saved_value_);
+  }
+  Status status() const override { return status_.ok() ? iter_->status() : status_; }
+
+  asio::awaitable<void> SeekToFirst() override {
+    StartForwardSeek();
+    pending_ = Move::kSeekToFirst;
+    co_await Drive();
+  }
+  asio::awaitable<void> SeekToLast() override {
+    StartReverseSeek();
+    pending_ = Move::kSeekToLast;
+    co_await Drive();
+  }
+  asio::awaitable<void> Seek(Slice target) override {
+    StartForwardSeek();
+    seek_key_.clear();
+    AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
+    pending_ = Move::kSeek;
+    co_await Drive();
+  }
+  asio::awaitable<void> Next() override {
+    if (pending_ == Move::kNone) {
+      if (!valid_) co_return Misuse("Next()");
+      StartNext();
+    }
+    co_await Drive();
+  }
+  asio::awaitable<void> Prev() override {
+    if (pending_ == Move::kNone) {
+      if (!valid_) co_return Misuse("Prev()");
+      StartPrev();
+    }
+    co_await Drive();
+  }
+  bool TryNext() override {
+    if (pending_ != Move::kNone) return false;
+    if (!valid_) {
+      Misuse("Next()");
+      return true;
+    }
+    StartNext();
+    return pending_ == Move::kNone;
+  }
+  bool TryPrev() override {
+    if (pending_ != Move::kNone) return false;
+    if (!valid_) {
+      Misuse("Prev()");
+      return true;
+    }
+    StartPrev();
+    return pending_ == Move::kNone;
+  }
+
+ private:
+  enum class Direction { kForward, kReverse };
+  // An internal move that needs I/O and has not been done yet.
+  enum class Move { kNone, kNext, kPrev, kSeek, kSeekToFirst, kSeekToLast };
+  // What to run once the pending move is done.
+  enum class Phase { kFindNext, kFindPrev, kBackOff };
+
+  void Misuse(const char* what) {
+    if (status_.ok()) {
+      status_ = Status::InvalidArgument(what, "the iterator is not positioned (Valid() is false)");
+    }
+  }
+
+  uint32_t RandomPeriod() { return rnd_.Uniform(2 * kReadBytesPeriod); }
+
+  // Parses the internal iterator's entry and samples the read. false (and a
+  // Corruption) when the key is not an internal key.
+  bool ParseKey(ParsedInternalKey* ikey) {
+    const Slice k = iter_->key();
+    const size_t bytes = k.size() + iter_->value().size();
+    while (bytes_until_sampling_ < bytes) {
+      bytes_until_sampling_ += RandomPeriod();
+      if (sampler_) sampler_(k);
+    }
+    bytes_until_sampling_ -= bytes;
+    if (!ParseInternalKey(k, ikey)) {
+      if (status_.ok()) status_ = Status::Corruption("iterator", "an entry's key is not an internal key");
+      return false;
+    }
+    return true;
+  }
+
+  void StartForwardSeek() {
+    direction_ = Direction::kForward;
+    saved_value_.clear();
+    valid_ = false;
+    skipping_ = false;
+    phase_ = Phase::kFindNext;
+  }
+  void StartReverseSeek() {
+    direction_ = Direction::kReverse;
+    saved_value_.clear();
+    valid_ = false;
+    value_type_ = kTypeDeletion;
+    phase_ = Phase::kFindPrev;
+  }
+
+  // REQUIRES: valid_, nothing pending.
+  void StartNext() {
+    skipping_ = true;
+    phase_ = Phase::kFindNext;
+    if (direction_ == Direction::kReverse) {
+      // The internal iterator is just before this key's entries (or before
+      // everything); saved_key_ is this key, whose entries are skipped.
+      direction_ = Direction::kForward;
+      if (!iter_->Valid()) {
+        pending_ = Move::kSeekToFirst;
+        return;
+      }
+    } else {
+      saved_key_.assign(ExtractUserKey(iter_->key()));
+    }
+    if (!iter_->TryNext()) {
+      pending_ = Move::kNext;
+      return;
+    }
+    Continue();
+  }
+
+  // REQUIRES: valid_, nothing pending.
+  void StartPrev() {
+    if (direction_ == Direction::kForward) {
+      // Back off to the last entry of an earlier user key.
+      saved_key_.assign(ExtractUserKey(iter_->key()));
+      phase_ = Phase::kBackOff;
+    } else {
+      // Already just before this key's entries.
+      value_type_ = kTypeDeletion;
+      phase_ = Phase::kFindPrev;
+    }
+    Continue();
+  }
+
+  // Runs the phase until it is done or needs an internal move with I/O
+  // (then pending_ is set).
+  void Continue() {
+    for (;;) {
+      switch (phase_) {
+        case Phase::kFindNext:
+          FindNext();
+          return;
+        case Phase::kFindPrev:
+          FindPrev();
+          return;
+        case Phase::kBackOff:
+          if (!BackOff()) return;
+          value_type_ = kTypeDeletion;
+          phase_ = Phase::kFindPrev;
+          break;
+      }
+    }
+  }
+
+  // The newest visible entry at or after the internal position, skipping
+  // user keys <= saved_key_ while skipping_ (a key just returned or found
+  // deleted).
+  void FindNext() {
+    while (iter_->Valid()) {
+      ParsedInternalKey ikey;
+      if (!ParseKey(&ikey)) break;
+      if (ikey.sequence <= sequence_) {
+        if (ikey.type == kTypeDeletion) {
+          saved_key_.assign(ikey.user_key);
+          skipping_ = true;
+        } else if (!skipping_ || ucmp_->Compare(ikey.user_key, saved_key_) > 0) {
+          valid_ = true;
+          saved_key_.clear();
+          return;
+        }
+      }
+      if (!iter_->TryNext()) {
+        pending_ = Move::kNext;
+        return;
+      }
+    }
+    valid_ = false;
+    saved_key_.clear();
+  }
+
+  // Steps back while the entry's user key is saved_key_. true when the
+  // position is at an earlier user key (direction becomes reverse); false
+  // when a move is pending or the iterator ran off the front (invalid).
+  bool BackOff() {
+    for (;;) {
+      if (!iter_->Valid()) {
+        valid_ = false;
+        saved_key_.clear();
+        saved_value_.clear();
+        return false;
+      }
+      if (ucmp_->Compare(ExtractUserKey(iter_->key()), saved_key_) < 0) {
+        direction_ = Direction::kReverse;
+        return true;
+      }
+      if (!iter_->TryPrev()) {
+        pending_ = Move::kPrev;
+        return false;
+      }
+    }
+  }
+
+  // Walking backwards, collects the newest visible version of the previous
+  // user key into saved_key_/saved_value_; value_type_ is the type of the
+  // newest visible version of saved_key_ seen so far.
+  void FindPrev() {
+    while (iter_->Valid()) {
+      ParsedInternalKey ikey;
+      if (!ParseKey(&ikey)) {
+        value_type_ = kTypeDeletion;
+        break;
+      }
+      if (ikey.sequence <= sequence_) {
+        if (value_type_ != kTypeDeletion && ucmp_->Compare(ikey.user_key, saved_key_) < 0) {
+          valid_ = true;  // saved_key_ is complete: this entry is an earlier key
+          return;
+        }
+        value_type_ = ikey.type;
+        if (ikey.type == kTypeDeletion) {
+          saved_key_.clear();
+          saved_value_.clear();
+        } else {
+          saved_key_.assign(ikey.user_key);
+          saved_value_.assign(iter_->value());
+        }
+      }
+      if (!iter_->TryPrev()) {
+        pending_ = Move::kPrev;
+        return;
+      }
+    }
+    if (value_type_ == kTypeDeletion) {
+      valid_ = false;
+      saved_key_.clear();
+      saved_value_.clear();
+      direction_ = Direction::kForward;
+    } else {
+      valid_ = true;
+    }
+  }
+
+  // Awaits pending internal moves and continues, until the move is done.
+  asio::awaitable<void> Drive() {
+    while (pending_ != Move::kNone) {
+      const Move move = pending_;
+      switch (move) {
+        case Move::kNext:
+          co_await iter_->Next();
+          break;
+        case Move::kPrev:
+          co_await iter_->Prev();
+          break;
+        case Move::kSeek:
+          co_await iter_->Seek(seek_key_);
+          break;
+        case Move::kSeekToFirst:
+          co_await iter_->SeekToFirst();
+          break;
+        case Move::kSeekToLast:
+          co_await iter_->SeekToLast();
+          break;
+        case Move::kNone:
+          break;
+      }
+      pending_ = Move::kNone;
+      Continue();
+    }
+  }
+
+  const Comparator* const ucmp_;
+  const std::unique_ptr<table::AsyncIterator> iter_;
+  const SequenceNumber sequence_;
+  const ReadSampler sampler_;
+  Random rnd_;
+  uint64_t bytes_until_sampling_ = 0;
+
+  Status status_;  // misuse or a damaged key; the internal iterator's errors are its own
+  Direction direction_ = Direction::kForward;
+  bool valid_ = false;
+  Move pending_ = Move::kNone;
+  Phase phase_ = Phase::kFindNext;
+  bool skipping_ = false;
+  ValueType value_type_ = kTypeDeletion;
+  // Forward: a user key to skip. Reverse: the current key.
+  std::string saved_key_;
+  std::string saved_value_;  // reverse: the current value
+  std::string seek_key_;     // the internal key a pending Seek looks for
+};
+
+}  // namespace
+
+std::unique_ptr<Iterator> NewDBIterator(const Comparator* ucmp,
+                                        std::unique_ptr<table::AsyncIterator> internal,
+                                        SequenceNumber sequence, ReadSampler sampler,
+                                        uint32_t seed) {
+  return std::make_unique<DBIter>(ucmp, std::move(internal), sequence, std::move(sampler), seed);
+}
+
+}  // namespace corodb
+
+namespace corodb {
+namespace {
+
+class ErrorIterator final : public Iterator {
+ public:
+  explicit ErrorIterator(Status status) : status_(std::move(status)) {}
+  bool Valid() const override { return false; }
+  Slice key() const override { return {}; }
+  Slice value() const override { return {}; }
+  Status status() const override { return status_; }
+  asio::awaitable<void> SeekToFirst() override { co_return; }
+  asio::awaitable<void> SeekToLast() override { co_return; }
+  asio::awaitable<void> Seek(Slice) override { co_return; }
+  asio::awaitable<void> Next() override { co_return; }
+  asio::awaitable<void> Prev() override { co_return; }
+  bool TryNext() override { return true; }
+  bool TryPrev() override { return true; }
+
+ private:
+  const Status status_;
+};
+
+}  // namespace
+
+std::unique_ptr<Iterator> NewErrorIterator(Status status) {
+  return std::make_unique<ErrorIterator>(std::move(status));
+}
+
+}  // namespace corodb
