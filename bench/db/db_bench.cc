@@ -77,6 +77,9 @@ struct Flags {
   // (A B, B A, ...) so neither engine always runs on the disk state the other
   // left behind, and the median run is reported.
   int repeats = 1;
+  // Keep the database directories of --db: no workload starts from an empty
+  // database, and nothing is removed at the end (db_bench's flag).
+  bool use_existing_db = false;
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -98,7 +101,9 @@ std::vector<std::string> Split(const std::string& s) {
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
                "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
-               "--block_size=B --compression=snappy|none --stats\n",
+               "--block_size=B --compression=snappy|none --stats --use_existing_db\n"
+               "benchmarks: fillseq fillrandom overwrite fillsync readrandom readmissing readhot readseq "
+               "readreverse seekrandom deleteseq deleterandom\n",
                msg);
   std::exit(2);
 }
@@ -132,6 +137,7 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "max_file_size") f.max_file_size = std::atoll(v.c_str());
     else if (name == "open_files") f.open_files = std::atoi(v.c_str());
     else if (name == "block_size") f.block_size = std::atoi(v.c_str());
+    else if (name == "use_existing_db") f.use_existing_db = v.empty() || v == "1" || v == "true";
     else if (name == "compression") f.compression = v != "none" && v != "0" && v != "false";
     else Usage(("unknown flag --" + name).c_str());
   }
@@ -175,13 +181,28 @@ std::string MakeKey(uint64_t k, int key_size) {
 }
 
 struct Workload {
+  enum class Op {
+    kPut,
+    kDelete,
+    kGet,
+    kScan,         // iterate from the first key (readseq) or the last (readreverse)
+    kSeek,         // a new iterator, Seek to a random key, then kSeekNexts Next()s
+  };
   std::string name;
+  Op op = Op::kPut;
   bool fresh_db = true;
   bool sync = false;
   bool sequential = false;
-  bool read = false;  // Get instead of Put (on the database the previous workload left)
+  bool reverse = false;   // kScan: from the last key backwards
+  bool missing = false;   // kGet: keys that are not in the database (readmissing)
+  bool hot = false;       // kGet: keys from the first 1% of the key space (readhot)
+  bool read = false;      // reads the database the previous workload left
   int64_t ops = 0;
 };
+
+// Next() calls after each Seek of seekrandom (RocksDB's --seek_nexts; the
+// issue's definition of seekrandom).
+constexpr int kSeekNexts = 10;
 
 Workload MakeWorkload(const std::string& name, const Flags& f) {
   Workload w;
@@ -194,9 +215,28 @@ Workload MakeWorkload(const std::string& name, const Flags& f) {
   } else if (name == "overwrite") {
     w.fresh_db = false;
     w.ops = f.num;
-  } else if (name == "readrandom") {
+  } else if (name == "readrandom" || name == "readmissing" || name == "readhot") {
     w.fresh_db = false;
     w.read = true;
+    w.op = Workload::Op::kGet;
+    w.missing = name == "readmissing";
+    w.hot = name == "readhot";
+    w.ops = f.num;
+  } else if (name == "readseq" || name == "readreverse") {
+    w.fresh_db = false;
+    w.read = true;
+    w.op = Workload::Op::kScan;
+    w.reverse = name == "readreverse";
+    w.ops = f.num;
+  } else if (name == "seekrandom") {
+    w.fresh_db = false;
+    w.read = true;
+    w.op = Workload::Op::kSeek;
+    w.ops = f.num;
+  } else if (name == "deleteseq" || name == "deleterandom") {
+    w.fresh_db = false;
+    w.op = Workload::Op::kDelete;
+    w.sequential = name == "deleteseq";
     w.ops = f.num;
   } else if (name == "fillsync") {
     w.sync = true;
@@ -205,13 +245,24 @@ Workload MakeWorkload(const std::string& name, const Flags& f) {
     Usage(("unknown benchmark " + name).c_str());
   }
   if (f.ops > 0) w.ops = f.ops;
+  if (f.use_existing_db) w.fresh_db = false;
   return w;
 }
 
 // The key of operation `i`: sequential, or uniformly random in [0, num).
 uint64_t KeyFor(const Workload& w, const Flags& f, uint64_t i, corodb::Random& rnd) {
   if (w.sequential) return i;
-  return (static_cast<uint64_t>(rnd.Next()) << 31 ^ rnd.Next()) % static_cast<uint64_t>(f.num);
+  const uint64_t range = w.hot ? std::max<uint64_t>(1, static_cast<uint64_t>(f.num) / 100)
+                               : static_cast<uint64_t>(f.num);
+  return (static_cast<uint64_t>(rnd.Next()) << 31 ^ rnd.Next()) % range;
+}
+
+// The key of operation `i` as bytes (readmissing: a key just after an
+// existing one, so it is never found but lands among existing keys).
+std::string WorkloadKey(const Workload& w, const Flags& f, uint64_t i, corodb::Random& rnd) {
+  std::string key = MakeKey(KeyFor(w, f, i, rnd), f.key_size);
+  if (w.missing) key.back() = '.';
+  return key;
 }
 
 struct Result {
@@ -348,23 +399,85 @@ void ResourceMeter::Finish(const Workload& w, const Flags& f, Result* r) const {
 
 // ---- corodb ----
 
+// Bytes of keys and values the scans touched (so the reads are not idle).
+std::atomic<uint64_t> g_scanned_bytes{0};
+
+// A scan's share of entries for one worker (readseq/readreverse: every
+// worker walks the database from its own iterator, wrapping around).
+int64_t ScanQuota(const Workload& w, const Flags& f) {
+  return std::max<int64_t>(1, w.ops / (f.threads * f.concurrency));
+}
+
+// Scans `quota` entries with `it` (corodb). Returns the error, or "".
+asio::awaitable<std::string> CorodbScan(corodb::Iterator& it, bool reverse, int64_t quota,
+                                        uint64_t* bytes) {
+  int64_t n = 0;
+  while (n < quota) {
+    if (reverse) {
+      co_await it.SeekToLast();
+    } else {
+      co_await it.SeekToFirst();
+    }
+    if (!it.Valid()) break;  // empty database
+    while (it.Valid() && n < quota) {
+      *bytes += it.key().size() + it.value().size();
+      ++n;
+      if (reverse) {
+        if (!it.TryPrev()) co_await it.Prev();
+      } else {
+        if (!it.TryNext()) co_await it.Next();
+      }
+    }
+    if (!it.status().ok()) co_return it.status().ToString();
+  }
+  co_return "";
+}
+
 asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flags& f,
                                    const ValueGenerator& gen, RunState& st, int worker) {
   corodb::Random rnd(1000 + static_cast<uint32_t>(worker));
   auto& lat = st.latencies[static_cast<size_t>(worker)];
   corodb::WriteOptions wo;
   wo.sync = w.sync;
+  if (w.op == Workload::Op::kScan) {
+    std::unique_ptr<corodb::Iterator> it = db.NewIterator({});
+    uint64_t bytes = 0;
+    const std::string error = co_await CorodbScan(*it, w.reverse, ScanQuota(w, f), &bytes);
+    g_scanned_bytes.fetch_add(bytes, std::memory_order_relaxed);
+    if (!error.empty()) {
+      std::fprintf(stderr, "corodb scan failed: %s\n", error.c_str());
+      st.failed = true;
+    }
+    st.done.fetch_add(ScanQuota(w, f), std::memory_order_relaxed);
+    co_return;
+  }
   for (;;) {
     const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
     if (i >= w.ops) co_return;
-    const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+    const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
     const auto start = Clock::now();
     corodb::Status s;
-    if (w.read) {
-      corodb::Result<std::string> got = co_await db.Get({}, key);
-      if (!got.ok() && !got.status().IsNotFound()) s = got.status();
-    } else {
-      s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
+    switch (w.op) {
+      case Workload::Op::kGet: {
+        corodb::Result<std::string> got = co_await db.Get({}, key);
+        if (!got.ok() && !got.status().IsNotFound()) s = got.status();
+        break;
+      }
+      case Workload::Op::kSeek: {
+        std::unique_ptr<corodb::Iterator> it = db.NewIterator({});
+        co_await it->Seek(key);
+        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) {
+          if (!it->TryNext()) co_await it->Next();
+        }
+        s = it->status();
+        break;
+      }
+      case Workload::Op::kDelete:
+        s = co_await db.Delete(wo, key);
+        break;
+      default:
+        s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
+        break;
     }
     lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
     if (!s.ok()) {
@@ -476,9 +589,9 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
 // Runs `w` on threads × concurrency threads, each calling `op(key, value)`
 // (which returns "" or an error message) for its share of the operations;
 // fills in r's time, CPU, count and latencies.
-template <typename Op>
+template <typename Op, typename Scan>
 void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator& gen, Op op,
-                        Result* r) {
+                        Scan scan, Result* r) {
   RunState st;
   const int workers = f.threads * f.concurrency;
   st.latencies.resize(static_cast<size_t>(workers));
@@ -489,12 +602,22 @@ void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator&
   std::vector<std::thread> threads;
   for (int t = 0; t < workers; ++t) {
     threads.emplace_back([&, t] {
+      if (w.op == Workload::Op::kScan) {
+        // scan(quota) -> "" or an error; each worker walks on its own iterator.
+        const std::string error = scan(ScanQuota(w, f));
+        if (!error.empty()) {
+          std::fprintf(stderr, "%s scan failed: %s\n", r->engine.c_str(), error.c_str());
+          st.failed = true;
+        }
+        st.done.fetch_add(ScanQuota(w, f), std::memory_order_relaxed);
+        return;
+      }
       corodb::Random rnd(1000 + static_cast<uint32_t>(t));
       auto& lat = st.latencies[static_cast<size_t>(t)];
       for (;;) {
         const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
         if (i >= w.ops) return;
-        const std::string key = MakeKey(KeyFor(w, f, static_cast<uint64_t>(i), rnd), f.key_size);
+        const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
         const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
         const auto t0 = Clock::now();
         const std::string error = op(key, v);
@@ -515,6 +638,33 @@ void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator&
   Percentiles(st, r);
 }
 
+// Walks `quota` entries with a LevelDB-style blocking iterator (LevelDB's
+// own, or corodb's SyncIterator), wrapping around at the end.
+template <typename It>
+std::string BlockingScan(It& it, bool reverse, int64_t quota) {
+  int64_t n = 0;
+  uint64_t bytes = 0;
+  while (n < quota) {
+    if (reverse) {
+      it.SeekToLast();
+    } else {
+      it.SeekToFirst();
+    }
+    if (!it.Valid()) break;
+    for (; it.Valid() && n < quota; ++n) {
+      bytes += it.key().size() + it.value().size();
+      if (reverse) {
+        it.Prev();
+      } else {
+        it.Next();
+      }
+    }
+    if (!it.status().ok()) return it.status().ToString();
+  }
+  g_scanned_bytes.fetch_add(bytes, std::memory_order_relaxed);
+  return "";
+}
+
 // ---- corodb through SyncDB ----
 
 Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& gen) {
@@ -533,12 +683,29 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   corodb::WriteOptions wo;
   wo.sync = w.sync;
   RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
-    if (w.read) {
-      corodb::Result<std::string> got = (*db)->Get({}, key);
-      return got.ok() || got.status().IsNotFound() ? "" : got.status().ToString();
+    switch (w.op) {
+      case Workload::Op::kGet: {
+        corodb::Result<std::string> got = (*db)->Get({}, key);
+        return got.ok() || got.status().IsNotFound() ? "" : got.status().ToString();
+      }
+      case Workload::Op::kSeek: {
+        std::unique_ptr<corodb::SyncIterator> it = (*db)->NewIterator({});
+        it->Seek(key);
+        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) it->Next();
+        return it->status().ok() ? "" : it->status().ToString();
+      }
+      case Workload::Op::kDelete: {
+        const corodb::Status s = (*db)->Delete(wo, key);
+        return s.ok() ? "" : s.ToString();
+      }
+      default: {
+        const corodb::Status s = (*db)->Put(wo, key, v);
+        return s.ok() ? "" : s.ToString();
+      }
     }
-    const corodb::Status s = (*db)->Put(wo, key, v);
-    return s.ok() ? "" : s.ToString();
+  }, [&](int64_t quota) {
+    std::unique_ptr<corodb::SyncIterator> it = (*db)->NewIterator({});
+    return BlockingScan(*it, w.reverse, quota);
   }, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
@@ -584,14 +751,32 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
   wo.sync = w.sync;
   RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
     leveldb::Status ps;
-    if (w.read) {
-      std::string value;
-      ps = db->Get(leveldb::ReadOptions(), key, &value);
-      if (ps.IsNotFound()) ps = leveldb::Status::OK();
-    } else {
-      ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+    switch (w.op) {
+      case Workload::Op::kGet: {
+        std::string value;
+        ps = db->Get(leveldb::ReadOptions(), key, &value);
+        if (ps.IsNotFound()) ps = leveldb::Status::OK();
+        break;
+      }
+      case Workload::Op::kSeek: {
+        // As LevelDB's db_bench: a new iterator per seek.
+        std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+        it->Seek(key);
+        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) it->Next();
+        ps = it->status();
+        break;
+      }
+      case Workload::Op::kDelete:
+        ps = db->Delete(wo, key);
+        break;
+      default:
+        ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
+        break;
     }
     return ps.ok() ? "" : ps.ToString();
+  }, [&](int64_t quota) {
+    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
+    return BlockingScan(*it, w.reverse, quota);
   }, &r);
   if (f.stats) {
     std::string stats;
@@ -634,7 +819,7 @@ int main(int argc, char** argv) {
       results.push_back(per_engine[per_engine.size() / 2]);  // the median run
     }
   }
-  std::filesystem::remove_all(f.db);
+  if (!f.use_existing_db) std::filesystem::remove_all(f.db);
 
   const double entry_bytes = f.key_size + f.value_size;
   auto ratio_for = [&](const Result& r) -> double {

@@ -61,6 +61,14 @@ struct Options {
   // for data far larger than memory, where the page cache only duplicates
   // the block cache. Compaction input is read the same way.
   bool use_direct_reads = false;
+  // Map table files into memory (read-only) and copy or decompress data
+  // blocks that miss the block cache straight from the mapping, as LevelDB
+  // does: no system call per block. A block whose pages are not in the page
+  // cache then blocks the reading thread on a page fault (a disk read)
+  // instead of being awaited on the ring. false: such blocks are copied with
+  // a non-blocking read (preadv2 RWF_NOWAIT) and, when not cached, read on
+  // the ring. Ignored with use_direct_reads.
+  bool mmap_reads = true;
   // Approximate uncompressed size of a table data block.
   size_t block_size = 4 * 1024;
   // Entries between restart points in a block.

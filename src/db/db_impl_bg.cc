@@ -462,9 +462,8 @@ asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
     } else {
       std::vector<table::ConcatFile> run;
       for (const FileRef& f : files) {
-        run.push_back(table::ConcatFile{f->number, f->file_size,
-                                        std::string(f->smallest.Encode()),
-                                        std::string(f->largest.Encode())});
+        run.push_back(table::ConcatFile{f->number, f->file_size, f->smallest.Encode(),
+                                        f->largest.Encode()});
       }
       children.push_back(table::NewConcatenatingIterator(
           &icmp_, std::move(run),

@@ -57,8 +57,7 @@ class MemTableIterator final : public table::AsyncIterator {
 };
 
 table::ConcatFile ToConcatFile(const FileRef& f) {
-  return table::ConcatFile{f->number, f->file_size, std::string(f->smallest.Encode()),
-                           std::string(f->largest.Encode())};
+  return table::ConcatFile{f->number, f->file_size, f->smallest.Encode(), f->largest.Encode()};
 }
 
 }  // namespace

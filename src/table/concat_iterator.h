@@ -38,11 +38,13 @@ namespace corodb::table {
 
 // One file of the run. `smallest` and `largest` are encoded keys in the
 // iterator's comparator order (internal keys for a DB level).
+// The bounds are not copied: they must outlive the iterator (a DB iterator
+// holds the Version whose FileInfo keys they point to).
 struct ConcatFile {
   uint64_t number = 0;
   uint64_t size = 0;
-  std::string smallest;
-  std::string largest;
+  Slice smallest;
+  Slice largest;
 };
 
 // Opens an iterator over one file (unpositioned). The ConcatFile lives as

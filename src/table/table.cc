@@ -1,5 +1,7 @@
 #include "table/table.h"
 
+#include <sys/mman.h>
+
 #include "io/file.h"
 #include "table/sequential_iterator.h"
 #include "table/table_iterator.h"
@@ -29,9 +31,18 @@ Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, u
       direct_(direct),
       footer_(footer),
       index_block_(std::move(index_block)),
-      cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {}
+      cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {
+  if (options_.mmap_reads && !direct_ && file_size_ > 0) {
+    // A table is immutable once written, so the mapping stays valid. A
+    // failed map only costs the fast path.
+    void* p = ::mmap(nullptr, file_size_, PROT_READ, MAP_SHARED, file_->fd(), 0);
+    if (p != MAP_FAILED) map_ = static_cast<const char*>(p);
+  }
+}
 
-Table::~Table() = default;
+Table::~Table() {
+  if (map_ != nullptr) ::munmap(const_cast<char*>(map_), file_size_);
+}
 
 const std::string& Table::file_name() const { return file_->path(); }
 
@@ -155,16 +166,35 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
 std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& options,
                                                           const BlockHandle& handle) const {
   if (direct_) return std::nullopt;
-  std::string raw(static_cast<size_t>(handle.size()) + kBlockTrailerSize, '\0');
+  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  const uint64_t n = handle.size() + kBlockTrailerSize;
+  if (map_ != nullptr) {
+    // Handles come from the verified index block, but an entry may still
+    // point past the end: that is Corruption, never a read past the mapping.
+    if (handle.offset() > file_size_ || n > file_size_ - handle.offset()) {
+      return Result<BlockRef>(
+          BlockError(handle, Status::Corruption("block handle past the end of the file")));
+    }
+    block_reads_.fetch_add(1, std::memory_order_relaxed);
+    Result<std::string> contents =
+        DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle, verify, file_->path());
+    if (!contents.ok()) return Result<BlockRef>(contents.status());
+    return CacheParsedBlock(options, handle, std::move(*contents));
+  }
+  std::string raw(static_cast<size_t>(n), '\0');
   std::optional<Result<size_t>> got = file_->TryReadCached(handle.offset(), raw);
   if (!got.has_value()) return std::nullopt;
   if (!got->ok()) return Result<BlockRef>(got->status());
   if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
   block_reads_.fetch_add(1, std::memory_order_relaxed);
-  const bool verify = options.verify_checksums || options_.paranoid_checks;
   Result<std::string> contents = DecodeBlock(&raw, handle, verify, file_->path());
   if (!contents.ok()) return Result<BlockRef>(contents.status());
-  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  return CacheParsedBlock(options, handle, std::move(*contents));
+}
+
+Result<BlockRef> Table::CacheParsedBlock(const ReadOptions& options, const BlockHandle& handle,
+                                         std::string contents) const {
+  Result<Block> block = ParseDataBlock(std::move(contents), handle);
   if (!block.ok()) return Result<BlockRef>(block.status());
   if (options_.block_cache != nullptr && options.fill_cache) {
     const size_t charge = block->charge();
@@ -199,6 +229,16 @@ Result<LookupResult> Table::SearchBlock(const Block& block, const BlockHandle& h
     return BlockError(handle, it.status());
   }
   return result;
+}
+
+std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
+                                                    const BlockHandle& handle) const {
+  if (options_.block_cache != nullptr) {
+    if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle.offset()})) {
+      return Result<BlockRef>(BlockRef(std::move(cached)));
+    }
+  }
+  return TryReadCachedBlock(options, handle);
 }
 
 boost::asio::awaitable<Result<BlockRef>> Table::LoadBlock(ReadOptions options,

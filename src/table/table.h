@@ -131,6 +131,10 @@ class Table {
   // this call joins, was checked as its first reader asked (as in LevelDB).
   // SUSPENDS: one block read on a cache miss.
   boost::asio::awaitable<Result<BlockRef>> LoadBlock(ReadOptions options, BlockHandle handle) const;
+  // LoadBlock without I/O: from the block cache, the mapping or the page
+  // cache; nullopt when the block must be read (co_await LoadBlock).
+  std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
+                                               const BlockHandle& handle) const;
   // Decodes an index entry's value; Corruption naming the file when bad or
   // pointing outside the data area.
   Result<BlockHandle> DecodeDataHandle(Slice index_value) const;
@@ -174,6 +178,10 @@ class Table {
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
   // Parses decoded block contents; a bad layout is Corruption naming the block.
   Result<Block> ParseDataBlock(std::string contents, const BlockHandle& handle) const;
+  // Parses decoded contents and inserts the block into the block cache (when
+  // there is one and options.fill_cache), or returns it owned.
+  Result<BlockRef> CacheParsedBlock(const ReadOptions& options, const BlockHandle& handle,
+                                    std::string contents) const;
   Result<LookupResult> SearchBlock(const Block& block, const BlockHandle& handle, Slice key) const;
 
   const TableOptions options_;
@@ -184,6 +192,8 @@ class Table {
   const Block index_block_;
   std::optional<FilterBlockReader> filter_;
   const uint64_t cache_id_;  // this table's id in the block cache (0: no cache)
+  // The file mapped read-only (TableOptions::mmap_reads), or nullptr.
+  const char* map_ = nullptr;
   mutable std::atomic<uint64_t> block_reads_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
   mutable std::atomic<uint64_t> sequential_reads_{0};

@@ -126,16 +126,83 @@ boost::asio::awaitable<void> TableIterator::Prev() {
 }
 
 bool TableIterator::TryNext() {
-  if (data_->AtLast()) return false;
+  if (data_->AtLast()) return TryCrossBlock(/*forward=*/true);
   data_->Next();
   CheckDataStatus();
   return true;
 }
 
 bool TableIterator::TryPrev() {
-  if (data_->AtFirst()) return false;
+  if (data_->AtFirst()) return TryCrossBlock(/*forward=*/false);
   data_->Prev();
   CheckDataStatus();
+  return true;
+}
+
+bool TableIterator::TryCrossBlock(bool forward) {
+  auto undo = [&] {
+    if (forward) {
+      index_.Prev();
+    } else {
+      index_.Next();
+    }
+  };
+  // At the table's last (first) entry, running off the end is the caller's
+  // business (a concatenating iterator moves on to the next file).
+  if (forward ? index_.AtLast() : index_.AtFirst()) return false;
+  if (forward) {
+    index_.Next();
+  } else {
+    index_.Prev();
+  }
+  if (!index_.Valid()) {
+    if (!index_.status().ok()) {
+      SetError(Status::Corruption(table_->file_name() + ": index block", index_.status().message()));
+    } else {
+      SetError(Status::Corruption(table_->file_name() + ": index block", "ended before its last entry"));
+    }
+    return true;
+  }
+  const Slice handle_bytes = index_.value();
+  Result<BlockHandle> handle = table_->DecodeDataHandle(handle_bytes);
+  if (!handle.ok()) {
+    SetError(handle.status());
+    return true;
+  }
+  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle);
+  if (!block.has_value()) {
+    undo();
+    return false;  // a read is needed: the awaited move does it
+  }
+  if (!block->ok()) {
+    SetError(block->status());
+    return true;
+  }
+  BlockIter probe(block->value().get(), table_->comparator(), table_->internal_keys());
+  if (forward) {
+    probe.SeekToFirst();
+  } else {
+    probe.SeekToLast();
+  }
+  if (!probe.Valid()) {
+    if (!probe.status().ok()) {
+      SetError(table_->BlockError(*handle, probe.status()));
+      return true;
+    }
+    undo();
+    return false;  // an empty block: the awaited move skips it
+  }
+  std::string encoded(handle_bytes);
+  data_.reset();
+  block_ = std::move(block->value());
+  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
+  if (forward) {
+    data_->SeekToFirst();
+  } else {
+    data_->SeekToLast();
+  }
+  data_handle_ = std::move(encoded);
+  data_block_handle_ = *handle;
   return true;
 }
 

@@ -43,6 +43,10 @@ class TableIterator final : public AsyncIterator {
   boost::asio::awaitable<void> InitDataBlock();
   boost::asio::awaitable<void> SkipEmptyBlocksForward();
   boost::asio::awaitable<void> SkipEmptyBlocksBackward();
+  // TryNext/TryPrev across a block boundary: moves into the neighbouring
+  // block when it can be had without I/O (true), or leaves everything as it
+  // was (false).
+  bool TryCrossBlock(bool forward);
   // True when data_ hit damage; records it as the iterator's error.
   bool CheckDataStatus();
   void ResetData();

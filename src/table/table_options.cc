@@ -30,6 +30,7 @@ TableOptions TableOptionsForDb(const Options& options, const InternalKeyComparat
   t.compression = options.compression;
   t.paranoid_checks = options.paranoid_checks;
   t.block_cache = block_cache;
+  t.mmap_reads = options.mmap_reads && !options.use_direct_reads;
   return t;
 }
 

@@ -48,6 +48,9 @@ struct TableOptions {
   bool internal_keys = false;
   // Shared block cache; not owned, must outlive the tables. nullptr: none.
   BlockCache* block_cache = nullptr;
+  // Map each table read-only and read data blocks that miss the block cache
+  // from the mapping (Options::mmap_reads). Ignored for O_DIRECT tables.
+  bool mmap_reads = false;
 };
 
 // Filters the user-key part of internal keys with `user_policy`. Name() is

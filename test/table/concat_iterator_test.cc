@@ -3,6 +3,7 @@
 // files that cannot be opened or read.
 #include "table/concat_iterator.h"
 
+#include <deque>
 #include <fstream>
 #include <iterator>
 
@@ -42,6 +43,7 @@ struct Fixture {
   InternalKeyComparator icmp{BytewiseComparator()};
   std::unique_ptr<BlockCache> block_cache = NewBlockCache(1 << 20);
   std::vector<ConcatFile> files;
+  std::deque<std::string> bounds;  // the keys files[i].smallest/largest point to
   ModelSeq model;
   std::vector<uint64_t> opened;
 
@@ -67,12 +69,10 @@ struct Fixture {
       const std::string path = io::TableFileName(dir.path(), t);
       Result<uint64_t> size = test::Run(testing::WriteTable(&fs, path, Options(), &m));
       BOOST_REQUIRE(size.ok());
-      ConcatFile f{t, *size, IKey(prefix, kMaxSequenceNumber), IKey(prefix + "z", 0)};
-      if (!m.empty()) {
-        f.smallest = m.begin()->first;
-        f.largest = m.rbegin()->first;
-      }
-      files.push_back(f);
+      bounds.push_back(m.empty() ? IKey(prefix, kMaxSequenceNumber) : m.begin()->first);
+      const Slice smallest = bounds.back();
+      bounds.push_back(m.empty() ? IKey(prefix + "z", 0) : m.rbegin()->first);
+      files.push_back(ConcatFile{t, *size, smallest, bounds.back()});
       size_t j = 0;
       for (const auto& [k, v] : m) model.push_back({k, v, t, j++});
     }
@@ -139,8 +139,10 @@ BOOST_AUTO_TEST_CASE(RandomWalksAgreeWithModel) {
   const testing::WalkStats stats =
       test::Run(testing::RandomWalk(it.get(), &model, &icmp, Target, expect, 5, 30000));
   BOOST_TEST(stats.fast_moves > 1000);
-  BOOST_TEST(stats.fast_refusals > 1000);
-  BOOST_TEST(stats.seeks > 500);
+  // Refusals happen at file boundaries only: block boundaries are crossed
+  // without I/O when the next block is cached or mapped.
+  BOOST_TEST(stats.fast_refusals > 200);
+  BOOST_TEST(stats.seeks > 300);
 }
 
 BOOST_AUTO_TEST_CASE(ScansCrossEveryFileAndSkipTheEmptyOne) {
@@ -162,10 +164,10 @@ BOOST_AUTO_TEST_CASE(OpensFilesOnlyWhenReached) {
   TableCache cache(dir.path(), Options(), &fs, 100);
   std::unique_ptr<AsyncIterator> it = NewLevel(&cache);
   BOOST_TEST(opened.empty());
-  SeekTo(it.get(), files[5].smallest);  // file 6
+  SeekTo(it.get(), std::string(files[5].smallest));  // file 6
   BOOST_REQUIRE(it->Valid());
   BOOST_TEST(opened == (std::vector<uint64_t>{6}));
-  SeekTo(it.get(), files[5].largest);  // same file: not opened again
+  SeekTo(it.get(), std::string(files[5].largest));  // same file: not opened again
   BOOST_REQUIRE(it->Valid());
   BOOST_TEST(opened == (std::vector<uint64_t>{6}));
   SeekTo(it.get(), IKey("u", 1));  // past every file: nothing to open
@@ -204,10 +206,10 @@ BOOST_AUTO_TEST_CASE(UnopenableFileStopsWithItsStatus) {
   BOOST_TEST(test::Run(ScanSources(it.get(), &model, false)) == (std::vector<uint32_t>{8, 7, 6, 5}));
   BOOST_TEST(it->status().ToString().find("000003.ldb") != std::string::npos, it->status().ToString());
 
-  SeekTo(it.get(), files[6].smallest);
+  SeekTo(it.get(), std::string(files[6].smallest));
   BOOST_REQUIRE(it->Valid());
   BOOST_TEST(it->status().ok());
-  SeekTo(it.get(), files[2].smallest);
+  SeekTo(it.get(), std::string(files[2].smallest));
   BOOST_TEST(!it->Valid());
   BOOST_TEST(!it->status().ok());
 }

@@ -298,6 +298,59 @@ BOOST_AUTO_TEST_CASE(PageCacheHitAnswersWithoutSuspendingAndFillsTheCache) {
   BOOST_TEST(table->block_reads() == reads + 1);  // from the block cache now
 }
 
+BOOST_AUTO_TEST_CASE(MappedTableCrossesBlocksWithoutSuspendingAndStopsAtItsEnds) {
+  Random rnd(8);
+  const Model model = RandomInternalModel(*this, &rnd, 400, 8, 100);
+  TableOptions o = Options(512, CompressionType::kSnappyCompression, false);
+  o.mmap_reads = true;
+  const std::string path = dir.Child("mapped.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  testing::RunVoid(CheckScans(table.get(), &model, ReadOptions()));
+
+  std::unique_ptr<AsyncIterator> it = table->NewIterator(ReadOptions());
+  test::Run([](AsyncIterator* it) -> asio::awaitable<int> {
+    co_await it->SeekToFirst();
+    co_return 0;
+  }(it.get()));
+  const uint64_t reads = table->block_reads();
+  size_t steps = 1;
+  while (it->TryNext()) {
+    BOOST_REQUIRE(it->Valid());
+    ++steps;
+  }
+  // Every block after the first came from the mapping, without a refusal,
+  // and the last entry refuses (the caller moves past the table's end).
+  BOOST_TEST(steps == model.size());
+  BOOST_REQUIRE(it->Valid());
+  BOOST_TEST(it->key() == model.rbegin()->first);
+  BOOST_TEST(table->block_reads() > reads + 10);
+  size_t back = 1;
+  while (it->TryPrev()) ++back;
+  BOOST_TEST(back == model.size());
+  BOOST_TEST(it->key() == model.begin()->first);
+}
+
+BOOST_AUTO_TEST_CASE(MappedReadOfADamagedBlockIsCorruptionNamingTheFile) {
+  Random rnd(9);
+  const Model model = RandomInternalModel(*this, &rnd, 200, 8, 100);
+  TableOptions o = Options(512, CompressionType::kNoCompression, false);
+  o.mmap_reads = true;
+  o.paranoid_checks = true;
+  const std::string path = dir.Child("mapped-damaged.ldb");
+  const uint64_t size = Write(path, o, model);
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(10);
+    f.put('\x7f');
+  }
+  std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+  std::optional<Result<LookupResult>> r = table->TryGet(ReadOptions(), model.begin()->first);
+  BOOST_REQUIRE(r.has_value());
+  BOOST_REQUIRE(!r->ok());
+  BOOST_TEST(r->status().IsCorruption());
+  BOOST_TEST(r->status().ToString().find("mapped-damaged.ldb") != std::string::npos);
+}
+
 asio::awaitable<void> GetInto(const Table* table, std::string key, int* found) {
   Result<LookupResult> r = co_await table->Get(ReadOptions(), key);
   if (r.ok() && r->found && r->key == key) ++*found;
