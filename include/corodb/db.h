@@ -21,7 +21,9 @@
 
 #include <cstdint>
 #include <memory>
+#include <span>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -86,6 +88,26 @@ class DB {
   virtual SnapshotHandle GetSnapshot() = 0;
   // LevelDB's spelling of snapshot.reset().
   void ReleaseSnapshot(SnapshotHandle& snapshot) { snapshot.reset(); }
+
+  // Compacts the key range [*begin, *end] (nullptr: unbounded on that side)
+  // as LevelDB's CompactRange: the memtable is flushed, then every level
+  // that overlaps the range is compacted into the next one, so deleted and
+  // overwritten entries in the range are dropped (unless a snapshot needs
+  // them). Returns the first flush or compaction failure.
+  // SUSPENDS: until the compactions are done (they run on the background
+  // executor; the caller's thread is not blocked).
+  virtual boost::asio::awaitable<Status> CompactRange(const Slice* begin, const Slice* end) = 0;
+
+  // The approximate file bytes used by the keys of each range [start, limit)
+  // (LevelDB's GetApproximateSizes: table bytes from the index blocks; data
+  // still in memtables is not counted). One result per range.
+  // SUSPENDS: when a table must be opened.
+  struct Range {
+    Slice start;
+    Slice limit;
+  };
+  virtual boost::asio::awaitable<std::vector<uint64_t>> GetApproximateSizes(
+      std::span<const Range> ranges) = 0;
 
   // Finishes pending writes, refuses new ones (InvalidArgument "closed") and
   // closes the log. Idempotent. Reads keep working until the DB is destroyed.

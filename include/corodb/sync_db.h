@@ -60,6 +60,8 @@ class SyncDB {
     return std::make_unique<SyncIterator>(db_->NewIterator(options));
   }
   SnapshotHandle GetSnapshot() { return db_->GetSnapshot(); }
+  Status CompactRange(const Slice* begin, const Slice* end);
+  std::vector<uint64_t> GetApproximateSizes(std::span<const DB::Range> ranges);
   void ReleaseSnapshot(SnapshotHandle& snapshot) { snapshot.reset(); }
   bool GetProperty(Slice property, std::string* value) { return db_->GetProperty(property, value); }
 

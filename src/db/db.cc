@@ -130,6 +130,12 @@ Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
   return RunOnThisThread(db_->Get(o, key));
 }
 Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }
+Status SyncDB::CompactRange(const Slice* begin, const Slice* end) {
+  return RunOnThisThread(db_->CompactRange(begin, end));
+}
+std::vector<uint64_t> SyncDB::GetApproximateSizes(std::span<const DB::Range> ranges) {
+  return RunOnThisThread(db_->GetApproximateSizes(ranges));
+}
 
 namespace {
 // RunOnThisThread for the awaitable<void> of an iterator move.

@@ -387,6 +387,7 @@ bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
   // A closed or failed log: BeginGroup refuses the group.
   if (!log_file_ || !bg_error_.ok() || !log_error_.ok() || bg_failed_.load()) return false;
   if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) return true;
+  if (force_switch_.load(std::memory_order_acquire)) return true;
   const int l0 = l0_files_.load(std::memory_order_relaxed);
   if (l0 >= config::kL0StopWritesTrigger) return true;
   if (l0 >= config::kL0SlowdownWritesTrigger && !slowdown_paid_) return true;
@@ -431,8 +432,11 @@ asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
       stats_.slowdowns.fetch_add(1, std::memory_order_relaxed);
       continue;
     }
-    const bool mem_full = mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
+    // A requested freeze (FlushMemTable) counts as a full memtable, once.
+    const bool forced = force_switch_.exchange(false, std::memory_order_acq_rel) && !mem_->Empty();
+    const bool mem_full = forced || mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
     if (!mem_full && l0 < config::kL0StopWritesTrigger) break;
+    if (forced && flush_pending) force_switch_.store(true, std::memory_order_release);
     if ((mem_full && flush_pending) || l0 >= config::kL0StopWritesTrigger) {
       // Wait for the background to flush or compact. This coroutine
       // suspends; the engine thread serves everything else meanwhile.

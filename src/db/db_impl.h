@@ -97,6 +97,9 @@ class DBImpl final : public DB, private CommitTarget {
   bool GetProperty(Slice property, std::string* value) override;
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override;
   SnapshotHandle GetSnapshot() override;
+  boost::asio::awaitable<Status> CompactRange(const Slice* begin, const Slice* end) override;
+  boost::asio::awaitable<std::vector<uint64_t>> GetApproximateSizes(
+      std::span<const Range> ranges) override;
   boost::asio::any_io_executor engine_executor() override { return engine_->get_executor(); }
 
   // The blocking facade's fast paths (SyncDB), the same code the coroutines
@@ -209,6 +212,23 @@ class DBImpl final : public DB, private CommitTarget {
   // The oldest sequence any reader may still read at: the oldest live
   // snapshot's, or the last visible one.
   SequenceNumber SmallestSnapshot() const;
+  // A CompactRange request for one level, run by the background chain.
+  struct ManualCompaction {
+    int level = 0;
+    std::optional<InternalKey> begin;  // advances as the chain works through the range
+    std::optional<InternalKey> end;
+    bool done = false;                 // guarded by bg_mu_
+    Status status;                     // guarded by bg_mu_
+  };
+  // One step of manual_ (a compaction of part of its range). REQUIRES: on
+  // the chain, manual_ set.
+  boost::asio::awaitable<Status> ManualCompactionStep(ManualCompaction* m);
+  // Compacts `level`'s files in [begin, end] into level + 1 through the
+  // chain, waiting until done.
+  boost::asio::awaitable<Status> CompactLevelRange(int level, const Slice* begin, const Slice* end);
+  // Freezes the memtable (if it holds anything) and waits until every
+  // frozen memtable is flushed.
+  boost::asio::awaitable<Status> FlushMemTable();
   // Deletes files no live Version, pending output or current log needs.
   // REQUIRES: on the chain (or Open).
   void DeleteObsoleteFiles();
@@ -263,6 +283,10 @@ class DBImpl final : public DB, private CommitTarget {
   std::atomic<bool> bg_stop_requested_{false};
   std::atomic<bool> bg_hold_{false};
   std::set<uint64_t> pending_outputs_;  // guarded by bg_mu_
+  ManualCompaction* manual_ = nullptr;  // guarded by bg_mu_; owned by the CompactRange caller
+  bool manual_running_ = false;         // guarded by bg_mu_: the chain is in a step of manual_
+  // Set by FlushMemTable: the next room task freezes a non-empty memtable.
+  std::atomic<bool> force_switch_{false};
   // Background progress events for room tasks waiting on a stall.
   uint64_t bg_progress_ = 0;            // guarded by bg_mu_
   struct ProgressWaiter {

@@ -181,7 +181,7 @@ void DBImpl::MaybeScheduleBackground() {
   {
     std::lock_guard lock(bg_mu_);
     if (bg_scheduled_ || bg_stopping_ || !bg_failure_.ok() || !versions_) return;
-    if (pending_flushes_.empty() && !versions_->NeedsCompaction()) return;
+    if (pending_flushes_.empty() && manual_ == nullptr && !versions_->NeedsCompaction()) return;
     bg_scheduled_ = true;
   }
   asio::co_spawn(*bg_ctx_, BackgroundWork(), asio::detached);
@@ -207,7 +207,8 @@ asio::awaitable<Status> DBImpl::WaitForBackgroundIdleForTesting() {
     {
       std::lock_guard lock(bg_mu_);
       if (!bg_failure_.ok()) co_return bg_failure_;
-      if (!bg_scheduled_ && pending_flushes_.empty() && !versions_->NeedsCompaction()) {
+      if (!bg_scheduled_ && pending_flushes_.empty() && manual_ == nullptr &&
+          !versions_->NeedsCompaction()) {
         co_return Status::OK();
       }
       seen = bg_progress_;
@@ -233,9 +234,24 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
     Status s;
     try {
       if (!bg_stop_requested_.load()) {
+        ManualCompaction* manual = nullptr;
+        {
+          std::lock_guard lock(bg_mu_);
+          if (manual_ != nullptr && !manual_->done) {
+            manual = manual_;
+            manual_running_ = true;
+          }
+        }
         if (imm_pending_.load()) {
+          if (manual != nullptr) {
+            std::lock_guard lock(bg_mu_);
+            manual_running_ = false;
+          }
           worked = true;
           s = co_await FlushImmutable(nullptr);
+        } else if (manual != nullptr) {
+          worked = true;
+          s = co_await ManualCompactionStep(manual);
         } else if (std::unique_ptr<Compaction> c = versions_->PickCompaction()) {
           worked = true;
           s = co_await RunCompaction(c.get());
@@ -256,7 +272,8 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
       std::lock_guard lock(bg_mu_);
       // Work that arrived after the checks above found this chain scheduled.
       if (s.ok() && !bg_stopping_ && !bg_stop_requested_.load() &&
-          (!pending_flushes_.empty() || versions_->NeedsCompaction())) {
+          (!pending_flushes_.empty() || (manual_ != nullptr && !manual_->done) ||
+           versions_->NeedsCompaction())) {
         continue;
       }
       bg_scheduled_ = false;
@@ -264,6 +281,146 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
     NotifyBackgroundProgress();  // StopBackground waits for this
     co_return;
   }
+}
+
+asio::awaitable<Status> DBImpl::ManualCompactionStep(ManualCompaction* m) {
+  // The request's range is the chain's while manual_running_ is set (the
+  // requester only reads done/status, under bg_mu_).
+  Status s;
+  bool done = false;
+  try {
+    std::unique_ptr<Compaction> c = versions_->CompactRange(
+        m->level, m->begin ? &*m->begin : nullptr, m->end ? &*m->end : nullptr);
+    if (c == nullptr) {
+      done = true;
+    } else {
+      // The next step starts after this one's inputs (level > 0 inputs are
+      // cut at max_file_size), as LevelDB's manual compaction does.
+      const InternalKey next = c->inputs(0).back()->largest;
+      s = co_await RunCompaction(c.get());
+      c.reset();
+      if (s.ok()) {
+        DeleteObsoleteFiles();
+        m->begin = next;
+      } else {
+        done = true;
+      }
+    }
+  } catch (...) {
+    std::lock_guard lock(bg_mu_);
+    manual_running_ = false;
+    m->done = true;
+    m->status = Status::IOError("manual compaction", "failed with an exception");
+    throw;
+  }
+  std::lock_guard lock(bg_mu_);
+  manual_running_ = false;
+  if (done) {
+    m->done = true;
+    m->status = s;
+  }
+  co_return s;
+}
+
+asio::awaitable<Status> DBImpl::CompactLevelRange(int level, const Slice* begin, const Slice* end) {
+  ManualCompaction m;
+  m.level = level;
+  if (begin != nullptr) m.begin.emplace(*begin, kMaxSequenceNumber, kValueTypeForSeek);
+  if (end != nullptr) m.end.emplace(*end, 0, kTypeDeletion);
+  // One request at a time: wait for the slot.
+  for (;;) {
+    uint64_t seen;
+    {
+      std::lock_guard lock(bg_mu_);
+      if (!bg_failure_.ok()) co_return bg_failure_;
+      if (bg_stopping_) co_return Status::InvalidArgument(name_, "the database is closing");
+      if (manual_ == nullptr) {
+        manual_ = &m;
+        break;
+      }
+      seen = bg_progress_;
+    }
+    co_await AwaitBackgroundProgress(seen);
+  }
+  Status result;
+  for (;;) {
+    MaybeScheduleBackground();
+    uint64_t seen;
+    {
+      std::lock_guard lock(bg_mu_);
+      // A failure or a stop ends the wait once the chain is out of m.
+      const bool stopped = !bg_failure_.ok() || bg_stopping_ || bg_stop_requested_.load();
+      if (m.done || (stopped && !manual_running_)) {
+        manual_ = nullptr;
+        if (m.done) {
+          result = m.status;
+        } else if (!bg_failure_.ok()) {
+          result = bg_failure_;
+        } else {
+          result = Status::InvalidArgument(name_, "the database is closing");
+        }
+        break;
+      }
+      seen = bg_progress_;
+    }
+    co_await AwaitBackgroundProgress(seen);
+  }
+  NotifyBackgroundProgress();  // the slot is free for another request
+  co_return result;
+}
+
+asio::awaitable<Status> DBImpl::FlushMemTable() {
+  force_switch_.store(true, std::memory_order_release);
+  // An empty batch runs the room task (which freezes the memtable) and
+  // writes nothing.
+  if (Status s = co_await Write(WriteOptions(), WriteBatch()); !s.ok()) co_return s;
+  for (;;) {
+    MaybeScheduleBackground();
+    uint64_t seen;
+    {
+      std::lock_guard lock(bg_mu_);
+      if (!bg_failure_.ok()) co_return bg_failure_;
+      if (pending_flushes_.empty()) break;
+      if (bg_stopping_) co_return Status::InvalidArgument(name_, "the database is closing");
+      seen = bg_progress_;
+    }
+    co_await AwaitBackgroundProgress(seen);
+  }
+  co_return Status::OK();
+}
+
+asio::awaitable<Status> DBImpl::CompactRange(const Slice* begin, const Slice* end) {
+  if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
+  if (Status s = co_await FlushMemTable(); !s.ok()) co_return s;
+  int max_level_with_files = 1;
+  {
+    const std::shared_ptr<const Version> v = versions_->current();
+    for (int level = 1; level < kNumLevels; ++level) {
+      if (v->OverlapInLevel(level, begin, end)) max_level_with_files = level;
+    }
+  }
+  for (int level = 0; level < max_level_with_files; ++level) {
+    if (Status s = co_await CompactLevelRange(level, begin, end); !s.ok()) co_return s;
+  }
+  co_return Status::OK();
+}
+
+asio::awaitable<std::vector<uint64_t>> DBImpl::GetApproximateSizes(std::span<const Range> ranges) {
+  const std::shared_ptr<const Version> v = CurrentState()->version;
+  std::vector<uint64_t> sizes;
+  sizes.reserve(ranges.size());
+  for (const Range& r : ranges) {
+    if (!v) {
+      sizes.push_back(0);
+      continue;
+    }
+    const InternalKey start(r.start, kMaxSequenceNumber, kValueTypeForSeek);
+    const InternalKey limit(r.limit, kMaxSequenceNumber, kValueTypeForSeek);
+    const uint64_t a = co_await v->ApproximateOffsetOf(start);
+    const uint64_t b = co_await v->ApproximateOffsetOf(limit);
+    sizes.push_back(b >= a ? b - a : 0);
+  }
+  co_return sizes;
 }
 
 asio::awaitable<void> DBImpl::StopBackground() {

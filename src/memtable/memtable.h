@@ -55,6 +55,13 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
   // false when the memtable knows nothing about the key. Any thread.
   bool Get(const LookupKey& key, std::string* value, Status* s) const;
 
+  // Whether nothing was added. Any thread.
+  bool Empty() const {
+    Table::Iterator it(&table_);
+    it.SeekToFirst();
+    return !it.Valid();
+  }
+
   // Bytes of memory the memtable holds (arena blocks). Any thread.
   size_t ApproximateMemoryUsage() const { return arena_.MemoryUsage(); }
 
