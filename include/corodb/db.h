@@ -126,4 +126,26 @@ class DB {
 // if the DB is open.
 Status DestroyDB(const std::string& name, const Options& options);
 
+// Rebuilds the database in directory `name` from the logs and tables it still
+// has, when it cannot be opened (a lost or damaged MANIFEST or CURRENT,
+// damaged tables), as LevelDB's RepairDB does. Every log is converted to a
+// table, skipping damaged records; every table is read through, keeping the
+// entries that read (a damaged table's readable entries are copied to a new
+// table); a new MANIFEST lists them all at level 0, and CURRENT names it.
+// What is left behind — unreadable and damaged tables, the old MANIFESTs and
+// the converted logs — is moved to `name`/lost/; the LOG says what was
+// recovered and what was lost. Some data may be lost, and a write whose log
+// record is damaged may be missing while later ones are present.
+// Uses options.comparator (which must be the one the database was written
+// with), options.io_backend, write_buffer_size (to split large logs), and
+// the table settings (block size, compression, filter policy) for the tables
+// it writes; paranoid_checks is ignored (repair always verifies).
+// Returns OK once the new MANIFEST is in place (also when data was lost);
+// IOError when the database is open (the lock) or a file cannot be written;
+// then the old MANIFEST and the logs are still where they were.
+// SUSPENDS: runs on Options::engine_context, or on a thread of its own for
+//           the duration of the call; reads every file, writes and syncs the
+//           new tables, the MANIFEST and CURRENT.
+boost::asio::awaitable<Status> RepairDB(const std::string& name, const Options& options);
+
 }  // namespace corodb

@@ -47,6 +47,8 @@ class SyncIterator {
 class SyncDB {
  public:
   static Result<std::unique_ptr<SyncDB>> Open(const Options& options, const std::string& name);
+  // RepairDB (corodb/db.h), blocking until the repair is done.
+  static Status Repair(const std::string& name, const Options& options);
 
   explicit SyncDB(std::unique_ptr<DB> db);
   ~SyncDB();

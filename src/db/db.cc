@@ -1,14 +1,17 @@
-// DB::Open, DestroyDB and the SyncDB facade.
+// DB::Open, DestroyDB, RepairDB and the SyncDB facade.
 #include <exception>
 #include <optional>
+#include <thread>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include "corodb/sync_db.h"
 #include "db/block_cache_holder.h"
 #include "db/db_impl.h"
+#include "db/repair.h"
 #include "io/file_names.h"
 #include "io/file_system.h"
 #include "io/lock_file.h"
@@ -73,6 +76,47 @@ Status DestroyDB(const std::string& name, const Options& /*options*/) {
 
 namespace {
 
+// Where a repair runs: Options::engine_context, as a DB would use it, or an
+// io_context of its own run by a thread of its own until the repair is done
+// (repair reads and rewrites whole files: not on the caller's executor).
+class RepairExecutor {
+ public:
+  explicit RepairExecutor(asio::io_context* given) : ctx_(given) {
+    if (ctx_ != nullptr) return;
+    owned_ = std::make_unique<asio::io_context>(1);
+    ctx_ = owned_.get();
+    work_.emplace(ctx_->get_executor());
+    thread_ = std::thread([ctx = ctx_] { ctx->run(); });
+  }
+  ~RepairExecutor() {
+    if (!owned_) return;
+    work_.reset();
+    thread_.join();  // the repair is done: only its completion was left
+  }
+  RepairExecutor(const RepairExecutor&) = delete;
+  RepairExecutor& operator=(const RepairExecutor&) = delete;
+
+  asio::io_context* context() const { return ctx_; }
+
+ private:
+  std::unique_ptr<asio::io_context> owned_;
+  asio::io_context* ctx_;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> work_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+asio::awaitable<Status> RepairDB(const std::string& name, const Options& options) {
+  if (Status s = CheckOptions(options); !s.ok()) co_return s;
+  RepairExecutor executor(options.engine_context);
+  co_return co_await asio::co_spawn(*executor.context(),
+                                    RunRepair(name, options, executor.context()),
+                                    asio::use_awaitable);
+}
+
+namespace {
+
 // Runs `aw` on the calling thread, on a context of this thread's own, until it
 // completes: the write commits here when nobody else holds the commit role,
 // a read never waits behind the commit loop, and an I/O the coroutine awaits
@@ -99,6 +143,10 @@ Result<std::unique_ptr<SyncDB>> SyncDB::Open(const Options& options, const std::
   Result<std::unique_ptr<DB>> db = RunOnThisThread(DB::Open(options, name));
   if (!db.ok()) return db.status();
   return std::make_unique<SyncDB>(std::move(db).value());
+}
+
+Status SyncDB::Repair(const std::string& name, const Options& options) {
+  return RunOnThisThread(RepairDB(name, options));
 }
 
 SyncDB::SyncDB(std::unique_ptr<DB> db) : db_(std::move(db)), impl_(dynamic_cast<DBImpl*>(db_.get())) {}

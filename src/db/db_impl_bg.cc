@@ -21,6 +21,7 @@
 
 #include "db/config.h"
 #include "db/db_impl.h"
+#include "db/table_output.h"
 #include "io/file_names.h"
 #include "table/concat_iterator.h"
 #include "table/merging_iterator.h"
@@ -38,68 +39,6 @@ uint64_t MicrosSince(std::chrono::steady_clock::time_point start) {
                                                             start)
           .count());
 }
-
-// One table being written by a flush or compaction.
-class TableOutput {
- public:
-  TableOutput(const table::TableOptions& options, const io::FileSystem& fs, std::string dbname)
-      : options_(options), fs_(fs), dbname_(std::move(dbname)) {}
-
-  bool is_open() const { return builder_ != nullptr; }
-
-  // Creates table file `number`.
-  Status Open(uint64_t number) {
-    auto file = fs_.Open(io::TableFileName(dbname_, number), io::OpenMode::kCreate);
-    if (!file.ok()) return file.status();
-    file_ = std::move(file).value();
-    builder_ = std::make_unique<table::TableBuilder>(options_, file_.get());
-    meta_ = FileMetaData();
-    meta_.number = number;
-    return Status::OK();
-  }
-
-  // SUSPENDS: when the builder's buffer is flushed.
-  asio::awaitable<Status> Add(Slice key, Slice value) {
-    if (builder_->NumEntries() == 0) (void)meta_.smallest.DecodeFrom(key);
-    last_key_.assign(key.data(), key.size());
-    co_return co_await builder_->AddAsync(key, value);
-  }
-
-  uint64_t FileSize() const { return builder_->FileSize(); }
-
-  // Finishes, syncs and closes the table; fills *meta.
-  // SUSPENDS: the last appends and the fdatasync.
-  asio::awaitable<Status> Finish(FileMetaData* meta) {
-    Status s = co_await builder_->Finish();
-    if (s.ok()) s = co_await file_->Sync();
-    if (s.ok()) {
-      (void)meta_.largest.DecodeFrom(last_key_);
-      meta_.file_size = builder_->FileSize();
-      *meta = meta_;
-    }
-    builder_.reset();
-    file_.reset();
-    co_return s;
-  }
-
-  // Gives up on an unfinished table (the caller removes the file).
-  void Abandon() {
-    if (builder_) builder_->Abandon();
-    builder_.reset();
-    file_.reset();
-  }
-
-  uint64_t number() const { return meta_.number; }
-
- private:
-  const table::TableOptions& options_;
-  const io::FileSystem& fs_;
-  const std::string dbname_;
-  std::unique_ptr<io::File> file_;
-  std::unique_ptr<table::TableBuilder> builder_;
-  FileMetaData meta_;
-  std::string last_key_;
-};
 
 // Whether [smallest, largest] (user keys) meets the key range of c's inputs.
 bool OverlapsInputs(const Compaction& c, Slice smallest, Slice largest,

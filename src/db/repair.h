@@ -1,0 +1,65 @@
+// Repair: rebuilds a database's MANIFEST from the logs and tables left in its
+// directory (RepairDB, include/corodb/db.h), with LevelDB's algorithm:
+//
+//  1. Lock the directory (an open DB makes repair fail), open a fresh LOG.
+//  2. Find every log (NNNNNN.log), table (.ldb, .sst) and MANIFEST.
+//  3. Convert each log, oldest first, into level-0 tables: its records are
+//     replayed into memtables (a new one after write_buffer_size bytes).
+//     A record that fails its checksum, does not parse as a batch, or whose
+//     sequence numbers do not follow those before it in the log is skipped
+//     and counted; reading goes on with the next good record. A read error
+//     ends that log (what came before it is kept).
+//  4. Scan every table, data block by data block, checksums verified,
+//     keeping what reads: a table that cannot be opened, or holds no
+//     readable entry, is moved to `lost/`; a table with damage (a block
+//     that does not read or decode, a bad or out-of-order key, an unreadable
+//     filter) has its readable entries copied into a new table and is moved
+//     to `lost/`; an intact table stays as it is. Each kept table's
+//     smallest and largest key and largest sequence number are recorded.
+//  5. Order the tables (beyond LevelDB, see docs/decisions.md "Repair"):
+//     every table lands at level 0, where a lookup takes the newest version
+//     of a key from the highest-numbered table holding it. A merge of all
+//     tables finds, for each user key, the table with its newest version;
+//     that table must outrank every other table holding the key. Tables
+//     that break this order (compaction outputs with older versions than a
+//     lower-numbered level-0 table, a converted leftover log) get new,
+//     higher numbers (renamed), oldest first.
+//  6. Sync the new and renamed tables and the directory (and `lost/`),
+//     write a new MANIFEST (a number above every file's) holding one edit —
+//     comparator name, every table at level 0, next file number, last
+//     sequence = the largest seen, log number = the first number no file
+//     had before the repair (so no old log is ever replayed on top of the
+//     tables made from it) — sync it, and point CURRENT at it.
+//  7. Only then move the old MANIFESTs and the converted logs to `lost/`.
+//
+// Until CURRENT switches, the old files stay in place (but for damaged
+// tables, already in `lost/`): a repair that fails or crashes leaves a
+// directory that repair can run on again. Everything recovered and lost is
+// reported in the LOG.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <string>
+
+#include "corodb/options.h"
+#include "corodb/status.h"
+
+namespace boost::asio {
+class io_context;
+}
+
+namespace corodb {
+
+// Repairs the database in `dbname` (the steps above). Creates its I/O
+// backend per options.io_backend on the calling thread; with io_uring, I/O
+// from executors that are not an io_context goes to `ctx`'s ring.
+// Returns OK once CURRENT names the new MANIFEST (also when data was lost:
+// the LOG says what); the lock's IOError when the DB is open; otherwise the
+// first error that stopped it before CURRENT switched.
+// REQUIRES: runs on `ctx`, which outlives the call.
+// SUSPENDS: reads every log and table; writes and syncs tables, the
+//           MANIFEST and CURRENT.
+boost::asio::awaitable<Status> RunRepair(std::string dbname, Options options,
+                                         boost::asio::io_context* ctx);
+
+}  // namespace corodb
