@@ -20,6 +20,23 @@ boost::asio::awaitable<void> Demo(std::string path) {
   corodb::Result<std::string> value = co_await (*db)->Get({}, "hello");
   std::printf("put: %s, get: %s\n", s.ToString().c_str(),
               value.ok() ? value->c_str() : value.status().ToString().c_str());
+
+  // Iterators and snapshots.
+  corodb::SnapshotHandle snap = (*db)->GetSnapshot();
+  s = co_await (*db)->Put({}, "hello", "again");
+  corodb::ReadOptions ro;
+  ro.snapshot = snap.get();
+  std::unique_ptr<corodb::Iterator> it = (*db)->NewIterator(ro);
+  for (co_await it->Seek("a"); it->Valid() && it->key() < "i";) {
+    std::printf("as of the snapshot: %.*s = %.*s\n", static_cast<int>(it->key().size()),
+                it->key().data(), static_cast<int>(it->value().size()), it->value().data());
+    if (!it->TryNext()) co_await it->Next();   // suspends only to read a block
+  }
+  it.reset();
+  snap.reset();
+  const corodb::Slice from = "a", to = "z";
+  s = co_await (*db)->CompactRange(&from, &to);
+  std::printf("compact: %s\n", s.ToString().c_str());
   s = co_await (*db)->Close();
 }
 
