@@ -51,6 +51,10 @@ class MemTableIterator final : public table::AsyncIterator {
     it_.Prev();
     return true;
   }
+  bool TrySeek(Slice target) override {
+    it_.Seek(target);
+    return true;
+  }
 
  private:
   MemTable::Iterator it_;
@@ -80,9 +84,13 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
                                           const table::ConcatFile& f) {
       return cache->NewIterator(table_options, f.number, f.size);
     };
+    table::FileIteratorTryFactory try_open = [cache = table_cache_.get(), table_options](
+                                                 const table::ConcatFile& f) {
+      return cache->TryNewIterator(table_options, f.number);
+    };
     for (const FileRef& f : view->version->files(0)) {
       std::vector<table::ConcatFile> one{ToConcatFile(f)};
-      children.push_back(table::NewConcatenatingIterator(&icmp_, std::move(one), open));
+      children.push_back(table::NewConcatenatingIterator(&icmp_, std::move(one), open, try_open));
     }
     for (int level = 1; level < kNumLevels; ++level) {
       const std::vector<FileRef>& files = view->version->files(level);
@@ -90,7 +98,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
       std::vector<table::ConcatFile> run;
       run.reserve(files.size());
       for (const FileRef& f : files) run.push_back(ToConcatFile(f));
-      children.push_back(table::NewConcatenatingIterator(&icmp_, std::move(run), open));
+      children.push_back(table::NewConcatenatingIterator(&icmp_, std::move(run), open, try_open));
     }
   }
   std::unique_ptr<table::AsyncIterator> merged = table::NewMergingIterator(&icmp_, std::move(children));

@@ -50,8 +50,12 @@ class DBIter final : public Iterator {
     StartForwardSeek();
     seek_key_.clear();
     AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
-    pending_ = Move::kSeek;
-    co_await Drive();
+    if (iter_->TrySeek(seek_key_)) {
+      Continue();  // may leave a move that needs I/O pending
+    } else {
+      pending_ = Move::kSeek;
+    }
+    if (pending_ != Move::kNone) co_await Drive();
   }
   asio::awaitable<void> Next() override {
     if (pending_ == Move::kNone) {

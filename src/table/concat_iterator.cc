@@ -10,8 +10,12 @@ namespace {
 class ConcatenatingIterator final : public AsyncIterator {
  public:
   ConcatenatingIterator(const Comparator* cmp, std::vector<ConcatFile> files,
-                        FileIteratorFactory open)
-      : cmp_(cmp), files_(std::move(files)), open_(std::move(open)), index_(files_.size()) {}
+                        FileIteratorFactory open, FileIteratorTryFactory try_open)
+      : cmp_(cmp),
+        files_(std::move(files)),
+        open_(std::move(open)),
+        try_open_(std::move(try_open)),
+        index_(files_.size()) {}
 
   bool Valid() const override { return file_ != nullptr && file_->Valid(); }
   Slice key() const override { return file_->key(); }
@@ -50,6 +54,30 @@ class ConcatenatingIterator final : public AsyncIterator {
     if (const bool opened = co_await Open(static_cast<size_t>(it - files_.begin())); !opened) co_return;
     co_await file_->Seek(target);
     if (!file_->Valid()) co_await SkipEmptyFilesForward();
+  }
+
+  bool TrySeek(Slice target) override {
+    const auto it = std::partition_point(files_.begin(), files_.end(), [&](const ConcatFile& f) {
+      return cmp_->Compare(f.largest, target) < 0;
+    });
+    if (it == files_.end()) {
+      status_ = Status::OK();
+      Close();
+      return true;
+    }
+    const size_t index = static_cast<size_t>(it - files_.begin());
+    if (file_ == nullptr || index_ != index) {
+      if (!try_open_) return false;
+      std::unique_ptr<AsyncIterator> opened = try_open_(files_[index]);
+      if (opened == nullptr) return false;
+      Close();
+      file_ = std::move(opened);
+      index_ = index;
+    }
+    status_ = Status::OK();
+    if (!file_->TrySeek(target)) return false;
+    // Past the file's last key (or an empty file): the awaited Seek moves on.
+    return file_->Valid() || !file_->status().ok();
   }
 
   boost::asio::awaitable<void> Next() override {
@@ -130,6 +158,7 @@ class ConcatenatingIterator final : public AsyncIterator {
   const Comparator* const cmp_;
   const std::vector<ConcatFile> files_;
   const FileIteratorFactory open_;
+  const FileIteratorTryFactory try_open_;
   size_t index_;                        // files_.size() when no file is open
   std::unique_ptr<AsyncIterator> file_;
   Status status_;                       // a failed open, until the next Seek*()
@@ -139,8 +168,10 @@ class ConcatenatingIterator final : public AsyncIterator {
 
 std::unique_ptr<AsyncIterator> NewConcatenatingIterator(const Comparator* cmp,
                                                         std::vector<ConcatFile> files,
-                                                        FileIteratorFactory open) {
-  return std::make_unique<ConcatenatingIterator>(cmp, std::move(files), std::move(open));
+                                                        FileIteratorFactory open,
+                                                        FileIteratorTryFactory try_open) {
+  return std::make_unique<ConcatenatingIterator>(cmp, std::move(files), std::move(open),
+                                                 std::move(try_open));
 }
 
 }  // namespace corodb::table

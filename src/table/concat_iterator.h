@@ -56,11 +56,16 @@ struct ConcatFile {
 using FileIteratorFactory = std::function<boost::asio::awaitable<Result<std::unique_ptr<AsyncIterator>>>(
     const ConcatFile&)>;
 
+// Opens an iterator over one file without I/O (the table is already open),
+// or returns nullptr. Optional.
+using FileIteratorTryFactory = std::function<std::unique_ptr<AsyncIterator>(const ConcatFile&)>;
+
 // An iterator over `files`, which are sorted by `cmp` (not owned; must
 // outlive the iterator) and disjoint. SUSPENDS (its moves): in `open` when a
 // file is reached, and in the file iterators' moves.
 std::unique_ptr<AsyncIterator> NewConcatenatingIterator(const Comparator* cmp,
                                                         std::vector<ConcatFile> files,
-                                                        FileIteratorFactory open);
+                                                        FileIteratorFactory open,
+                                                        FileIteratorTryFactory try_open = nullptr);
 
 }  // namespace corodb::table

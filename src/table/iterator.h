@@ -48,6 +48,9 @@ class AsyncIterator {
   // needs no I/O; otherwise returns false and does not move.
   virtual bool TryNext() { return false; }
   virtual bool TryPrev() { return false; }
+  // Seek(target) without I/O: true when done. false: the position is
+  // unspecified until the caller co_awaits Seek(target).
+  virtual bool TrySeek(Slice /*target*/) { return false; }
 
   // Keeps `resource` (e.g. a cache handle pinning the table read) alive
   // until the iterator is destroyed.

@@ -57,6 +57,14 @@ class MergingIterator final : public AsyncIterator {
     Rebuild(Direction::kForward);
   }
 
+  bool TrySeek(Slice target) override {
+    for (const auto& child : children_) {
+      if (!child->TrySeek(target)) return false;
+    }
+    Rebuild(Direction::kForward);
+    return true;
+  }
+
   boost::asio::awaitable<void> Next() override {
     AsyncIterator* current = children_[heap_.front().child].get();
     if (direction_ == Direction::kForward) {

@@ -75,6 +75,15 @@ boost::asio::awaitable<Result<std::unique_ptr<AsyncIterator>>> TableCache::NewIt
   co_return std::move(it);
 }
 
+std::unique_ptr<AsyncIterator> TableCache::TryNewIterator(const ReadOptions& options,
+                                                         uint64_t file_number) {
+  Handle h = cache_.Lookup(CacheKey{file_number, 0});
+  if (!h) return nullptr;
+  std::unique_ptr<AsyncIterator> it = h.value()->NewIterator(options);
+  it->Hold(std::move(h));
+  return it;
+}
+
 void TableCache::Evict(uint64_t file_number) { cache_.Erase(CacheKey{file_number, 0}); }
 
 }  // namespace corodb::table

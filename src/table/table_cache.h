@@ -70,6 +70,9 @@ class TableCache {
   boost::asio::awaitable<Result<std::unique_ptr<AsyncIterator>>> NewIterator(
       ReadOptions options, uint64_t file_number, uint64_t file_size);
 
+  // NewIterator without I/O: nullptr when the table is not open.
+  std::unique_ptr<AsyncIterator> TryNewIterator(const ReadOptions& options, uint64_t file_number);
+
   // Forgets table `file_number`: its file is closed now, or when the last
   // user releases it.
   void Evict(uint64_t file_number);

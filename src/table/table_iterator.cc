@@ -125,6 +125,56 @@ boost::asio::awaitable<void> TableIterator::Prev() {
   co_await SkipEmptyBlocksBackward();
 }
 
+bool TableIterator::TryInitDataBlock() {
+  if (!index_.Valid()) {
+    if (!index_.status().ok()) {
+      SetError(Status::Corruption(table_->file_name() + ": index block", index_.status().message()));
+    }
+    ResetData();
+    return true;
+  }
+  const Slice handle_bytes = index_.value();
+  if (data_.has_value() && handle_bytes == data_handle_) return true;  // already there
+  Result<BlockHandle> handle = table_->DecodeDataHandle(handle_bytes);
+  if (!handle.ok()) {
+    SetError(handle.status());
+    return true;
+  }
+  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle);
+  if (!block.has_value()) return false;
+  if (!block->ok()) {
+    SetError(block->status());
+    return true;
+  }
+  std::string encoded(handle_bytes);
+  data_.reset();
+  block_ = std::move(block->value());
+  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
+  data_handle_ = std::move(encoded);
+  data_block_handle_ = *handle;
+  return true;
+}
+
+bool TableIterator::TrySeek(Slice target) {
+  status_ = Status::OK();
+  index_.Seek(target);
+  if (!TryInitDataBlock()) return false;
+  if (data_.has_value()) data_->Seek(target);
+  // As SkipEmptyBlocksForward, without I/O.
+  while (status_.ok() && (!data_.has_value() || !data_->Valid())) {
+    if (CheckDataStatus()) return true;
+    if (!index_.Valid()) {
+      ResetData();
+      return true;
+    }
+    index_.Next();
+    if (!TryInitDataBlock()) return false;
+    if (data_.has_value()) data_->SeekToFirst();
+  }
+  CheckDataStatus();
+  return true;
+}
+
 bool TableIterator::TryNext() {
   if (data_->AtLast()) return TryCrossBlock(/*forward=*/true);
   data_->Next();

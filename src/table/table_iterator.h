@@ -35,12 +35,15 @@ class TableIterator final : public AsyncIterator {
   boost::asio::awaitable<void> Next() override;
   boost::asio::awaitable<void> Prev() override;
   bool TryNext() override;
+  bool TrySeek(Slice target) override;
   bool TryPrev() override;
 
  private:
   // Makes data_ iterate the block index_ points at (unpositioned), or clears
   // it when index_ is invalid. SUSPENDS: on a block-cache miss.
   boost::asio::awaitable<void> InitDataBlock();
+  // InitDataBlock without I/O; false when the block must be read.
+  bool TryInitDataBlock();
   boost::asio::awaitable<void> SkipEmptyBlocksForward();
   boost::asio::awaitable<void> SkipEmptyBlocksBackward();
   // TryNext/TryPrev across a block boundary: moves into the neighbouring

@@ -328,6 +328,15 @@ BOOST_AUTO_TEST_CASE(MappedTableCrossesBlocksWithoutSuspendingAndStopsAtItsEnds)
   while (it->TryPrev()) ++back;
   BOOST_TEST(back == model.size());
   BOOST_TEST(it->key() == model.begin()->first);
+
+  // Seeks need no I/O either, and land where the model says.
+  for (int i = 0; i < 300; ++i) {
+    const std::string target = IKey(RandomBytes(&rnd, rnd.Uniform(9)), rnd.Uniform(1000000));
+    BOOST_REQUIRE(it->TrySeek(target));
+    const auto want = model.lower_bound(target);
+    BOOST_REQUIRE_EQUAL(it->Valid(), want != model.end());
+    if (want != model.end()) BOOST_REQUIRE(it->key() == want->first);
+  }
 }
 
 BOOST_AUTO_TEST_CASE(MappedReadOfADamagedBlockIsCorruptionNamingTheFile) {
