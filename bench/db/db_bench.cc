@@ -80,6 +80,7 @@ struct Flags {
   // Keep the database directories of --db: no workload starts from an empty
   // database, and nothing is removed at the end (db_bench's flag).
   bool use_existing_db = false;
+  bool mmap_reads = false;         // corodb: Options::mmap_reads (LevelDB always maps)
 };
 
 std::vector<std::string> Split(const std::string& s) {
@@ -101,7 +102,7 @@ std::vector<std::string> Split(const std::string& s) {
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
                "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
-               "--block_size=B --compression=snappy|none --stats --use_existing_db\n"
+               "--block_size=B --compression=snappy|none --stats --use_existing_db --mmap_reads\n"
                "benchmarks: fillseq fillrandom overwrite fillsync readrandom readmissing readhot readseq "
                "readreverse seekrandom deleteseq deleterandom\n",
                msg);
@@ -137,6 +138,7 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "max_file_size") f.max_file_size = std::atoll(v.c_str());
     else if (name == "open_files") f.open_files = std::atoi(v.c_str());
     else if (name == "block_size") f.block_size = std::atoi(v.c_str());
+    else if (name == "mmap_reads") f.mmap_reads = v.empty() || v == "1" || v == "true";
     else if (name == "use_existing_db") f.use_existing_db = v.empty() || v == "1" || v == "true";
     else if (name == "compression") f.compression = v != "none" && v != "0" && v != "false";
     else Usage(("unknown flag --" + name).c_str());
@@ -517,6 +519,7 @@ corodb::Options CorodbOptions(const Flags& f) {
   options.max_file_size = static_cast<size_t>(f.max_file_size);
   options.max_open_files = f.open_files;
   options.block_size = static_cast<size_t>(f.block_size);
+  options.mmap_reads = f.mmap_reads;
   options.compression = f.compression ? corodb::CompressionType::kSnappyCompression
                                       : corodb::CompressionType::kNoCompression;
   return options;

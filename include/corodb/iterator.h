@@ -21,8 +21,9 @@
 // crashing; key()/value() of an invalid iterator are empty.
 //
 // Thread safety: one coroutine at a time, never a move while another move of
-// the same iterator is suspended. It may be moved on any thread, and it may
-// outlive the DB object only if it is destroyed before any further move.
+// the same iterator is suspended. It may be moved on any thread. It may
+// outlive the DB object (it keeps the caches its blocks live in), but must
+// not be moved after the DB is destroyed.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>

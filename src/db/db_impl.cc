@@ -140,13 +140,13 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   fs_ = std::make_unique<io::FileSystem>(std::move(backend));
 
   if (options_.block_cache == nullptr) {
-    owned_block_cache_ = std::make_unique<table::BlockCache>(options_.block_cache_capacity);
+    owned_block_cache_ = std::make_shared<table::BlockCache>(options_.block_cache_capacity);
   }
   table::BlockCache* block_cache = options_.block_cache != nullptr
                                        ? BlockCacheOf(*options_.block_cache)
                                        : owned_block_cache_.get();
   // LevelDB keeps 10 descriptors for logs, the MANIFEST, LOG and LOCK.
-  table_cache_ = std::make_unique<table::TableCache>(
+  table_cache_ = std::make_shared<table::TableCache>(
       name_, table::TableOptionsForDb(options_, &icmp_, block_cache), fs_.get(),
       std::max(options_.max_open_files - 10, 10), options_.use_direct_reads);
   table_options_ = table::TableOptionsForDb(options_, &icmp_, block_cache);
@@ -436,7 +436,11 @@ asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
     const bool forced = force_switch_.exchange(false, std::memory_order_acq_rel) && !mem_->Empty();
     const bool mem_full = forced || mem_->ApproximateMemoryUsage() >= options_.write_buffer_size;
     if (!mem_full && l0 < config::kL0StopWritesTrigger) break;
-    if (forced && flush_pending) force_switch_.store(true, std::memory_order_release);
+    // A wait below (a pending flush, or level 0 at the stop trigger) comes
+    // back here: the request must still be there then.
+    if (forced && (flush_pending || l0 >= config::kL0StopWritesTrigger)) {
+      force_switch_.store(true, std::memory_order_release);
+    }
     if ((mem_full && flush_pending) || l0 >= config::kL0StopWritesTrigger) {
       // Wait for the background to flush or compact. This coroutine
       // suspends; the engine thread serves everything else meanwhile.

@@ -203,6 +203,9 @@ asio::awaitable<void> DBImpl::BackgroundWork() {
     } catch (const std::exception& e) {
       worked = true;
       s = Status::IOError("background work", e.what());
+    } catch (...) {
+      worked = true;
+      s = Status::IOError("background work", "failed with an exception");
     }
     if (!s.ok()) SetBackgroundFailure(s);
     if (worked) NotifyBackgroundProgress();

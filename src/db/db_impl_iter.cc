@@ -108,7 +108,13 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
       if (version->RecordReadSample(internal_key)) MaybeScheduleBackground();
     };
   }
-  // The iterator pins the memtables and the Version (and so its files).
+  // The iterator pins the memtables and the Version (and so its files), and
+  // the caches its handles point into, so it may be destroyed after the DB.
+  // Released last-held first: the view, then the table cache (its tables
+  // may release blocks into the block cache), then the block cache.
+  if (options_.block_cache) merged->Hold(options_.block_cache);
+  if (owned_block_cache_) merged->Hold(owned_block_cache_);
+  merged->Hold(table_cache_);
   merged->Hold(std::move(view));
   return NewDBIterator(icmp_.user_comparator(), std::move(merged), sequence, std::move(sampler),
                        iterator_seed_.fetch_add(1, std::memory_order_relaxed) + 1);

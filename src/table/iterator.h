@@ -28,7 +28,10 @@ class AsyncIterator {
   AsyncIterator() = default;
   AsyncIterator(const AsyncIterator&) = delete;
   AsyncIterator& operator=(const AsyncIterator&) = delete;
-  virtual ~AsyncIterator() = default;
+  // Held resources are released last-held first.
+  virtual ~AsyncIterator() {
+    while (!held_.empty()) held_.pop_back();
+  }
 
   virtual bool Valid() const = 0;
   // REQUIRES: Valid().

@@ -90,9 +90,11 @@ void WriteRandom(DB& db, Random& rnd, size_t bytes, Model* model) {
 
 BOOST_AUTO_TEST_SUITE(DBIteratorTest)
 
-BOOST_DATA_TEST_CASE(RandomMovesMatchStdMapAtEveryLevel, bdata::make(BackendNames()), backend) {
+BOOST_DATA_TEST_CASE(RandomMovesMatchStdMapAtEveryLevel,
+                     bdata::make(BackendNames()) * bdata::make({false, true}), backend, mmap) {
   TempDir dir;
-  const Options options = EngineOptions(backend);
+  Options options = EngineOptions(backend);
+  options.mmap_reads = mmap;
   auto db = OpenOrDie(options, dir.path(), backend);
   Random rnd(17);
   Model model;
