@@ -176,10 +176,12 @@ struct RepairStats {
 
 class Repairer {
  public:
-  Repairer(std::string dbname, Options options, asio::io_context* ctx)
+  Repairer(std::string dbname, Options options, asio::io_context* ctx,
+           std::shared_ptr<io::Backend> backend)
       : dbname_(std::move(dbname)),
         options_(std::move(options)),
         ctx_(ctx),
+        given_backend_(std::move(backend)),
         icmp_(options_.comparator != nullptr ? options_.comparator
                                              : BytewiseComparator()),
         write_options_(table::TableOptionsForDb(options_, &icmp_, nullptr)),
@@ -226,6 +228,7 @@ class Repairer {
   const std::string dbname_;
   const Options options_;
   asio::io_context* const ctx_;
+  std::shared_ptr<io::Backend> given_backend_;  // nullptr: MakeBackend
   const InternalKeyComparator icmp_;
   const table::TableOptions write_options_;
   table::TableOptions read_options_;  // all blocks verified
@@ -255,7 +258,10 @@ asio::awaitable<Status> Repairer::Run() {
   CORODB_LOG(logger_.get(), "repair: starting on %s", dbname_.c_str());
 
   // The backend as DB::Open picks it (io/backend.h), on the repair's thread.
-  auto backend = io::MakeBackend(options_.io_backend, options_.io_threads, logger_.get());
+  Result<std::shared_ptr<io::Backend>> backend =
+      given_backend_
+          ? Result<std::shared_ptr<io::Backend>>(std::move(given_backend_))
+          : io::MakeBackend(options_.io_backend, options_.io_threads, logger_.get());
   if (!backend.ok()) co_return backend.status();
   if (auto* uring = dynamic_cast<io::UringBackend*>(backend->get())) {
     uring->SetDefaultContext(ctx_);
@@ -661,8 +667,9 @@ void Repairer::LogSummary(uint64_t manifest_number) const {
 }  // namespace
 
 asio::awaitable<Status> RunRepair(std::string dbname, Options options,
-                                  asio::io_context* ctx) {
-  Repairer repairer(std::move(dbname), std::move(options), ctx);
+                                  asio::io_context* ctx,
+                                  std::shared_ptr<io::Backend> backend) {
+  Repairer repairer(std::move(dbname), std::move(options), ctx, std::move(backend));
   co_return co_await repairer.Run();
 }
 

@@ -39,6 +39,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <memory>
 #include <string>
 
 #include "corodb/options.h"
@@ -49,10 +50,14 @@ class io_context;
 }
 
 namespace corodb {
+namespace io {
+class Backend;
+}
 
-// Repairs the database in `dbname` (the steps above). Creates its I/O
-// backend per options.io_backend on the calling thread; with io_uring, I/O
-// from executors that are not an io_context goes to `ctx`'s ring.
+// Repairs the database in `dbname` (the steps above). Uses `backend` when
+// given (tests: fault injection); otherwise creates its I/O backend per
+// options.io_backend on the calling thread; with io_uring, I/O from
+// executors that are not an io_context goes to `ctx`'s ring.
 // Returns OK once CURRENT names the new MANIFEST (also when data was lost:
 // the LOG says what); the lock's IOError when the DB is open; otherwise the
 // first error that stopped it before CURRENT switched.
@@ -60,6 +65,7 @@ namespace corodb {
 // SUSPENDS: reads every log and table; writes and syncs tables, the
 //           MANIFEST and CURRENT.
 boost::asio::awaitable<Status> RunRepair(std::string dbname, Options options,
-                                         boost::asio::io_context* ctx);
+                                         boost::asio::io_context* ctx,
+                                         std::shared_ptr<io::Backend> backend = nullptr);
 
 }  // namespace corodb
