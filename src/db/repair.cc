@@ -152,6 +152,14 @@ class TableSalvager {
   uint64_t damaged_ = 0;
 };
 
+// The caller's options, but tables are read with system calls through the
+// backend, never through a mapping: a bad sector in a mapped table raises
+// SIGBUS, which would kill every repair run instead of failing one read.
+Options WithoutMmapReads(Options options) {
+  options.mmap_reads = false;
+  return options;
+}
+
 // A table file found in the directory or written by the repair.
 struct TableFile {
   uint64_t number = 0;
@@ -179,7 +187,7 @@ class Repairer {
   Repairer(std::string dbname, Options options, asio::io_context* ctx,
            std::shared_ptr<io::Backend> backend)
       : dbname_(std::move(dbname)),
-        options_(std::move(options)),
+        options_(WithoutMmapReads(std::move(options))),
         ctx_(ctx),
         given_backend_(std::move(backend)),
         icmp_(options_.comparator != nullptr ? options_.comparator
