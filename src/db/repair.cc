@@ -59,10 +59,12 @@ class DropCounter final : public log::Reporter {
 
 // Walks every entry of one table that can be read, in order: the data
 // blocks its index names, one read each, checksums verified, not cached. A
-// block that cannot be read or decoded is skipped; so are the rest of a
-// block after a malformed entry, and an entry whose key does not sort after
-// the one before (a table the builder wrote never has one). Each skip is
-// counted and its status kept (the first few are logged).
+// damaged block (Corruption: a bad checksum, a block that does not decode)
+// is skipped; so are the rest of a block after a malformed entry, and an
+// entry whose key does not sort after the one before (a table the builder
+// wrote never has one). Each skip is counted (the first few are logged). Any
+// other error (an I/O error reading a block) is no damage: it ends the walk
+// and is kept in error().
 //
 // Invariants: `table_` outlives the salvager; when data_ is set it walks
 // block_, the block at handle_, which index_ points at.
@@ -77,9 +79,10 @@ class TableSalvager {
         index_(&table.index_block(), &icmp, /*internal_keys=*/true) {}
 
   // Moves to the next readable entry (the first, on the first call).
-  // False at the end of the table.
+  // False at the end of the table, or when error() is set.
   // SUSPENDS: one read per data block.
   asio::awaitable<bool> Next() {
+    if (!error_.ok()) co_return false;
     if (data_ && data_->Valid()) data_->Next();
     for (;;) {
       if (data_) {
@@ -90,7 +93,10 @@ class TableSalvager {
           }
           Damage(table_.BlockError(handle_, Status::Corruption("key out of order")));
         }
-        if (!data_->status().ok()) Damage(table_.BlockError(handle_, data_->status()));
+        if (!data_->status().ok() &&
+            !Damage(table_.BlockError(handle_, data_->status()))) {
+          co_return false;
+        }
         data_.reset();
         block_ = table::BlockRef();
       }
@@ -102,20 +108,20 @@ class TableSalvager {
       }
       if (!index_.Valid()) {
         if (!index_.status().ok()) {
-          Damage(Status::Corruption(table_.file_name(),
-                                    "index block: " + index_.status().ToString()));
+          (void)Damage(Status::Corruption(table_.file_name(),
+                                          "index block: " + index_.status().ToString()));
         }
         co_return false;
       }
       Result<table::BlockHandle> handle = table_.DecodeDataHandle(index_.value());
       if (!handle.ok()) {
-        Damage(handle.status());
+        if (!Damage(handle.status())) co_return false;
         continue;
       }
       Result<table::BlockRef> block = co_await table_.LoadBlock(
           ReadOptions{.verify_checksums = true, .fill_cache = false}, *handle);
       if (!block.ok()) {
-        Damage(block.status());
+        if (!Damage(block.status())) co_return false;
         continue;
       }
       handle_ = *handle;
@@ -131,13 +137,22 @@ class TableSalvager {
 
   // Blocks, block tails and entries skipped so far.
   uint64_t damaged() const { return damaged_; }
+  // The error that ended the walk (an I/O error, naming the file), or OK.
+  const Status& error() const { return error_; }
 
  private:
-  void Damage(const Status& s) {
+  // Counts `s` as damage and returns true when it is Corruption; otherwise
+  // keeps it as error_ and returns false (the walk ends).
+  bool Damage(const Status& s) {
+    if (!s.IsCorruption()) {
+      error_ = s;
+      return false;
+    }
     if (++damaged_ <= kMaxDamageLines) {
       CORODB_LOG(logger_, "repair: skipping what cannot be read: %s",
                  s.ToString().c_str());
     }
+    return true;
   }
 
   const table::Table& table_;
@@ -150,6 +165,7 @@ class TableSalvager {
   std::optional<table::BlockIter> data_;
   std::string last_key_;  // the last key returned ("" before the first)
   uint64_t damaged_ = 0;
+  Status error_;
 };
 
 // The caller's options, but tables are read with system calls through the
@@ -480,10 +496,12 @@ asio::awaitable<Result<std::unique_ptr<table::Table>>> Repairer::OpenTable(
 }
 
 asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
+  // Only Corruption is damage. Any other error (EIO, EMFILE, ENOMEM: perhaps
+  // passing) stops the repair, before anything is moved or CURRENT switches.
   Result<std::unique_ptr<table::Table>> table =
       co_await OpenTable(file.name, read_options_);
   bool intact = table.ok();
-  if (!table.ok() && read_options_.filter_policy) {
+  if (!table.ok() && table.status().IsCorruption() && read_options_.filter_policy) {
     // The entries do not need the filter: without it only the footer, the
     // index and the metaindex must read.
     table::TableOptions without_filter = read_options_;
@@ -494,8 +512,11 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
       CORODB_LOG(logger_.get(), "repair: %s: filter unreadable (%s); copying the entries",
                  file.name.c_str(), table.status().ToString().c_str());
       table = std::move(again);
+    } else if (!again.status().IsCorruption()) {
+      co_return again.status();
     }
   }
+  if (!table.ok() && !table.status().IsCorruption()) co_return table.status();
   if (!table.ok()) {
     CORODB_LOG(logger_.get(), "repair: %s cannot be opened, moving it to lost/: %s",
                file.name.c_str(), table.status().ToString().c_str());
@@ -516,6 +537,7 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
       t.max_sequence = std::max(t.max_sequence, parsed.sequence);
     }
   }
+  if (!walk.error().ok()) co_return walk.error();
   stats_.table_damage += walk.damaged();
   if (entries == 0) {
     CORODB_LOG(logger_.get(),
@@ -552,6 +574,7 @@ asio::awaitable<Status> Repairer::CopyReadable(const table::Table& table,
     }
     s = co_await out.Add(walk.key(), walk.value());
   }
+  if (s.ok()) s = walk.error();
   if (s.ok() && out.NumEntries() == 0) {
     s = Status::IOError(table.file_name(),
                         "entries read in a first pass did not read again");

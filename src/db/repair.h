@@ -10,12 +10,14 @@
 //     and counted; reading goes on with the next good record. A read error
 //     ends that log (what came before it is kept).
 //  4. Scan every table, data block by data block, checksums verified,
-//     keeping what reads: a table that cannot be opened, or holds no
-//     readable entry, is moved to `lost/`; a table with damage (a block
-//     that does not read or decode, a bad or out-of-order key, an unreadable
-//     filter) has its readable entries copied into a new table and is moved
-//     to `lost/`; an intact table stays as it is. Each kept table's
-//     smallest and largest key and largest sequence number are recorded.
+//     keeping what reads: a table whose footer, index or metaindex is
+//     damaged, or that holds no readable entry, is moved to `lost/`; a
+//     table with damage (a block that fails its checksum or does not
+//     decode, a bad or out-of-order key, a damaged filter) has its readable
+//     entries copied into a new table and is moved to `lost/`; an intact
+//     table stays as it is. Each kept table's smallest and largest key and
+//     largest sequence number are recorded. Only Corruption is damage: an
+//     I/O error opening or reading a table stops the repair.
 //  5. Order the tables (beyond LevelDB, see docs/decisions.md "Repair"):
 //     every table lands at level 0, where a lookup takes the newest version
 //     of a key from the highest-numbered table holding it. A merge of all
@@ -60,7 +62,8 @@ class Backend;
 // executors that are not an io_context goes to `ctx`'s ring.
 // Returns OK once CURRENT names the new MANIFEST (also when data was lost:
 // the LOG says what); the lock's IOError when the DB is open; otherwise the
-// first error that stopped it before CURRENT switched.
+// first error that stopped it before CURRENT switched — among them an I/O
+// error opening or reading a table (naming the file), which is not damage.
 // REQUIRES: runs on `ctx`, which outlives the call.
 // SUSPENDS: reads every log and table; writes and syncs tables, the
 //           MANIFEST and CURRENT.

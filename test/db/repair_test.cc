@@ -334,6 +334,66 @@ BOOST_DATA_TEST_CASE(MovesATableThatCannotBeOpenedToLost, bdata::make(BackendNam
     BOOST_REQUIRE(GetOrStatus(*db, k) == "NOT_FOUND");
 }
 
+std::string Contents(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream out;
+  out << in.rdbuf();
+  return out.str();
+}
+
+// An I/O error on a table is not damage: EMFILE opening it, EIO reading its
+// footer or its first data block. Repair fails with that error, naming the
+// file, and changes nothing: the table stays where it is, nothing goes to
+// lost/, CURRENT still names the old MANIFEST. The database opens as
+// before, and repair can run again.
+BOOST_DATA_TEST_CASE(AnIOErrorOnATableFailsTheRepairAndChangesNothing,
+                     bdata::make(BackendNames()) *
+                         bdata::make(std::vector<std::string>{"open", "footer", "block"}),
+                     backend, fault_at) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  const Options options = EngineOptions(backend);
+  std::map<std::string, std::string> table_of;
+  std::map<std::string, Model> groups =
+      WriteThreeTables(path, options, backend, &table_of);
+  const std::string b = table_of["b"];
+  const std::string b_name = b.substr(path.size() + 1);
+  const uint64_t b_size = *io::GetFileSize(b);
+  const std::vector<std::string> manifests =
+      FilesOfType(path, io::FileType::kDescriptorFile);
+  const std::string current = Contents(io::CurrentFileName(path));
+
+  auto fault = FaultBackend(backend);
+  const auto is_b = [b_name](const std::string& p) { return p.ends_with("/" + b_name); };
+  if (fault_at == "open") {
+    fault->FailOpens(EMFILE, is_b);
+  } else {
+    const bool footer = fault_at == "footer";
+    fault->FailReads(EIO, [=](const std::string& p, uint64_t offset, uint64_t len) {
+      return is_b(p) && (footer ? offset + len >= b_size : offset == 0);
+    });
+  }
+  const Status s = RepairWith(path, options, fault);
+  BOOST_TEST_MESSAGE(fault_at << ": " << s.ToString());
+  BOOST_TEST(fault->faults_injected() > 0u);
+  BOOST_TEST(s.IsIOError(), s.ToString());
+  BOOST_TEST(s.ToString().find(b_name) != std::string::npos, s.ToString());
+  BOOST_TEST(io::FileExists(b));
+  BOOST_TEST(LostFiles(path).empty());
+  BOOST_TEST(FilesOfType(path, io::FileType::kDescriptorFile) == manifests);
+  BOOST_TEST(Contents(io::CurrentFileName(path)) == current);
+  {
+    auto db = OpenOrDie(options, path, backend);
+    for (const auto& [prefix, model] : groups)
+      CheckAll(*db, model, "before repair " + prefix);
+  }
+  const Status again = Repair(path, options);
+  BOOST_REQUIRE_MESSAGE(again.ok(), again.ToString());
+  auto db = OpenOrDie(options, path, backend);
+  for (const auto& [prefix, model] : groups)
+    CheckAll(*db, model, "after repair " + prefix);
+}
+
 // Repair reads tables through the backend whatever Options::mmap_reads
 // says, never through a mapping (a bad sector in a mapped table raises
 // SIGBUS, which would kill every repair run): on two copies of a directory,
