@@ -233,6 +233,10 @@ class Repairer {
                             SequenceNumber* max_sequence);
   // Writes `mem` to a new table (none when it is empty), to be scanned.
   asio::awaitable<Status> WriteMemTable(const MemTable& mem);
+  // Keeps an intact table as it is (synced: the MANIFEST will name it),
+  // copies the readable entries of a damaged one, gives up on one that
+  // cannot be opened or holds no readable entry; the last two go to
+  // to_lost_.
   asio::awaitable<Status> ScanTable(const TableFile& file);
   // Copies the readable entries of `table` (file `from`) into a new table.
   asio::awaitable<Status> CopyReadable(const table::Table& table, const TableFile& from);
@@ -240,13 +244,21 @@ class Repairer {
       const std::string& name, const table::TableOptions& options) const;
   // Renames the tables that TableOrder says must outrank a higher number.
   asio::awaitable<Status> Renumber();
+  // Before the MANIFEST: makes the directory entries of the tables it will
+  // name durable (their contents are already: synced when written, or by
+  // ScanTable), then moves to_lost_ into lost/, durably.
+  asio::awaitable<Status> SyncAndMoveToLost();
   asio::awaitable<Status> WriteManifest(uint64_t number);
   // Once CURRENT names the new MANIFEST: moves the old MANIFESTs and the
   // converted logs to lost/ (failures are logged: nothing needs them).
   asio::awaitable<void> ArchiveReplaced();
   // Moves `name` (a file of the directory) into lost/, under a name no file
-  // there has yet.
+  // there has yet. REQUIRES: lost/ exists.
   Status Archive(const std::string& name);
+  // Makes moves into lost/ durable: lost/ is synced first, so that a crash
+  // that kept only one of the two directory changes would leave a moved
+  // file under both of its names, never under neither.
+  asio::awaitable<Status> SyncMoves();
   void LogSummary(uint64_t manifest_number) const;
 
   const std::string dbname_;
@@ -264,9 +276,11 @@ class Repairer {
   std::vector<TableFile> tables_;  // to scan: found, then made from logs
   std::vector<std::string> manifests_;
   std::vector<std::string> duplicates_;  // a second table file with a used number
+  // What goes to lost/ before the MANIFEST is written: duplicates, damaged
+  // tables and tables that cannot be read.
+  std::vector<std::string> to_lost_;
   uint64_t next_number_ = 1;
   uint64_t first_new_number_ = 1;  // next_number_ before the repair wrote anything
-  bool lost_used_ = false;
 
   std::vector<RepairedTable> kept_;  // what the new MANIFEST names
   RepairStats stats_;
@@ -301,7 +315,7 @@ asio::awaitable<Status> Repairer::Run() {
   for (const std::string& name : duplicates_) {
     CORODB_LOG(logger_.get(), "repair: %s: another table file has its number",
                name.c_str());
-    if (Status s = Archive(name); !s.ok()) co_return s;
+    to_lost_.push_back(name);
   }
   for (uint64_t log : logs_) {
     if (Status s = co_await ConvertLog(log); !s.ok()) co_return s;
@@ -311,12 +325,9 @@ asio::awaitable<Status> Repairer::Run() {
   }
   if (Status s = co_await Renumber(); !s.ok()) co_return s;
 
-  // Every table the MANIFEST will name, and every move into lost/, durable
-  // before the MANIFEST is written.
-  if (Status s = co_await fs_->SyncDir(dbname_); !s.ok()) co_return s;
-  if (lost_used_) {
-    if (Status s = co_await fs_->SyncDir(dbname_ + "/lost"); !s.ok()) co_return s;
-  }
+  // Up to here, a failure leaves every file where it was (but for the new
+  // tables, which nothing names, and renumbered ones): repair can run again.
+  if (Status s = co_await SyncAndMoveToLost(); !s.ok()) co_return s;
   const uint64_t manifest_number = next_number_++;
   if (Status s = co_await WriteManifest(manifest_number); !s.ok()) co_return s;
   if (Status s = co_await SetCurrentFile(*fs_, dbname_, manifest_number); !s.ok())
@@ -334,17 +345,40 @@ asio::awaitable<void> Repairer::ArchiveReplaced() {
   for (uint64_t log : logs_) {
     names.push_back(io::LogFileName(dbname_, log).substr(dbname_.size() + 1));
   }
+  bool moved = false;
   for (const std::string& name : names) {
     if (Status s = Archive(name); !s.ok()) {
       CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+    } else {
+      moved = true;
     }
   }
-  if (!lost_used_) co_return;
+  if (!moved) co_return;
   // Best effort: CURRENT is durable already; a move undone by a crash
   // leaves a file the next Open deletes as obsolete.
-  Status s = co_await fs_->SyncDir(dbname_);
-  if (s.ok()) s = co_await fs_->SyncDir(dbname_ + "/lost");
-  if (!s.ok()) CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+  if (Status s = co_await SyncMoves(); !s.ok()) {
+    CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+  }
+}
+
+asio::awaitable<Status> Repairer::SyncAndMoveToLost() {
+  // lost/ is made before anything moves into it, its entry made durable
+  // with the tables'.
+  if (!to_lost_.empty() || !manifests_.empty() || !logs_.empty()) {
+    if (Status s = io::CreateDir(dbname_ + "/lost"); !s.ok()) co_return s;
+  }
+  // The copy of a damaged table is durable before its original moves.
+  if (Status s = co_await fs_->SyncDir(dbname_); !s.ok()) co_return s;
+  if (to_lost_.empty()) co_return Status::OK();
+  for (const std::string& name : to_lost_) {
+    if (Status s = Archive(name); !s.ok()) co_return s;
+  }
+  co_return co_await SyncMoves();
+}
+
+asio::awaitable<Status> Repairer::SyncMoves() {
+  if (Status s = co_await fs_->SyncDir(dbname_ + "/lost"); !s.ok()) co_return s;
+  co_return co_await fs_->SyncDir(dbname_);
 }
 
 void Repairer::FindFiles(const std::vector<std::string>& names) {
@@ -521,7 +555,8 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
     CORODB_LOG(logger_.get(), "repair: %s cannot be opened, moving it to lost/: %s",
                file.name.c_str(), table.status().ToString().c_str());
     ++stats_.tables_lost;
-    co_return Archive(file.name);
+    to_lost_.push_back(file.name);
+    co_return Status::OK();
   }
 
   TableSalvager walk(**table, icmp_, logger_.get());
@@ -545,12 +580,21 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
                "moving it to lost/",
                file.name.c_str(), static_cast<unsigned long long>(walk.damaged()));
     ++stats_.tables_lost;
-    co_return Archive(file.name);
+    to_lost_.push_back(file.name);
+    co_return Status::OK();
   }
   if (intact && walk.damaged() == 0) {
     (void)t.meta.largest.DecodeFrom(last_key);
-    const Result<uint64_t> size = io::GetFileSize(dbname_ + "/" + file.name);
+    const std::string path = dbname_ + "/" + file.name;
+    const Result<uint64_t> size = io::GetFileSize(path);
     if (!size.ok()) co_return size.status();
+    if (file.number < first_new_number_) {
+      // Not written (and synced) by this repair: its writer may have died
+      // before its sync. On disk before the MANIFEST names it.
+      auto synced = fs_->Open(path, io::OpenMode::kRead);
+      if (!synced.ok()) co_return synced.status();
+      if (Status s = co_await (*synced)->Sync(); !s.ok()) co_return s;
+    }
     t.meta.file_size = *size;
     t.entries = entries;
     kept_.push_back(std::move(t));
@@ -598,7 +642,8 @@ asio::awaitable<Status> Repairer::CopyReadable(const table::Table& table,
       static_cast<unsigned long long>(number));
   kept_.push_back(std::move(t));
   ++stats_.tables_rewritten;
-  co_return Archive(from.name);
+  to_lost_.push_back(from.name);
+  co_return Status::OK();
 }
 
 asio::awaitable<Status> Repairer::Renumber() {
@@ -665,8 +710,6 @@ asio::awaitable<Status> Repairer::WriteManifest(uint64_t number) {
 
 Status Repairer::Archive(const std::string& name) {
   const std::string lost = dbname_ + "/lost";
-  if (Status s = io::CreateDir(lost); !s.ok()) return s;
-  lost_used_ = true;
   std::string to = lost + "/" + name;
   for (int i = 1; io::FileExists(to); ++i)
     to = lost + "/" + name + "." + std::to_string(i);

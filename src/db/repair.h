@@ -11,11 +11,12 @@
 //     ends that log (what came before it is kept).
 //  4. Scan every table, data block by data block, checksums verified,
 //     keeping what reads: a table whose footer, index or metaindex is
-//     damaged, or that holds no readable entry, is moved to `lost/`; a
+//     damaged, or that holds no readable entry, is to go to `lost/`; a
 //     table with damage (a block that fails its checksum or does not
 //     decode, a bad or out-of-order key, a damaged filter) has its readable
-//     entries copied into a new table and is moved to `lost/`; an intact
-//     table stays as it is. Each kept table's smallest and largest key and
+//     entries copied into a new table and is to go to `lost/`; an intact
+//     table stays as it is (fdatasync'ed: its writer may have died before
+//     its own sync). Each kept table's smallest and largest key and
 //     largest sequence number are recorded. Only Corruption is damage: an
 //     I/O error opening or reading a table stops the repair.
 //  5. Order the tables (beyond LevelDB, see docs/decisions.md "Repair"):
@@ -26,18 +27,20 @@
 //     that break this order (compaction outputs with older versions than a
 //     lower-numbered level-0 table, a converted leftover log) get new,
 //     higher numbers (renamed), oldest first.
-//  6. Sync the new and renamed tables and the directory (and `lost/`),
-//     write a new MANIFEST (a number above every file's) holding one edit —
+//  6. Sync the directory (new and renamed tables' entries), then move the
+//     damaged and unreadable tables to `lost/` and sync `lost/` and the
+//     directory; write a new MANIFEST (a number above every file's) holding one edit —
 //     comparator name, every table at level 0, next file number, last
 //     sequence = the largest seen, log number = the first number no file
 //     had before the repair (so no old log is ever replayed on top of the
 //     tables made from it) — sync it, and point CURRENT at it.
 //  7. Only then move the old MANIFESTs and the converted logs to `lost/`.
 //
-// Until CURRENT switches, the old files stay in place (but for damaged
-// tables, already in `lost/`): a repair that fails or crashes leaves a
-// directory that repair can run on again. Everything recovered and lost is
-// reported in the LOG.
+// Nothing moves before step 6: a repair that fails before it leaves every
+// file in place. Until CURRENT switches, the old files stay in place (but
+// for damaged and unreadable tables, already in `lost/`): a repair that
+// fails or crashes leaves a directory that repair can run on again.
+// Everything recovered and lost is reported in the LOG.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
