@@ -108,11 +108,16 @@ class RepairExecutor {
 }  // namespace
 
 asio::awaitable<Status> RepairDB(const std::string& name, const Options& options) {
+  co_return co_await RepairDBWithBackend(name, options, nullptr);
+}
+
+asio::awaitable<Status> RepairDBWithBackend(const std::string& name, const Options& options,
+                                            std::shared_ptr<io::Backend> backend) {
   if (Status s = CheckOptions(options); !s.ok()) co_return s;
   RepairExecutor executor(options.engine_context);
-  co_return co_await asio::co_spawn(*executor.context(),
-                                    RunRepair(name, options, executor.context()),
-                                    asio::use_awaitable);
+  co_return co_await asio::co_spawn(
+      *executor.context(), RunRepair(name, options, executor.context(), std::move(backend)),
+      asio::use_awaitable);
 }
 
 namespace {

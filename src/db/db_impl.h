@@ -369,4 +369,9 @@ class DBImpl final : public DB, private CommitTarget {
 boost::asio::awaitable<Result<std::unique_ptr<DB>>> OpenDBWithBackend(
     const Options& options, const std::string& name, std::shared_ptr<io::Backend> backend);
 
+// RepairDB with a given I/O backend (tests: fault injection).
+boost::asio::awaitable<Status> RepairDBWithBackend(const std::string& name,
+                                                   const Options& options,
+                                                   std::shared_ptr<io::Backend> backend);
+
 }  // namespace corodb

@@ -59,10 +59,12 @@ class DropCounter final : public log::Reporter {
 
 // Walks every entry of one table that can be read, in order: the data
 // blocks its index names, one read each, checksums verified, not cached. A
-// block that cannot be read or decoded is skipped; so are the rest of a
-// block after a malformed entry, and an entry whose key does not sort after
-// the one before (a table the builder wrote never has one). Each skip is
-// counted and its status kept (the first few are logged).
+// damaged block (Corruption: a bad checksum, a block that does not decode)
+// is skipped; so are the rest of a block after a malformed entry, and an
+// entry whose key does not sort after the one before (a table the builder
+// wrote never has one). Each skip is counted (the first few are logged). Any
+// other error (an I/O error reading a block) is no damage: it ends the walk
+// and is kept in error().
 //
 // Invariants: `table_` outlives the salvager; when data_ is set it walks
 // block_, the block at handle_, which index_ points at.
@@ -77,9 +79,10 @@ class TableSalvager {
         index_(&table.index_block(), &icmp, /*internal_keys=*/true) {}
 
   // Moves to the next readable entry (the first, on the first call).
-  // False at the end of the table.
+  // False at the end of the table, or when error() is set.
   // SUSPENDS: one read per data block.
   asio::awaitable<bool> Next() {
+    if (!error_.ok()) co_return false;
     if (data_ && data_->Valid()) data_->Next();
     for (;;) {
       if (data_) {
@@ -90,7 +93,10 @@ class TableSalvager {
           }
           Damage(table_.BlockError(handle_, Status::Corruption("key out of order")));
         }
-        if (!data_->status().ok()) Damage(table_.BlockError(handle_, data_->status()));
+        if (!data_->status().ok() &&
+            !Damage(table_.BlockError(handle_, data_->status()))) {
+          co_return false;
+        }
         data_.reset();
         block_ = table::BlockRef();
       }
@@ -102,20 +108,20 @@ class TableSalvager {
       }
       if (!index_.Valid()) {
         if (!index_.status().ok()) {
-          Damage(Status::Corruption(table_.file_name(),
-                                    "index block: " + index_.status().ToString()));
+          (void)Damage(Status::Corruption(table_.file_name(),
+                                          "index block: " + index_.status().ToString()));
         }
         co_return false;
       }
       Result<table::BlockHandle> handle = table_.DecodeDataHandle(index_.value());
       if (!handle.ok()) {
-        Damage(handle.status());
+        if (!Damage(handle.status())) co_return false;
         continue;
       }
       Result<table::BlockRef> block = co_await table_.LoadBlock(
           ReadOptions{.verify_checksums = true, .fill_cache = false}, *handle);
       if (!block.ok()) {
-        Damage(block.status());
+        if (!Damage(block.status())) co_return false;
         continue;
       }
       handle_ = *handle;
@@ -131,13 +137,22 @@ class TableSalvager {
 
   // Blocks, block tails and entries skipped so far.
   uint64_t damaged() const { return damaged_; }
+  // The error that ended the walk (an I/O error, naming the file), or OK.
+  const Status& error() const { return error_; }
 
  private:
-  void Damage(const Status& s) {
+  // Counts `s` as damage and returns true when it is Corruption; otherwise
+  // keeps it as error_ and returns false (the walk ends).
+  bool Damage(const Status& s) {
+    if (!s.IsCorruption()) {
+      error_ = s;
+      return false;
+    }
     if (++damaged_ <= kMaxDamageLines) {
       CORODB_LOG(logger_, "repair: skipping what cannot be read: %s",
                  s.ToString().c_str());
     }
+    return true;
   }
 
   const table::Table& table_;
@@ -150,7 +165,16 @@ class TableSalvager {
   std::optional<table::BlockIter> data_;
   std::string last_key_;  // the last key returned ("" before the first)
   uint64_t damaged_ = 0;
+  Status error_;
 };
+
+// The caller's options, but tables are read with system calls through the
+// backend, never through a mapping: a bad sector in a mapped table raises
+// SIGBUS, which would kill every repair run instead of failing one read.
+Options WithoutMmapReads(Options options) {
+  options.mmap_reads = false;
+  return options;
+}
 
 // A table file found in the directory or written by the repair.
 struct TableFile {
@@ -176,10 +200,12 @@ struct RepairStats {
 
 class Repairer {
  public:
-  Repairer(std::string dbname, Options options, asio::io_context* ctx)
+  Repairer(std::string dbname, Options options, asio::io_context* ctx,
+           std::shared_ptr<io::Backend> backend)
       : dbname_(std::move(dbname)),
-        options_(std::move(options)),
+        options_(WithoutMmapReads(std::move(options))),
         ctx_(ctx),
+        given_backend_(std::move(backend)),
         icmp_(options_.comparator != nullptr ? options_.comparator
                                              : BytewiseComparator()),
         write_options_(table::TableOptionsForDb(options_, &icmp_, nullptr)),
@@ -207,6 +233,10 @@ class Repairer {
                             SequenceNumber* max_sequence);
   // Writes `mem` to a new table (none when it is empty), to be scanned.
   asio::awaitable<Status> WriteMemTable(const MemTable& mem);
+  // Keeps an intact table as it is (synced: the MANIFEST will name it),
+  // copies the readable entries of a damaged one, gives up on one that
+  // cannot be opened or holds no readable entry; the last two go to
+  // to_lost_.
   asio::awaitable<Status> ScanTable(const TableFile& file);
   // Copies the readable entries of `table` (file `from`) into a new table.
   asio::awaitable<Status> CopyReadable(const table::Table& table, const TableFile& from);
@@ -214,18 +244,27 @@ class Repairer {
       const std::string& name, const table::TableOptions& options) const;
   // Renames the tables that TableOrder says must outrank a higher number.
   asio::awaitable<Status> Renumber();
+  // Before the MANIFEST: makes the directory entries of the tables it will
+  // name durable (their contents are already: synced when written, or by
+  // ScanTable), then moves to_lost_ into lost/, durably.
+  asio::awaitable<Status> SyncAndMoveToLost();
   asio::awaitable<Status> WriteManifest(uint64_t number);
   // Once CURRENT names the new MANIFEST: moves the old MANIFESTs and the
   // converted logs to lost/ (failures are logged: nothing needs them).
   asio::awaitable<void> ArchiveReplaced();
   // Moves `name` (a file of the directory) into lost/, under a name no file
-  // there has yet.
+  // there has yet. REQUIRES: lost/ exists.
   Status Archive(const std::string& name);
+  // Makes moves into lost/ durable: lost/ is synced first, so that a crash
+  // that kept only one of the two directory changes would leave a moved
+  // file under both of its names, never under neither.
+  asio::awaitable<Status> SyncMoves();
   void LogSummary(uint64_t manifest_number) const;
 
   const std::string dbname_;
   const Options options_;
   asio::io_context* const ctx_;
+  std::shared_ptr<io::Backend> given_backend_;  // nullptr: MakeBackend
   const InternalKeyComparator icmp_;
   const table::TableOptions write_options_;
   table::TableOptions read_options_;  // all blocks verified
@@ -237,9 +276,11 @@ class Repairer {
   std::vector<TableFile> tables_;  // to scan: found, then made from logs
   std::vector<std::string> manifests_;
   std::vector<std::string> duplicates_;  // a second table file with a used number
+  // What goes to lost/ before the MANIFEST is written: duplicates, damaged
+  // tables and tables that cannot be read.
+  std::vector<std::string> to_lost_;
   uint64_t next_number_ = 1;
   uint64_t first_new_number_ = 1;  // next_number_ before the repair wrote anything
-  bool lost_used_ = false;
 
   std::vector<RepairedTable> kept_;  // what the new MANIFEST names
   RepairStats stats_;
@@ -255,7 +296,10 @@ asio::awaitable<Status> Repairer::Run() {
   CORODB_LOG(logger_.get(), "repair: starting on %s", dbname_.c_str());
 
   // The backend as DB::Open picks it (io/backend.h), on the repair's thread.
-  auto backend = io::MakeBackend(options_.io_backend, options_.io_threads, logger_.get());
+  Result<std::shared_ptr<io::Backend>> backend =
+      given_backend_
+          ? Result<std::shared_ptr<io::Backend>>(std::move(given_backend_))
+          : io::MakeBackend(options_.io_backend, options_.io_threads, logger_.get());
   if (!backend.ok()) co_return backend.status();
   if (auto* uring = dynamic_cast<io::UringBackend*>(backend->get())) {
     uring->SetDefaultContext(ctx_);
@@ -271,7 +315,7 @@ asio::awaitable<Status> Repairer::Run() {
   for (const std::string& name : duplicates_) {
     CORODB_LOG(logger_.get(), "repair: %s: another table file has its number",
                name.c_str());
-    if (Status s = Archive(name); !s.ok()) co_return s;
+    to_lost_.push_back(name);
   }
   for (uint64_t log : logs_) {
     if (Status s = co_await ConvertLog(log); !s.ok()) co_return s;
@@ -281,12 +325,9 @@ asio::awaitable<Status> Repairer::Run() {
   }
   if (Status s = co_await Renumber(); !s.ok()) co_return s;
 
-  // Every table the MANIFEST will name, and every move into lost/, durable
-  // before the MANIFEST is written.
-  if (Status s = co_await fs_->SyncDir(dbname_); !s.ok()) co_return s;
-  if (lost_used_) {
-    if (Status s = co_await fs_->SyncDir(dbname_ + "/lost"); !s.ok()) co_return s;
-  }
+  // Up to here, a failure leaves every file where it was (but for the new
+  // tables, which nothing names, and renumbered ones): repair can run again.
+  if (Status s = co_await SyncAndMoveToLost(); !s.ok()) co_return s;
   const uint64_t manifest_number = next_number_++;
   if (Status s = co_await WriteManifest(manifest_number); !s.ok()) co_return s;
   if (Status s = co_await SetCurrentFile(*fs_, dbname_, manifest_number); !s.ok())
@@ -304,17 +345,40 @@ asio::awaitable<void> Repairer::ArchiveReplaced() {
   for (uint64_t log : logs_) {
     names.push_back(io::LogFileName(dbname_, log).substr(dbname_.size() + 1));
   }
+  bool moved = false;
   for (const std::string& name : names) {
     if (Status s = Archive(name); !s.ok()) {
       CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+    } else {
+      moved = true;
     }
   }
-  if (!lost_used_) co_return;
+  if (!moved) co_return;
   // Best effort: CURRENT is durable already; a move undone by a crash
   // leaves a file the next Open deletes as obsolete.
-  Status s = co_await fs_->SyncDir(dbname_);
-  if (s.ok()) s = co_await fs_->SyncDir(dbname_ + "/lost");
-  if (!s.ok()) CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+  if (Status s = co_await SyncMoves(); !s.ok()) {
+    CORODB_LOG(logger_.get(), "repair: %s", s.ToString().c_str());
+  }
+}
+
+asio::awaitable<Status> Repairer::SyncAndMoveToLost() {
+  // lost/ is made before anything moves into it, its entry made durable
+  // with the tables'.
+  if (!to_lost_.empty() || !manifests_.empty() || !logs_.empty()) {
+    if (Status s = io::CreateDir(dbname_ + "/lost"); !s.ok()) co_return s;
+  }
+  // The copy of a damaged table is durable before its original moves.
+  if (Status s = co_await fs_->SyncDir(dbname_); !s.ok()) co_return s;
+  if (to_lost_.empty()) co_return Status::OK();
+  for (const std::string& name : to_lost_) {
+    if (Status s = Archive(name); !s.ok()) co_return s;
+  }
+  co_return co_await SyncMoves();
+}
+
+asio::awaitable<Status> Repairer::SyncMoves() {
+  if (Status s = co_await fs_->SyncDir(dbname_ + "/lost"); !s.ok()) co_return s;
+  co_return co_await fs_->SyncDir(dbname_);
 }
 
 void Repairer::FindFiles(const std::vector<std::string>& names) {
@@ -466,10 +530,12 @@ asio::awaitable<Result<std::unique_ptr<table::Table>>> Repairer::OpenTable(
 }
 
 asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
+  // Only Corruption is damage. Any other error (EIO, EMFILE, ENOMEM: perhaps
+  // passing) stops the repair, before anything is moved or CURRENT switches.
   Result<std::unique_ptr<table::Table>> table =
       co_await OpenTable(file.name, read_options_);
   bool intact = table.ok();
-  if (!table.ok() && read_options_.filter_policy) {
+  if (!table.ok() && table.status().IsCorruption() && read_options_.filter_policy) {
     // The entries do not need the filter: without it only the footer, the
     // index and the metaindex must read.
     table::TableOptions without_filter = read_options_;
@@ -480,13 +546,17 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
       CORODB_LOG(logger_.get(), "repair: %s: filter unreadable (%s); copying the entries",
                  file.name.c_str(), table.status().ToString().c_str());
       table = std::move(again);
+    } else if (!again.status().IsCorruption()) {
+      co_return again.status();
     }
   }
+  if (!table.ok() && !table.status().IsCorruption()) co_return table.status();
   if (!table.ok()) {
     CORODB_LOG(logger_.get(), "repair: %s cannot be opened, moving it to lost/: %s",
                file.name.c_str(), table.status().ToString().c_str());
     ++stats_.tables_lost;
-    co_return Archive(file.name);
+    to_lost_.push_back(file.name);
+    co_return Status::OK();
   }
 
   TableSalvager walk(**table, icmp_, logger_.get());
@@ -502,6 +572,7 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
       t.max_sequence = std::max(t.max_sequence, parsed.sequence);
     }
   }
+  if (!walk.error().ok()) co_return walk.error();
   stats_.table_damage += walk.damaged();
   if (entries == 0) {
     CORODB_LOG(logger_.get(),
@@ -509,12 +580,21 @@ asio::awaitable<Status> Repairer::ScanTable(const TableFile& file) {
                "moving it to lost/",
                file.name.c_str(), static_cast<unsigned long long>(walk.damaged()));
     ++stats_.tables_lost;
-    co_return Archive(file.name);
+    to_lost_.push_back(file.name);
+    co_return Status::OK();
   }
   if (intact && walk.damaged() == 0) {
     (void)t.meta.largest.DecodeFrom(last_key);
-    const Result<uint64_t> size = io::GetFileSize(dbname_ + "/" + file.name);
+    const std::string path = dbname_ + "/" + file.name;
+    const Result<uint64_t> size = io::GetFileSize(path);
     if (!size.ok()) co_return size.status();
+    if (file.number < first_new_number_) {
+      // Not written (and synced) by this repair: its writer may have died
+      // before its sync. On disk before the MANIFEST names it.
+      auto synced = fs_->Open(path, io::OpenMode::kRead);
+      if (!synced.ok()) co_return synced.status();
+      if (Status s = co_await (*synced)->Sync(); !s.ok()) co_return s;
+    }
     t.meta.file_size = *size;
     t.entries = entries;
     kept_.push_back(std::move(t));
@@ -538,6 +618,7 @@ asio::awaitable<Status> Repairer::CopyReadable(const table::Table& table,
     }
     s = co_await out.Add(walk.key(), walk.value());
   }
+  if (s.ok()) s = walk.error();
   if (s.ok() && out.NumEntries() == 0) {
     s = Status::IOError(table.file_name(),
                         "entries read in a first pass did not read again");
@@ -561,7 +642,8 @@ asio::awaitable<Status> Repairer::CopyReadable(const table::Table& table,
       static_cast<unsigned long long>(number));
   kept_.push_back(std::move(t));
   ++stats_.tables_rewritten;
-  co_return Archive(from.name);
+  to_lost_.push_back(from.name);
+  co_return Status::OK();
 }
 
 asio::awaitable<Status> Repairer::Renumber() {
@@ -628,8 +710,6 @@ asio::awaitable<Status> Repairer::WriteManifest(uint64_t number) {
 
 Status Repairer::Archive(const std::string& name) {
   const std::string lost = dbname_ + "/lost";
-  if (Status s = io::CreateDir(lost); !s.ok()) return s;
-  lost_used_ = true;
   std::string to = lost + "/" + name;
   for (int i = 1; io::FileExists(to); ++i)
     to = lost + "/" + name + "." + std::to_string(i);
@@ -661,8 +741,9 @@ void Repairer::LogSummary(uint64_t manifest_number) const {
 }  // namespace
 
 asio::awaitable<Status> RunRepair(std::string dbname, Options options,
-                                  asio::io_context* ctx) {
-  Repairer repairer(std::move(dbname), std::move(options), ctx);
+                                  asio::io_context* ctx,
+                                  std::shared_ptr<io::Backend> backend) {
+  Repairer repairer(std::move(dbname), std::move(options), ctx, std::move(backend));
   co_return co_await repairer.Run();
 }
 

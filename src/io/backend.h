@@ -107,6 +107,13 @@ class Backend {
   // FileSystem when a file is opened or closed.
   virtual void OnOpen(int /*fd*/, const std::string& /*path*/) {}
   virtual void OnClose(int /*fd*/) {}
+
+  // Hooks for fault injection. BeforeOpen: called by FileSystem::Open before
+  // it opens `path`; 0 lets the open go on, an errno fails it with that
+  // error instead. AllowsCachedReads: false while every read must go through
+  // Start() (File::TryReadCached then declines, so no read bypasses it).
+  virtual int BeforeOpen(const std::string& /*path*/) { return 0; }
+  virtual bool AllowsCachedReads() const { return true; }
 };
 
 // Runs `req` with blocking syscalls (pread, pwrite, fdatasync, fsync; EINTR

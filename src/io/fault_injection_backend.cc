@@ -88,6 +88,34 @@ void FaultInjectionBackend::OnClose(int fd) {
   inner_->OnClose(fd);
 }
 
+int FaultInjectionBackend::BeforeOpen(const std::string& path) {
+  {
+    std::lock_guard lock(mu_);
+    if (open_err_ != 0 && (!open_filter_ || open_filter_(path))) {
+      faults_.fetch_add(1);
+      return open_err_;
+    }
+  }
+  return inner_->BeforeOpen(path);
+}
+
+bool FaultInjectionBackend::AllowsCachedReads() const {
+  return !reads_fail_.load() && inner_->AllowsCachedReads();
+}
+
+void FaultInjectionBackend::FailOpens(int err, PathFilter only) {
+  std::lock_guard lock(mu_);
+  open_err_ = err;
+  open_filter_ = std::move(only);
+}
+
+void FaultInjectionBackend::FailReads(int err, ReadFilter only) {
+  std::lock_guard lock(mu_);
+  read_err_ = err;
+  read_filter_ = std::move(only);
+  reads_fail_.store(err != 0);
+}
+
 void FaultInjectionBackend::FailNthWrite(int n, int err, PathFilter only) {
   std::lock_guard lock(mu_);
   write_countdown_ = n;
@@ -130,6 +158,16 @@ int FaultInjectionBackend::NextSyncFault(int fd) {
     if (it == fds_.end() || !sync_filter_(it->second.path)) return 0;
   }
   return --sync_countdown_ == 0 ? sync_err_ : 0;
+}
+
+int FaultInjectionBackend::NextReadFault(const IoRequest& req) {
+  std::lock_guard lock(mu_);
+  if (read_err_ == 0) return 0;
+  if (read_filter_) {
+    auto it = fds_.find(req.fd);
+    if (it == fds_.end() || !read_filter_(it->second.path, req.offset, req.len)) return 0;
+  }
+  return read_err_;
 }
 
 void FaultInjectionBackend::RecordWrite(int fd, uint64_t end) {
@@ -328,6 +366,13 @@ FaultInjectionBackend::Plan FaultInjectionBackend::Prepare(const IoRequest& req)
   const bool is_write =
       req.opcode == IoOpcode::kWrite || req.opcode == IoOpcode::kWriteThenFdatasync;
   const bool is_sync = req.opcode != IoOpcode::kRead && req.opcode != IoOpcode::kWrite;
+  if (req.opcode == IoOpcode::kRead) {
+    if (const int err = NextReadFault(req); err != 0) {
+      faults_.fetch_add(1);
+      plan.fail = IoCompletion{-err, 0};
+      return plan;
+    }
+  }
   if (is_write) {
     if (const int err = NextWriteFault(req.fd); err != 0) {
       faults_.fetch_add(1);

@@ -5,6 +5,10 @@
 //   kWriteThenFdatasync; syncs are kFdatasync, kFsync and the sync half. An
 //   optional path filter makes only the writes/syncs of matching files count
 //   (e.g. "the first write to a .ldb file from now").
+// - FailOpens / FailReads: every open of a file (FileSystem::Open) or every
+//   read of a byte range that a filter accepts fails with the given errno,
+//   until cleared: a missing resource (EMFILE, ENOMEM) or a bad sector
+//   (EIO). While reads fail, no read bypasses the backend (AllowsCachedReads).
 // - Power cut, file contents: the backend records, per file (by inode, so
 //   renames do not confuse it), how many bytes were durable at the last
 //   successful sync, and the old contents of every region overwritten
@@ -73,6 +77,8 @@ class FaultInjectionBackend final : public Backend {
   IoCompletion RunInline(const IoRequest& req) override;
   void OnOpen(int fd, const std::string& path) override;
   void OnClose(int fd) override;
+  int BeforeOpen(const std::string& path) override;
+  bool AllowsCachedReads() const override;
 
   // Selects the files whose writes/syncs an armed FailNth* counts, by the
   // path they were opened under (a directory's for SyncDir).
@@ -85,6 +91,15 @@ class FaultInjectionBackend final : public Backend {
   // Every write / sync from now fails with `err` (0 clears), e.g. a full disk.
   void FailAllWrites(int err);
   void FailAllSyncs(int err);
+
+  // Every open (FileSystem::Open) of a path `only` accepts fails with `err`
+  // from now on, without opening it (0 clears).
+  void FailOpens(int err, PathFilter only);
+  // Every read that `only` accepts (the path the file was opened under and
+  // the byte range asked for) fails with `err` from now on (0 clears).
+  using ReadFilter =
+      std::function<bool(const std::string& path, uint64_t offset, uint64_t len)>;
+  void FailReads(int err, ReadFilter only);
 
   // Power cut right after the k-th successful sync from now (k >= 1): every
   // later write and sync fails with EIO, and a sync that completes after the
@@ -118,7 +133,7 @@ class FaultInjectionBackend final : public Backend {
 
   uint64_t writes_started() const { return writes_.load(); }
   uint64_t syncs_started() const { return syncs_.load(); }
-  uint64_t faults_injected() const { return faults_.load(); }
+  uint64_t faults_injected() const { return faults_.load(); }  // opens and reads too
 
  private:
   struct FileId {
@@ -185,6 +200,7 @@ class FaultInjectionBackend final : public Backend {
   // Returns the injected error for this write/sync of `fd`, or 0.
   int NextWriteFault(int fd);
   int NextSyncFault(int fd);
+  int NextReadFault(const IoRequest& req);
   void RecordWrite(int fd, uint64_t end);
   // Marks `written_end` and the writes up to `seq` (both captured when the
   // sync started) durable, and the directory entries of `dir`. Returns false
@@ -216,6 +232,10 @@ class FaultInjectionBackend final : public Backend {
   int write_countdown_ = 0, write_err_ = 0, all_writes_err_ = 0;
   int sync_countdown_ = 0, sync_err_ = 0, all_syncs_err_ = 0;
   PathFilter write_filter_, sync_filter_;
+  int open_err_ = 0, read_err_ = 0;
+  PathFilter open_filter_;
+  ReadFilter read_filter_;
+  std::atomic<bool> reads_fail_{false};  // read_err_ != 0, read without mu_
   uint64_t successful_syncs_ = 0;
   uint64_t cut_after_syncs_ = 0;  // 0: no power cut planned
   bool power_cut_ = false;

@@ -61,7 +61,7 @@ asio::awaitable<IoCompletion> File::Submit(IoRequest req) {
 }
 
 std::optional<Result<size_t>> File::TryReadCached(uint64_t offset, std::span<char> buf) {
-  if (direct_ || buf.empty()) return std::nullopt;
+  if (direct_ || buf.empty() || !backend_->AllowsCachedReads()) return std::nullopt;
   struct iovec iov {
     buf.data(), buf.size()
   };

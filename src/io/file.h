@@ -65,7 +65,7 @@ class File {
   // this thread). Returns the count read — short when only a prefix is
   // cached or at end of file — or nullopt when nothing can be read that way
   // (the data is not cached: EAGAIN; an O_DIRECT file; a kernel without
-  // RWF_NOWAIT). Errors: IOError naming the file. Does not suspend; costs
+  // RWF_NOWAIT; a backend that must see every read). Errors: IOError naming the file. Does not suspend; costs
   // one syscall (measured 2.1 µs for a 4 KiB hit here, against ~11 µs
   // through the ring).
   std::optional<Result<size_t>> TryReadCached(uint64_t offset, std::span<char> buf);

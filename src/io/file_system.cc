@@ -40,6 +40,7 @@ Result<std::unique_ptr<File>> FileSystem::Open(const std::string& path, OpenMode
       break;
   }
   if (direct) flags |= O_DIRECT;
+  if (const int err = backend_->BeforeOpen(path); err != 0) return PosixError(path, err);
   int fd;
   do {
     fd = ::open(path.c_str(), flags, 0644);

@@ -1,5 +1,6 @@
 // FaultInjectionBackend's power-cut model: file contents by inode, directory
-// entries of tracked directories, and the path filters of FailNth*.
+// entries of tracked directories, the path filters of FailNth*, and the
+// failing opens and reads of FailOpens and FailReads.
 #include "io/fault_injection_backend.h"
 
 #include <fcntl.h>
@@ -198,6 +199,55 @@ BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendName
              sync.ToString());
   BOOST_TEST(Run((*ldb)->Sync()).ok());
   BOOST_TEST(t.fault->faults_injected() == 2u);
+}
+
+// FailOpens fails the opens its filter accepts, without opening the file,
+// until cleared.
+BOOST_DATA_TEST_CASE(FailOpensFailsTheChosenPaths, bdata::make(BackendNames()),
+                     backend) {
+  Fixture t(backend, /*track=*/false);
+  t.WriteSynced("1.log", "log");
+  t.WriteSynced("2.ldb", "table");
+  t.fault->FailOpens(EMFILE, [](const std::string& path) { return path.ends_with(".ldb"); });
+  BOOST_TEST(t.fs.Open(t.Path("1.log"), OpenMode::kRead).ok());
+  const auto failed = t.fs.Open(t.Path("2.ldb"), OpenMode::kRead);
+  BOOST_REQUIRE(!failed.ok());
+  BOOST_TEST(failed.status().IsIOError());
+  BOOST_TEST(failed.status().ToString().find("2.ldb") != std::string::npos);
+  BOOST_TEST(failed.status().ToString().find("Too many open files") != std::string::npos,
+             failed.status().ToString());
+  BOOST_TEST(t.fault->faults_injected() == 1u);
+  t.fault->FailOpens(0, nullptr);
+  BOOST_TEST(t.fs.Open(t.Path("2.ldb"), OpenMode::kRead).ok());
+}
+
+// FailReads fails every read of the ranges its filter accepts, also of data
+// in the page cache (no read bypasses the backend), until cleared.
+BOOST_DATA_TEST_CASE(FailReadsFailsTheChosenRangesEvenWhenCached,
+                     bdata::make(BackendNames()), backend) {
+  Fixture t(backend, /*track=*/false);
+  t.WriteSynced("2.ldb", "0123456789");
+  auto f = t.fs.Open(t.Path("2.ldb"), OpenMode::kRead);
+  BOOST_REQUIRE(f.ok());
+  std::string buf(4, '\0');
+  // Just written: in the page cache (where the kernel has RWF_NOWAIT).
+  const bool cached = (*f)->TryReadCached(0, buf).has_value();
+  if (!cached) BOOST_TEST_MESSAGE("preadv2 RWF_NOWAIT unsupported here");
+  t.fault->FailReads(EIO, [](const std::string& path, uint64_t offset, uint64_t len) {
+    return path.ends_with(".ldb") && offset < 4 && offset + len > 2;  // bytes 2..3
+  });
+  BOOST_TEST(!(*f)->TryReadCached(0, buf).has_value());
+  const Result<size_t> bad = Run((*f)->ReadAt(0, buf));
+  BOOST_REQUIRE(!bad.ok());
+  BOOST_TEST(bad.status().ToString().find("Input/output error") != std::string::npos,
+             bad.status().ToString());
+  const Result<size_t> good = Run((*f)->ReadAt(4, buf));
+  BOOST_REQUIRE(good.ok());
+  BOOST_TEST(buf == "4567");
+  BOOST_TEST(t.fault->faults_injected() == 1u);
+  t.fault->FailReads(0, nullptr);
+  BOOST_TEST(Run((*f)->ReadAt(0, buf)).ok());
+  BOOST_TEST((*f)->TryReadCached(0, buf).has_value() == cached);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
