@@ -93,8 +93,10 @@ class DBIter final : public Iterator {
   // What to run once the pending move is done.
   enum class Phase { kFindNext, kFindPrev, kBackOff };
 
+  // Keeps the first error: a move after the iterator failed (it is then
+  // not Valid()) must not replace the failure with InvalidArgument.
   void Misuse(const char* what) {
-    if (status_.ok()) {
+    if (status().ok()) {
       status_ = Status::InvalidArgument(what, "the iterator is not positioned (Valid() is false)");
     }
   }
@@ -266,7 +268,10 @@ class DBIter final : public Iterator {
         return;
       }
     }
-    if (value_type_ == kTypeDeletion) {
+    // Ran off the front — or the internal iterator failed: then saved_key_
+    // may lack newer versions in the entries it could not read, and an
+    // iterator with an error is never Valid().
+    if (value_type_ == kTypeDeletion || !iter_->status().ok()) {
       valid_ = false;
       saved_key_.clear();
       saved_value_.clear();
