@@ -120,7 +120,11 @@ class DBIter final : public Iterator {
     return true;
   }
 
+  // A seek starts over: errors of earlier moves are forgotten, as the
+  // internal iterators forget theirs on a seek (otherwise a misuse would
+  // leave the repositioned iterator Valid() with an error status).
   void StartForwardSeek() {
+    status_ = Status::OK();
     direction_ = Direction::kForward;
     saved_value_.clear();
     valid_ = false;
@@ -128,6 +132,7 @@ class DBIter final : public Iterator {
     phase_ = Phase::kFindNext;
   }
   void StartReverseSeek() {
+    status_ = Status::OK();
     direction_ = Direction::kReverse;
     saved_value_.clear();
     valid_ = false;
@@ -316,7 +321,9 @@ class DBIter final : public Iterator {
   Random rnd_;
   uint64_t bytes_until_sampling_ = 0;
 
-  Status status_;  // misuse or a damaged key; the internal iterator's errors are its own
+  // Misuse or a damaged key since the last seek; the internal iterator's
+  // errors are its own.
+  Status status_;
   Direction direction_ = Direction::kForward;
   bool valid_ = false;
   Move pending_ = Move::kNone;

@@ -586,6 +586,64 @@ BOOST_DATA_TEST_CASE(DamagedBlockStopsTheIteratorWithCorruptionNamingTheFile,
       past->status().ToString());
 }
 
+// Next()/Prev() on an iterator that is not Valid() — never positioned, run
+// off either end — is InvalidArgument, not a crash, with key()/value()
+// empty; a later seek positions it as if nothing had happened.
+BOOST_DATA_TEST_CASE(MisuseIsInvalidArgumentAndASeekRecovers, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  auto db = OpenOrDie(EngineOptions(backend), dir.Child("db"), backend);
+  Random rnd(3);
+  Model model;
+  WriteRandom(*db, rnd, 100 * kKiB, &model);  // tables and memtable
+  enum class Misuse { kNext, kPrev, kTryNext, kTryPrev };
+  enum class Where { kUnpositioned, kPastTheEnd, kBeforeTheStart };
+  for (const Where where :
+       {Where::kUnpositioned, Where::kPastTheEnd, Where::kBeforeTheStart}) {
+    for (const Misuse misuse :
+         {Misuse::kNext, Misuse::kPrev, Misuse::kTryNext, Misuse::kTryPrev}) {
+      BOOST_TEST_CONTEXT("where " << static_cast<int>(where) << ", misuse "
+                                  << static_cast<int>(misuse)) {
+        std::unique_ptr<Iterator> it = db->NewIterator({});
+        Run([&]() -> asio::awaitable<bool> {
+          if (where == Where::kPastTheEnd) {
+            co_await it->SeekToLast();
+            co_await it->Next();
+          } else if (where == Where::kBeforeTheStart) {
+            co_await it->SeekToFirst();
+            co_await it->Prev();
+          }
+          co_return true;
+        }());
+        BOOST_REQUIRE(!it->Valid());
+        BOOST_REQUIRE(it->status().ok());
+        Run([&]() -> asio::awaitable<bool> {
+          switch (misuse) {
+            case Misuse::kNext:
+              co_await it->Next();
+              break;
+            case Misuse::kPrev:
+              co_await it->Prev();
+              break;
+            case Misuse::kTryNext:
+              BOOST_TEST(it->TryNext());
+              break;
+            case Misuse::kTryPrev:
+              BOOST_TEST(it->TryPrev());
+              break;
+          }
+          co_return true;
+        }());
+        BOOST_TEST(!it->Valid());
+        BOOST_TEST(it->status().IsInvalidArgument(), it->status().ToString());
+        BOOST_TEST(it->key().empty());
+        BOOST_TEST(it->value().empty());
+        BOOST_TEST(CheckIterator(*it, model, rnd, 200) == "");
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(SyncIteratorTest)
