@@ -106,6 +106,7 @@ DBImpl::~DBImpl() {
     state_.reset();  // the last Version: its tables go before the table cache
   }
   versions_.reset();
+  // Iterators still alive keep the caches until they are destroyed.
   table_cache_.reset();
   owned_block_cache_.reset();
   if (owned_engine_) owned_engine_.reset();  // ring shutdown: nothing is in flight any more
@@ -140,13 +141,13 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   fs_ = std::make_unique<io::FileSystem>(std::move(backend));
 
   if (options_.block_cache == nullptr) {
-    owned_block_cache_ = std::make_unique<table::BlockCache>(options_.block_cache_capacity);
+    owned_block_cache_ = std::make_shared<table::BlockCache>(options_.block_cache_capacity);
   }
   table::BlockCache* block_cache = options_.block_cache != nullptr
                                        ? BlockCacheOf(*options_.block_cache)
                                        : owned_block_cache_.get();
   // LevelDB keeps 10 descriptors for logs, the MANIFEST, LOG and LOCK.
-  table_cache_ = std::make_unique<table::TableCache>(
+  table_cache_ = std::make_shared<table::TableCache>(
       name_, table::TableOptionsForDb(options_, &icmp_, block_cache), fs_.get(),
       std::max(options_.max_open_files - 10, 10), options_.use_direct_reads);
   table_options_ = table::TableOptionsForDb(options_, &icmp_, block_cache);

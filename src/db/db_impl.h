@@ -242,8 +242,10 @@ class DBImpl final : public DB, private CommitTarget {
   std::unique_ptr<Logger> info_log_;
   std::unique_ptr<io::LockFile> lock_;
   std::unique_ptr<io::FileSystem> fs_;
-  std::unique_ptr<table::ShardedLruCache<table::Block>> owned_block_cache_;
-  std::unique_ptr<table::TableCache> table_cache_;
+  // Shared with iterators, which may outlive the DB (their table and block
+  // handles point into these caches).
+  std::shared_ptr<table::ShardedLruCache<table::Block>> owned_block_cache_;
+  std::shared_ptr<table::TableCache> table_cache_;
   table::TableOptions table_options_;  // for the tables flushes and compactions write
   std::unique_ptr<VersionSet> versions_;
   WriteQueue write_queue_;

@@ -101,8 +101,12 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
       if (version->RecordReadSample(internal_key)) MaybeScheduleBackground();
     };
   }
-  // The iterator pins the memtables and the Version (and so its files).
+  // The iterator pins the memtables and the Version (and so its files), and
+  // keeps the caches its handles point into: it may outlive the DB.
   merged->Hold(std::move(view));
+  merged->Hold(table_cache_);
+  merged->Hold(owned_block_cache_);
+  merged->Hold(options_.block_cache);
   return NewDBIterator(icmp_.user_comparator(), std::move(merged), sequence, std::move(sampler),
                        iterator_seed_.fetch_add(1, std::memory_order_relaxed) + 1);
 }

@@ -3,6 +3,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "corodb/cache.h"
 #include "corodb/sync_db.h"
 #include "db_iter_test_util.h"
 #include "support/temp_dir.h"
@@ -640,6 +641,44 @@ BOOST_DATA_TEST_CASE(MisuseIsInvalidArgumentAndASeekRecovers, bdata::make(Backen
         BOOST_TEST(it->value().empty());
         BOOST_TEST(CheckIterator(*it, model, rnd, 200) == "");
       }
+    }
+  }
+}
+
+// An iterator positioned in a table may outlive its DB (iterator.h): it is
+// destroyed harmlessly after the DB — with the DB's own block cache, and
+// with a shared one whose last other owner is gone too (ASan: no use of the
+// destroyed DB, its table cache or a block cache).
+BOOST_DATA_TEST_CASE(IteratorDestroyedAfterItsDbIsHarmless, bdata::make(BackendNames()),
+                     backend) {
+  for (const bool shared_cache : {false, true}) {
+    BOOST_TEST_CONTEXT(
+        (shared_cache ? "shared block cache" : "the DB's own block cache")) {
+      TempDir dir;
+      Options options = EngineOptions(backend);
+      if (shared_cache) options.block_cache = NewLRUCache(1 << 20);
+      std::unique_ptr<Iterator> forward;
+      std::unique_ptr<Iterator> backward;
+      {
+        auto db = OpenOrDie(options, dir.Child("db"), backend);
+        Random rnd(8);
+        Model model;
+        WriteRandom(*db, rnd, 200 * kKiB, &model);
+        BOOST_REQUIRE(WaitIdle(*db).ok());
+        forward = db->NewIterator({});
+        backward = db->NewIterator({});
+        Run([&]() -> asio::awaitable<bool> {
+          co_await forward->Seek(NumKey("k", 1500));
+          co_await backward->SeekToLast();
+          co_await backward->Prev();
+          co_return true;
+        }());
+        BOOST_REQUIRE(forward->Valid() && backward->Valid());
+        BOOST_REQUIRE_GT(FilesAtLevel(*db, 1) + FilesAtLevel(*db, 2), 0);
+      }
+      options.block_cache.reset();
+      forward.reset();
+      backward.reset();
     }
   }
 }
