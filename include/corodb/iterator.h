@@ -15,10 +15,11 @@
 // memtables and table files it reads: flushes and compactions that replace
 // them meanwhile do not change what it sees.
 //
-// Errors: status() reports the first error (a damaged table names the file
-// and offset), and the iterator is then !Valid(). Misuse — Next()/Prev() on
-// an iterator that is not Valid() — sets InvalidArgument instead of
-// crashing; key()/value() of an invalid iterator are empty.
+// Errors: status() reports the first error since the last seek (a damaged
+// table names the file and offset), and the iterator is then !Valid(). Misuse
+// — Next()/Prev() on an iterator that is not Valid() — sets InvalidArgument
+// instead of crashing; key()/value() of an invalid iterator are empty. A
+// seek starts over: it clears the error and positions the iterator anew.
 //
 // Thread safety: one coroutine at a time, never a move while another move of
 // the same iterator is suspended. It may be moved on any thread. It may

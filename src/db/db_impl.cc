@@ -106,6 +106,7 @@ DBImpl::~DBImpl() {
     state_.reset();  // the last Version: its tables go before the table cache
   }
   versions_.reset();
+  // Iterators still alive keep the caches until they are destroyed.
   table_cache_.reset();
   owned_block_cache_.reset();
   if (owned_engine_) owned_engine_.reset();  // ring shutdown: nothing is in flight any more

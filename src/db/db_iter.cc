@@ -97,8 +97,10 @@ class DBIter final : public Iterator {
   // What to run once the pending move is done.
   enum class Phase { kFindNext, kFindPrev, kBackOff };
 
+  // Keeps the first error: a move after the iterator failed (it is then
+  // not Valid()) must not replace the failure with InvalidArgument.
   void Misuse(const char* what) {
-    if (status_.ok()) {
+    if (status().ok()) {
       status_ = Status::InvalidArgument(what, "the iterator is not positioned (Valid() is false)");
     }
   }
@@ -122,7 +124,11 @@ class DBIter final : public Iterator {
     return true;
   }
 
+  // A seek starts over: errors of earlier moves are forgotten, as the
+  // internal iterators forget theirs on a seek (otherwise a misuse would
+  // leave the repositioned iterator Valid() with an error status).
   void StartForwardSeek() {
+    status_ = Status::OK();
     direction_ = Direction::kForward;
     saved_value_.clear();
     valid_ = false;
@@ -130,6 +136,7 @@ class DBIter final : public Iterator {
     phase_ = Phase::kFindNext;
   }
   void StartReverseSeek() {
+    status_ = Status::OK();
     direction_ = Direction::kReverse;
     saved_value_.clear();
     valid_ = false;
@@ -270,7 +277,10 @@ class DBIter final : public Iterator {
         return;
       }
     }
-    if (value_type_ == kTypeDeletion) {
+    // Ran off the front — or the internal iterator failed: then saved_key_
+    // may lack newer versions in the entries it could not read, and an
+    // iterator with an error is never Valid().
+    if (value_type_ == kTypeDeletion || !iter_->status().ok()) {
       valid_ = false;
       saved_key_.clear();
       saved_value_.clear();
@@ -315,7 +325,9 @@ class DBIter final : public Iterator {
   Random rnd_;
   uint64_t bytes_until_sampling_ = 0;
 
-  Status status_;  // misuse or a damaged key; the internal iterator's errors are its own
+  // Misuse or a damaged key since the last seek; the internal iterator's
+  // errors are its own.
+  Status status_;
   Direction direction_ = Direction::kForward;
   bool valid_ = false;
   Move pending_ = Move::kNone;

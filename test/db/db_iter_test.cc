@@ -3,8 +3,9 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
+#include "corodb/cache.h"
 #include "corodb/sync_db.h"
-#include "db_engine_test_util.h"
+#include "db_iter_test_util.h"
 #include "support/temp_dir.h"
 
 namespace corodb::test {
@@ -13,77 +14,57 @@ namespace asio = boost::asio;
 
 namespace {
 
-// Moves `it` and a model position the same way, `steps` times, and checks
-// they agree after each move. Records the first disagreement in *error.
-asio::awaitable<bool> WalkAgainstModel(Iterator& it, const Model& model, Random& rnd, int steps,
-                                       std::string* error) {
-  auto pos = model.end();  // model.end(): not valid
-  auto check = [&](const char* op) {
-    const bool want_valid = pos != model.end();
-    if (it.Valid() != want_valid) {
-      *error = std::string(op) + ": Valid() " + (it.Valid() ? "true" : "false") + ", model " +
-               (want_valid ? "at " + Printable(pos->first) : "at the end") +
-               (it.status().ok() ? "" : " status " + it.status().ToString());
-      return false;
-    }
-    if (want_valid && (it.key() != pos->first || it.value() != pos->second)) {
-      *error = std::string(op) + ": at \"" + Printable(std::string(it.key())) + "\", model at \"" +
-               Printable(pos->first) + "\"" + (it.key() == pos->first ? " (value differs)" : "");
-      return false;
-    }
-    if (!it.status().ok()) {
-      *error = std::string(op) + ": " + it.status().ToString();
-      return false;
-    }
-    return true;
-  };
-  for (int i = 0; i < steps; ++i) {
-    const uint32_t op = rnd.Uniform(100);
-    if (op < 5) {
-      co_await it.SeekToFirst();
-      pos = model.begin();
-      if (!check("SeekToFirst")) co_return false;
-    } else if (op < 10) {
-      co_await it.SeekToLast();
-      pos = model.empty() ? model.end() : std::prev(model.end());
-      if (!check("SeekToLast")) co_return false;
-    } else if (op < 20) {
-      std::string target = NumKey("k", static_cast<int>(rnd.Uniform(3000)));
-      if (rnd.OneIn(4)) target += '\0';
-      co_await it.Seek(target);
-      pos = model.lower_bound(target);
-      if (!check("Seek")) co_return false;
-    } else if (pos == model.end()) {
-      continue;
-    } else if (op < 60) {
-      if (!it.TryNext()) co_await it.Next();
-      ++pos;
-      if (!check("Next")) co_return false;
-    } else {
-      if (rnd.OneIn(2) || !it.TryPrev()) co_await it.Prev();
-      pos = pos == model.begin() ? model.end() : std::prev(pos);
-      if (!check("Prev")) co_return false;
-    }
-  }
-  co_return true;
+// Seek targets among the "d" keys (d000000..d000109), sometimes just past one.
+std::string RandomDTarget(Random& rnd) {
+  std::string target = NumKey("d", static_cast<int>(rnd.Uniform(110)));
+  if (rnd.OneIn(4)) target += '\0';
+  return target;
 }
 
-// Writes random puts and deletes of keys k000000..k002999 until `bytes`
-// were written.
-void WriteRandom(DB& db, Random& rnd, size_t bytes, Model* model) {
-  size_t written = 0;
-  while (written < bytes) {
-    const std::string key = NumKey("k", static_cast<int>(rnd.Uniform(3000)));
-    if (rnd.OneIn(5)) {
-      BOOST_REQUIRE(Run(db.Delete({}, key)).ok());
-      model->erase(key);
-    } else {
-      const std::string value = RandomValue(rnd, 300);
-      BOOST_REQUIRE(Run(db.Put({}, key, value)).ok());
-      (*model)[key] = value;
-      written += key.size() + value.size();
+// Gets of `keys` (each in the range of a table at one level and found only
+// deeper) until a seek compaction has run (as in db_compaction_test.cc).
+void SeekCompact(DB& db, const std::vector<std::string>& keys, const Model& model) {
+  const uint64_t before = Stat(db, "seek_compactions");
+  for (int round = 0; round < 20 && Stat(db, "seek_compactions") == before; ++round) {
+    for (int i = 0; i < 100; ++i) {
+      const std::string& k = keys[static_cast<size_t>(i) % keys.size()];
+      BOOST_REQUIRE_EQUAL(GetOrStatus(db, k), model.at(k));
     }
+    const Status idle = WaitIdle(db);
+    BOOST_REQUIRE_MESSAGE(idle.ok(), idle.ToString());
   }
+  BOOST_REQUIRE_MESSAGE(Stat(db, "seek_compactions") > before,
+                        "no seek compaction: " << LevelSummary(db));
+}
+
+// Total bytes of the table files in `path`.
+uint64_t TableBytes(const std::string& path) {
+  uint64_t total = 0;
+  for (uint64_t number : ListDbFiles(path).tables) {
+    const Result<uint64_t> size = io::GetFileSize(io::TableFileName(path, number));
+    BOOST_REQUIRE_MESSAGE(size.ok(), size.status().ToString());
+    total += *size;
+  }
+  return total;
+}
+
+// The offset of the data block of table `number` in `path` where `user_key`'s
+// entries are (or would be).
+uint64_t DataBlockOffsetOf(const std::string& path, uint64_t number,
+                           const Options& options, const std::string& user_key) {
+  const InternalKeyComparator icmp(BytewiseComparator());
+  const table::TableOptions topt = table::TableOptionsForDb(options, &icmp, nullptr);
+  io::FileSystem fs(MakeBackendByName("threadpool"));
+  const std::string name = io::TableFileName(path, number);
+  const Result<uint64_t> size = io::GetFileSize(name);
+  BOOST_REQUIRE(size.ok());
+  Result<std::unique_ptr<io::File>> file = fs.Open(name, io::OpenMode::kRead);
+  BOOST_REQUIRE(file.ok());
+  Result<std::unique_ptr<table::Table>> t =
+      Run(table::Table::Open(topt, std::move(file).value(), *size));
+  BOOST_REQUIRE_MESSAGE(t.ok(), t.status().ToString());
+  const InternalKey target(user_key, kMaxSequenceNumber, kValueTypeForSeek);
+  return (*t)->ApproximateOffsetOf(target.Encode());
 }
 
 }  // namespace
@@ -107,7 +88,8 @@ BOOST_DATA_TEST_CASE(RandomMovesMatchStdMapAtEveryLevel,
     WriteRandom(*db, rnd, 20 * kKiB, &model);
     std::string error;
     const bool ok = Run(WalkAgainstModel(*it, seen, rnd, 3000, &error));
-    BOOST_REQUIRE_MESSAGE(ok, "round " << round << " " << LevelSummary(*db) << ": " << error);
+    BOOST_REQUIRE_MESSAGE(ok,
+                          "round " << round << " " << LevelSummary(*db) << ": " << error);
   }
   BOOST_TEST_MESSAGE(LevelSummary(*db));
   BOOST_CHECK_GT(FilesAtLevel(*db, 1) + FilesAtLevel(*db, 2), 0);
@@ -146,8 +128,8 @@ BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(DBSnapshotTest)
 
-BOOST_DATA_TEST_CASE(SnapshotReadsStayThroughOverwritesAndCompactions, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(SnapshotReadsStayThroughOverwritesAndCompactions,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   auto db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
   Random rnd(5);
@@ -164,12 +146,14 @@ BOOST_DATA_TEST_CASE(SnapshotReadsStayThroughOverwritesAndCompactions, bdata::ma
   for (int i = 0; i < 3000; ++i) {
     const std::string key = NumKey("k", i);
     const auto want = at_snapshot.find(key);
-    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, ro, key),
-                        want == at_snapshot.end() ? std::string("NOT_FOUND") : want->second);
+    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, ro, key), want == at_snapshot.end()
+                                                       ? std::string("NOT_FOUND")
+                                                       : want->second);
   }
   std::unique_ptr<Iterator> it = db->NewIterator(ro);
   std::string error;
-  BOOST_REQUIRE_MESSAGE(Run(WalkAgainstModel(*it, at_snapshot, rnd, 2000, &error)), error);
+  BOOST_REQUIRE_MESSAGE(Run(WalkAgainstModel(*it, at_snapshot, rnd, 2000, &error)),
+                        error);
 
   // A released snapshot is refused, not read at a wrong point.
   const Snapshot* released = snap.get();
@@ -177,6 +161,625 @@ BOOST_DATA_TEST_CASE(SnapshotReadsStayThroughOverwritesAndCompactions, bdata::ma
   BOOST_CHECK(!snap);
   ro.snapshot = released;
   BOOST_CHECK(Run(db->Get(ro, "k000001")).status().IsInvalidArgument());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(DBSnapshotLevelsTest)
+
+// Snapshots taken with the data in the memtable and at several levels, over
+// overwrites, deletes and re-puts: after each step — a flush to level 2, one
+// to level 1, four level-0 tables compacted into level 1, level 1 compacted
+// into level 2 by seeks — every snapshot reads its own state with Get and
+// with an iterator, and releasing some leaves the others intact.
+BOOST_DATA_TEST_CASE(SnapshotsReadTheirOwnStateThroughCompactionsAtEveryLevel,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = EngineOptions(backend);
+  options.filter_policy = nullptr;  // Gets read every table in range: seeks are charged
+  auto db = OpenOrDie(options, path, backend);
+  Random rnd(41);
+  Model model;
+  std::vector<std::string> keys;
+  for (int i = 0; i < 110; ++i) keys.push_back(NumKey("d", i));
+  keys.push_back("d~");
+  auto put = [&](int i, const std::string& tag) {
+    const std::string k = NumKey("d", i);
+    model[k] = SizedValue(tag + "-" + k, 100);
+    BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
+  };
+  auto del = [&](int i) {
+    model.erase(NumKey("d", i));
+    BOOST_REQUIRE(Run(db->Delete({}, NumKey("d", i))).ok());
+  };
+  struct Taken {
+    SnapshotHandle handle;
+    Model model;
+    std::string when;
+  };
+  std::vector<Taken> snaps;
+  auto take = [&](const std::string& when) {
+    snaps.push_back({db->GetSnapshot(), model, when});
+  };
+  auto check = [&](const std::string& where) {
+    BOOST_TEST_CONTEXT(where << ", " << LevelSummary(*db)) {
+      for (const Taken& t : snaps) {
+        if (!t.handle) continue;
+        ReadOptions ro;
+        ro.snapshot = t.handle.get();
+        std::string diff = CheckGets(*db, ro, t.model, keys);
+        BOOST_REQUIRE_MESSAGE(diff.empty(), "snapshot " << t.when << ": " << diff);
+        std::unique_ptr<Iterator> it = db->NewIterator(ro);
+        diff = CheckIterator(*it, t.model, rnd, 300, RandomDTarget);
+        BOOST_REQUIRE_MESSAGE(diff.empty(),
+                              "snapshot " << t.when << " iterator: " << diff);
+      }
+      BOOST_REQUIRE_EQUAL(CheckGets(*db, {}, model, keys), "");
+      std::unique_ptr<Iterator> it = db->NewIterator({});
+      BOOST_REQUIRE_EQUAL(CheckIterator(*it, model, rnd, 300, RandomDTarget), "");
+    }
+  };
+
+  // 1. d0..d99 (v1) in the memtable, then in one table pushed to level 2.
+  for (int i = 0; i < 100; ++i) put(i, "v1");
+  take("v1 in the memtable");
+  check("v1 in the memtable");
+  FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
+  BOOST_REQUIRE_MESSAGE(LevelSummary(*db) == "files[ 0 0 1 0 0 0 0 ]", LevelSummary(*db));
+  check("v1 at level 2");
+
+  // 2. Every tenth key deleted, the odd keys overwritten (v2): a table at
+  //    level 1, over level 2.
+  for (int i = 0; i < 100; i += 10) del(i);
+  for (int i = 1; i < 100; i += 2) put(i, "v2");
+  take("v2 in the memtable");
+  FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 1 && FilesAtLevel(*db, 2) == 1,
+                        LevelSummary(*db));
+  check("v2 at level 1");
+
+  // 3. Four level-0 tables (odd keys overwritten again, tenth keys put back
+  //    and deleted again, new keys d100..) compacted with level 1 into level 1.
+  const uint64_t compactions = Stat(*db, "compactions");
+  for (int t = 0; t < 4; ++t) {
+    const std::string tag = "v" + std::to_string(3 + t);
+    for (int i = 1; i < 100; i += 2) put(i, tag);
+    for (int i = 0; i < 100; i += 10) {
+      if (t % 2 == 0) {
+        put(i, tag);
+      } else {
+        del(i);
+      }
+    }
+    put(100 + t, tag);
+    if (t == 1) take("between level-0 tables");
+    FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
+    if (t == 2) check("three level-0 tables");
+  }
+  BOOST_REQUIRE_MESSAGE(Stat(*db, "compactions") > compactions, LevelSummary(*db));
+  // (The checks' Gets charge seeks too: seek compactions may have run already.)
+  BOOST_TEST_MESSAGE("after the level-0 compaction: " << LevelSummary(*db));
+  check("after the level-0 compaction");
+
+  // 4. Level 1 compacted into level 2 by seeks: Gets of even keys that only
+  //    level 2 holds consult level 1 first (the checks' Gets did so too, and
+  //    may have compacted it already).
+  take("before the level-1 compaction");
+  std::vector<std::string> even;
+  for (int i = 2; i < 100; i += 2) {
+    if (i % 10 != 0) even.push_back(NumKey("d", i));
+  }
+  BOOST_REQUIRE(WaitIdle(*db).ok());  // a seek compaction the checks started
+  if (FilesAtLevel(*db, 1) > 0) SeekCompact(*db, even, model);
+  BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) == 0 && Stat(*db, "seek_compactions") > 0,
+                        LevelSummary(*db));
+  check("after the level-1 compaction");
+
+  // 5. Overwrites after all of them, then releases in a mixed order; the
+  //    others still read their state, through more flushes.
+  for (int i = 0; i < 100; i += 3) put(i, "v9");
+  check("newest in the memtable");
+  db->ReleaseSnapshot(snaps[1].handle);
+  FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
+  check("second snapshot released");
+  snaps[0].handle.reset();
+  for (int i = 0; i < 100; i += 7) del(i);
+  FlushWithFiller(*db, "d~", options.write_buffer_size, &model);
+  check("first snapshot released");
+  snaps[3].handle = SnapshotHandle();
+  check("fourth snapshot released");
+}
+
+// While a snapshot is held, compactions keep the versions it reads; once the
+// last one is released, the next compactions drop them: the tables in the
+// directory shrink to about one version of the data.
+BOOST_DATA_TEST_CASE(ReleasingTheLastSnapshotLetsCompactionsDropOldVersions,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = EngineOptions(backend);
+  auto db = OpenOrDie(options, path, backend);
+  constexpr int kKeys = 800;
+  constexpr size_t kValueSize = 1000;  // random bytes: snappy leaves them as they are
+  Random rnd(23);
+  // Every key once, in random order (so each memtable's table spans the
+  // whole key range and every level-0 compaction rewrites all of level 1).
+  auto write_version = [&](Model* model) {
+    std::vector<int> order(kKeys);
+    for (int i = 0; i < kKeys; ++i) order[static_cast<size_t>(i)] = i;
+    for (int i = kKeys - 1; i > 0; --i) {
+      std::swap(order[static_cast<size_t>(i)],
+                order[rnd.Uniform(static_cast<uint32_t>(i) + 1)]);
+    }
+    for (int i : order) {
+      std::string value(kValueSize, '\0');
+      for (char& c : value) c = static_cast<char>(rnd.Uniform(256));
+      (*model)[NumKey("s", i)] = value;
+      BOOST_REQUIRE(Run(db->Put({}, NumKey("s", i), value)).ok());
+    }
+    BOOST_REQUIRE(WaitIdle(*db).ok());
+  };
+  std::vector<std::string> keys;
+  for (int i = 0; i < kKeys; ++i) keys.push_back(NumKey("s", i));
+  auto s_target = [](Random& r) {
+    return NumKey("s", static_cast<int>(r.Uniform(kKeys + 10)));
+  };
+
+  Model model;
+  write_version(&model);
+  const uint64_t one_version = TableBytes(path);
+  SnapshotHandle first = db->GetSnapshot();
+  SnapshotHandle last = db->GetSnapshot();
+  const Model at_snapshots = model;
+  write_version(&model);
+  const uint64_t held = TableBytes(path);
+  const uint64_t compactions_held = Stat(*db, "compactions");
+  BOOST_TEST_MESSAGE(backend << ": one version " << one_version
+                             << " bytes, two with the snapshots " << held << " ("
+                             << LevelSummary(*db) << ")");
+  BOOST_REQUIRE_GT(compactions_held, 0u);
+  ReadOptions ro;
+  ro.snapshot = last.get();
+  BOOST_REQUIRE_EQUAL(CheckGets(*db, ro, at_snapshots, keys), "");
+  // The old versions are kept: nearly two versions' worth of tables.
+  BOOST_TEST(held > one_version * 17 / 10);
+
+  // Releasing one of two changes nothing the other reads.
+  first.reset();
+  write_version(&model);
+  {
+    std::unique_ptr<Iterator> it = db->NewIterator(ro);
+    BOOST_REQUIRE_EQUAL(CheckIterator(*it, at_snapshots, rnd, 300, s_target), "");
+  }
+  db->ReleaseSnapshot(last);
+  // The next compactions (writing a version over it all) drop the old versions.
+  write_version(&model);
+  const uint64_t after = TableBytes(path);
+  const uint64_t compactions = Stat(*db, "compactions");
+  BOOST_TEST_MESSAGE(backend << ": after the release " << after << " bytes ("
+                             << LevelSummary(*db) << ", " << compactions
+                             << " compactions)");
+  BOOST_TEST(after * 10 < held * 7, "tables of " << after << " bytes after the release, "
+                                                 << held
+                                                 << " while the snapshots were held");
+  BOOST_REQUIRE_EQUAL(CheckGets(*db, {}, model, keys), "");
+}
+
+// A snapshot handle may outlive its DB: releasing it then does nothing
+// (ASan: no use of the destroyed DB).
+BOOST_DATA_TEST_CASE(SnapshotHandleOutlivingItsDbIsReleasedHarmlessly,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  SnapshotHandle reset_later;
+  SnapshotHandle released_later;
+  SnapshotHandle destroyed_later;
+  {
+    auto db = OpenOrDie(EngineOptions(backend), dir.Child("db"), backend);
+    BOOST_REQUIRE(Run(db->Put({}, "a", "1")).ok());
+    reset_later = db->GetSnapshot();
+    released_later = db->GetSnapshot();
+    destroyed_later = db->GetSnapshot();
+    BOOST_REQUIRE(Run(db->Put({}, "a", "2")).ok());
+    ReadOptions ro;
+    ro.snapshot = reset_later.get();
+    BOOST_REQUIRE_EQUAL(GetOrStatus(*db, ro, "a"), "1");
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  reset_later.reset();
+  BOOST_TEST(!reset_later);
+  SnapshotHandle moved = std::move(released_later);
+  BOOST_TEST(!released_later);
+  moved.reset();
+  BOOST_TEST(!moved);
+  // destroyed_later goes with the test.
+}
+
+// A snapshot is read only by the DB that took it: another DB refuses it
+// (InvalidArgument), with Get and with an iterator, instead of reading at a
+// sequence number that means nothing there.
+BOOST_DATA_TEST_CASE(SnapshotOfAnotherDbIsRefused, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto one = OpenOrDie(EngineOptions(backend), dir.Child("one"), backend);
+  auto two = OpenOrDie(EngineOptions(backend), dir.Child("two"), backend);
+  for (int i = 0; i < 10; ++i) BOOST_REQUIRE(Run(two->Put({}, NumKey("k", i), "v")).ok());
+  BOOST_REQUIRE(Run(one->Put({}, "k", "v")).ok());
+  SnapshotHandle of_one = one->GetSnapshot();
+  ReadOptions ro;
+  ro.snapshot = of_one.get();
+  const Result<std::string> got = Run(two->Get(ro, NumKey("k", 1)));
+  BOOST_TEST(got.status().IsInvalidArgument(), got.status().ToString());
+  std::unique_ptr<Iterator> it = two->NewIterator(ro);
+  Run(ScanAll(*it, false));
+  BOOST_TEST(!it->Valid());
+  BOOST_TEST(it->status().IsInvalidArgument(), it->status().ToString());
+  auto sync_it = std::make_unique<SyncIterator>(two->NewIterator(ro));
+  sync_it->SeekToLast();
+  BOOST_TEST(!sync_it->Valid());
+  BOOST_TEST(sync_it->status().IsInvalidArgument(), sync_it->status().ToString());
+  // Its own DB reads through it.
+  BOOST_TEST(GetOrStatus(*one, ro, "k") == "v");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(DBIteratorReopenTest)
+
+// Data in tables at several levels, newer data left in a log, recovered into
+// level-0 tables (a reopen with small memtables), and more in the memtable:
+// iteration equals the model — held right after recovery, after the
+// compactions, and after another reopen.
+BOOST_DATA_TEST_CASE(IterationAfterReopenEqualsTheModel, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  const Options options = EngineOptions(backend);
+  Random rnd(61);
+  Model model;
+  {
+    auto db = OpenOrDie(options, path, backend);
+    WriteRandom(*db, rnd, 300 * kKiB, &model);
+    BOOST_REQUIRE(WaitIdle(*db).ok());
+    BOOST_REQUIRE_MESSAGE(FilesAtLevel(*db, 1) + FilesAtLevel(*db, 2) > 0,
+                          LevelSummary(*db));
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  {
+    Options big = options;
+    big.write_buffer_size = 4 << 20;  // nothing is flushed: it all stays in the log
+    auto db = OpenOrDie(big, path, backend);
+    WriteRandom(*db, rnd, 150 * kKiB, &model);
+    BOOST_REQUIRE_EQUAL(Stat(*db, "memtable_switches"), 0u);
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  {
+    auto db = OpenHeldOrDie(options, path, backend);
+    BOOST_TEST_MESSAGE("recovered: " << LevelSummary(*db));
+    BOOST_REQUIRE_MESSAGE(
+        FilesAtLevel(*db, 0) >= 2 && FilesAtLevel(*db, 1) + FilesAtLevel(*db, 2) > 0,
+        LevelSummary(*db));
+    std::unique_ptr<Iterator> it = db->NewIterator({});
+    BOOST_REQUIRE_EQUAL(CheckIterator(*it, model, rnd, 2000), "");
+    db->HoldBackgroundForTesting(false);
+    BOOST_REQUIRE(WaitIdle(*db).ok());
+    BOOST_REQUIRE_EQUAL(CheckIterator(*it, model, rnd, 500),
+                        "");  // still the recovered view
+    std::unique_ptr<Iterator> compacted = db->NewIterator({});
+    BOOST_REQUIRE_EQUAL(CheckIterator(*compacted, model, rnd, 1000), "");
+    WriteRandom(*db, rnd, 10 * kKiB, &model);
+    std::unique_ptr<Iterator> with_memtable = db->NewIterator({});
+    BOOST_REQUIRE_EQUAL(CheckIterator(*with_memtable, model, rnd, 1000), "");
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  auto db = OpenOrDie(options, path, backend);
+  std::unique_ptr<Iterator> it = db->NewIterator({});
+  BOOST_TEST(CheckIterator(*it, model, rnd, 1000) == "");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(DBIteratorErrorTest)
+
+// A flipped byte in one data block of a table at level 2: an iterator
+// reading with verify_checksums stops where it reaches that block, forwards,
+// backwards and by Seek, with Corruption naming the file — never Valid()
+// with an error, and never a wrong entry before it. Misuse afterwards keeps
+// the first error.
+BOOST_DATA_TEST_CASE(DamagedBlockStopsTheIteratorWithCorruptionNamingTheFile,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = EngineOptions(backend);
+  options.write_buffer_size = 256 * kKiB;
+  Model model;
+  const std::string damaged_key = NumKey("k", 150);
+  {
+    auto db = OpenOrDie(options, path, backend);
+    for (int i = 0; i < 300; ++i) {
+      const std::string k = NumKey("k", i);
+      model[k] = SizedValue(k, 200);
+      BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
+    }
+    FlushWithFiller(*db, "k~", options.write_buffer_size, &model);
+    BOOST_REQUIRE_MESSAGE(LevelSummary(*db) == "files[ 0 0 1 0 0 0 0 ]",
+                          LevelSummary(*db));
+    BOOST_REQUIRE(Run(db->Close()).ok());
+  }
+  const std::set<uint64_t> tables = ListDbFiles(path).tables;
+  BOOST_REQUIRE_EQUAL(tables.size(), 1u);
+  const std::string table_name = io::TableFileName(path, *tables.begin());
+  const std::string base_name = table_name.substr(table_name.rfind('/') + 1);
+  const uint64_t block = DataBlockOffsetOf(path, *tables.begin(), options, damaged_key);
+  BOOST_REQUIRE_GT(block, 0u);  // not the first block: some entries come before it
+  test::FlipBit(table_name, block + 3);
+
+  auto db = OpenOrDie(options, path, backend);
+  ReadOptions verified;
+  verified.verify_checksums = true;
+  auto names_the_file = [&](const Status& s) {
+    return s.IsCorruption() && s.ToString().find(base_name) != std::string::npos;
+  };
+  for (const bool reverse : {false, true}) {
+    BOOST_TEST_CONTEXT((reverse ? "backwards" : "forwards")) {
+      std::unique_ptr<Iterator> it = db->NewIterator(verified);
+      std::vector<std::pair<std::string, std::string>> seen;
+      bool error_while_valid = false;
+      Run([&]() -> asio::awaitable<bool> {
+        if (reverse) {
+          co_await it->SeekToLast();
+        } else {
+          co_await it->SeekToFirst();
+        }
+        while (it->Valid()) {
+          if (!it->status().ok()) error_while_valid = true;
+          seen.emplace_back(std::string(it->key()), std::string(it->value()));
+          if (reverse) {
+            co_await it->Prev();
+          } else {
+            co_await it->Next();
+          }
+        }
+        co_return true;
+      }());
+      BOOST_TEST(!error_while_valid, "Valid() with status " << it->status().ToString());
+      BOOST_TEST(!it->Valid());
+      BOOST_TEST(names_the_file(it->status()), it->status().ToString()
+                                                   << " does not name " << base_name);
+      // What came before the damage is exactly the model's entries there.
+      const auto want = Entries(model, reverse);
+      BOOST_REQUIRE(!seen.empty());
+      BOOST_REQUIRE_LT(seen.size(), want.size());
+      for (size_t i = 0; i < seen.size(); ++i) {
+        BOOST_REQUIRE_MESSAGE(seen[i] == want[i],
+                              "entry " << i << ": " << Printable(seen[i].first));
+      }
+      BOOST_TEST(
+          (reverse ? seen.back().first > damaged_key : seen.back().first < damaged_key));
+
+      // Misuse after the error: no crash, and the first error stays.
+      Run([&]() -> asio::awaitable<bool> {
+        co_await it->Next();
+        co_await it->Prev();
+        co_return true;
+      }());
+      BOOST_TEST(it->TryNext());
+      BOOST_TEST(it->TryPrev());
+      BOOST_TEST(!it->Valid());
+      BOOST_TEST(names_the_file(it->status()),
+                 "after misuse: " << it->status().ToString());
+    }
+  }
+  std::unique_ptr<Iterator> it = db->NewIterator(verified);
+  Run([&]() -> asio::awaitable<bool> {
+    co_await it->Seek(damaged_key);
+    co_return true;
+  }());
+  BOOST_TEST(!it->Valid());
+  BOOST_TEST(names_the_file(it->status()), it->status().ToString());
+  // Past the damage, a new iterator reads on.
+  std::unique_ptr<Iterator> past = db->NewIterator(verified);
+  const std::string after_key = NumKey("k", 290);
+  Run([&]() -> asio::awaitable<bool> {
+    co_await past->Seek(after_key);
+    co_return true;
+  }());
+  BOOST_TEST(
+      (past->Valid() && past->key() == after_key && past->value() == model[after_key]),
+      past->status().ToString());
+}
+
+// Next()/Prev() on an iterator that is not Valid() — never positioned, run
+// off either end — is InvalidArgument, not a crash, with key()/value()
+// empty; a later seek positions it as if nothing had happened.
+BOOST_DATA_TEST_CASE(MisuseIsInvalidArgumentAndASeekRecovers, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  auto db = OpenOrDie(EngineOptions(backend), dir.Child("db"), backend);
+  Random rnd(3);
+  Model model;
+  WriteRandom(*db, rnd, 100 * kKiB, &model);  // tables and memtable
+  enum class Misuse { kNext, kPrev, kTryNext, kTryPrev };
+  enum class Where { kUnpositioned, kPastTheEnd, kBeforeTheStart };
+  for (const Where where :
+       {Where::kUnpositioned, Where::kPastTheEnd, Where::kBeforeTheStart}) {
+    for (const Misuse misuse :
+         {Misuse::kNext, Misuse::kPrev, Misuse::kTryNext, Misuse::kTryPrev}) {
+      BOOST_TEST_CONTEXT("where " << static_cast<int>(where) << ", misuse "
+                                  << static_cast<int>(misuse)) {
+        std::unique_ptr<Iterator> it = db->NewIterator({});
+        Run([&]() -> asio::awaitable<bool> {
+          if (where == Where::kPastTheEnd) {
+            co_await it->SeekToLast();
+            co_await it->Next();
+          } else if (where == Where::kBeforeTheStart) {
+            co_await it->SeekToFirst();
+            co_await it->Prev();
+          }
+          co_return true;
+        }());
+        BOOST_REQUIRE(!it->Valid());
+        BOOST_REQUIRE(it->status().ok());
+        Run([&]() -> asio::awaitable<bool> {
+          switch (misuse) {
+            case Misuse::kNext:
+              co_await it->Next();
+              break;
+            case Misuse::kPrev:
+              co_await it->Prev();
+              break;
+            case Misuse::kTryNext:
+              BOOST_TEST(it->TryNext());
+              break;
+            case Misuse::kTryPrev:
+              BOOST_TEST(it->TryPrev());
+              break;
+          }
+          co_return true;
+        }());
+        BOOST_TEST(!it->Valid());
+        BOOST_TEST(it->status().IsInvalidArgument(), it->status().ToString());
+        BOOST_TEST(it->key().empty());
+        BOOST_TEST(it->value().empty());
+        BOOST_TEST(CheckIterator(*it, model, rnd, 200) == "");
+      }
+    }
+  }
+}
+
+// An iterator positioned in a table may outlive its DB (iterator.h): it is
+// destroyed harmlessly after the DB — with the DB's own block cache, and
+// with a shared one whose last other owner is gone too (ASan: no use of the
+// destroyed DB, its table cache or a block cache).
+BOOST_DATA_TEST_CASE(IteratorDestroyedAfterItsDbIsHarmless, bdata::make(BackendNames()),
+                     backend) {
+  for (const bool shared_cache : {false, true}) {
+    BOOST_TEST_CONTEXT(
+        (shared_cache ? "shared block cache" : "the DB's own block cache")) {
+      TempDir dir;
+      Options options = EngineOptions(backend);
+      if (shared_cache) options.block_cache = NewLRUCache(1 << 20);
+      std::unique_ptr<Iterator> forward;
+      std::unique_ptr<Iterator> backward;
+      {
+        auto db = OpenOrDie(options, dir.Child("db"), backend);
+        Random rnd(8);
+        Model model;
+        WriteRandom(*db, rnd, 200 * kKiB, &model);
+        BOOST_REQUIRE(WaitIdle(*db).ok());
+        forward = db->NewIterator({});
+        backward = db->NewIterator({});
+        Run([&]() -> asio::awaitable<bool> {
+          co_await forward->Seek(NumKey("k", 1500));
+          co_await backward->SeekToLast();
+          co_await backward->Prev();
+          co_return true;
+        }());
+        BOOST_REQUIRE(forward->Valid() && backward->Valid());
+        BOOST_REQUIRE_GT(FilesAtLevel(*db, 1) + FilesAtLevel(*db, 2), 0);
+      }
+      options.block_cache.reset();
+      forward.reset();
+      backward.reset();
+    }
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(SyncIteratorTest)
+
+// SyncIterator runs the same moves as the async Iterator on the calling
+// thread: the same random moves (with blocks read from disk: fill_cache off)
+// give the same positions, keys, values and statuses, over a snapshot while
+// later writes and compactions go on.
+BOOST_DATA_TEST_CASE(SyncIteratorWalkEqualsTheAsyncOne, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  auto db = OpenOrDie(EngineOptions(backend), dir.Child("db"), backend);
+  Random rnd(29);
+  Model model;
+  WriteRandom(*db, rnd, 250 * kKiB, &model);
+  SnapshotHandle snap = db->GetSnapshot();
+  const Model at_snapshot = model;
+  WriteRandom(*db, rnd, 100 * kKiB, &model);
+  ReadOptions ro;
+  ro.snapshot = snap.get();
+  ro.fill_cache = false;
+  SyncIterator sync_it(db->NewIterator(ro));
+  std::unique_ptr<Iterator> async_it = db->NewIterator(ro);
+  auto model_pos = at_snapshot.end();
+  std::string error;
+  int moves = 0;
+  for (int step = 0; step < 4000 && error.empty(); ++step) {
+    const uint32_t op = rnd.Uniform(100);
+    const char* name = "";
+    if (op < 4) {
+      name = "SeekToFirst";
+      sync_it.SeekToFirst();
+      Run([&]() -> asio::awaitable<bool> {
+        co_await async_it->SeekToFirst();
+        co_return true;
+      }());
+      model_pos = at_snapshot.begin();
+    } else if (op < 8) {
+      name = "SeekToLast";
+      sync_it.SeekToLast();
+      Run([&]() -> asio::awaitable<bool> {
+        co_await async_it->SeekToLast();
+        co_return true;
+      }());
+      model_pos = std::prev(at_snapshot.end());
+    } else if (op < 16) {
+      name = "Seek";
+      const std::string target = RandomKTarget(rnd);
+      sync_it.Seek(target);
+      Run([&]() -> asio::awaitable<bool> {
+        co_await async_it->Seek(target);
+        co_return true;
+      }());
+      model_pos = at_snapshot.lower_bound(target);
+    } else if (model_pos == at_snapshot.end()) {
+      continue;
+    } else if (op < 58) {
+      name = "Next";
+      sync_it.Next();
+      Run([&]() -> asio::awaitable<bool> {
+        co_await async_it->Next();
+        co_return true;
+      }());
+      ++model_pos;
+    } else {
+      name = "Prev";
+      sync_it.Prev();
+      Run([&]() -> asio::awaitable<bool> {
+        co_await async_it->Prev();
+        co_return true;
+      }());
+      model_pos =
+          model_pos == at_snapshot.begin() ? at_snapshot.end() : std::prev(model_pos);
+    }
+    ++moves;
+    if (sync_it.Valid() != async_it->Valid() || sync_it.key() != async_it->key() ||
+        sync_it.value() != async_it->value() ||
+        sync_it.status().ToString() != async_it->status().ToString()) {
+      error =
+          std::string(name) + " (move " + std::to_string(moves) + "): sync " +
+          (sync_it.Valid() ? "at \"" + Printable(std::string(sync_it.key())) + "\""
+                           : "not valid") +
+          ", async " +
+          (async_it->Valid() ? "at \"" + Printable(std::string(async_it->key())) + "\""
+                             : "not valid");
+      break;
+    }
+    AtModelPosition(sync_it.async(), at_snapshot, model_pos, name, &error);
+    if (step % 500 == 499) {
+      // Later writes, flushes and compactions change neither.
+      WriteRandom(*db, rnd, 30 * kKiB, &model);
+    }
+  }
+  BOOST_TEST(error.empty(), error);
+  BOOST_TEST(moves > 3000);
+  BOOST_TEST(Stat(*db, "compactions") > 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
