@@ -108,8 +108,8 @@ class TableSalvager {
       }
       if (!index_.Valid()) {
         if (!index_.status().ok()) {
-          (void)Damage(Status::Corruption(table_.file_name(),
-                                          "index block: " + index_.status().ToString()));
+          Damage(Status::Corruption(table_.file_name(),
+                                    "index block: " + index_.status().ToString()));
         }
         co_return false;
       }

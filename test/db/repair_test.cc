@@ -3,7 +3,11 @@
 // level; damaged tables keep their readable blocks and go to lost/; torn and
 // damaged logs keep their complete records; a leftover log does not shadow
 // newer tables; an open database refuses repair; a LevelDB directory
-// repaired by corodb opens in both. TableOrderTest: the level-0 order of
+// repaired by corodb opens in both. Through the fault backend: an I/O error
+// on a table fails the repair and changes nothing; tables are never read
+// through a mapping; after a power cut at any sync, a damaged table and an
+// unreadable log are in the directory or in lost/, and kept tables are on
+// disk. TableOrderTest: the level-0 order of
 // repaired tables (db/repair_order.h) on tables written directly.
 #include <leveldb/db.h>
 #include <leveldb/write_batch.h>
