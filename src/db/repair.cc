@@ -108,8 +108,8 @@ class TableSalvager {
       }
       if (!index_.Valid()) {
         if (!index_.status().ok()) {
-          (void)Damage(Status::Corruption(table_.file_name(),
-                                          "index block: " + index_.status().ToString()));
+          Damage(Status::Corruption(table_.file_name(),
+                                    "index block: " + index_.status().ToString()));
         }
         co_return false;
       }
@@ -187,6 +187,7 @@ struct RepairStats {
   uint64_t log_records = 0;          // batches replayed
   uint64_t log_records_skipped = 0;  // batches that did not parse or apply
   uint64_t log_bytes_dropped = 0;    // bytes the log reader skipped
+  uint64_t logs_lost = 0;            // unreadable or not to their end: in lost/
   uint64_t tables_found = 0;         // in the directory before the repair
   uint64_t tables_from_logs = 0;
   uint64_t tables_kept = 0;       // intact, kept as they were
@@ -225,6 +226,10 @@ class Repairer {
   // Sorts the directory's files into logs_, tables_ and manifests_, and sets
   // next_number_ above every number in use.
   void FindFiles(const std::vector<std::string>& names);
+  // Replays one log into tables. A log that cannot be opened, or whose
+  // reading ends with an error, keeps the records read before it and goes
+  // to to_lost_ (the MANIFEST's log number is above it: the next Open would
+  // delete it); a log read to its end goes to converted_logs_.
   asio::awaitable<Status> ConvertLog(uint64_t number);
   // Replays one log record into `mem` unless it is damaged (Corruption,
   // nothing inserted) or its sequence numbers do not follow *max_sequence,
@@ -250,7 +255,8 @@ class Repairer {
   asio::awaitable<Status> SyncAndMoveToLost();
   asio::awaitable<Status> WriteManifest(uint64_t number);
   // Once CURRENT names the new MANIFEST: moves the old MANIFESTs and the
-  // converted logs to lost/ (failures are logged: nothing needs them).
+  // converted logs to lost/ (failures are logged: nothing needs them; every
+  // record of those logs that reads is in tables).
   asio::awaitable<void> ArchiveReplaced();
   // Moves `name` (a file of the directory) into lost/, under a name no file
   // there has yet. REQUIRES: lost/ exists.
@@ -277,8 +283,9 @@ class Repairer {
   std::vector<std::string> manifests_;
   std::vector<std::string> duplicates_;  // a second table file with a used number
   // What goes to lost/ before the MANIFEST is written: duplicates, damaged
-  // tables and tables that cannot be read.
+  // tables, tables and logs that cannot be read (or not to their end).
   std::vector<std::string> to_lost_;
+  std::vector<std::string> converted_logs_;  // read to their end: lost/ after CURRENT
   uint64_t next_number_ = 1;
   uint64_t first_new_number_ = 1;  // next_number_ before the repair wrote anything
 
@@ -342,9 +349,7 @@ asio::awaitable<void> Repairer::ArchiveReplaced() {
   // A log left behind by a failure here is below the MANIFEST's log number:
   // never replayed, deleted by the next Open (its records are in tables).
   std::vector<std::string> names = manifests_;
-  for (uint64_t log : logs_) {
-    names.push_back(io::LogFileName(dbname_, log).substr(dbname_.size() + 1));
-  }
+  names.insert(names.end(), converted_logs_.begin(), converted_logs_.end());
   bool moved = false;
   for (const std::string& name : names) {
     if (Status s = Archive(name); !s.ok()) {
@@ -437,11 +442,13 @@ Status Repairer::ApplyRecord(Slice record, WriteBatch* batch, MemTable* mem,
 
 asio::awaitable<Status> Repairer::ConvertLog(uint64_t number) {
   const std::string path = io::LogFileName(dbname_, number);
+  const std::string name = path.substr(dbname_.size() + 1);
   auto file = fs_->Open(path, io::OpenMode::kRead);
   if (!file.ok()) {
-    // Kept in lost/ with the others once the MANIFEST is written.
-    CORODB_LOG(logger_.get(), "repair: cannot read %s, skipping it: %s", path.c_str(),
-               file.status().ToString().c_str());
+    CORODB_LOG(logger_.get(), "repair: cannot read %s, moving it to lost/: %s",
+               path.c_str(), file.status().ToString().c_str());
+    ++stats_.logs_lost;
+    to_lost_.push_back(name);
     co_return Status::OK();
   }
   DropCounter reporter(logger_.get());
@@ -453,11 +460,15 @@ asio::awaitable<Status> Repairer::ConvertLog(uint64_t number) {
   uint64_t records = 0;
   uint64_t skipped = 0;
   const size_t tables_before = tables_.size();
+  bool read_to_end = true;
   for (;;) {
     Result<bool> more = co_await reader.ReadRecord(&record);
     if (!more.ok()) {
-      CORODB_LOG(logger_.get(), "repair: %s: keeping the records before a read error: %s",
+      CORODB_LOG(logger_.get(),
+                 "repair: %s: keeping the records before a read error, moving the log to "
+                 "lost/: %s",
                  path.c_str(), more.status().ToString().c_str());
+      read_to_end = false;
       break;
     }
     if (!*more) break;
@@ -492,6 +503,12 @@ asio::awaitable<Status> Repairer::ConvertLog(uint64_t number) {
   stats_.log_records += records;
   stats_.log_records_skipped += skipped;
   stats_.log_bytes_dropped += reporter.bytes_dropped;
+  if (read_to_end) {
+    converted_logs_.push_back(name);
+  } else {
+    ++stats_.logs_lost;
+    to_lost_.push_back(name);
+  }
   co_return Status::OK();
 }
 
@@ -730,12 +747,14 @@ void Repairer::LogSummary(uint64_t manifest_number) const {
       "sequence %llu). Recovered: %llu records from %llu logs into %llu tables; %llu "
       "tables kept, %llu damaged tables copied; %llu tables renumbered (%llu order "
       "conflicts). Lost: %llu log records skipped, %llu log bytes dropped, %llu damaged "
-      "table parts skipped, %llu tables unreadable (in lost/)",
+      "table parts skipped, %llu tables unreadable, %llu logs not read to their end (in "
+      "lost/)",
       u(manifest_number), kept_.size(), u(stats_.entries), u(last_sequence),
       u(stats_.log_records), u(stats_.logs), u(stats_.tables_from_logs),
       u(stats_.tables_kept), u(stats_.tables_rewritten), u(stats_.renumbered),
       u(stats_.order_conflicts), u(stats_.log_records_skipped),
-      u(stats_.log_bytes_dropped), u(stats_.table_damage), u(stats_.tables_lost));
+      u(stats_.log_bytes_dropped), u(stats_.table_damage), u(stats_.tables_lost),
+      u(stats_.logs_lost));
 }
 
 }  // namespace

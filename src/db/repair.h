@@ -7,8 +7,9 @@
 //     replayed into memtables (a new one after write_buffer_size bytes).
 //     A record that fails its checksum, does not parse as a batch, or whose
 //     sequence numbers do not follow those before it in the log is skipped
-//     and counted; reading goes on with the next good record. A read error
-//     ends that log (what came before it is kept).
+//     and counted; reading goes on with the next good record. A log that
+//     cannot be opened, or whose reading ends with an error (what came
+//     before it is kept), is to go to `lost/`.
 //  4. Scan every table, data block by data block, checksums verified,
 //     keeping what reads: a table whose footer, index or metaindex is
 //     damaged, or that holds no readable entry, is to go to `lost/`; a
@@ -28,19 +29,22 @@
 //     lower-numbered level-0 table, a converted leftover log) get new,
 //     higher numbers (renamed), oldest first.
 //  6. Sync the directory (new and renamed tables' entries), then move the
-//     damaged and unreadable tables to `lost/` and sync `lost/` and the
-//     directory; write a new MANIFEST (a number above every file's) holding one edit —
-//     comparator name, every table at level 0, next file number, last
-//     sequence = the largest seen, log number = the first number no file
-//     had before the repair (so no old log is ever replayed on top of the
-//     tables made from it) — sync it, and point CURRENT at it.
-//  7. Only then move the old MANIFESTs and the converted logs to `lost/`.
+//     damaged and unreadable tables and the logs not read to their end to
+//     `lost/` and sync `lost/` and the directory; write a new MANIFEST (a
+//     number above every file's) holding one edit — comparator name, every
+//     table at level 0, next file number, last sequence = the largest seen,
+//     log number = the first number no file had before the repair (so no
+//     old log is ever replayed on top of the tables made from it) — sync
+//     it, and point CURRENT at it.
+//  7. Only then move the old MANIFESTs and the logs read to their end to
+//     `lost/`.
 //
-// Nothing moves before step 6: a repair that fails before it leaves every
-// file in place. Until CURRENT switches, the old files stay in place (but
-// for damaged and unreadable tables, already in `lost/`): a repair that
-// fails or crashes leaves a directory that repair can run on again.
-// Everything recovered and lost is reported in the LOG.
+// Nothing goes to `lost/` before step 6: a repair that fails earlier
+// leaves every file where it was (but renumbered tables). Until CURRENT
+// switches, the old files stay in place (but for damaged and unreadable
+// tables and logs, already in `lost/`): a repair that fails or crashes
+// leaves a directory that repair can run on again. Everything recovered
+// and lost is reported in the LOG.
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
