@@ -63,7 +63,7 @@ struct Options {
   bool use_direct_reads = false;
   // Map table files into memory (read-only) and copy or decompress data
   // blocks that miss the block cache straight from the mapping, as LevelDB
-  // does: no system call per block (about 0.8 us less per block here). The
+  // does: no system call per block. The
   // price, also LevelDB's: a block whose pages are not in the page cache
   // blocks the reading thread on a page fault (a disk read) instead of being
   // awaited on the ring, and a disk error on a mapped page kills the process
