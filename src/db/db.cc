@@ -129,6 +129,10 @@ Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
   }
   return RunOnThisThread(db_->Get(o, key));
 }
+std::vector<Result<std::string>> SyncDB::MultiGet(const ReadOptions& o,
+                                                  std::span<const Slice> keys) {
+  return RunOnThisThread(db_->MultiGet(o, keys));
+}
 Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }
 
 namespace {
