@@ -270,6 +270,79 @@ BOOST_DATA_TEST_CASE(ShortLinkedWriteCancelsSyncAndIsFinished, bdata::make(Backe
   BOOST_TEST(f->append_offset() == 0u);
 }
 
+// Several reads of two files at once: each result is what ReadAt would
+// return (short at end of file, zero past it, IOError naming the file); on
+// io_uring they all go out in one submission.
+BOOST_DATA_TEST_CASE(ReadManyReadsEveryRangeAtOnce, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  FileSystem fs(MakeBackendByName(backend));
+  const std::string a_data = RandomBytes(10000, 5);
+  const std::string b_data = RandomBytes(5000, 6);
+  auto a = OpenOrDie(fs, dir.Child("a"), OpenMode::kCreate);
+  auto b = OpenOrDie(fs, dir.Child("b"), OpenMode::kCreate);
+  BOOST_REQUIRE(Run(a->WriteAt(0, std::span<const char>(a_data))).ok());
+  BOOST_REQUIRE(Run(b->WriteAt(0, std::span<const char>(b_data))).ok());
+  const int fd = ::open(dir.Child("stale").c_str(), O_CREAT | O_RDWR, 0644);
+  BOOST_REQUIRE(fd >= 0);
+  ::close(fd);
+  File stale(MakeBackendByName(backend), 1000000, dir.Child("stale"), 0);
+
+  struct Case {
+    File* file;
+    uint64_t offset;
+    size_t size;
+    std::string want;  // the bytes, or "error"
+  };
+  const std::vector<Case> cases = {
+      {a.get(), 0, 100, a_data.substr(0, 100)},
+      {b.get(), 4000, 2000, b_data.substr(4000)},  // short: end of file
+      {a.get(), 9990, 100, a_data.substr(9990)},
+      {&stale, 0, 16, "error"},
+      {b.get(), 6000, 10, ""},  // past the end
+      {a.get(), 5000, 0, ""},
+      {b.get(), 0, 5000, b_data},
+  };
+  std::vector<std::string> bufs;
+  std::vector<BatchRead> reads;
+  for (const Case& c : cases) bufs.emplace_back(c.size, '\0');
+  for (size_t i = 0; i < cases.size(); ++i) {
+    reads.push_back(BatchRead{cases[i].file, cases[i].offset, std::span<char>(bufs[i])});
+  }
+  asio::io_context ctx;
+  const std::vector<Result<size_t>> got = test::RunOn(ctx, File::ReadMany(reads));
+  BOOST_REQUIRE_EQUAL(got.size(), cases.size());
+  for (size_t i = 0; i < cases.size(); ++i) {
+    BOOST_TEST_CONTEXT("read " << i) {
+      if (cases[i].want == "error") {
+        BOOST_TEST(got[i].status().IsIOError());
+        BOOST_TEST(got[i].status().ToString().find(dir.Child("stale")) != std::string::npos);
+        continue;
+      }
+      BOOST_REQUIRE_MESSAGE(got[i].ok(), got[i].status().ToString());
+      BOOST_TEST(*got[i] == cases[i].want.size());
+      BOOST_TEST((bufs[i].substr(0, *got[i]) == cases[i].want));
+    }
+  }
+  BOOST_TEST(test::RunOn(ctx, File::ReadMany({})).empty());
+
+  // Reads that get all they ask for at once: one submission for the batch.
+  // (A short read is continued alone, as ReadAt does, to find the end.)
+  std::vector<std::string> whole_bufs(8, std::string(100, '\0'));
+  std::vector<BatchRead> whole;
+  for (size_t i = 0; i < whole_bufs.size(); ++i) {
+    File* file = i % 2 == 0 ? a.get() : b.get();
+    whole.push_back(BatchRead{file, i * 500, std::span<char>(whole_bufs[i])});
+  }
+  asio::io_context once;
+  const std::vector<Result<size_t>> all = test::RunOn(once, File::ReadMany(whole));
+  BOOST_REQUIRE_EQUAL(all.size(), whole.size());
+  for (size_t i = 0; i < whole.size(); ++i) BOOST_TEST((all[i].ok() && *all[i] == 100u));
+  if (backend == "uring") {
+    BOOST_TEST(RingStatsOf(once).submits == 1u);
+    BOOST_TEST(RingStatsOf(once).started == whole.size());
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 asio::awaitable<void> ReadInto(File& f, std::span<char> buf, Result<size_t>* out) {
@@ -297,6 +370,21 @@ bool RunRace(asio::io_context& ctx, File& f, std::span<char> buf, Result<size_t>
                  });
   ctx.run_for(std::chrono::seconds(20));
   return winner->has_value();
+}
+
+asio::awaitable<void> ReadManyInto(std::vector<BatchRead> reads, std::vector<Result<size_t>>* out) {
+  *out = co_await File::ReadMany(reads);
+}
+
+// ReadOrTimeout for a batch of reads.
+asio::awaitable<size_t> ReadManyOrTimeout(std::vector<BatchRead> reads,
+                                          std::vector<Result<size_t>>* out,
+                                          std::chrono::milliseconds timeout) {
+  using namespace asio::experimental::awaitable_operators;
+  asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+  const auto winner =
+      co_await (ReadManyInto(std::move(reads), out) || timer.async_wait(asio::use_awaitable));
+  co_return winner.index();
 }
 
 BOOST_AUTO_TEST_SUITE(FileCancellationTest)
@@ -327,6 +415,45 @@ BOOST_DATA_TEST_CASE(RingReadOfAnEmptyPipeReturnsWhenTheTimerWins, bdata::make({
   BOOST_TEST(read.status().IsIOError());
   BOOST_TEST(read.status().ToString().find("Operation canceled") != std::string::npos);
   BOOST_TEST(RingStatsOf(ctx).cancels == 1u);
+}
+
+// A batch of reads of two empty pipes, cancelled (the timer wins): every
+// read is cancelled, and the batch returns "Operation canceled" for each
+// once their CQEs arrived.
+BOOST_AUTO_TEST_CASE(RingReadManyOfEmptyPipesReturnsWhenTheTimerWins, test::NeedsUring()) {
+  int p1[2], p2[2];
+  BOOST_REQUIRE(::pipe2(p1, O_CLOEXEC) == 0);
+  BOOST_REQUIRE(::pipe2(p2, O_CLOEXEC) == 0);
+  std::shared_ptr<Backend> backend = MakeBackendByName("uring");
+  File r1(backend, p1[0], "pipe1", 0);
+  File r2(backend, p2[0], "pipe2", 0);
+  char b1[8], b2[8];
+  const std::vector<BatchRead> reads = {{&r1, 0, std::span<char>(b1)},
+                                        {&r2, 0, std::span<char>(b2)}};
+  std::vector<Result<size_t>> got;
+  std::optional<size_t> winner;
+  asio::io_context ctx;
+  asio::co_spawn(ctx, ReadManyOrTimeout(reads, &got, std::chrono::milliseconds(20)),
+                 [&winner](std::exception_ptr e, size_t w) {
+                   if (!e) winner = w;
+                 });
+  ctx.run_for(std::chrono::seconds(20));
+  const bool ended = winner.has_value();
+  if (!ended) {  // cancellation failed: let the reads finish so the test can end
+    BOOST_REQUIRE(::write(p1[1], "x", 1) == 1);
+    BOOST_REQUIRE(::write(p2[1], "x", 1) == 1);
+    ctx.run();
+  }
+  ::close(p1[1]);
+  ::close(p2[1]);
+  BOOST_REQUIRE_MESSAGE(ended, "the race did not end: the reads were not cancelled");
+  BOOST_TEST(*winner == 1u);
+  BOOST_REQUIRE_EQUAL(got.size(), 2u);
+  for (const Result<size_t>& r : got) {
+    BOOST_TEST(r.status().ToString().find("Operation canceled") != std::string::npos,
+               r.status().ToString());
+  }
+  BOOST_TEST(RingStatsOf(ctx).cancels == 2u);
 }
 
 // The thread pool cannot interrupt a running pread, but an operation still
