@@ -212,6 +212,12 @@ asio::awaitable<std::vector<Result<size_t>>> File::ReadMany(std::span<const Batc
       continue;
     }
     // The rest as ReadAt reads it (rare: a short transfer or an interrupted read).
+    // Cancelled meanwhile: a Status, as ReadAt returns between two
+    // submissions (co_await in a cancelled coroutine would throw).
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      results.emplace_back(r.file->ErrorStatus("read", r.offset + got, -ECANCELED));
+      continue;
+    }
     Result<size_t> rest = co_await r.file->ReadAt(r.offset + got, r.buf.subspan(got));
     if (!rest.ok()) {
       results.emplace_back(rest.status());
