@@ -84,18 +84,22 @@ struct ReadManyInitiation {
 
   template <typename Handler>
   void operator()(Handler&& handler) {
+    // Moved out first: once the last read is started, another thread may
+    // complete the batch and resume the coroutine, destroying the frame
+    // that holds this initiation while this call still runs.
+    const std::vector<std::pair<Backend*, IoRequest>> starts = std::move(ops);
     const asio::any_io_executor ex = asio::get_associated_executor(handler);
     asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler);
     auto state = std::make_shared<ReadManyState>(
-        ops.size(), ReadManyState::Handler(std::forward<Handler>(handler)));
+        starts.size(), ReadManyState::Handler(std::forward<Handler>(handler)));
     if (slot.is_connected()) {
       state->awaiting_slot = slot;
       slot.template emplace<ForwardCancellation>(ForwardCancellation{state});
     }
-    for (size_t i = 0; i < ops.size(); ++i) {
-      ops[i].first->Start(ex, ops[i].second,
-                          IoHandler(asio::bind_cancellation_slot(state->signals[i].slot(),
-                                                                 ReadManyDone{state, i})));
+    for (size_t i = 0; i < starts.size(); ++i) {
+      starts[i].first->Start(ex, starts[i].second,
+                             IoHandler(asio::bind_cancellation_slot(state->signals[i].slot(),
+                                                                    ReadManyDone{state, i})));
     }
   }
 };
@@ -212,6 +216,12 @@ asio::awaitable<std::vector<Result<size_t>>> File::ReadMany(std::span<const Batc
       continue;
     }
     // The rest as ReadAt reads it (rare: a short transfer or an interrupted read).
+    // Cancelled meanwhile: a Status, as ReadAt returns between two
+    // submissions (co_await in a cancelled coroutine would throw).
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      results.emplace_back(r.file->ErrorStatus("read", r.offset + got, -ECANCELED));
+      continue;
+    }
     Result<size_t> rest = co_await r.file->ReadAt(r.offset + got, r.buf.subspan(got));
     if (!rest.ok()) {
       results.emplace_back(rest.status());
