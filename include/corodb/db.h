@@ -127,9 +127,14 @@ class DB {
   // closes the log. Idempotent. Reads keep working until the DB is destroyed.
   virtual boost::asio::awaitable<Status> Close() = 0;
 
-  // Properties, as LevelDB names them ("leveldb.stats" and "corodb.stats":
-  // writes, WAL groups, group sizes, syncs, bytes; "corodb.io-backend").
-  // Returns false for unknown properties. Any thread; does not suspend.
+  // Properties, as LevelDB names them: "leveldb.stats" (LevelDB's table:
+  // per level files, size, compaction time, MB read and written),
+  // "leveldb.num-files-at-level<N>", "leveldb.sstables",
+  // "leveldb.approximate-memory-usage"; and "corodb.stats" (writes, WAL
+  // groups and syncs, stalls, flushes, compactions per level, block and
+  // table cache hit rates, write amplification, MultiGet counts),
+  // "corodb.io-backend". Returns false for unknown properties. Any thread;
+  // does not suspend.
   virtual bool GetProperty(Slice property, std::string* value) = 0;
 
   // The engine executor (where the commit loop runs).

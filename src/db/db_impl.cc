@@ -677,20 +677,74 @@ std::string DBImpl::StatsString() const {
                 u(stats_.flush_preemptions), u(stats_.multigets), u(stats_.multiget_keys),
                 u(stats_.multiget_block_reads), u(stats_.multiget_read_rounds));
   std::string out = buf;
-  if (const auto view = CurrentState(); view && view->version) {
-    out += "level files bytes\n";
-    for (int level = 0; level < kNumLevels; ++level) {
-      std::snprintf(buf, sizeof(buf), "%d %d %llu\n", level, view->version->NumFiles(level),
-                    static_cast<unsigned long long>(view->version->NumLevelBytes(level)));
-      out += buf;
-    }
+  // Bytes written to files (logs and tables) per byte logged.
+  const uint64_t wal = stats_.wal_bytes.load();
+  const double amp =
+      wal == 0 ? 0.0
+               : static_cast<double>(wal + stats_.flush_bytes.load() +
+                                     stats_.compaction_bytes_written.load()) /
+                     static_cast<double>(wal);
+  auto rate = [](uint64_t hits, uint64_t misses) {
+    return hits + misses == 0 ? 0.0 : static_cast<double>(hits) / static_cast<double>(hits + misses);
+  };
+  table::BlockCache::HitCounts block{};
+  if (table_options_.block_cache != nullptr) block = table_options_.block_cache->Counts();
+  table::TableCache::Cache::HitCounts tables{};
+  if (table_cache_) tables = table_cache_->Counts();
+  std::snprintf(buf, sizeof(buf),
+                "write_amplification: %.2f\nblock_cache_hits: %llu\nblock_cache_misses: %llu\n"
+                "block_cache_hit_rate: %.3f\ntable_cache_hits: %llu\ntable_cache_misses: %llu\n"
+                "table_cache_hit_rate: %.3f\n",
+                amp, static_cast<unsigned long long>(block.hits),
+                static_cast<unsigned long long>(block.misses), rate(block.hits, block.misses),
+                static_cast<unsigned long long>(tables.hits),
+                static_cast<unsigned long long>(tables.misses), rate(tables.hits, tables.misses));
+  out += buf;
+  const auto view = CurrentState();
+  out += "level files bytes compactions compaction_micros read_bytes write_bytes\n";
+  for (int level = 0; level < kNumLevels; ++level) {
+    const Stats::Level& at = stats_.levels[static_cast<size_t>(level)];
+    const bool has_version = view && view->version;
+    std::snprintf(buf, sizeof(buf), "%d %d %llu %llu %llu %llu %llu\n", level,
+                  has_version ? view->version->NumFiles(level) : 0,
+                  static_cast<unsigned long long>(has_version ? view->version->NumLevelBytes(level) : 0),
+                  u(at.count), u(at.micros), u(at.bytes_read), u(at.bytes_written));
+    out += buf;
+  }
+  return out;
+}
+
+std::string DBImpl::LevelDbStatsString() const {
+  // LevelDB's layout of leveldb.stats, row for row: a level appears when it
+  // has files or compaction time.
+  std::string out =
+      "                               Compactions\n"
+      "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)\n"
+      "--------------------------------------------------\n";
+  const auto view = CurrentState();
+  char buf[200];
+  for (int level = 0; level < kNumLevels; ++level) {
+    const Stats::Level& at = stats_.levels[static_cast<size_t>(level)];
+    const int files = view && view->version ? view->version->NumFiles(level) : 0;
+    const uint64_t micros = at.micros.load();
+    if (files == 0 && micros == 0) continue;
+    const double bytes = view && view->version ? static_cast<double>(view->version->NumLevelBytes(level)) : 0.0;
+    std::snprintf(buf, sizeof(buf), "%3d %8d %8.0f %9.0f %8.0f %9.0f\n", level, files,
+                  bytes / 1048576.0, static_cast<double>(micros) / 1e6,
+                  static_cast<double>(at.bytes_read.load()) / 1048576.0,
+                  static_cast<double>(at.bytes_written.load()) / 1048576.0);
+    out += buf;
   }
   return out;
 }
 
 bool DBImpl::GetProperty(Slice property, std::string* value) {
-  if (property == "corodb.stats" || property == "leveldb.stats") {
+  if (property == "corodb.stats") {
     *value = StatsString();
+    return true;
+  }
+  if (property == "leveldb.stats") {
+    *value = LevelDbStatsString();
     return true;
   }
   if (property == "corodb.io-backend") {

@@ -34,6 +34,7 @@
 // - Statistics are relaxed atomics, readable from any thread.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
@@ -246,6 +247,9 @@ class DBImpl final : public DB, private CommitTarget {
   void InstallView(std::shared_ptr<const Version> version, const MemTable* flushed);
   // Stops the background chain and waits for it. Not from the chain.
   boost::asio::awaitable<void> StopBackground();
+  // leveldb.stats: LevelDB's table (level, files, size MB, compaction
+  // seconds, MB read, MB written).
+  std::string LevelDbStatsString() const;
   std::string StatsString() const;
   // Records the first write failure; later writes fail with it.
   // REQUIRES: on engine executor.
@@ -372,6 +376,17 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> multiget_keys{0};
     std::atomic<uint64_t> multiget_block_reads{0};
     std::atomic<uint64_t> multiget_read_rounds{0};
+    // Per output level, as LevelDB's leveldb.stats: flushes count at the
+    // level their table went to (bytes written), compactions at level + 1
+    // (bytes read = input table sizes, bytes written = output table sizes).
+    // Trivial moves are not counted.
+    struct Level {
+      std::atomic<uint64_t> count{0};
+      std::atomic<uint64_t> micros{0};
+      std::atomic<uint64_t> bytes_read{0};
+      std::atomic<uint64_t> bytes_written{0};
+    };
+    std::array<Level, kNumLevels> levels;
   } stats_;
 };
 

@@ -451,6 +451,8 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
     if (pending_flushes_.empty()) co_return Status::OK();
     flush = pending_flushes_.front();
   }
+  const auto flush_start = std::chrono::steady_clock::now();
+  int flush_level = 0;
   FileMetaData meta;
   Status s = co_await WriteTable(*flush.mem, &meta);
   VersionEdit edit;
@@ -468,6 +470,7 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
                                                               options_.max_file_size);
     }
     edit.AddFile(level, meta);
+    flush_level = level;
   }
   bool logged = false;  // LogAndApply ran: a MANIFEST may name the table
   if (s.ok()) {
@@ -497,6 +500,12 @@ asio::awaitable<Status> DBImpl::FlushImmutable(const Compaction* running) {
   // Statistics first: whoever sees the new view sees them too.
   stats_.flushes.fetch_add(1, std::memory_order_relaxed);
   stats_.flush_bytes.fetch_add(meta.file_size, std::memory_order_relaxed);
+  {
+    Stats::Level& at = stats_.levels[static_cast<size_t>(flush_level)];
+    at.count.fetch_add(1, std::memory_order_relaxed);
+    at.micros.fetch_add(MicrosSince(flush_start), std::memory_order_relaxed);
+    at.bytes_written.fetch_add(meta.file_size, std::memory_order_relaxed);
+  }
   InstallView(versions_->current(), flush.mem.get());
   CORODB_LOG(info_log_.get(), "flushed memtable to table #%llu (%llu bytes); %s",
              static_cast<unsigned long long>(meta.number),
@@ -683,6 +692,15 @@ asio::awaitable<Status> DBImpl::DoCompactionWork(Compaction* c) {
       stats_.compactions.fetch_add(1, std::memory_order_relaxed);
       stats_.compaction_bytes_read.fetch_add(bytes_read, std::memory_order_relaxed);
       stats_.compaction_bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);
+      Stats::Level& at = stats_.levels[static_cast<size_t>(c->level() + 1)];
+      uint64_t input_bytes = 0;
+      for (int which = 0; which < 2; ++which) {
+        for (const FileRef& f : c->inputs(which)) input_bytes += f->file_size;
+      }
+      at.count.fetch_add(1, std::memory_order_relaxed);
+      at.micros.fetch_add(MicrosSince(start), std::memory_order_relaxed);
+      at.bytes_read.fetch_add(input_bytes, std::memory_order_relaxed);
+      at.bytes_written.fetch_add(bytes_written, std::memory_order_relaxed);
       InstallView(versions_->current(), nullptr);
     }
   }

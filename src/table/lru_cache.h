@@ -156,7 +156,11 @@ class ShardedLruCache {
     Shard& s = ShardFor(key);
     std::lock_guard lock(s.mu);
     auto it = s.table.find(key);
-    if (it == s.table.end()) return {};
+    if (it == s.table.end()) {
+      ++s.misses;
+      return {};
+    }
+    ++s.hits;
     return s.PinLocked(it->second.get());
   }
 
@@ -209,6 +213,22 @@ class ShardedLruCache {
     return total;
   }
   size_t capacity() const { return capacity_; }
+  // Lookups that found their key resident, and lookups that did not (a
+  // LookupOrLoad counts once per load; its waiters for the same load are
+  // counted in neither).
+  struct HitCounts {
+    uint64_t hits = 0;
+    uint64_t misses = 0;
+  };
+  HitCounts Counts() const {
+    HitCounts c;
+    for (const Shard& s : shards_) {
+      std::lock_guard lock(s.mu);
+      c.hits += s.hits;
+      c.misses += s.misses;
+    }
+    return c;
+  }
 
   // Returns the entry for `key`, loading it with `load()` on a miss. `load`
   // is a callable returning boost::asio::awaitable<Result<Loaded<V>>>; it is
@@ -228,10 +248,12 @@ class ShardedLruCache {
       {
         std::lock_guard lock(s.mu);
         if (auto it = s.table.find(key); it != s.table.end()) {
+          ++s.hits;
           hit = s.PinLocked(it->second.get());
         } else if (auto it = s.pending.find(key); it != s.pending.end()) {
           pending = it->second;
         } else {
+          ++s.misses;
           pending = std::make_shared<Pending>();
           s.pending.emplace(key, pending);
           leader = true;
@@ -281,6 +303,8 @@ class ShardedLruCache {
     mutable std::mutex mu;
     size_t capacity = 0;
     size_t usage = 0;
+    uint64_t hits = 0;    // Lookup/LookupOrLoad found the key resident
+    uint64_t misses = 0;  // Lookup found nothing / LookupOrLoad loaded
     Links lru;     // resident, unpinned; lru.next is the oldest
     Links in_use;  // resident, pinned
     std::unordered_map<CacheKey, std::unique_ptr<Entry>, CacheKeyHash> table;

@@ -83,6 +83,8 @@ class TableCache {
 
   // Tables currently kept in the cache (in use or not).
   size_t open_tables() const { return cache_.Size(); }
+  // Lookups of open tables that found the table open / had to open it.
+  Cache::HitCounts Counts() const { return cache_.Counts(); }
   // Table opens performed so far (misses), for tests and statistics.
   uint64_t opens() const { return opens_.load(std::memory_order_relaxed); }
 

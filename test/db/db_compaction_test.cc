@@ -12,6 +12,8 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <optional>
+#include <set>
+#include <sstream>
 
 #include "db_engine_test_util.h"
 #include "support/temp_dir.h"
@@ -397,6 +399,84 @@ BOOST_DATA_TEST_CASE(ObsoleteFilesAreDeleted, bdata::make(BackendNames()), backe
   BOOST_REQUIRE(WaitIdle(*db).ok());
   check_files("after reopen");
   CheckAll(*db, model, "after reopen");
+}
+
+// leveldb.stats is LevelDB's table (a row per level with files or
+// compaction time, its file count the level's); corodb.stats' per-level
+// bytes written add up to the flush and compaction bytes, and its cache and
+// amplification figures follow from its counters.
+BOOST_DATA_TEST_CASE(StatsPropertiesAccountForEveryFlushAndCompaction,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Random rnd(23);
+  Model model;
+  auto db = OpenOrDie(EngineOptions(backend), path, backend);
+  for (int i = 0; i < 4000; ++i) {
+    const std::string k = NumKey("s", static_cast<int>(rnd.Uniform(800)));
+    model[k] = RandomValue(rnd, 1000);
+    BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
+  }
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  CheckAll(*db, model, "reads for the cache counters");
+  BOOST_REQUIRE_GT(Stat(*db, "compactions"), 0u);
+
+  std::string leveldb_stats;
+  BOOST_REQUIRE(db->GetProperty("leveldb.stats", &leveldb_stats));
+  std::istringstream in(leveldb_stats);
+  std::string line;
+  std::getline(in, line);
+  BOOST_TEST(line == "                               Compactions");
+  std::getline(in, line);
+  BOOST_TEST(line == "Level  Files Size(MB) Time(sec) Read(MB) Write(MB)");
+  std::getline(in, line);
+  BOOST_TEST(line == std::string(50, '-'));
+  std::set<int> rows;
+  while (std::getline(in, line)) {
+    int level = -1, files = -1;
+    double size_mb = -1, seconds = -1, read_mb = -1, write_mb = -1;
+    BOOST_REQUIRE_MESSAGE(std::sscanf(line.c_str(), "%d %d %lf %lf %lf %lf", &level, &files,
+                                      &size_mb, &seconds, &read_mb, &write_mb) == 6,
+                          "row: " << line);
+    BOOST_REQUIRE(level >= 0 && level < kNumLevels);
+    std::string expected_files;
+    BOOST_REQUIRE(db->GetProperty("leveldb.num-files-at-level" + std::to_string(level),
+                                  &expected_files));
+    BOOST_TEST(files == std::stoi(expected_files), "level " << level);
+    rows.insert(level);
+  }
+  std::string corodb_stats;
+  BOOST_REQUIRE(db->GetProperty("corodb.stats", &corodb_stats));
+  std::istringstream cin(corodb_stats);
+  while (std::getline(cin, line) && line.rfind("level files", 0) != 0) {
+  }
+  uint64_t written = 0, read = 0, compactions = 0;
+  for (int level = 0; level < kNumLevels; ++level) {
+    BOOST_REQUIRE(std::getline(cin, line));
+    int l = -1, files = -1;
+    unsigned long long bytes = 0, count = 0, micros = 0, rbytes = 0, wbytes = 0;
+    BOOST_REQUIRE_MESSAGE(std::sscanf(line.c_str(), "%d %d %llu %llu %llu %llu %llu", &l, &files,
+                                      &bytes, &count, &micros, &rbytes, &wbytes) == 7,
+                          "row: " << line);
+    BOOST_TEST(l == level);
+    // A level with files or compaction time has a leveldb.stats row.
+    BOOST_TEST((files > 0 || micros > 0) == (rows.count(level) == 1), "level " << level);
+    written += wbytes;
+    read += rbytes;
+    if (level > 0) compactions += count;
+  }
+  BOOST_TEST(written == Stat(*db, "flush_bytes") + Stat(*db, "compaction_bytes_written"));
+  BOOST_TEST(read > 0u);
+  BOOST_TEST(compactions >= Stat(*db, "compactions"));
+  BOOST_TEST(Stat(*db, "block_cache_hits") + Stat(*db, "block_cache_misses") > 0u);
+  BOOST_TEST(Stat(*db, "table_cache_hits") > 0u);
+  const double amp = static_cast<double>(Stat(*db, "wal_bytes") + Stat(*db, "flush_bytes") +
+                                         Stat(*db, "compaction_bytes_written")) /
+                     static_cast<double>(Stat(*db, "wal_bytes"));
+  const size_t at = corodb_stats.find("write_amplification: ");
+  BOOST_REQUIRE(at != std::string::npos);
+  BOOST_TEST(std::stod(corodb_stats.substr(at + 21)) == amp, boost::test_tools::tolerance(0.01));
+  BOOST_TEST(amp > 2.0);  // the log, the flushes and the compactions
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -123,7 +123,7 @@ BOOST_AUTO_TEST_CASE(SyncDBFacadeWorks) {
   BOOST_TEST((*db)->Get({}, "x").status().IsNotFound());
   BOOST_TEST(*(*db)->Get({}, "p") == "q");
   std::string stats;
-  BOOST_REQUIRE((*db)->GetProperty("leveldb.stats", &stats));
+  BOOST_REQUIRE((*db)->GetProperty("corodb.stats", &stats));
   BOOST_TEST(stats.find("wal_syncs: 1") != std::string::npos);
   BOOST_TEST((*db)->Close().ok());
 }
