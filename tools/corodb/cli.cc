@@ -43,8 +43,9 @@ const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"get", "--db=DIR KEY", "print the value of KEY (exit 1 when it is absent)",
        "Opens the database (taking its LOCK, as LevelDB's ldb does) and prints the\n"
-       "value of KEY. --verify_checksums checks every table block read.\n",
-       With({"verify_checksums"}, kOpenFlags), 1, 1, true, CmdGet},
+       "value of KEY. Every table block read is checksum-verified (as in scan and\n"
+       "count): damage is exit 3, never a wrong answer.\n",
+       kOpenFlags, 1, 1, true, CmdGet},
       {"put", "--db=DIR KEY VALUE", "set KEY to VALUE",
        "Writes KEY = VALUE (--sync: fdatasync the log first). --create_if_missing\n"
        "creates the database when DIR holds none.\n",
@@ -58,12 +59,11 @@ const std::vector<Command>& Commands() {
        "or one JSON object per line with --json ({\"key\":...,\"value\":...}).\n"
        "--reverse walks from the end of the range down; --limit stops after N keys;\n"
        "--keys_only prints keys alone.\n",
-       With({"from", "to", "limit", "reverse", "keys_only", "json", "verify_checksums"},
-            kOpenFlags),
+       With({"from", "to", "limit", "reverse", "keys_only", "json"}, kOpenFlags),
        0, 0, true, CmdScan},
       {"count", "--db=DIR [--from=K] [--to=K]", "count the keys (in [--from, --to))",
        "Walks the keys in [--from, --to) and prints how many there are.\n",
-       With({"from", "to", "verify_checksums"}, kOpenFlags), 0, 0, true, CmdCount},
+       With({"from", "to"}, kOpenFlags), 0, 0, true, CmdCount},
       {"stats", "--db=DIR [--json]", "engine statistics and files per level",
        "Opens the database and prints the leveldb.stats / corodb.stats property, the\n"
        "I/O backend, and the number of files and bytes per level.\n",
