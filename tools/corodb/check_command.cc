@@ -145,112 +145,144 @@ asio::awaitable<Status> CheckLog(const io::FileSystem& fs, std::string path, uin
   co_return walk.status;
 }
 
+// One run of check over ctx.db: the files found, the MANIFEST's view of
+// them (when it reads), and the report.
+class Checker {
+ public:
+  Checker(const Context& ctx, const io::FileSystem& fs)
+      : ctx_(ctx),
+        fs_(fs),
+        report_(ctx),
+        versions_(ctx.db, Options(), &fs, /*table_cache=*/nullptr, &icmp_, /*logger=*/nullptr) {}
+
+  // Lists the directory; its IOError when it cannot be listed.
+  Status ListFiles() {
+    Result<std::vector<std::string>> names = io::ListDir(ctx_.db);
+    if (!names.ok()) return names.status();
+    for (const std::string& name : *names) {
+      uint64_t number = 0;
+      io::FileType type;
+      if (!io::ParseFileName(name, &number, &type)) continue;
+      if (type == io::FileType::kTableFile) tables_[number] = name;
+      if (type == io::FileType::kLogFile) logs_[number] = name;
+      if (type == io::FileType::kDescriptorFile) manifests_[number] = name;
+    }
+    return Status::OK();
+  }
+
+  // CURRENT and the MANIFEST it names, replayed by VersionSet::Recover.
+  asio::awaitable<void> CheckManifest() {
+    uint64_t manifest_number = 0;
+    Result<uint64_t> current = co_await ReadCurrentFile(fs_, ctx_.db);
+    if (!current.ok()) {
+      report_.Problem("CURRENT", current.status());
+    } else {
+      manifest_number = *current;
+      const std::string manifest = BaseName(io::DescriptorFileName(ctx_.db, manifest_number));
+      report_.Ok("CURRENT", "names " + manifest);
+      // Recover reads CURRENT again: a MANIFEST it names that is missing is
+      // then CURRENT's Corruption, as an Open would report it.
+      bool save_manifest = false;
+      if (Status s = co_await versions_.Recover(&save_manifest); !s.ok()) {
+        report_.Problem(manifest, s);
+      } else {
+        have_version_ = true;
+        report_.Ok(manifest, "levels " + versions_.LevelSummary() + ", log " +
+                                 std::to_string(versions_.log_number()) + ", last sequence " +
+                                 std::to_string(versions_.last_sequence()));
+      }
+    }
+    for (const auto& [number, name] : manifests_) {
+      if (number != manifest_number) report_.Skipped(name, "not the MANIFEST CURRENT names");
+    }
+  }
+
+  // The live tables (every table present when the MANIFEST did not read).
+  asio::awaitable<void> CheckTables() {
+    std::map<uint64_t, Expected> live;
+    if (have_version_) {
+      std::shared_ptr<const Version> v = versions_.current();
+      for (int level = 0; level < kNumLevels; ++level) {
+        for (const FileRef& f : v->files(level)) live[f->number] = Expected{level, f->meta()};
+      }
+    }
+    for (const auto& [number, expected] : live) {
+      auto present = tables_.find(number);
+      if (present == tables_.end()) {
+        const std::string path = io::TableFileName(ctx_.db, number);
+        report_.Problem(BaseName(path),
+                        Status::Corruption(path, "missing: the MANIFEST lists it at level " +
+                                                     std::to_string(expected.level)));
+        continue;
+      }
+      co_await CheckOneTable(present->second, expected);
+    }
+    for (const auto& [number, name] : tables_) {
+      if (live.contains(number)) continue;
+      if (have_version_) {
+        report_.Skipped(name, "not in the MANIFEST (obsolete: the next open deletes it)");
+      } else {
+        co_await CheckOneTable(name, std::nullopt);
+      }
+    }
+  }
+
+  // The logs the next open replays (every log when the MANIFEST did not read).
+  asio::awaitable<void> CheckLogs() {
+    for (const auto& [number, name] : logs_) {
+      if (have_version_ && number < versions_.log_number() &&
+          number != versions_.prev_log_number()) {
+        report_.Skipped(name, "older than the MANIFEST's log number (obsolete)");
+        continue;
+      }
+      uint64_t records = 0;
+      bool torn_tail = false;
+      Status s = co_await CheckLog(fs_, PathOf(name), &records, &torn_tail);
+      if (s.ok()) {
+        report_.Ok(name, std::to_string(records) + " records" +
+                             (torn_tail ? ", then a torn tail (a write cut by a crash)" : ""));
+      } else {
+        report_.Problem(name, s);
+      }
+    }
+  }
+
+  Status Outcome() const { return report_.Outcome(); }
+
+ private:
+  std::string PathOf(const std::string& name) const { return ctx_.db + "/" + name; }
+
+  asio::awaitable<void> CheckOneTable(std::string name, std::optional<Expected> expected) {
+    uint64_t entries = 0;
+    Status s = co_await CheckTable(fs_, PathOf(name), expected, &entries);
+    if (!s.ok()) {
+      report_.Problem(name, s);
+    } else if (expected) {
+      report_.Ok(name, "level " + std::to_string(expected->level) + ", " +
+                           std::to_string(entries) + " entries");
+    } else {
+      report_.Ok(name, std::to_string(entries) + " entries");
+    }
+  }
+
+  const Context& ctx_;
+  const io::FileSystem& fs_;
+  Report report_;
+  const InternalKeyComparator icmp_{BytewiseComparator()};
+  VersionSet versions_;
+  bool have_version_ = false;
+  std::map<uint64_t, std::string> tables_, logs_, manifests_;  // number -> name
+};
+
 asio::awaitable<Status> Check(const Context& ctx) {
-  Result<std::unique_ptr<io::FileSystem>> made = MakeFileSystem(ctx);
-  if (!made.ok()) co_return made.status();
-  const io::FileSystem& fs = **made;
-  Result<std::vector<std::string>> names = io::ListDir(ctx.db);
-  if (!names.ok()) co_return names.status();
-  std::map<uint64_t, std::string> tables, logs, manifests;  // number -> name
-  for (const std::string& name : *names) {
-    uint64_t number = 0;
-    io::FileType type;
-    if (!io::ParseFileName(name, &number, &type)) continue;
-    if (type == io::FileType::kTableFile) tables[number] = name;
-    if (type == io::FileType::kLogFile) logs[number] = name;
-    if (type == io::FileType::kDescriptorFile) manifests[number] = name;
-  }
-  Report report(ctx);
-  const auto path_of = [&ctx](const std::string& name) { return ctx.db + "/" + name; };
-
-  // CURRENT and the MANIFEST it names.
-  const InternalKeyComparator icmp(BytewiseComparator());
-  VersionSet versions(ctx.db, Options(), &fs, /*table_cache=*/nullptr, &icmp, /*logger=*/nullptr);
-  bool have_version = false;
-  uint64_t manifest_number = 0;
-  Result<uint64_t> current = co_await ReadCurrentFile(fs, ctx.db);
-  if (!current.ok()) {
-    report.Problem("CURRENT", current.status());
-  } else {
-    manifest_number = *current;
-    const std::string manifest = io::DescriptorFileName(ctx.db, manifest_number);
-    report.Ok("CURRENT", "names " + BaseName(manifest));
-    // Recover reads CURRENT again: a MANIFEST it names that is missing is
-    // then CURRENT's Corruption, as an Open would report it.
-    bool save_manifest = false;
-    if (Status s = co_await versions.Recover(&save_manifest); !s.ok()) {
-      report.Problem(BaseName(manifest), s);
-    } else {
-      have_version = true;
-      report.Ok(BaseName(manifest), "levels " + versions.LevelSummary() + ", log " +
-                                        std::to_string(versions.log_number()) +
-                                        ", last sequence " +
-                                        std::to_string(versions.last_sequence()));
-    }
-  }
-  for (const auto& [number, name] : manifests) {
-    if (number != manifest_number) report.Skipped(name, "not the MANIFEST CURRENT names");
-  }
-
-  // Tables: the live ones (every table present when the MANIFEST is unreadable).
-  std::map<uint64_t, Expected> live;
-  if (have_version) {
-    std::shared_ptr<const Version> v = versions.current();
-    for (int level = 0; level < kNumLevels; ++level) {
-      for (const FileRef& f : v->files(level)) live[f->number] = Expected{level, f->meta()};
-    }
-  }
-  for (const auto& [number, expected] : live) {
-    auto present = tables.find(number);
-    if (present == tables.end()) {
-      report.Problem(BaseName(io::TableFileName(ctx.db, number)),
-                     Status::Corruption(io::TableFileName(ctx.db, number),
-                                        "missing: the MANIFEST lists it at level " +
-                                            std::to_string(expected.level)));
-      continue;
-    }
-    uint64_t entries = 0;
-    Status s = co_await CheckTable(fs, path_of(present->second), expected, &entries);
-    if (s.ok()) {
-      report.Ok(present->second, "level " + std::to_string(expected.level) + ", " +
-                                     std::to_string(entries) + " entries");
-    } else {
-      report.Problem(present->second, s);
-    }
-  }
-  for (const auto& [number, name] : tables) {
-    if (live.contains(number)) continue;
-    if (have_version) {
-      report.Skipped(name, "not in the MANIFEST (obsolete: the next open deletes it)");
-      continue;
-    }
-    uint64_t entries = 0;
-    Status s = co_await CheckTable(fs, path_of(name), std::nullopt, &entries);
-    if (s.ok()) {
-      report.Ok(name, std::to_string(entries) + " entries");
-    } else {
-      report.Problem(name, s);
-    }
-  }
-
-  // Logs: those the next open replays.
-  for (const auto& [number, name] : logs) {
-    if (have_version && number < versions.log_number() &&
-        number != versions.prev_log_number()) {
-      report.Skipped(name, "older than the MANIFEST's log number (obsolete)");
-      continue;
-    }
-    uint64_t records = 0;
-    bool torn_tail = false;
-    Status s = co_await CheckLog(fs, path_of(name), &records, &torn_tail);
-    if (s.ok()) {
-      report.Ok(name, std::to_string(records) + " records" +
-                          (torn_tail ? ", then a torn tail (a write cut by a crash)" : ""));
-    } else {
-      report.Problem(name, s);
-    }
-  }
-  co_return report.Outcome();
+  Result<std::unique_ptr<io::FileSystem>> fs = MakeFileSystem(ctx);
+  if (!fs.ok()) co_return fs.status();
+  Checker checker(ctx, **fs);
+  if (Status s = checker.ListFiles(); !s.ok()) co_return s;
+  co_await checker.CheckManifest();
+  co_await checker.CheckTables();
+  co_await checker.CheckLogs();
+  co_return checker.Outcome();
 }
 
 }  // namespace
