@@ -628,14 +628,31 @@ BOOST_DATA_TEST_CASE(LevelDBDirectory, bdata::make(BackendNames()), backend) {
   BOOST_TEST(std::stoull(Cli(args({"approximate-size", "--to=~"})).out) > 10000u);
   BOOST_TEST(Cli(args({"compact", "--bloom_bits=10"})).code == 0);
   BOOST_TEST(Cli(args({"check"})).code == 0);
-  // LevelDB still reads it.
-  leveldb::Options lo;
-  leveldb::DB* raw = nullptr;
-  BOOST_REQUIRE(leveldb::DB::Open(lo, path, &raw).ok());
-  std::unique_ptr<leveldb::DB> ldb(raw);
-  std::string v;
-  BOOST_TEST(ldb->Get({}, Key(3), &v).ok());
-  BOOST_TEST(v == model[Key(3)]);
+  BOOST_TEST(Cli(args({"put", "from-corodb", "1"})).code == 0);
+  BOOST_TEST(Cli(args({"delete", Key(8)})).code == 0);
+  model["from-corodb"] = "1";
+  model.erase(Key(8));
+  // Without its MANIFEST it does not open; repair brings it back.
+  for (const std::string& m : FilesOfType(path, io::FileType::kDescriptorFile)) fs::remove(path + "/" + m);
+  BOOST_TEST(Cli(args({"count"})).code == kExitCorruption);
+  Outcome o2 = Cli(args({"repair", "--bloom_bits=10"}));
+  BOOST_CHECK_MESSAGE(o2.code == 0, o2);
+  BOOST_TEST(Cli(args({"check"})).code == 0);
+  BOOST_TEST(Cli(args({"scan"})).out == ExpectedScan(model));
+  {
+    // LevelDB reads what the tool wrote and repaired.
+    leveldb::Options lo;
+    leveldb::DB* raw = nullptr;
+    BOOST_REQUIRE(leveldb::DB::Open(lo, path, &raw).ok());
+    std::unique_ptr<leveldb::DB> ldb(raw);
+    std::string v;
+    BOOST_TEST(ldb->Get({}, Key(3), &v).ok());
+    BOOST_TEST(v == model[Key(3)]);
+    BOOST_TEST(ldb->Get({}, "from-corodb", &v).ok());
+    BOOST_TEST(ldb->Get({}, Key(8), &v).IsNotFound());
+  }
+  BOOST_TEST(Cli(args({"destroy", "--yes"})).code == 0);
+  BOOST_TEST(Cli(args({"count"})).code == kExitIOError);
 }
 
 BOOST_AUTO_TEST_CASE(BackendSaysWhichBackendAndWhy) {
