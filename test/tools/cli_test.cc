@@ -491,8 +491,15 @@ BOOST_DATA_TEST_CASE(CheckFindsAFlippedByteInEachFileType, bdata::make(BackendNa
     std::string where;  // what the error must say
   };
   const std::string table = db.Tables().front();
+  // Where the table's filter block is, from dump-table.
+  const std::string meta = Lines(db.Run({"dump-table", "--json", "--summary", table}).out).at(1);
+  const std::string marker = "\"name\":\"filter.leveldb.BuiltinBloomFilter2\",\"offset\":";
+  BOOST_REQUIRE_MESSAGE(Contains(meta, marker), meta);
+  const uint64_t filter_offset = std::stoull(meta.substr(meta.find(marker) + marker.size()));
   const std::vector<Case> cases = {
       {table, 10, table + ": block at offset 0: block checksum mismatch"},
+      {table, filter_offset + 1,
+       table + ": block at offset " + std::to_string(filter_offset) + ": block checksum mismatch"},
       {db.NewestLog(), 20, db.NewestLog() + ": offset 0: checksum mismatch"},
       {manifest, 12, manifest + ": offset 0: checksum mismatch"},
   };
