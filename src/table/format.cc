@@ -72,12 +72,8 @@ Slice MaybeCompress(Slice raw, CompressionType type, std::string* scratch,
   return *scratch;
 }
 
-namespace {
-
-// Checks the size and (with `verify_checksum`) the crc of `raw` (contents +
-// trailer); returns the stored compression type byte.
-Result<unsigned char> CheckBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
-                                 const std::string& file_name) {
+Result<unsigned char> StoredBlockType(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                      const std::string& file_name) {
   const size_t n = static_cast<size_t>(handle.size());
   if (raw.size() != n + kBlockTrailerSize) {
     return Status::Corruption(BlockWhere(file_name, handle), "truncated block read");
@@ -92,6 +88,8 @@ Result<unsigned char> CheckBlock(Slice raw, const BlockHandle& handle, bool veri
   }
   return static_cast<unsigned char>(data[n]);
 }
+
+namespace {
 
 // The uncompressed form of `contents`, stored as `type` (not kNoCompression).
 Result<std::string> Uncompress(Slice contents, unsigned char type, const BlockHandle& handle,
@@ -117,7 +115,7 @@ constexpr unsigned char kStoredRaw = static_cast<unsigned char>(CompressionType:
 
 Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
                                 bool verify_checksum, const std::string& file_name) {
-  Result<unsigned char> type = CheckBlock(*raw, handle, verify_checksum, file_name);
+  Result<unsigned char> type = StoredBlockType(*raw, handle, verify_checksum, file_name);
   if (!type.ok()) return type.status();
   const size_t n = static_cast<size_t>(handle.size());
   if (*type == kStoredRaw) {
@@ -129,7 +127,7 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
 
 Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
                                 const std::string& file_name) {
-  Result<unsigned char> type = CheckBlock(raw, handle, verify_checksum, file_name);
+  Result<unsigned char> type = StoredBlockType(raw, handle, verify_checksum, file_name);
   if (!type.ok()) return type.status();
   const Slice contents = raw.substr(0, static_cast<size_t>(handle.size()));
   if (*type == kStoredRaw) return std::string(contents);

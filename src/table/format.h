@@ -108,6 +108,15 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
 Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
                                 const std::string& file_name);
 
+// Checks the size of one block as read from disk (`raw`: contents + trailer)
+// and, with `verify_checksum`, its crc, as DecodeBlock does, and returns the
+// compression type byte stored in its trailer, whatever its value (0 none,
+// 1 snappy; DecodeBlock refuses any other as damage): for tools that show
+// blocks as stored (`corodb dump-table`). Corruption naming `file_name` and
+// the block offset: truncated block, checksum mismatch.
+Result<unsigned char> StoredBlockType(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                      const std::string& file_name);
+
 // Reads the block `handle` points to from `file` and decodes it (DecodeBlock).
 // `direct` means the file was opened with O_DIRECT: the aligned range that
 // covers the block is read into an io::AlignedBuffer. Fails with the file's

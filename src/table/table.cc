@@ -112,6 +112,28 @@ boost::asio::awaitable<Status> Table::ReadFilter(BlockHandle metaindex_handle) {
   co_return Status::OK();
 }
 
+boost::asio::awaitable<Result<std::vector<Table::MetaBlock>>> Table::ReadMetaIndex() const {
+  const std::string& name = file_->path();
+  Result<std::string> contents =
+      co_await ReadBlock(*file_, direct_, footer_.metaindex_handle(), /*verify_checksum=*/true);
+  if (!contents.ok()) co_return contents.status();
+  Result<Block> metaindex = Block::Parse(std::move(*contents));
+  if (!metaindex.ok()) co_return Named(name, "metaindex block", metaindex.status());
+  std::vector<MetaBlock> entries;
+  BlockIter it(&*metaindex, BytewiseComparator());
+  for (it.SeekToFirst(); it.Valid(); it.Next()) {
+    MetaBlock entry{std::string(it.key()), BlockHandle()};
+    Slice v = it.value();
+    if (!entry.handle.DecodeFrom(&v) ||
+        !HandleWithin(entry.handle, footer_.metaindex_handle().offset())) {
+      co_return Status::Corruption(name, "metaindex block: bad handle for '" + entry.name + "'");
+    }
+    entries.push_back(std::move(entry));
+  }
+  if (!it.status().ok()) co_return Named(name, "metaindex block", it.status());
+  co_return entries;
+}
+
 Status Table::BlockError(const BlockHandle& handle, const Status& s) const {
   return Named(file_->path(), "block at offset " + std::to_string(handle.offset()), s);
 }

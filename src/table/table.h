@@ -29,6 +29,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include <boost/asio/awaitable.hpp>
 
@@ -148,7 +149,24 @@ class Table {
   uint64_t ApproximateOffsetOf(Slice key) const;
 
   const std::string& file_name() const;
+  uint64_t file_size() const { return file_size_; }
+  // The footer read by Open: where the metaindex and index blocks are.
+  const Footer& footer() const { return footer_; }
   bool has_filter() const { return filter_.has_value(); }
+
+  // One entry of the metaindex block: a meta block's name (LevelDB writes
+  // only "filter.<policy name>") and where the block is.
+  struct MetaBlock {
+    std::string name;
+    BlockHandle handle;
+  };
+  // Every entry of the metaindex block, in order, read again from the file
+  // (checksum verified), whatever filter policy the table was opened with:
+  // for tools that show what a table holds (`corodb dump-table`). Errors:
+  // Corruption naming the file for a damaged block or an entry whose handle
+  // is malformed or lies outside the file; the file's IOError.
+  // SUSPENDS: one block read.
+  boost::asio::awaitable<Result<std::vector<MetaBlock>>> ReadMetaIndex() const;
   // Data-block reads issued so far (cache misses that went to the file).
   uint64_t block_reads() const { return block_reads_.load(std::memory_order_relaxed); }
   // Filter checks that ruled a key out without touching its data block.

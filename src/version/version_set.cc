@@ -239,9 +239,19 @@ void VersionSet::SetLastSequence(SequenceNumber s) {
 asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
   Result<uint64_t> manifest_number = co_await ReadCurrentFile(*fs_, dbname_);
   if (!manifest_number.ok()) co_return manifest_number.status();
-  const std::string path = io::DescriptorFileName(dbname_, *manifest_number);
+  co_return co_await RecoverManifest(*manifest_number, /*named_by_current=*/true, save_manifest);
+}
+
+asio::awaitable<Status> VersionSet::RecoverFromManifest(uint64_t manifest_number,
+                                                        bool* save_manifest) {
+  co_return co_await RecoverManifest(manifest_number, /*named_by_current=*/false, save_manifest);
+}
+
+asio::awaitable<Status> VersionSet::RecoverManifest(uint64_t manifest_number,
+                                                    bool named_by_current, bool* save_manifest) {
+  const std::string path = io::DescriptorFileName(dbname_, manifest_number);
   Result<std::unique_ptr<io::File>> file = fs_->Open(path, io::OpenMode::kRead);
-  if (!file.ok() && file.status().IsNotFound()) {
+  if (!file.ok() && file.status().IsNotFound() && named_by_current) {
     co_return Status::Corruption(
         io::CurrentFileName(dbname_),
         "names a MANIFEST that does not exist: " + file.status().ToString());
@@ -292,12 +302,12 @@ asio::awaitable<Status> VersionSet::Recover(bool* save_manifest) {
   }
   manifest_writer_.reset();
   manifest_file_.reset();
-  manifest_file_number_.store(*manifest_number);
+  manifest_file_number_.store(manifest_number);
   next_file_number_.store(*counters.next_file);
   last_sequence_.store(*counters.last_sequence);
   log_number_.store(*counters.log_number);
   prev_log_number_.store(counters.prev_log_number.value_or(0));
-  MarkFileNumberUsed(*manifest_number);
+  MarkFileNumberUsed(manifest_number);
   MarkFileNumberUsed(log_number_.load());
   MarkFileNumberUsed(prev_log_number_.load());
   CORODB_LOG(

@@ -250,6 +250,13 @@ class VersionSet {
   // at each Open).
   // SUSPENDS: reads of CURRENT and the MANIFEST.
   boost::asio::awaitable<Status> Recover(bool* save_manifest);
+  // Recover, from MANIFEST-`manifest_number` whatever CURRENT names (CURRENT
+  // is not read): for tools that read a MANIFEST without opening the
+  // database (`corodb dump-manifest`, `check`). Reads only; a missing file
+  // is the open's IOError. Same checks and errors as Recover.
+  // SUSPENDS: reads of the MANIFEST.
+  boost::asio::awaitable<Status> RecoverFromManifest(uint64_t manifest_number,
+                                                     bool* save_manifest);
 
   // Applies `edit` to current() and installs the result. Fills in the edit's
   // log number and previous log number (each when not set: the current one;
@@ -323,6 +330,10 @@ class VersionSet {
   // Computes v's compaction score and level (L0: files / 4; level n >= 1:
   // bytes / MaxBytesForLevel(n); the last level is never a source).
   void Finalize(Version* v) const;
+  // Recover's work once the MANIFEST's number is known; `named_by_current`:
+  // it came from CURRENT (a missing MANIFEST is then CURRENT's Corruption).
+  boost::asio::awaitable<Status> RecoverManifest(uint64_t manifest_number, bool named_by_current,
+                                                 bool* save_manifest);
   void SetupOtherInputs(Compaction* c);
   // Smallest and largest internal key of `files` (REQUIRES: not empty).
   void GetRange(const std::vector<FileRef>& files, InternalKey* smallest,

@@ -486,6 +486,70 @@ BOOST_AUTO_TEST_CASE(EveryFlippedByteIsReportedAsCorruption) {
   }
 }
 
+// What `corodb dump-table` reads: the metaindex entries whatever filter
+// policy the table is opened with, and each block's stored compression.
+BOOST_AUTO_TEST_CASE(MetaIndexAndStoredBlockTypesAreReadable) {
+  Model model = NewModel();
+  for (int i = 0; i < 200; ++i) model[IKey("key" + std::to_string(1000 + i), 5)] = std::string(60, 'c');
+  const std::string with_filter = dir.Child("000021.ldb");
+  const uint64_t size = Write(with_filter, Options(512, CompressionType::kSnappyCompression, true), model);
+  // Opened without a filter policy: the metaindex still names the filter.
+  std::unique_ptr<Table> t = OpenOrDie(with_filter, Options(512, CompressionType::kSnappyCompression, false), size);
+  BOOST_TEST(!t->has_filter());
+  Result<std::vector<Table::MetaBlock>> meta = test::Run(t->ReadMetaIndex());
+  BOOST_REQUIRE_MESSAGE(meta.ok(), meta.status().ToString());
+  BOOST_REQUIRE(meta->size() == 1u);
+  BOOST_TEST((*meta)[0].name == "filter.leveldb.BuiltinBloomFilter2");
+  BOOST_TEST((*meta)[0].handle.size() > 0u);
+  BOOST_TEST((*meta)[0].handle.offset() + (*meta)[0].handle.size() + kBlockTrailerSize ==
+             t->footer().metaindex_handle().offset());
+  BOOST_TEST(t->file_size() == size);
+
+  // Every data block: compressible values are stored as Snappy blocks.
+  BlockIter index(&t->index_block(), t->comparator(), true);
+  int blocks = 0;
+  for (index.SeekToFirst(); index.Valid(); index.Next(), ++blocks) {
+    Result<BlockHandle> handle = t->DecodeDataHandle(index.value());
+    BOOST_REQUIRE(handle.ok());
+    io::AlignedBuffer buf(io::AlignedBuffer::kAlignment);
+    Result<Slice> raw = test::Run(t->ReadRaw(handle->offset(), handle->size() + kBlockTrailerSize, &buf));
+    BOOST_REQUIRE(raw.ok());
+    Result<unsigned char> type = StoredBlockType(*raw, *handle, true, t->file_name());
+    BOOST_REQUIRE(type.ok());
+    BOOST_TEST(*type == static_cast<unsigned char>(CompressionType::kSnappyCompression));
+    // A flipped byte is Corruption naming the file and the block's offset.
+    std::string bad(*raw);
+    bad[bad.size() / 2] ^= 0x10;
+    Result<unsigned char> damaged = StoredBlockType(bad, *handle, true, t->file_name());
+    BOOST_REQUIRE(!damaged.ok());
+    BOOST_TEST(damaged.status().IsCorruption());
+    BOOST_TEST(damaged.status().ToString().find("000021.ldb: block at offset " +
+                                                std::to_string(handle->offset())) != std::string::npos);
+    // Unverified, the stored type byte is returned as it is.
+    BOOST_TEST(StoredBlockType(bad, *handle, false, t->file_name()).ok());
+  }
+  BOOST_TEST(blocks > 1);
+
+  // Without a filter or compression: no meta blocks, blocks stored raw.
+  const std::string plain = dir.Child("000022.ldb");
+  const uint64_t plain_size = Write(plain, Options(512, CompressionType::kNoCompression, false), model);
+  std::unique_ptr<Table> p = OpenOrDie(plain, Options(512, CompressionType::kNoCompression, false), plain_size);
+  meta = test::Run(p->ReadMetaIndex());
+  BOOST_REQUIRE(meta.ok());
+  BOOST_TEST(meta->empty());
+  BlockIter first(&p->index_block(), p->comparator(), true);
+  first.SeekToFirst();
+  BOOST_REQUIRE(first.Valid());
+  Result<BlockHandle> handle = p->DecodeDataHandle(first.value());
+  BOOST_REQUIRE(handle.ok());
+  io::AlignedBuffer buf(io::AlignedBuffer::kAlignment);
+  Result<Slice> raw = test::Run(p->ReadRaw(handle->offset(), handle->size() + kBlockTrailerSize, &buf));
+  BOOST_REQUIRE(raw.ok());
+  Result<unsigned char> type = StoredBlockType(*raw, *handle, true, p->file_name());
+  BOOST_REQUIRE(type.ok());
+  BOOST_TEST(*type == static_cast<unsigned char>(CompressionType::kNoCompression));
+}
+
 BOOST_AUTO_TEST_CASE(ChecksumsAreVerifiedWhenAskedOrParanoid) {
   Model model = NewModel();
   model[IKey("a", 1)] = "first";

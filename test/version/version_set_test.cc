@@ -243,6 +243,41 @@ BOOST_DATA_TEST_CASE(RecoverStartsANewManifestThatSupersedesTheOld,
   BOOST_TEST(third->log_number() == 9u);
 }
 
+BOOST_DATA_TEST_CASE(RecoverFromManifestReadsAnOlderManifestAndLeavesCurrentAlone,
+                     bdata::make(BackendNames()), backend) {
+  VersionEnv env(MakeBackendByName(backend));
+  ApplyThreeEdits(env);
+  const uint64_t old_manifest = env.vset->manifest_file_number();
+  auto second = env.NewSet();
+  BOOST_REQUIRE(env.Recover(*second).ok());
+  VersionEdit edit;
+  edit.AddFile(5, Meta(50, 100, "x", "y"));
+  BOOST_REQUIRE(env.Apply(*second, std::move(edit)).ok());
+  const uint64_t new_manifest = second->manifest_file_number();
+  BOOST_REQUIRE(new_manifest != old_manifest);
+  const std::string current_before = ReadFileBytes(io::CurrentFileName(env.dbname));
+
+  // The old MANIFEST, read by number: the state before file 50 was added.
+  auto old_state = env.NewSet();
+  bool save_manifest = false;
+  Status s = Run(old_state->RecoverFromManifest(old_manifest, &save_manifest));
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  BOOST_TEST(Numbers(*old_state->current(), 5).empty());
+  BOOST_TEST(Numbers(*old_state->current(), 1) == (std::vector<uint64_t>{5, 6, 8}));
+  BOOST_TEST(old_state->manifest_file_number() == old_manifest);
+  // The new one by number equals what CURRENT leads to.
+  auto by_number = env.NewSet();
+  BOOST_REQUIRE(Run(by_number->RecoverFromManifest(new_manifest, &save_manifest)).ok());
+  CheckSameFiles(*second->current(), *by_number->current());
+  // Nothing was written: CURRENT and the MANIFESTs are as they were.
+  BOOST_TEST(ReadFileBytes(io::CurrentFileName(env.dbname)) == current_before);
+  BOOST_TEST(ManifestNumbers(env.dbname) == (std::vector<uint64_t>{old_manifest, new_manifest}));
+  // A MANIFEST that is not there is the open's error, not CURRENT's Corruption.
+  s = Run(env.NewSet()->RecoverFromManifest(new_manifest + 100, &save_manifest));
+  BOOST_TEST(s.IsNotFound());
+  BOOST_TEST(s.ToString().find("MANIFEST-") != std::string::npos);
+}
+
 BOOST_DATA_TEST_CASE(ComparatorMismatchIsInvalidArgument, bdata::make(BackendNames()),
                      backend) {
   VersionEnv env(MakeBackendByName(backend));
