@@ -65,8 +65,10 @@ const std::vector<Command>& Commands() {
        "Walks the keys in [--from, --to) and prints how many there are.\n",
        With({"from", "to"}, kOpenFlags), 0, 0, true, CmdCount},
       {"stats", "--db=DIR [--json]", "engine statistics and files per level",
-       "Opens the database and prints the leveldb.stats / corodb.stats property, the\n"
-       "I/O backend, and the number of files and bytes per level.\n",
+       "Opens the database and prints the I/O backend, the leveldb.stats property\n"
+       "(LevelDB's per-level table) and the corodb.stats property (counters, cache\n"
+       "hit rates, write amplification, files, bytes and compactions per level);\n"
+       "--json: corodb.stats as one object with a \"levels\" array.\n",
        With({"json"}, kOpenFlags), 0, 0, true, CmdStats},
       {"approximate-size", "--db=DIR [--from=K] --to=K",
        "approximate table bytes of the keys in [--from, --to)",

@@ -5,6 +5,8 @@
 #include <optional>
 #include <ostream>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "cli.h"
 #include "corodb/sync_db.h"
@@ -184,33 +186,40 @@ int CmdStats(Context& ctx) {
   int code = kExitOk;
   std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
   if (!db) return code;
+  std::string leveldb_stats;
   std::string stats;
   std::string backend;
-  if (!db->GetProperty("leveldb.stats", &stats)) stats.clear();
+  if (!db->GetProperty("leveldb.stats", &leveldb_stats)) leveldb_stats.clear();
+  if (!db->GetProperty("corodb.stats", &stats)) stats.clear();
   if (!db->GetProperty("corodb.io-backend", &backend)) backend = "unknown";
   std::ostream& out = *ctx.out;
   if (!ctx.json) {
-    out << "io-backend: " << backend << "\n" << stats;
+    out << "io-backend: " << backend << "\n" << leveldb_stats << stats;
     return CloseDb(ctx, std::move(db), code);
   }
-  // The property is "name: value" lines, then a "level files bytes" table.
+  // corodb.stats is "name: value" lines, then a per-level table whose
+  // header line names its columns.
   out << "{\"io_backend\":" << JsonString(backend);
   std::istringstream lines(stats);
   std::string line;
-  bool in_levels = false;
+  std::vector<std::string> columns;
   bool first_level = true;
   while (std::getline(lines, line)) {
-    if (line == "level files bytes") {
-      in_levels = true;
+    if (line.starts_with("level files bytes")) {
+      std::istringstream header(line);
+      for (std::string c; header >> c;) columns.push_back(c);
       out << ",\"levels\":[";
       continue;
     }
-    if (in_levels) {
+    if (!columns.empty()) {
       std::istringstream row(line);
-      uint64_t level = 0, files = 0, bytes = 0;
-      if (!(row >> level >> files >> bytes)) continue;
-      out << (first_level ? "" : ",") << "{\"level\":" << level << ",\"files\":" << files
-          << ",\"bytes\":" << bytes << "}";
+      out << (first_level ? "{" : ",{");
+      for (size_t i = 0; i < columns.size(); ++i) {
+        uint64_t v = 0;
+        if (!(row >> v)) break;
+        out << (i == 0 ? "" : ",") << JsonString(columns[i]) << ":" << v;
+      }
+      out << "}";
       first_level = false;
       continue;
     }
@@ -218,7 +227,7 @@ int CmdStats(Context& ctx) {
     if (colon == std::string::npos) continue;
     out << "," << JsonString(line.substr(0, colon)) << ":" << line.substr(colon + 2);
   }
-  if (in_levels) out << "]";
+  if (!columns.empty()) out << "]";
   out << "}\n";
   return CloseDb(ctx, std::move(db), code);
 }
