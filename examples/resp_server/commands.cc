@@ -12,6 +12,9 @@
 #include <string_view>
 #include <utility>
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -158,38 +161,115 @@ asio::awaitable<Commands::Outcome> Commands::Run(std::vector<Command>& batch, st
                                                  const std::function<bool()>& over_limit) {
   ReplyWriter w(out);
   PendingWrites pending;
+  RmwRun rmw;
   for (Command& c : batch) {
-    if (over_limit()) {
-      co_await FlushWrites(pending, out);
-      co_return Outcome::kReplyLimit;
-    }
+    if (over_limit()) break;
     stats_.total_commands.fetch_add(1, std::memory_order_relaxed);
     const std::string name = Lower(c[0]);
     // A plain SET or an MSET joins the pending run of writes.
     if ((name == "set" && c.size() == 3) || (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
+      co_await FlushRmw(rmw, out);
       for (size_t i = 1; i + 1 < c.size(); i += 2) pending.batch.Put(c[i], c[i + 1]);
       ++pending.commands;
       if (pending.batch.ApproximateSize() >= kMaxPendingBytes) co_await FlushWrites(pending, out);
       continue;
     }
     co_await FlushWrites(pending, out);
+    // A well-formed INCR... or SET NX|XX joins the run of read-modify-writes.
+    std::string error;
+    if (auto op = ParseRmw(c, name, &error)) {
+      rmw.push_back(std::move(*op));
+      continue;
+    }
+    co_await FlushRmw(rmw, out);
     const Spec* spec = FindSpec(name);
     if (spec == nullptr) {
       w.Error(UnknownCommand(c));
-      continue;
-    }
-    if (!ArityOk(*spec, c.size())) {
+    } else if (!ArityOk(*spec, c.size())) {
       w.Error("ERR wrong number of arguments for '" + name + "' command");
-      continue;
-    }
-    if (spec->handler == nullptr) {  // QUIT
+    } else if (!error.empty()) {
+      w.Error(error);
+    } else if (spec->handler == nullptr) {  // QUIT
       w.SimpleString("OK");
       co_return Outcome::kQuit;
+    } else {
+      co_await (this->*(spec->handler))(c, w);
     }
-    co_await (this->*(spec->handler))(c, w);
   }
   co_await FlushWrites(pending, out);
-  co_return Outcome::kContinue;
+  co_await FlushRmw(rmw, out);
+  co_return over_limit() ? Outcome::kReplyLimit : Outcome::kContinue;
+}
+
+std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(const Command& c,
+                                                                          const std::string& name,
+                                                                          std::string* error) {
+  KeyCombiner::Op op;
+  if (name == "incr" || name == "decr" || name == "incrby" || name == "decrby") {
+    const bool by = name.size() == 6;
+    if (c.size() != (by ? 3u : 2u)) return std::nullopt;  // the arity check reports it
+    int64_t delta = 1;
+    if (by && !ParseInteger(c[2], &delta)) {
+      *error = "ERR value is not an integer or out of range";
+      return std::nullopt;
+    }
+    if (name[0] == 'd') {
+      if (delta == std::numeric_limits<int64_t>::min()) {
+        *error = "ERR decrement would overflow";
+        return std::nullopt;
+      }
+      delta = -delta;
+    }
+    op.kind = KeyCombiner::Op::Kind::kIncrBy;
+    op.delta = delta;
+    return std::make_pair(c[1], std::move(op));
+  }
+  if (name != "set" || c.size() < 4) return std::nullopt;
+  bool nx = false, xx = false;
+  for (size_t i = 3; i < c.size(); ++i) {
+    if (EqualsIgnoreCase(c[i], "nx")) {
+      nx = true;
+    } else if (EqualsIgnoreCase(c[i], "xx")) {
+      xx = true;
+    } else {
+      *error = "ERR syntax error (this server supports SET key value [NX|XX], no expiry)";
+      return std::nullopt;
+    }
+  }
+  if (nx && xx) {
+    *error = "ERR syntax error";
+    return std::nullopt;
+  }
+  op.kind = nx ? KeyCombiner::Op::Kind::kSetIfAbsent : KeyCombiner::Op::Kind::kSetIfPresent;
+  op.value = c[2];
+  return std::make_pair(c[1], std::move(op));
+}
+
+asio::awaitable<void> Commands::FlushRmw(RmwRun& run, std::string* out) {
+  if (run.empty()) co_return;
+  if (run.size() == 1) {
+    const std::string reply = co_await combiner_.Apply(std::move(run[0].first), std::move(run[0].second));
+    out->append(reply);
+    run.clear();
+    co_return;
+  }
+  // One coroutine per command, started in order on this connection's
+  // executor: each queues on its key before the next starts.
+  const auto executor = co_await asio::this_coro::executor;
+  using Operation = decltype(asio::co_spawn(executor, combiner_.Apply({}, {}), asio::deferred));
+  std::vector<Operation> operations;
+  operations.reserve(run.size());
+  for (auto& [key, op] : run) {
+    operations.push_back(asio::co_spawn(executor, combiner_.Apply(std::move(key), std::move(op)), asio::deferred));
+  }
+  run.clear();
+  auto [order, errors, replies] =
+      co_await asio::experimental::make_parallel_group(std::move(operations))
+          .async_wait(asio::experimental::wait_for_all(), asio::use_awaitable);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    if (errors[i]) std::rethrow_exception(errors[i]);
+    out->append(replies[i]);
+  }
 }
 
 asio::awaitable<void> Commands::FlushWrites(PendingWrites& pending, std::string* out) {
@@ -246,35 +326,14 @@ asio::awaitable<void> Commands::Get(const Command& c, ReplyWriter& w) {
 }
 
 asio::awaitable<void> Commands::Set(const Command& c, ReplyWriter& w) {
-  bool nx = false, xx = false;
-  for (size_t i = 3; i < c.size(); ++i) {
-    if (EqualsIgnoreCase(c[i], "nx")) {
-      nx = true;
-    } else if (EqualsIgnoreCase(c[i], "xx")) {
-      xx = true;
-    } else {
-      w.Error("ERR syntax error (this server supports SET key value [NX|XX], no expiry)");
-      co_return;
-    }
+  // Run takes a plain SET into a batch and SET NX|XX into the combiner, and
+  // answers malformed options; what is left is a plain SET of its own.
+  const Status s = co_await db_.Put(write_options_, c[1], c[2]);
+  if (s.ok()) {
+    w.SimpleString("OK");
+  } else {
+    w.Error(ErrorText(s));
   }
-  if (nx && xx) {
-    w.Error("ERR syntax error");
-    co_return;
-  }
-  if (!nx && !xx) {  // only reached for SET with no options (Run merges those)
-    const Status s = co_await db_.Put(write_options_, c[1], c[2]);
-    if (s.ok()) {
-      w.SimpleString("OK");
-    } else {
-      w.Error(ErrorText(s));
-    }
-    co_return;
-  }
-  KeyCombiner::Op op;
-  op.kind = nx ? KeyCombiner::Op::Kind::kSetIfAbsent : KeyCombiner::Op::Kind::kSetIfPresent;
-  op.value = c[2];
-  const std::string reply = co_await combiner_.Apply(c[1], std::move(op));
-  w.Raw(reply);
 }
 
 asio::awaitable<void> Commands::Mset(const Command& c, ReplyWriter& w) {
@@ -344,23 +403,14 @@ asio::awaitable<void> Commands::Mget(const Command& c, ReplyWriter& w) {
 }
 
 asio::awaitable<void> Commands::Incr(const Command& c, ReplyWriter& w) {
-  const std::string name = Lower(c[0]);
-  int64_t delta = 1;
-  if (c.size() == 3 && !ParseInteger(c[2], &delta)) {
-    w.Error("ERR value is not an integer or out of range");
+  // Run sends well-formed ones to the combiner; this is the fallback.
+  std::string error;
+  auto op = ParseRmw(c, Lower(c[0]), &error);
+  if (!op) {
+    w.Error(error.empty() ? "ERR syntax error" : error);
     co_return;
   }
-  if (name == "decr" || name == "decrby") {
-    if (delta == std::numeric_limits<int64_t>::min()) {
-      w.Error("ERR decrement would overflow");
-      co_return;
-    }
-    delta = -delta;
-  }
-  KeyCombiner::Op op;
-  op.kind = KeyCombiner::Op::Kind::kIncrBy;
-  op.delta = delta;
-  const std::string reply = co_await combiner_.Apply(c[1], std::move(op));
+  const std::string reply = co_await combiner_.Apply(std::move(op->first), std::move(op->second));
   w.Raw(reply);
 }
 

@@ -14,7 +14,9 @@
 //   - DEL reads its keys (for the count it returns), then deletes them in
 //     one WriteBatch; EXISTS and MGET read all their keys at one read point;
 //   - INCR/INCRBY/DECR/DECRBY and SET NX|XX go through the KeyCombiner
-//     (atomic per key, batches of one write per key);
+//     (atomic per key, batches of one write per key); a pipeline's run of
+//     them is started at once, in order, so a client's pipelined INCRs
+//     share writes too;
 //   - SCAN walks an iterator; its cursor names the last key it examined
 //     (see ScanCursors), so it survives writes: every key present from the
 //     start to the end of a full scan is returned, exactly once;
@@ -36,6 +38,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 #include <boost/asio/awaitable.hpp>
@@ -119,6 +122,19 @@ class Commands {
   // Commits `pending` (if it holds writes) and appends its replies.
   // SUSPENDS: for the write.
   boost::asio::awaitable<void> FlushWrites(PendingWrites& pending, std::string* out);
+  // A pipeline's run of read-modify-write commands (INCR..., SET NX|XX).
+  using RmwRun = std::vector<std::pair<std::string, KeyCombiner::Op>>;
+  // The key and operation of a well-formed read-modify-write command;
+  // otherwise nullopt with *error set to its error reply text ("" when `c`
+  // is not such a command).
+  static std::optional<std::pair<std::string, KeyCombiner::Op>> ParseRmw(const Command& c,
+                                                                         const std::string& name,
+                                                                         std::string* error);
+  // Applies the run's commands concurrently (each queues on its key in
+  // order, so commands on one key keep their order and a client's INCRs can
+  // share one write) and appends their replies in order.
+  // SUSPENDS: until every command's batch is written.
+  boost::asio::awaitable<void> FlushRmw(RmwRun& run, std::string* out);
   // Every key's value (or NotFound), at one read point.
   boost::asio::awaitable<std::vector<Result<std::string>>> ReadMany(std::vector<Slice> keys);
 

@@ -538,6 +538,37 @@ BOOST_AUTO_TEST_CASE(IncrFromManyClientsCountsEveryIncrementOnce) {
   BOOST_TEST(server.Stop() == 0);
 }
 
+// The engine's write count from INFO's corodb section.
+int64_t EngineWrites(Client& c) {
+  const std::string info = c.Call({"INFO", "corodb"}).text;
+  const size_t at = info.find("\r\nwrites:");
+  if (at == std::string::npos) throw std::runtime_error("no writes: line in INFO corodb");
+  return std::atoll(info.c_str() + at + 9);
+}
+
+BOOST_AUTO_TEST_CASE(PipelinedWritesShareOneEngineWrite) {
+  test::TempDir dir("resp");
+  ServerProcess server(dir.Child("db"), {"--sync=always"});
+  Client c(server.port());
+  constexpr int kPipeline = 50;
+  // INCRs of one key: the first is written alone (its sync write suspends),
+  // the 49 queued behind it meanwhile share the next write.
+  int64_t before = EngineWrites(c);
+  std::string pipeline;
+  for (int i = 0; i < kPipeline; ++i) pipeline += Client::Encode({"INCR", "hits"});
+  c.Send(pipeline);
+  for (int i = 1; i <= kPipeline; ++i) BOOST_REQUIRE_EQUAL(Show(c.Read()), ":" + std::to_string(i));
+  BOOST_TEST(EngineWrites(c) - before <= 3);
+  // Plain SETs: one WriteBatch.
+  before = EngineWrites(c);
+  pipeline.clear();
+  for (int i = 0; i < kPipeline; ++i) pipeline += Client::Encode({"SET", "k" + std::to_string(i), "v"});
+  c.Send(pipeline);
+  for (int i = 0; i < kPipeline; ++i) BOOST_REQUIRE_EQUAL(Show(c.Read()), "+OK");
+  BOOST_TEST(EngineWrites(c) - before == 1);
+  BOOST_TEST(server.Stop() == 0);
+}
+
 BOOST_AUTO_TEST_CASE(AcknowledgedSetsSurviveSigkill) {
   test::TempDir dir("resp");
   const std::string db = dir.Child("db");
