@@ -414,66 +414,58 @@ asio::awaitable<void> Commands::Incr(const Command& c, ReplyWriter& w) {
   w.Raw(reply);
 }
 
-asio::awaitable<void> Commands::Scan(const Command& c, ReplyWriter& w) {
-  std::optional<std::string> after;
+std::string Commands::ParseScan(const Command& c, ScanArgs* args) {
   if (c[1] != "0") {
     // Cursors are printed as unsigned numbers; parse the same way.
-    uint64_t uid = 0;
     bool ok = !c[1].empty() && c[1].size() <= 20;
     for (char ch : c[1]) {
       if (ch < '0' || ch > '9') ok = false;
     }
+    uint64_t id = 0;
     if (ok) {
       errno = 0;
-      uid = std::strtoull(c[1].c_str(), nullptr, 10);
+      id = std::strtoull(c[1].c_str(), nullptr, 10);
       ok = errno == 0;
     }
-    if (ok) after = cursors_.Find(uid);
-    if (!ok || !after) {
-      w.Error("ERR invalid cursor");
-      co_return;
-    }
+    if (ok) args->after = cursors_.Find(id);
+    if (!args->after) return "ERR invalid cursor";
   }
-  int64_t count = 10;
-  std::optional<std::string> pattern;
-  bool strings = true;  // TYPE: every value here is a string
   for (size_t i = 2; i < c.size(); i += 2) {
-    if (i + 1 >= c.size()) {
-      w.Error("ERR syntax error");
-      co_return;
-    }
+    if (i + 1 >= c.size()) return "ERR syntax error";
     if (EqualsIgnoreCase(c[i], "match")) {
-      pattern = c[i + 1];
+      args->pattern = c[i + 1];
     } else if (EqualsIgnoreCase(c[i], "count")) {
-      if (!ParseInteger(c[i + 1], &count)) {
-        w.Error("ERR value is not an integer or out of range");
-        co_return;
-      }
-      if (count < 1) {
-        w.Error("ERR syntax error");
-        co_return;
-      }
+      if (!ParseInteger(c[i + 1], &args->count)) return "ERR value is not an integer or out of range";
+      if (args->count < 1) return "ERR syntax error";
     } else if (EqualsIgnoreCase(c[i], "type")) {
-      strings = EqualsIgnoreCase(c[i + 1], "string");
+      args->strings = EqualsIgnoreCase(c[i + 1], "string");
     } else {
-      w.Error("ERR syntax error");
-      co_return;
+      return "ERR syntax error";
     }
   }
-  count = std::min(count, kMaxScanCount);
+  args->count = std::min(args->count, kMaxScanCount);
+  return "";
+}
+
+asio::awaitable<void> Commands::Scan(const Command& c, ReplyWriter& w) {
+  ScanArgs args;
+  if (const std::string error = ParseScan(c, &args); !error.empty()) {
+    w.Error(error);
+    co_return;
+  }
 
   std::unique_ptr<Iterator> it = db_.NewIterator({});
-  if (after) {
-    const std::string target = *after + '\0';  // the smallest key after it
+  if (args.after) {
+    const std::string target = *args.after + '\0';  // the smallest key after it
     co_await it->Seek(target);
   } else {
     co_await it->SeekToFirst();
   }
   std::vector<std::string> keys;
   std::string last;
-  for (int64_t examined = 0; it->Valid() && examined < count; ++examined) {
+  for (int64_t examined = 0; it->Valid() && examined < args.count; ++examined) {
     last.assign(it->key());
-    if (strings && (!pattern || GlobMatch(*pattern, last))) keys.push_back(last);
+    if (args.strings && (!args.pattern || GlobMatch(*args.pattern, last))) keys.push_back(last);
     if (!it->TryNext()) co_await it->Next();
   }
   if (!it->status().ok()) {

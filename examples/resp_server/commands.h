@@ -153,6 +153,14 @@ class Commands {
   boost::asio::awaitable<void> CommandCmd(const Command& c, ReplyWriter& w);
   boost::asio::awaitable<void> Config(const Command& c, ReplyWriter& w);
 
+  struct ScanArgs {
+    std::optional<std::string> after;  // the cursor's last key; none: from the start
+    int64_t count = 10;
+    std::optional<std::string> pattern;
+    bool strings = true;  // TYPE: every value here is a string
+  };
+  // Parses SCAN's arguments; returns the error reply text, or "".
+  std::string ParseScan(const Command& c, ScanArgs* args);
   std::string InfoText(const std::string& section);
   static void WriteSpec(const Spec& spec, ReplyWriter& w);
 
