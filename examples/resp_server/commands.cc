@@ -3,6 +3,12 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/parallel_group.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -11,13 +17,6 @@
 #include <set>
 #include <string_view>
 #include <utility>
-
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/deferred.hpp>
-#include <boost/asio/experimental/parallel_group.hpp>
-#include <boost/asio/post.hpp>
-#include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 
 #include "glob.h"
 
@@ -66,7 +65,8 @@ std::string UnknownCommand(const Command& c) {
     }
     return out;
   };
-  std::string text = "ERR unknown command '" + clean(c[0]) + "', with args beginning with: ";
+  std::string text =
+      "ERR unknown command '" + clean(c[0]) + "', with args beginning with: ";
   for (size_t i = 1; i < c.size() && i <= 8; ++i) text += "'" + clean(c[i]) + "' ";
   return text;
 }
@@ -157,8 +157,9 @@ Commands::Commands(DB& db, const CommandSettings& settings, ServerStats& stats)
       stats_(stats),
       combiner_(db, write_options_) {}
 
-asio::awaitable<Commands::Outcome> Commands::Run(std::vector<Command>& batch, std::string* out,
-                                                 const std::function<bool()>& over_limit) {
+asio::awaitable<Commands::Outcome> Commands::Run(
+    std::vector<Command>& batch, std::string* out,
+    const std::function<bool()>& over_limit) {
   ReplyWriter w(out);
   PendingWrites pending;
   RmwRun rmw;
@@ -167,11 +168,13 @@ asio::awaitable<Commands::Outcome> Commands::Run(std::vector<Command>& batch, st
     stats_.total_commands.fetch_add(1, std::memory_order_relaxed);
     const std::string name = Lower(c[0]);
     // A plain SET or an MSET joins the pending run of writes.
-    if ((name == "set" && c.size() == 3) || (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
+    if ((name == "set" && c.size() == 3) ||
+        (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
       co_await FlushRmw(rmw, out);
       for (size_t i = 1; i + 1 < c.size(); i += 2) pending.batch.Put(c[i], c[i + 1]);
       ++pending.commands;
-      if (pending.batch.ApproximateSize() >= kMaxPendingBytes) co_await FlushWrites(pending, out);
+      if (pending.batch.ApproximateSize() >= kMaxPendingBytes)
+        co_await FlushWrites(pending, out);
       continue;
     }
     co_await FlushWrites(pending, out);
@@ -201,9 +204,8 @@ asio::awaitable<Commands::Outcome> Commands::Run(std::vector<Command>& batch, st
   co_return over_limit() ? Outcome::kReplyLimit : Outcome::kContinue;
 }
 
-std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(const Command& c,
-                                                                          const std::string& name,
-                                                                          std::string* error) {
+std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(
+    const Command& c, const std::string& name, std::string* error) {
   KeyCombiner::Op op;
   if (name == "incr" || name == "decr" || name == "incrby" || name == "decrby") {
     const bool by = name.size() == 6;
@@ -240,7 +242,8 @@ std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(const 
     *error = "ERR syntax error";
     return std::nullopt;
   }
-  op.kind = nx ? KeyCombiner::Op::Kind::kSetIfAbsent : KeyCombiner::Op::Kind::kSetIfPresent;
+  op.kind =
+      nx ? KeyCombiner::Op::Kind::kSetIfAbsent : KeyCombiner::Op::Kind::kSetIfPresent;
   op.value = c[2];
   return std::make_pair(c[1], std::move(op));
 }
@@ -248,7 +251,8 @@ std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(const 
 asio::awaitable<void> Commands::FlushRmw(RmwRun& run, std::string* out) {
   if (run.empty()) co_return;
   if (run.size() == 1) {
-    const std::string reply = co_await combiner_.Apply(std::move(run[0].first), std::move(run[0].second));
+    const std::string reply =
+        co_await combiner_.Apply(std::move(run[0].first), std::move(run[0].second));
     out->append(reply);
     run.clear();
     co_return;
@@ -256,11 +260,13 @@ asio::awaitable<void> Commands::FlushRmw(RmwRun& run, std::string* out) {
   // One coroutine per command, started in order on this connection's
   // executor: each queues on its key before the next starts.
   const auto executor = co_await asio::this_coro::executor;
-  using Operation = decltype(asio::co_spawn(executor, combiner_.Apply({}, {}), asio::deferred));
+  using Operation =
+      decltype(asio::co_spawn(executor, combiner_.Apply({}, {}), asio::deferred));
   std::vector<Operation> operations;
   operations.reserve(run.size());
   for (auto& [key, op] : run) {
-    operations.push_back(asio::co_spawn(executor, combiner_.Apply(std::move(key), std::move(op)), asio::deferred));
+    operations.push_back(asio::co_spawn(
+        executor, combiner_.Apply(std::move(key), std::move(op)), asio::deferred));
   }
   run.clear();
   auto [order, errors, replies] =
@@ -287,7 +293,8 @@ asio::awaitable<void> Commands::FlushWrites(PendingWrites& pending, std::string*
   pending.commands = 0;
 }
 
-asio::awaitable<std::vector<Result<std::string>>> Commands::ReadMany(std::vector<Slice> keys) {
+asio::awaitable<std::vector<Result<std::string>>> Commands::ReadMany(
+    std::vector<Slice> keys) {
   // One read point for all keys, as MultiGet gives.
   SnapshotHandle snapshot = db_.GetSnapshot();
   ReadOptions ro;
@@ -410,7 +417,8 @@ asio::awaitable<void> Commands::Incr(const Command& c, ReplyWriter& w) {
     w.Error(error.empty() ? "ERR syntax error" : error);
     co_return;
   }
-  const std::string reply = co_await combiner_.Apply(std::move(op->first), std::move(op->second));
+  const std::string reply =
+      co_await combiner_.Apply(std::move(op->first), std::move(op->second));
   w.Raw(reply);
 }
 
@@ -435,7 +443,8 @@ std::string Commands::ParseScan(const Command& c, ScanArgs* args) {
     if (EqualsIgnoreCase(c[i], "match")) {
       args->pattern = c[i + 1];
     } else if (EqualsIgnoreCase(c[i], "count")) {
-      if (!ParseInteger(c[i + 1], &args->count)) return "ERR value is not an integer or out of range";
+      if (!ParseInteger(c[i + 1], &args->count))
+        return "ERR value is not an integer or out of range";
       if (args->count < 1) return "ERR syntax error";
     } else if (EqualsIgnoreCase(c[i], "type")) {
       args->strings = EqualsIgnoreCase(c[i + 1], "string");
@@ -465,7 +474,8 @@ asio::awaitable<void> Commands::Scan(const Command& c, ReplyWriter& w) {
   std::string last;
   for (int64_t examined = 0; it->Valid() && examined < args.count; ++examined) {
     last.assign(it->key());
-    if (args.strings && (!args.pattern || GlobMatch(*args.pattern, last))) keys.push_back(last);
+    if (args.strings && (!args.pattern || GlobMatch(*args.pattern, last)))
+      keys.push_back(last);
     if (!it->TryNext()) co_await it->Next();
   }
   if (!it->status().ok()) {
@@ -528,7 +538,8 @@ std::string Commands::InfoText(const std::string& section) {
     line("total_connections_received", std::to_string(stats_.total_connections.load()));
     line("total_commands_processed", std::to_string(stats_.total_commands.load()));
     line("protocol_errors", std::to_string(stats_.protocol_errors.load()));
-    line("reply_limit_disconnects", std::to_string(stats_.reply_limit_disconnects.load()));
+    line("reply_limit_disconnects",
+         std::to_string(stats_.reply_limit_disconnects.load()));
     out += "\r\n";
   }
   if (all || section == "corodb") {
@@ -607,7 +618,8 @@ asio::awaitable<void> Commands::CommandCmd(const Command& c, ReplyWriter& w) {
   } else if (sub == "docs") {
     w.ArrayHeader(0);  // no documentation: clients fall back to their own
   } else {
-    w.Error("ERR unknown subcommand '" + Lower(c[1]).substr(0, 64) + "'. Try COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS.");
+    w.Error("ERR unknown subcommand '" + Lower(c[1]).substr(0, 64) +
+            "'. Try COMMAND, COMMAND COUNT, COMMAND INFO, COMMAND DOCS.");
   }
   co_return;
 }

@@ -29,6 +29,7 @@
 #pragma once
 
 #include <atomic>
+#include <boost/asio/awaitable.hpp>
 #include <chrono>
 #include <cstdint>
 #include <deque>
@@ -40,8 +41,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <boost/asio/awaitable.hpp>
 
 #include "corodb/db.h"
 #include "key_combiner.h"
@@ -84,9 +83,9 @@ class ScanCursors {
 
  private:
   std::mutex mu_;
-  uint64_t next_id_;                                  // GUARDED_BY(mu_)
-  std::unordered_map<uint64_t, std::string> keys_;    // GUARDED_BY(mu_)
-  std::deque<uint64_t> order_;                        // GUARDED_BY(mu_), oldest first
+  uint64_t next_id_;                                // GUARDED_BY(mu_)
+  std::unordered_map<uint64_t, std::string> keys_;  // GUARDED_BY(mu_)
+  std::deque<uint64_t> order_;                      // GUARDED_BY(mu_), oldest first
 };
 
 class Commands {
@@ -109,7 +108,8 @@ class Commands {
   struct Spec;
 
  private:
-  using Handler = boost::asio::awaitable<void> (Commands::*)(const Command&, ReplyWriter&);
+  using Handler = boost::asio::awaitable<void> (Commands::*)(const Command&,
+                                                             ReplyWriter&);
   // The command table (commands.cc), and its entry for a lower-case name.
   static const Spec kSpecs[];
   static const Spec* FindSpec(std::string_view lower_name);
@@ -127,16 +127,16 @@ class Commands {
   // The key and operation of a well-formed read-modify-write command;
   // otherwise nullopt with *error set to its error reply text ("" when `c`
   // is not such a command).
-  static std::optional<std::pair<std::string, KeyCombiner::Op>> ParseRmw(const Command& c,
-                                                                         const std::string& name,
-                                                                         std::string* error);
+  static std::optional<std::pair<std::string, KeyCombiner::Op>> ParseRmw(
+      const Command& c, const std::string& name, std::string* error);
   // Applies the run's commands concurrently (each queues on its key in
   // order, so commands on one key keep their order and a client's INCRs can
   // share one write) and appends their replies in order.
   // SUSPENDS: until every command's batch is written.
   boost::asio::awaitable<void> FlushRmw(RmwRun& run, std::string* out);
   // Every key's value (or NotFound), at one read point.
-  boost::asio::awaitable<std::vector<Result<std::string>>> ReadMany(std::vector<Slice> keys);
+  boost::asio::awaitable<std::vector<Result<std::string>>> ReadMany(
+      std::vector<Slice> keys);
 
   boost::asio::awaitable<void> Ping(const Command& c, ReplyWriter& w);
   boost::asio::awaitable<void> Echo(const Command& c, ReplyWriter& w);

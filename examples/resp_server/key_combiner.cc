@@ -1,13 +1,12 @@
 #include "key_combiner.h"
 
-#include <functional>
-#include <limits>
-#include <utility>
-
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <functional>
+#include <limits>
+#include <utility>
 
 #include "resp_parser.h"
 #include "resp_writer.h"
@@ -35,7 +34,8 @@ KeyCombiner::Shard& KeyCombiner::ShardFor(const std::string& key) {
   return shards_[std::hash<std::string>{}(key) % kShards];
 }
 
-std::string KeyCombiner::Compute(const Op& op, std::optional<std::string>* value, bool* changed) {
+std::string KeyCombiner::Compute(const Op& op, std::optional<std::string>* value,
+                                 bool* changed) {
   std::string out;
   ReplyWriter w(&out);
   switch (op.kind) {
@@ -74,7 +74,8 @@ void KeyCombiner::Wake(Waiter* waiter) {
   // The waiter's frame may be destroyed as soon as the handler runs: take
   // the handler out first and touch nothing after posting it.
   asio::any_io_executor executor = waiter->executor;
-  asio::post(executor, [handler = std::move(*waiter->handler)]() mutable { std::move(handler)(); });
+  asio::post(executor,
+             [handler = std::move(*waiter->handler)]() mutable { std::move(handler)(); });
 }
 
 asio::awaitable<std::string> KeyCombiner::Apply(std::string key, Op op) {

@@ -25,6 +25,9 @@
 // (documented in docs/decisions.md).
 #pragma once
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -32,10 +35,6 @@
 #include <string>
 #include <unordered_map>
 #include <vector>
-
-#include <boost/asio/any_completion_handler.hpp>
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
 
 #include "corodb/db.h"
 
@@ -46,12 +45,13 @@ class KeyCombiner {
   struct Op {
     enum class Kind { kIncrBy, kSetIfAbsent, kSetIfPresent };
     Kind kind = Kind::kIncrBy;
-    int64_t delta = 0;   // kIncrBy
-    std::string value;   // kSet*
+    int64_t delta = 0;  // kIncrBy
+    std::string value;  // kSet*
   };
 
   // `db` must outlive the combiner; every write uses `write_options`.
-  KeyCombiner(DB& db, WriteOptions write_options) : db_(db), write_options_(write_options) {}
+  KeyCombiner(DB& db, WriteOptions write_options)
+      : db_(db), write_options_(write_options) {}
 
   // Applies `op` to `key` after every command queued on it before, and
   // returns the command's RESP reply (":6\r\n", "+OK\r\n", "$-1\r\n" or an
@@ -85,7 +85,8 @@ class KeyCombiner {
   boost::asio::awaitable<void> Lead(const std::string& key, Shard& shard);
   // Applies `op` to *value (nullopt: absent); returns the reply and sets
   // *changed when *value changed.
-  static std::string Compute(const Op& op, std::optional<std::string>* value, bool* changed);
+  static std::string Compute(const Op& op, std::optional<std::string>* value,
+                             bool* changed);
   static void Wake(Waiter* waiter);
 
   DB& db_;

@@ -2,7 +2,8 @@
 //
 //   corodb-resp-server --db=DIR [--port=6379] [--bind=127.0.0.1] [--threads=1]
 //                      [--sync=always|none] [--max_bulk=512m] [--max_args=1048576]
-//                      [--max_query=1g] [--max_reply=1g] [--backend=auto|uring|threadpool]
+//                      [--max_query=1g] [--max_reply=1g]
+//                      [--backend=auto|uring|threadpool]
 //
 // Sizes take a k, m or g suffix (powers of 1024). See server.h and
 // commands.h for what it does; README.md for an example session.
@@ -16,20 +17,24 @@
 namespace {
 
 void Usage(FILE* to) {
-  std::fprintf(to,
-               "usage: corodb-resp-server [--db=DIR] [--port=N] [--bind=ADDRESS] [--threads=N]\n"
-               "         [--sync=always|none] [--max_bulk=SIZE] [--max_args=N] [--max_query=SIZE]\n"
-               "         [--max_reply=SIZE] [--backend=auto|uring|threadpool]\n"
-               "  --db         database directory, created if missing (default corodb-resp-db)\n"
-               "  --port       TCP port; 0 picks a free one (default 6379)\n"
-               "  --bind       address to listen on (default 127.0.0.1)\n"
-               "  --threads    io_contexts, one thread each (default 1)\n"
-               "  --sync       always: every write is fdatasync'ed before its reply (default none)\n"
-               "  --max_bulk   longest bulk string a client may send (default 512m)\n"
-               "  --max_args   most words in one command (default 1048576)\n"
-               "  --max_query  most bulk bytes in one command (default 1g)\n"
-               "  --max_reply  unsent reply bytes after which a client is disconnected (default 1g)\n"
-               "SIZE: a number of bytes with an optional k, m or g suffix.\n");
+  std::fprintf(
+      to,
+      "usage: corodb-resp-server [--db=DIR] [--port=N] [--bind=ADDRESS] [--threads=N]\n"
+      "         [--sync=always|none] [--max_bulk=SIZE] [--max_args=N] "
+      "[--max_query=SIZE]\n"
+      "         [--max_reply=SIZE] [--backend=auto|uring|threadpool]\n"
+      "  --db         database directory, created if missing (default corodb-resp-db)\n"
+      "  --port       TCP port; 0 picks a free one (default 6379)\n"
+      "  --bind       address to listen on (default 127.0.0.1)\n"
+      "  --threads    io_contexts, one thread each (default 1)\n"
+      "  --sync       always: every write is fdatasync'ed before its reply (default "
+      "none)\n"
+      "  --max_bulk   longest bulk string a client may send (default 512m)\n"
+      "  --max_args   most words in one command (default 1048576)\n"
+      "  --max_query  most bulk bytes in one command (default 1g)\n"
+      "  --max_reply  unsent reply bytes after which a client is disconnected (default "
+      "1g)\n"
+      "SIZE: a number of bytes with an optional k, m or g suffix.\n");
 }
 
 // A number with an optional k/m/g suffix; false on anything else.
@@ -51,7 +56,8 @@ bool ParseSize(std::string_view text, size_t* out) {
   return true;
 }
 
-bool ParseFlag(std::string_view arg, corodb::resp::ServerConfig* config, std::string* error) {
+bool ParseFlag(std::string_view arg, corodb::resp::ServerConfig* config,
+               std::string* error) {
   if (arg.substr(0, 2) != "--" || arg.find('=') == std::string_view::npos) {
     *error = "expected --name=value, got '" + std::string(arg) + "'";
     return false;
@@ -70,10 +76,12 @@ bool ParseFlag(std::string_view arg, corodb::resp::ServerConfig* config, std::st
   } else if (name == "bind") {
     config->bind = value;
   } else if (name == "port") {
-    if (!ParseSize(value, &n) || n > 65535 || value.back() > '9') return bad("a port number 0..65535");
+    if (!ParseSize(value, &n) || n > 65535 || value.back() > '9')
+      return bad("a port number 0..65535");
     config->port = static_cast<uint16_t>(n);
   } else if (name == "threads") {
-    if (!ParseSize(value, &n) || n < 1 || n > 256 || value.back() > '9') return bad("1..256");
+    if (!ParseSize(value, &n) || n < 1 || n > 256 || value.back() > '9')
+      return bad("1..256");
     config->threads = static_cast<int>(n);
   } else if (name == "sync") {
     if (value != "always" && value != "none") return bad("always or none");

@@ -17,7 +17,8 @@ constexpr size_t kMaxReserve = 1024 * 1024;
 
 // Strips the "\r\n" that ends a header line; false when it is not there.
 bool StripCrlf(std::string* line) {
-  if (line->size() < 2 || (*line)[line->size() - 2] != '\r' || line->back() != '\n') return false;
+  if (line->size() < 2 || (*line)[line->size() - 2] != '\r' || line->back() != '\n')
+    return false;
   line->resize(line->size() - 2);
   return true;
 }
@@ -45,7 +46,8 @@ bool ParseInteger(std::string_view text, int64_t* value) {
   constexpr uint64_t kMaxPositive = std::numeric_limits<int64_t>::max();
   if (negative) {
     if (v > kMaxPositive + 1) return false;
-    *value = v == kMaxPositive + 1 ? std::numeric_limits<int64_t>::min() : -static_cast<int64_t>(v);
+    *value = v == kMaxPositive + 1 ? std::numeric_limits<int64_t>::min()
+                                   : -static_cast<int64_t>(v);
   } else {
     if (v > kMaxPositive) return false;
     *value = static_cast<int64_t>(v);
@@ -112,7 +114,8 @@ RequestParser::Step RequestParser::Feed(std::string_view input) {
       case State::kInline: {
         bool done = false;
         const size_t n = ReadLine(rest, limits_.max_inline, &done);
-        if (n == std::string_view::npos) return Fail("Protocol error: too big inline request", pos);
+        if (n == std::string_view::npos)
+          return Fail("Protocol error: too big inline request", pos);
         pos += n;
         if (!done) break;
         state_ = State::kStart;
@@ -126,7 +129,8 @@ RequestParser::Step RequestParser::Feed(std::string_view input) {
       case State::kArrayHeader: {
         bool done = false;
         const size_t n = ReadLine(rest, kMaxHeaderLine, &done);
-        if (n == std::string_view::npos) return Fail("Protocol error: invalid multibulk length", pos);
+        if (n == std::string_view::npos)
+          return Fail("Protocol error: invalid multibulk length", pos);
         pos += n;
         if (!done) break;
         int64_t count = 0;
@@ -138,7 +142,8 @@ RequestParser::Step RequestParser::Feed(std::string_view input) {
           break;
         }
         if (static_cast<uint64_t>(count) > limits_.max_args) {
-          return Fail("Protocol error: " + std::to_string(count) + " arguments, over the limit of " +
+          return Fail("Protocol error: " + std::to_string(count) +
+                          " arguments, over the limit of " +
                           std::to_string(limits_.max_args) + " (--max_args)",
                       pos);
         }
@@ -153,27 +158,31 @@ RequestParser::Step RequestParser::Feed(std::string_view input) {
 
       case State::kBulkHeader: {
         if (line_.empty() && rest[0] != '$') {
-          return Fail("Protocol error: expected '$', got '" + Printable(rest[0]) + "'", pos);
+          return Fail("Protocol error: expected '$', got '" + Printable(rest[0]) + "'",
+                      pos);
         }
         bool done = false;
         const size_t n = ReadLine(rest, kMaxHeaderLine, &done);
-        if (n == std::string_view::npos) return Fail("Protocol error: invalid bulk length", pos);
+        if (n == std::string_view::npos)
+          return Fail("Protocol error: invalid bulk length", pos);
         pos += n;
         if (!done) break;
         int64_t length = 0;
-        if (!StripCrlf(&line_) || !ParseInteger(std::string_view(line_).substr(1), &length) || length < 0) {
+        if (!StripCrlf(&line_) ||
+            !ParseInteger(std::string_view(line_).substr(1), &length) || length < 0) {
           return Fail("Protocol error: invalid bulk length", pos);
         }
         const auto len = static_cast<uint64_t>(length);
         if (len > limits_.max_bulk) {
           return Fail("Protocol error: bulk string of " + std::to_string(len) +
-                          " bytes, over the limit of " + std::to_string(limits_.max_bulk) +
-                          " (--max_bulk)",
+                          " bytes, over the limit of " +
+                          std::to_string(limits_.max_bulk) + " (--max_bulk)",
                       pos);
         }
         if (command_bytes_ + len > limits_.max_command_bytes) {
           return Fail("Protocol error: request of more than " +
-                          std::to_string(limits_.max_command_bytes) + " bytes (--max_query)",
+                          std::to_string(limits_.max_command_bytes) +
+                          " bytes (--max_query)",
                       pos);
         }
         command_bytes_ += len;
@@ -197,7 +206,8 @@ RequestParser::Step RequestParser::Feed(std::string_view input) {
           ++crlf_seen_;
           ++pos;
         }
-        if (bulk_remaining_ == 0 && crlf_seen_ == 2 && ArgumentDone()) return {Event::kCommand, pos};
+        if (bulk_remaining_ == 0 && crlf_seen_ == 2 && ArgumentDone())
+          return {Event::kCommand, pos};
         break;
       }
     }
@@ -241,8 +251,10 @@ ReplyParse ParseReplyAt(std::string_view in, size_t* pos, Reply* r, int depth) {
         return ReplyParse::kComplete;
       }
       const auto len = static_cast<uint64_t>(n);
-      if (in.size() - after < 2 || in.size() - after - 2 < len) return ReplyParse::kNeedMore;
-      if (in[after + len] != '\r' || in[after + len + 1] != '\n') return ReplyParse::kError;
+      if (in.size() - after < 2 || in.size() - after - 2 < len)
+        return ReplyParse::kNeedMore;
+      if (in[after + len] != '\r' || in[after + len + 1] != '\n')
+        return ReplyParse::kError;
       r->type = Reply::Type::kBulkString;
       r->text.assign(in.substr(after, len));
       *pos = after + len + 2;
@@ -258,7 +270,8 @@ ReplyParse ParseReplyAt(std::string_view in, size_t* pos, Reply* r, int depth) {
       if (depth <= 0) return ReplyParse::kError;
       // Every element takes at least 3 bytes: a count the input cannot hold
       // yet is not allocated for.
-      if (static_cast<uint64_t>(n) > (in.size() - after) / 3) return ReplyParse::kNeedMore;
+      if (static_cast<uint64_t>(n) > (in.size() - after) / 3)
+        return ReplyParse::kNeedMore;
       r->type = Reply::Type::kArray;
       r->elements.assign(static_cast<size_t>(n), Reply{});
       size_t p = after;
@@ -276,7 +289,8 @@ ReplyParse ParseReplyAt(std::string_view in, size_t* pos, Reply* r, int depth) {
 
 }  // namespace
 
-ReplyParse ParseReply(std::string_view input, Reply* reply, size_t* consumed, int max_depth) {
+ReplyParse ParseReply(std::string_view input, Reply* reply, size_t* consumed,
+                      int max_depth) {
   size_t pos = 0;
   Reply r;
   const ReplyParse res = ParseReplyAt(input, &pos, &r, max_depth);

@@ -99,7 +99,7 @@ class RequestParser {
 
   Limits limits_;
   State state_ = State::kStart;
-  std::string line_;       // the header or inline line read so far
+  std::string line_;  // the header or inline line read so far
   size_t args_expected_ = 0;
   size_t bulk_remaining_ = 0;  // bytes of the bulk string still to read
   int crlf_seen_ = 0;          // bytes of the CRLF after it read (0..2)
@@ -115,7 +115,15 @@ bool ParseInteger(std::string_view text, int64_t* value);
 
 // A reply of any RESP2 type.
 struct Reply {
-  enum class Type { kSimpleString, kError, kInteger, kBulkString, kNullBulk, kArray, kNullArray };
+  enum class Type {
+    kSimpleString,
+    kError,
+    kInteger,
+    kBulkString,
+    kNullBulk,
+    kArray,
+    kNullArray
+  };
   Type type = Type::kNullBulk;
   std::string text;  // simple string, error (without the '-'), bulk string
   int64_t integer = 0;
@@ -127,6 +135,7 @@ enum class ReplyParse { kComplete, kNeedMore, kError };
 // Parses the reply at the front of `input`: on kComplete, *reply holds it and
 // *consumed its length in bytes; kNeedMore when `input` ends inside it;
 // kError when it is malformed or nests deeper than `max_depth` arrays.
-ReplyParse ParseReply(std::string_view input, Reply* reply, size_t* consumed, int max_depth = 16);
+ReplyParse ParseReply(std::string_view input, Reply* reply, size_t* consumed,
+                      int max_depth = 16);
 
 }  // namespace corodb::resp

@@ -2,7 +2,8 @@
 //
 //   cmake --preset fuzz && cmake --build --preset fuzz --target resp_parser_fuzz
 //   mkdir -p $TMPDIR/resp-corpus
-//   build/fuzz/examples/resp_server/resp_parser_fuzz $TMPDIR/resp-corpus -max_total_time=300
+//   build/fuzz/examples/resp_server/resp_parser_fuzz $TMPDIR/resp-corpus
+//   -max_total_time=300
 //
 // (the fuzz preset uses clang++-14, whose libFuzzer Debian ships in
 // libclang-rt-14-dev). Besides "no crash, no leak, no undefined behaviour"
@@ -64,7 +65,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
 
   corodb::resp::Reply reply;
   size_t consumed = 0;
-  if (corodb::resp::ParseReply(input, &reply, &consumed, 8) == corodb::resp::ReplyParse::kComplete &&
+  if (corodb::resp::ParseReply(input, &reply, &consumed, 8) ==
+          corodb::resp::ReplyParse::kComplete &&
       (consumed == 0 || consumed > input.size())) {
     __builtin_trap();
   }

@@ -1,19 +1,5 @@
 #include "server.h"
 
-#include <chrono>
-#include <csignal>
-#include <cstdio>
-#include <exception>
-#include <functional>
-#include <future>
-#include <memory>
-#include <optional>
-#include <string_view>
-#include <thread>
-#include <unordered_set>
-#include <utility>
-#include <vector>
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -27,6 +13,19 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/asio/write.hpp>
+#include <chrono>
+#include <csignal>
+#include <cstdio>
+#include <exception>
+#include <functional>
+#include <future>
+#include <memory>
+#include <optional>
+#include <string_view>
+#include <thread>
+#include <unordered_set>
+#include <utility>
+#include <vector>
 
 #include "commands.h"
 #include "corodb/db.h"
@@ -47,10 +46,11 @@ class Connection;
 // One io_context, run by one thread, and the connections living on it.
 struct Worker {
   std::unordered_set<Connection*> connections;  // touched only on ctx's thread
-  bool stopping = false;                         // touched only on ctx's thread
+  bool stopping = false;                        // touched only on ctx's thread
   asio::io_context ctx{1};
   // Keeps ctx.run() going while no connection is open; dropped at shutdown.
-  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{ctx.get_executor()};
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard{
+      ctx.get_executor()};
 };
 
 // What every connection shares.
@@ -66,7 +66,10 @@ struct Shared {
 class Connection {
  public:
   Connection(tcp::socket socket, Worker& worker, Shared& shared)
-      : socket_(std::move(socket)), worker_(worker), shared_(shared), wake_(socket_.get_executor()) {
+      : socket_(std::move(socket)),
+        worker_(worker),
+        shared_(shared),
+        wake_(socket_.get_executor()) {
     wake_.expires_at(asio::steady_timer::time_point::max());
     worker_.connections.insert(this);
     shared_.stats.connected_clients.fetch_add(1);
@@ -121,7 +124,8 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Connection> self) {
   };
   while (!self->stopping_ && !self->aborted_) {
     auto [ec, n] = co_await self->socket_.async_read_some(
-        asio::buffer(buffer), asio::bind_cancellation_slot(self->read_cancel_.slot(), kUseTuple));
+        asio::buffer(buffer),
+        asio::bind_cancellation_slot(self->read_cancel_.slot(), kUseTuple));
     if (ec) break;  // EOF, reset, Stop() or Abort()
     std::string_view input(buffer.data(), n);
     bool failed = false;
@@ -135,13 +139,16 @@ asio::awaitable<void> Connection::ReadLoop(std::shared_ptr<Connection> self) {
         break;
       }
     }
-    const Commands::Outcome outcome = co_await self->shared_.commands.Run(batch, &self->out_, over_limit);
+    const Commands::Outcome outcome =
+        co_await self->shared_.commands.Run(batch, &self->out_, over_limit);
     batch.clear();
     if (self->aborted_) break;
     if (outcome == Commands::Outcome::kReplyLimit || over_limit()) {
       self->shared_.stats.reply_limit_disconnects.fetch_add(1);
-      std::fprintf(stderr, "corodb-resp-server: closing a client whose unread replies passed %zu bytes\n",
-                   config.max_reply);
+      std::fprintf(
+          stderr,
+          "corodb-resp-server: closing a client whose unread replies passed %zu bytes\n",
+          config.max_reply);
       self->Abort();
       break;
     }
@@ -164,7 +171,8 @@ asio::awaitable<void> Connection::WriteLoop(std::shared_ptr<Connection> self) {
       continue;
     }
     self->sending_.swap(self->out_);
-    auto [ec, n] = co_await asio::async_write(self->socket_, asio::buffer(self->sending_), kUseTuple);
+    auto [ec, n] = co_await asio::async_write(self->socket_, asio::buffer(self->sending_),
+                                              kUseTuple);
     self->sending_.clear();
     if (ec) {
       self->Abort();  // also stops the reader
@@ -196,7 +204,8 @@ asio::awaitable<void> Serve(tcp::socket socket, Worker& worker, Shared& shared) 
   co_await Connection::ReadLoop(std::move(connection));
 }
 
-asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor, std::vector<std::unique_ptr<Worker>>& workers,
+asio::awaitable<void> AcceptLoop(tcp::acceptor& acceptor,
+                                 std::vector<std::unique_ptr<Worker>>& workers,
                                  Shared& shared) {
   size_t next = 0;
   asio::steady_timer backoff(acceptor.get_executor());
@@ -245,13 +254,15 @@ int RunServer(const ServerConfig& config) {
   if (config.threads == 1) options.engine_context = &main_ctx;
   std::unique_ptr<DB> db;
   {
-    auto opened = asio::co_spawn(main_ctx, DB::Open(options, config.db_path), asio::use_future);
+    auto opened =
+        asio::co_spawn(main_ctx, DB::Open(options, config.db_path), asio::use_future);
     // The context is kept running by a work guard: run it until Open is done.
-    while (opened.wait_for(std::chrono::seconds(0)) != std::future_status::ready) main_ctx.run_one();
+    while (opened.wait_for(std::chrono::seconds(0)) != std::future_status::ready)
+      main_ctx.run_one();
     Result<std::unique_ptr<DB>> result = opened.get();
     if (!result.ok()) {
-      std::fprintf(stderr, "corodb-resp-server: cannot open %s: %s\n", config.db_path.c_str(),
-                   result.status().ToString().c_str());
+      std::fprintf(stderr, "corodb-resp-server: cannot open %s: %s\n",
+                   config.db_path.c_str(), result.status().ToString().c_str());
       return 1;
     }
     db = std::move(*result);
@@ -271,8 +282,9 @@ int RunServer(const ServerConfig& config) {
   }
   int exit_code = 0;
   if (ec) {
-    std::fprintf(stderr, "corodb-resp-server: cannot listen on %s:%u: %s\n", config.bind.c_str(),
-                 static_cast<unsigned>(config.port), ec.message().c_str());
+    std::fprintf(stderr, "corodb-resp-server: cannot listen on %s:%u: %s\n",
+                 config.bind.c_str(), static_cast<unsigned>(config.port),
+                 ec.message().c_str());
     exit_code = 2;
   } else {
     CommandSettings settings;
@@ -308,7 +320,8 @@ int RunServer(const ServerConfig& config) {
   const Status s = closed.get();
   db.reset();
   if (!s.ok()) {
-    std::fprintf(stderr, "corodb-resp-server: closing the DB: %s\n", s.ToString().c_str());
+    std::fprintf(stderr, "corodb-resp-server: closing the DB: %s\n",
+                 s.ToString().c_str());
     return 1;
   }
   std::fprintf(stderr, "corodb-resp-server: closed %s\n", config.db_path.c_str());

@@ -38,7 +38,7 @@ struct ServerConfig {
   std::string bind = "127.0.0.1";
   uint16_t port = 6379;  // 0: any free port (the one bound is printed)
   std::string db_path = "corodb-resp-db";
-  bool sync = false;     // --sync=always: every write is a sync write
+  bool sync = false;  // --sync=always: every write is a sync write
   int threads = 1;
   Limits limits;
   size_t max_reply = size_t{1} << 30;  // bytes of replies waiting for a slow reader

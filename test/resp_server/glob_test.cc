@@ -1,9 +1,8 @@
 // SCAN's MATCH patterns (examples/resp_server/glob.h).
 #include "glob.h"
 
-#include <string>
-
 #include <boost/test/unit_test.hpp>
+#include <string>
 
 namespace corodb::resp {
 namespace {

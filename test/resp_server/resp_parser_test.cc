@@ -3,13 +3,12 @@
 // before the bytes they announce arrive; replies of every type.
 #include "resp_parser.h"
 
+#include <boost/test/unit_test.hpp>
 #include <cstdint>
 #include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <boost/test/unit_test.hpp>
 
 namespace corodb::resp {
 namespace {
@@ -43,7 +42,9 @@ Parsed FeedPieces(const std::vector<std::string_view>& pieces, Limits limits = {
   return out;
 }
 
-Parsed FeedAll(std::string_view input, Limits limits = {}) { return FeedPieces({input}, limits); }
+Parsed FeedAll(std::string_view input, Limits limits = {}) {
+  return FeedPieces({input}, limits);
+}
 
 // Every way of cutting `input` into two reads, and one byte per read.
 std::vector<std::vector<std::string_view>> Splits(std::string_view input) {
@@ -65,8 +66,11 @@ const std::string kPipeline = std::string(
                                   "  get\t key  \n"
                                   "*2\r\n$4\r\nECHO\r\n$6\r\n") +
                               std::string("a\r\n\0\n$", 6) + "\r\n";
-const std::vector<Command> kPipelineCommands = {
-    {"SET", "key", "value"}, {"PING"}, {"ECHO", ""}, {"get", "key"}, {"ECHO", std::string("a\r\n\0\n$", 6)}};
+const std::vector<Command> kPipelineCommands = {{"SET", "key", "value"},
+                                                {"PING"},
+                                                {"ECHO", ""},
+                                                {"get", "key"},
+                                                {"ECHO", std::string("a\r\n\0\n$", 6)}};
 
 BOOST_AUTO_TEST_SUITE(RespParserTest)
 
@@ -103,7 +107,8 @@ BOOST_AUTO_TEST_CASE(BulkStringsAreBinarySafe) {
 BOOST_AUTO_TEST_CASE(PipelineGivesEveryCommandInOrderWhereverTheBytesAreSplit) {
   for (const auto& pieces : Splits(kPipeline)) {
     const Parsed p = FeedPieces(pieces);
-    BOOST_TEST_CONTEXT("pieces: " << pieces.size() << ", first piece " << pieces[0].size() << " bytes") {
+    BOOST_TEST_CONTEXT("pieces: " << pieces.size() << ", first piece " << pieces[0].size()
+                                  << " bytes") {
       BOOST_TEST(p.error == "");
       BOOST_TEST((p.commands == kPipelineCommands));
       BOOST_TEST(!p.in_frame);
@@ -156,7 +161,8 @@ BOOST_AUTO_TEST_CASE(MalformedFramesAreErrors) {
   for (const auto& [input, error] : cases) {
     for (const auto& pieces : Splits(input)) {
       const Parsed p = FeedPieces(pieces);
-      BOOST_TEST(p.error == error, "input " << input.size() << " bytes, " << pieces.size() << " pieces");
+      BOOST_TEST(p.error == error,
+                 "input " << input.size() << " bytes, " << pieces.size() << " pieces");
       BOOST_TEST(p.commands.empty());
     }
   }
@@ -185,11 +191,14 @@ BOOST_AUTO_TEST_CASE(LimitsAreCheckedWhenTheLengthIsRead) {
   limits.max_inline = 16;
   // Only the header: the refused bytes are never sent.
   Parsed p = FeedAll("*4\r\n", limits);
-  BOOST_TEST(p.error.find("4 arguments, over the limit of 3 (--max_args)") != std::string::npos);
+  BOOST_TEST(p.error.find("4 arguments, over the limit of 3 (--max_args)") !=
+             std::string::npos);
   p = FeedAll("*3\r\n$3\r\nSET\r\n$11\r\n", limits);
-  BOOST_TEST(p.error.find("bulk string of 11 bytes, over the limit of 10 (--max_bulk)") != std::string::npos);
+  BOOST_TEST(p.error.find("bulk string of 11 bytes, over the limit of 10 (--max_bulk)") !=
+             std::string::npos);
   p = FeedAll("*3\r\n$3\r\nSET\r\n$9\r\nkkkkkkkkk\r\n$4\r\n", limits);
-  BOOST_TEST(p.error.find("request of more than 15 bytes (--max_query)") != std::string::npos);
+  BOOST_TEST(p.error.find("request of more than 15 bytes (--max_query)") !=
+             std::string::npos);
   p = FeedAll(std::string(17, 'a'), limits);  // no newline yet
   BOOST_TEST(p.error == "Protocol error: too big inline request");
   // At the limits: accepted.
@@ -247,14 +256,16 @@ BOOST_AUTO_TEST_CASE(RepliesOfEveryType) {
   BOOST_TEST(r.elements[2].text == "y");
   // Every proper prefix needs more.
   for (size_t cut = 0; cut < nested.size(); ++cut) {
-    BOOST_TEST((ParseReply(nested.substr(0, cut), &r, &n) == ReplyParse::kNeedMore), "cut " << cut);
+    BOOST_TEST((ParseReply(nested.substr(0, cut), &r, &n) == ReplyParse::kNeedMore),
+               "cut " << cut);
   }
 }
 
 BOOST_AUTO_TEST_CASE(MalformedRepliesAreErrors) {
   Reply r;
   size_t n = 0;
-  for (const char* bad : {"?x\r\n", ":x\r\n", "$-2\r\n", "$1\r\nab\r\n", "*-2\r\n", "*1\r\n!\r\n"}) {
+  for (const char* bad :
+       {"?x\r\n", ":x\r\n", "$-2\r\n", "$1\r\nab\r\n", "*-2\r\n", "*1\r\n!\r\n"}) {
     BOOST_TEST((ParseReply(bad, &r, &n) == ReplyParse::kError), bad);
   }
   std::string deep;

@@ -17,6 +17,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/test/unit_test.hpp>
 #include <cerrno>
 #include <chrono>
 #include <condition_variable>
@@ -32,8 +33,6 @@
 #include <thread>
 #include <vector>
 
-#include <boost/test/unit_test.hpp>
-
 #include "resp_parser.h"
 #include "support/temp_dir.h"
 
@@ -46,7 +45,9 @@ using Args = std::vector<std::string>;
 // it fails — a deadline against hangs, never a way to synchronize.
 constexpr int kDeadlineMs = 120000;
 
-std::string Errno(const char* what) { return std::string(what) + ": " + std::strerror(errno); }
+std::string Errno(const char* what) {
+  return std::string(what) + ": " + std::strerror(errno);
+}
 
 // A server process. The destructor SIGKILLs one still running.
 class ServerProcess {
@@ -72,7 +73,8 @@ class ServerProcess {
     std::string line;
     while (line.find('\n') == std::string::npos) {
       pollfd p{out_fd_, POLLIN, 0};
-      if (::poll(&p, 1, kDeadlineMs) != 1) throw std::runtime_error("the server did not start in time");
+      if (::poll(&p, 1, kDeadlineMs) != 1)
+        throw std::runtime_error("the server did not start in time");
       char buf[256];
       const ssize_t n = ::read(out_fd_, buf, sizeof(buf));
       if (n <= 0) throw std::runtime_error("the server exited before listening: " + line);
@@ -80,7 +82,8 @@ class ServerProcess {
     }
     const size_t at = line.find("listening on ");
     const size_t colon = line.find(':', at == std::string::npos ? 0 : at + 13);
-    if (at == std::string::npos || colon == std::string::npos) throw std::runtime_error("odd first line: " + line);
+    if (at == std::string::npos || colon == std::string::npos)
+      throw std::runtime_error("odd first line: " + line);
     port_ = static_cast<uint16_t>(std::atoi(line.c_str() + colon + 1));
   }
   ~ServerProcess() {
@@ -142,7 +145,8 @@ class Client {
 
   static std::string Encode(const Args& args) {
     std::string out = "*" + std::to_string(args.size()) + "\r\n";
-    for (const auto& a : args) out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
+    for (const auto& a : args)
+      out += "$" + std::to_string(a.size()) + "\r\n" + a + "\r\n";
     return out;
   }
 
@@ -171,7 +175,8 @@ class Client {
         buffer_.erase(0, used);
         return true;
       }
-      if (res == ReplyParse::kError) throw std::runtime_error("malformed reply: " + buffer_.substr(0, 64));
+      if (res == ReplyParse::kError)
+        throw std::runtime_error("malformed reply: " + buffer_.substr(0, 64));
       if (ReadMore() == 0) return false;
     }
   }
@@ -229,7 +234,8 @@ std::string Show(const Reply& r) {
       return "*nil";
     case Reply::Type::kArray: {
       std::string out = "[";
-      for (size_t i = 0; i < r.elements.size(); ++i) out += (i ? " " : "") + Show(r.elements[i]);
+      for (size_t i = 0; i < r.elements.size(); ++i)
+        out += (i ? " " : "") + Show(r.elements[i]);
       return out + "]";
     }
   }
@@ -282,7 +288,8 @@ BOOST_AUTO_TEST_CASE(CommandsAnswerAsRedisDoes) {
   Client c(server.port());
   BOOST_TEST(Show(c.Call({"PING"})) == "+PONG");
   BOOST_TEST(Show(c.Call({"ping", "hi"})) == "$hi");
-  BOOST_TEST(Show(c.Call({"ECHO", std::string("a\r\n\0b", 5)})) == "$" + std::string("a\r\n\0b", 5));
+  BOOST_TEST(Show(c.Call({"ECHO", std::string("a\r\n\0b", 5)})) ==
+             "$" + std::string("a\r\n\0b", 5));
   BOOST_TEST(Show(c.Call({"GET", "missing"})) == "$nil");
   BOOST_TEST(Show(c.Call({"SET", "k", "v1"})) == "+OK");
   BOOST_TEST(Show(c.Call({"get", "k"})) == "$v1");
@@ -291,10 +298,12 @@ BOOST_AUTO_TEST_CASE(CommandsAnswerAsRedisDoes) {
   BOOST_TEST(Show(c.Call({"SET", "new", "n", "XX"})) == "$nil");
   BOOST_TEST(Show(c.Call({"SET", "new", "n", "NX"})) == "+OK");
   BOOST_TEST(Show(c.Call({"GET", "k"})) == "$v3");
-  BOOST_TEST(Show(c.Call({"SET", "k", "v", "EX", "10"})).rfind("-ERR syntax error", 0) == 0);
+  BOOST_TEST(Show(c.Call({"SET", "k", "v", "EX", "10"})).rfind("-ERR syntax error", 0) ==
+             0);
   BOOST_TEST(Show(c.Call({"SET", "k", "v", "NX", "XX"})) == "-ERR syntax error");
   BOOST_TEST(Show(c.Call({"MSET", "a", "1", "b", "2", "c", "3"})) == "+OK");
-  BOOST_TEST(Show(c.Call({"MSET", "a", "1", "b"})) == "-ERR wrong number of arguments for 'mset' command");
+  BOOST_TEST(Show(c.Call({"MSET", "a", "1", "b"})) ==
+             "-ERR wrong number of arguments for 'mset' command");
   BOOST_TEST(Show(c.Call({"MGET", "a", "nope", "c"})) == "[$1 $nil $3]");
   BOOST_TEST(Show(c.Call({"EXISTS", "a", "a", "nope"})) == ":2");
   BOOST_TEST(Show(c.Call({"DEL", "a", "b", "b", "nope"})) == ":2");
@@ -303,12 +312,16 @@ BOOST_AUTO_TEST_CASE(CommandsAnswerAsRedisDoes) {
   BOOST_TEST(Show(c.Call({"INCRBY", "n1", "41"})) == ":42");
   BOOST_TEST(Show(c.Call({"DECRBY", "n1", "50"})) == ":-8");
   BOOST_TEST(Show(c.Call({"DECR", "n1"})) == ":-9");
-  BOOST_TEST(Show(c.Call({"INCR", "k"})) == "-ERR value is not an integer or out of range");
-  BOOST_TEST(Show(c.Call({"INCRBY", "n1", "x"})) == "-ERR value is not an integer or out of range");
+  BOOST_TEST(Show(c.Call({"INCR", "k"})) ==
+             "-ERR value is not an integer or out of range");
+  BOOST_TEST(Show(c.Call({"INCRBY", "n1", "x"})) ==
+             "-ERR value is not an integer or out of range");
   BOOST_TEST(Show(c.Call({"SET", "big", "9223372036854775807"})) == "+OK");
-  BOOST_TEST(Show(c.Call({"INCR", "big"})) == "-ERR increment or decrement would overflow");
+  BOOST_TEST(Show(c.Call({"INCR", "big"})) ==
+             "-ERR increment or decrement would overflow");
   BOOST_TEST(Show(c.Call({"GET", "big"})) == "$9223372036854775807");
-  BOOST_TEST(Show(c.Call({"NOPE", "x"})) == "-ERR unknown command 'NOPE', with args beginning with: 'x' ");
+  BOOST_TEST(Show(c.Call({"NOPE", "x"})) ==
+             "-ERR unknown command 'NOPE', with args beginning with: 'x' ");
   BOOST_TEST(Show(c.Call({"GET"})) == "-ERR wrong number of arguments for 'get' command");
   BOOST_TEST(Show(c.Call({"DBSIZE"})) == ":5");  // k, new, c, n1, big
   const Reply info = c.Call({"INFO"});
@@ -339,7 +352,8 @@ BOOST_AUTO_TEST_CASE(PipelinedCommandsAreAnsweredInOrder) {
     pipeline += Client::Encode({"SET", key, "v" + std::to_string(i)});
     pipeline += Client::Encode({"GET", key});
     pipeline += Client::Encode({"INCR", "ctr"});
-    pipeline += i % 2 ? "PING\r\n" : Client::Encode({"MSET", key, "w" + std::to_string(i), "x", "y"});
+    pipeline += i % 2 ? "PING\r\n"
+                      : Client::Encode({"MSET", key, "w" + std::to_string(i), "x", "y"});
   }
   c.Send(pipeline);  // ~100 KB: the server gets it in several reads
   for (int i = 0; i < kRounds; ++i) {
@@ -366,12 +380,14 @@ BOOST_AUTO_TEST_CASE(AMalformedFrameGetsAnErrorAndTheConnectionCloses) {
   }
   {
     Client c(server.port());
-    c.Send(std::string("\x00\xff*garbage\r\n", 12));  // an inline line of garbage: unknown command
+    c.Send(std::string("\x00\xff*garbage\r\n",
+                       12));  // an inline line of garbage: unknown command
     BOOST_TEST(Show(c.Read()).rfind("-ERR unknown command", 0) == 0);
     BOOST_TEST(Show(c.Call({"PING"})) == "+PONG");  // still open
   }
   Client c(server.port());
-  BOOST_TEST(c.Call({"INFO", "stats"}).text.find("protocol_errors:1\r\n") != std::string::npos);
+  BOOST_TEST(c.Call({"INFO", "stats"}).text.find("protocol_errors:1\r\n") !=
+             std::string::npos);
   BOOST_TEST(server.Stop() == 0);
 }
 
@@ -382,19 +398,22 @@ BOOST_AUTO_TEST_CASE(OversizeRequestsAreRefusedBeforeTheirBytesArrive) {
     Client c(server.port());
     c.Send("*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$1025\r\n");  // the 1025 bytes are never sent
     BOOST_TEST(Show(c.Read()) ==
-               "-ERR Protocol error: bulk string of 1025 bytes, over the limit of 1024 (--max_bulk)");
+               "-ERR Protocol error: bulk string of 1025 bytes, over the limit of 1024 "
+               "(--max_bulk)");
     Reply r;
     BOOST_TEST(!c.TryRead(&r));
   }
   {
     Client c(server.port());
     c.Send("*9\r\n");
-    BOOST_TEST(Show(c.Read()) == "-ERR Protocol error: 9 arguments, over the limit of 8 (--max_args)");
+    BOOST_TEST(Show(c.Read()) ==
+               "-ERR Protocol error: 9 arguments, over the limit of 8 (--max_args)");
     Reply r;
     BOOST_TEST(!c.TryRead(&r));
   }
   Client c(server.port());
-  BOOST_TEST(Show(c.Call({"SET", "k", std::string(1024, 'x')})) == "+OK");  // at the limit
+  BOOST_TEST(Show(c.Call({"SET", "k", std::string(1024, 'x')})) ==
+             "+OK");  // at the limit
   BOOST_TEST(server.Stop() == 0);
 }
 
@@ -411,7 +430,8 @@ BOOST_AUTO_TEST_CASE(AClientThatStopsReadingIsDisconnected) {
   const size_t received = c.Drain();
   BOOST_TEST(received < size_t{kGets} * value.size() / 4);
   Client other(server.port());
-  BOOST_TEST(other.Call({"INFO", "stats"}).text.find("reply_limit_disconnects:1\r\n") != std::string::npos);
+  BOOST_TEST(other.Call({"INFO", "stats"}).text.find("reply_limit_disconnects:1\r\n") !=
+             std::string::npos);
   BOOST_TEST(server.Stop() == 0);
 }
 
@@ -450,7 +470,8 @@ BOOST_AUTO_TEST_CASE(ScanReturnsEveryKeyPresentThroughoutWhileWritesGoOn) {
     // of earlier ones, and (once) enough bytes to flush the memtable to a
     // table, so the scan continues across a flush.
     for (int j = 0; j < 5; ++j) {
-      const std::string key = stable((churn_next * 7919) % kStable) + ":churn" + std::to_string(churn_next);
+      const std::string key =
+          stable((churn_next * 7919) % kStable) + ":churn" + std::to_string(churn_next);
       ++churn_next;
       BOOST_REQUIRE_EQUAL(Show(writer.Call({"SET", key, "c"})), "+OK");
       churn_live.insert(key);
@@ -473,15 +494,18 @@ BOOST_AUTO_TEST_CASE(ScanReturnsEveryKeyPresentThroughoutWhileWritesGoOn) {
   BOOST_TEST(cursor == "0");
   BOOST_TEST(calls > 20);
   for (int i = 0; i < kStable; ++i) {
-    BOOST_TEST(seen.count(stable(i)) == 1u, stable(i) << " returned " << seen.count(stable(i)) << " times");
+    BOOST_TEST(seen.count(stable(i)) == 1u,
+               stable(i) << " returned " << seen.count(stable(i)) << " times");
   }
-  BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()).size() == seen.size());  // no key twice
+  BOOST_TEST(std::set<std::string>(seen.begin(), seen.end()).size() ==
+             seen.size());  // no key twice
 
   // MATCH filters; a full scan with it still finds all matching keys.
   std::set<std::string> matched;
   cursor = "0";
   do {
-    const Reply r = scanner.Call({"SCAN", cursor, "MATCH", "stable:0001?", "COUNT", "100"});
+    const Reply r =
+        scanner.Call({"SCAN", cursor, "MATCH", "stable:0001?", "COUNT", "100"});
     cursor = r.elements[0].text;
     for (const auto& k : r.elements[1].elements) matched.insert(k.text);
   } while (cursor != "0");
@@ -506,11 +530,13 @@ BOOST_AUTO_TEST_CASE(IncrFromManyClientsCountsEveryIncrementOnce) {
         Client c(server.port());
         for (int i = 0; i < kIncrs; i += kPipeline) {
           std::string batch;
-          for (int j = 0; j < kPipeline; ++j) batch += Client::Encode({"INCR", "counter"});
+          for (int j = 0; j < kPipeline; ++j)
+            batch += Client::Encode({"INCR", "counter"});
           c.Send(batch);
           for (int j = 0; j < kPipeline; ++j) {
             const Reply r = c.Read();
-            if (r.type != Reply::Type::kInteger) throw std::runtime_error("INCR: " + Show(r));
+            if (r.type != Reply::Type::kInteger)
+              throw std::runtime_error("INCR: " + Show(r));
             results[t].push_back(r.integer);
           }
         }
@@ -557,12 +583,14 @@ BOOST_AUTO_TEST_CASE(PipelinedWritesShareOneEngineWrite) {
   std::string pipeline;
   for (int i = 0; i < kPipeline; ++i) pipeline += Client::Encode({"INCR", "hits"});
   c.Send(pipeline);
-  for (int i = 1; i <= kPipeline; ++i) BOOST_REQUIRE_EQUAL(Show(c.Read()), ":" + std::to_string(i));
+  for (int i = 1; i <= kPipeline; ++i)
+    BOOST_REQUIRE_EQUAL(Show(c.Read()), ":" + std::to_string(i));
   BOOST_TEST(EngineWrites(c) - before <= 3);
   // Plain SETs: one WriteBatch.
   before = EngineWrites(c);
   pipeline.clear();
-  for (int i = 0; i < kPipeline; ++i) pipeline += Client::Encode({"SET", "k" + std::to_string(i), "v"});
+  for (int i = 0; i < kPipeline; ++i)
+    pipeline += Client::Encode({"SET", "k" + std::to_string(i), "v"});
   c.Send(pipeline);
   for (int i = 0; i < kPipeline; ++i) BOOST_REQUIRE_EQUAL(Show(c.Read()), "+OK");
   BOOST_TEST(EngineWrites(c) - before == 1);
@@ -587,7 +615,8 @@ BOOST_AUTO_TEST_CASE(AcknowledgedSetsSurviveSigkill) {
           for (int i = 0;; i += kPipeline) {
             std::string batch;
             for (int j = i; j < i + kPipeline; ++j) {
-              batch += Client::Encode({"SET", "w" + std::to_string(t) + ":" + std::to_string(j),
+              batch += Client::Encode({"SET",
+                                       "w" + std::to_string(t) + ":" + std::to_string(j),
                                        "value-" + std::to_string(j)});
             }
             c.Send(batch);
@@ -595,7 +624,8 @@ BOOST_AUTO_TEST_CASE(AcknowledgedSetsSurviveSigkill) {
               const Reply r = c.Read();
               if (Show(r) != "+OK") return;
               std::lock_guard<std::mutex> lock(mu);
-              acknowledged["w" + std::to_string(t) + ":" + std::to_string(j)] = "value-" + std::to_string(j);
+              acknowledged["w" + std::to_string(t) + ":" + std::to_string(j)] =
+                  "value-" + std::to_string(j);
               if (acknowledged.size() == kKillAfter) enough.notify_all();
             }
           }
@@ -637,7 +667,8 @@ BOOST_AUTO_TEST_CASE(SigtermFinishesRunningCommandsAndClosesTheDatabase) {
     BOOST_TEST(Show(idle.Call({"PING"})) == "+PONG");
     Client c(server.port());
     std::string pipeline;
-    for (int i = 0; i < 2000; ++i) pipeline += Client::Encode({"SET", "t" + std::to_string(i), "v"});
+    for (int i = 0; i < 2000; ++i)
+      pipeline += Client::Encode({"SET", "t" + std::to_string(i), "v"});
     c.Send(pipeline);
     BOOST_TEST(Show(c.Read()) == "+OK");  // the server is running the pipeline
     acked.push_back("t0");
@@ -654,19 +685,22 @@ BOOST_AUTO_TEST_CASE(SigtermFinishesRunningCommandsAndClosesTheDatabase) {
   BOOST_TEST(server.Stop() == 0);
 }
 
-BOOST_AUTO_TEST_CASE(RedisCliDrivesTheServer, *boost::unit_test::precondition(RedisCliInstalled)) {
+BOOST_AUTO_TEST_CASE(RedisCliDrivesTheServer,
+                     *boost::unit_test::precondition(RedisCliInstalled)) {
   test::TempDir dir("resp");
   ServerProcess server(dir.Child("db"), {"--threads=2"});
   const uint16_t port = server.port();
   BOOST_TEST(RedisCli(port, {"PING"}) == "PONG\n");
   BOOST_TEST(RedisCli(port, {"SET", "greeting", "hello world"}) == "OK\n");
   BOOST_TEST(RedisCli(port, {"GET", "greeting"}) == "hello world\n");
-  BOOST_TEST(RedisCli(port, {"MSET", "k1", "a", "k2", "b", "k3", "c", "j1", "d"}) == "OK\n");
+  BOOST_TEST(RedisCli(port, {"MSET", "k1", "a", "k2", "b", "k3", "c", "j1", "d"}) ==
+             "OK\n");
   BOOST_TEST(RedisCli(port, {"INCR", "visits"}) == "1\n");
   BOOST_TEST(RedisCli(port, {"DBSIZE"}) == "6\n");
   BOOST_TEST(RedisCli(port, {"--scan", "--pattern", "k*"}) == "k1\nk2\nk3\n");
   BOOST_TEST(RedisCli(port, {"INFO", "corodb"}).find("io_backend:") != std::string::npos);
-  BOOST_TEST(RedisCli(port, {"NOPE"}).find("ERR unknown command 'NOPE'") != std::string::npos);
+  BOOST_TEST(RedisCli(port, {"NOPE"}).find("ERR unknown command 'NOPE'") !=
+             std::string::npos);
   // Commands from stdin, one per line: redis-cli sends them and prints each reply.
   BOOST_TEST(RedisCli(port, {}, "SET a 1\nINCRBY a 9\nGET a\n") == "OK\n10\n10\n");
   BOOST_TEST(server.Stop() == 0);
