@@ -56,6 +56,8 @@ for sync in always none; do
   done
   port=$(sed -n 's/.*listening on [^ ]*:\([0-9]*\) .*/\1/p' "$dir/out")
   bench "corodb-resp-server --sync=$sync $*" "$port"
+  echo "   engine: $(redis-cli -p "$port" INFO corodb | tr -d '\r' \
+    | grep -E '^(writes|wal_groups|avg_group_size|wal_syncs):' | tr '\n' ' ')"
   stop
 done
 
