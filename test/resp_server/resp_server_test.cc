@@ -27,6 +27,7 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <random>
 #include <set>
 #include <stdexcept>
 #include <string>
@@ -196,6 +197,8 @@ class Client {
     Send(Encode(args));
     return Read();
   }
+
+  int fd() const { return fd_; }
 
  private:
   size_t ReadMore() {
@@ -388,6 +391,44 @@ BOOST_AUTO_TEST_CASE(AMalformedFrameGetsAnErrorAndTheConnectionCloses) {
   Client c(server.port());
   BOOST_TEST(c.Call({"INFO", "stats"}).text.find("protocol_errors:1\r\n") !=
              std::string::npos);
+  BOOST_TEST(server.Stop() == 0);
+}
+
+BOOST_AUTO_TEST_CASE(RandomBytesNeverCrashTheServer) {
+  test::TempDir dir("resp");
+  ServerProcess server(dir.Child("db"), {"--max_bulk=4k", "--max_args=64"});
+  std::mt19937 rng(20261130);
+  // Mutations of real requests (more likely to get past the first byte),
+  // and plain noise; each on a connection of its own, half-closed after.
+  const std::vector<std::string> seeds = {
+      Client::Encode({"SET", "k", "v"}), Client::Encode({"MGET", "k", "x", "y"}),
+      Client::Encode({"SCAN", "0", "MATCH", "[a-", "COUNT", "5"}),
+      Client::Encode({"INCRBY", "n", "-9"}), "PING a b\r\n"};
+  for (int round = 0; round < 200; ++round) {
+    std::string bytes = seeds[rng() % seeds.size()];
+    if (round % 4 == 3) bytes.clear();
+    const int edits = 1 + static_cast<int>(rng() % 8);
+    for (int e = 0; e < edits; ++e) {
+      const size_t at = bytes.empty() ? 0 : rng() % bytes.size();
+      const char byte = static_cast<char>(rng() % 256);
+      switch (rng() % 3) {
+        case 0:
+          bytes.insert(at, 1, byte);
+          break;
+        case 1:
+          if (!bytes.empty()) bytes[at] = byte;
+          break;
+        default:
+          if (!bytes.empty()) bytes.erase(at, 1);
+      }
+    }
+    Client c(server.port());
+    c.Send(bytes);
+    ::shutdown(c.fd(), SHUT_WR);
+    c.Drain();  // whatever it answers, until it closes
+  }
+  Client c(server.port());
+  BOOST_TEST(Show(c.Call({"PING"})) == "+PONG");
   BOOST_TEST(server.Stop() == 0);
 }
 
