@@ -11,8 +11,10 @@
 //     committed as one WriteBatch; each is acknowledged ("+OK") once the
 //     batch is (durable with --sync=always). Any other command ends the run
 //     first, so it sees the writes before it, and replies keep their order;
-//   - DEL reads its keys (for the count it returns), then deletes them in
-//     one WriteBatch; EXISTS and MGET read all their keys at one read point;
+//   - MGET and EXISTS are one DB::MultiGet (one read point; the table
+//     blocks they need are read together); DEL is one MultiGet (for the
+//     count it returns: keys present when it read them), then one
+//     WriteBatch deleting them all;
 //   - INCR/INCRBY/DECR/DECRBY and SET NX|XX go through the KeyCombiner
 //     (atomic per key, batches of one write per key); a pipeline's run of
 //     them is started at once, in order, so a client's pipelined INCRs
@@ -134,7 +136,7 @@ class Commands {
   // share one write) and appends their replies in order.
   // SUSPENDS: until every command's batch is written.
   boost::asio::awaitable<void> FlushRmw(RmwRun& run, std::string* out);
-  // Every key's value (or NotFound), at one read point.
+  // Every key's value (or NotFound), at one read point (DB::MultiGet).
   boost::asio::awaitable<std::vector<Result<std::string>>> ReadMany(
       std::vector<Slice> keys);
 
