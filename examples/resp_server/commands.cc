@@ -29,6 +29,10 @@ namespace {
 // A run of plain writes is committed once it reaches this size (one group
 // of the engine's group commit holds up to 1 MiB).
 constexpr size_t kMaxPendingBytes = 1024 * 1024;
+// A run of pipelined GETs is read (one MultiGet) every this many keys, so
+// the reply limit, checked between commands, is passed by at most that many
+// replies.
+constexpr size_t kMaxGetRun = 32;
 // DBSIZE yields to other clients on its thread every this many keys.
 constexpr uint64_t kDbsizeYieldEvery = 4096;
 // SCAN examines at most this many keys per call, whatever COUNT says.
@@ -161,12 +165,23 @@ asio::awaitable<Commands::Outcome> Commands::Run(
     std::vector<Command>& batch, std::string* out,
     const std::function<bool()>& over_limit) {
   ReplyWriter w(out);
+  // At most one run is open at a time: a command of another kind closes it.
   PendingWrites pending;
   RmwRun rmw;
+  std::vector<Slice> gets;
   for (Command& c : batch) {
     if (over_limit()) break;
     stats_.total_commands.fetch_add(1, std::memory_order_relaxed);
     const std::string name = Lower(c[0]);
+    // Consecutive GETs: one MultiGet.
+    if (name == "get" && c.size() == 2) {
+      co_await FlushWrites(pending, out);
+      co_await FlushRmw(rmw, out);
+      gets.push_back(c[1]);
+      if (gets.size() >= kMaxGetRun) co_await FlushGets(gets, out);
+      continue;
+    }
+    co_await FlushGets(gets, out);
     // A plain SET or an MSET joins the pending run of writes.
     if ((name == "set" && c.size() == 3) ||
         (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
@@ -199,9 +214,26 @@ asio::awaitable<Commands::Outcome> Commands::Run(
       co_await (this->*(spec->handler))(c, w);
     }
   }
+  co_await FlushGets(gets, out);
   co_await FlushWrites(pending, out);
   co_await FlushRmw(rmw, out);
   co_return over_limit() ? Outcome::kReplyLimit : Outcome::kContinue;
+}
+
+asio::awaitable<void> Commands::FlushGets(std::vector<Slice>& keys, std::string* out) {
+  if (keys.empty()) co_return;
+  std::vector<Result<std::string>> values = co_await ReadMany(std::move(keys));
+  keys.clear();
+  ReplyWriter w(out);
+  for (const auto& v : values) {
+    if (v.ok()) {
+      w.Bulk(*v);
+    } else if (v.status().IsNotFound()) {
+      w.NullBulk();
+    } else {
+      w.Error(ErrorText(v.status()));
+    }
+  }
 }
 
 std::optional<std::pair<std::string, KeyCombiner::Op>> Commands::ParseRmw(

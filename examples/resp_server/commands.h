@@ -11,6 +11,8 @@
 //     committed as one WriteBatch; each is acknowledged ("+OK") once the
 //     batch is (durable with --sync=always). Any other command ends the run
 //     first, so it sees the writes before it, and replies keep their order;
+//   - a pipeline's consecutive GETs are read with one DB::MultiGet (up to
+//     32 at a time);
 //   - MGET and EXISTS are one DB::MultiGet (one read point; the table
 //     blocks they need are read together); DEL is one MultiGet (for the
 //     count it returns: keys present when it read them), then one
@@ -136,6 +138,8 @@ class Commands {
   // share one write) and appends their replies in order.
   // SUSPENDS: until every command's batch is written.
   boost::asio::awaitable<void> FlushRmw(RmwRun& run, std::string* out);
+  // Reads a pipeline's run of GETs with one MultiGet and appends the replies.
+  boost::asio::awaitable<void> FlushGets(std::vector<Slice>& keys, std::string* out);
   // Every key's value (or NotFound), at one read point (DB::MultiGet).
   boost::asio::awaitable<std::vector<Result<std::string>>> ReadMany(
       std::vector<Slice> keys);
