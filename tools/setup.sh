@@ -9,6 +9,7 @@ packages=(
   liburing-dev libsnappy-dev
   libleveldb-dev leveldb-doc librocksdb-dev
   fio
+  redis-tools   # redis-cli for the RESP server tests, redis-benchmark for its measurements
 )
 
 missing=()

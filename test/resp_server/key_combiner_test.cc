@@ -1,0 +1,161 @@
+// KeyCombiner (examples/resp_server/key_combiner.h) in process: commands on
+// one key from coroutines on several threads and io_contexts are applied
+// one at a time, in queue order, and share writes.
+#include "key_combiner.h"
+
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/test/unit_test.hpp>
+#include <exception>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "corodb/db.h"
+#include "support/run.h"
+#include "support/temp_dir.h"
+
+namespace corodb::resp {
+namespace {
+
+namespace asio = boost::asio;
+
+KeyCombiner::Op Incr(int64_t delta) {
+  KeyCombiner::Op op;
+  op.kind = KeyCombiner::Op::Kind::kIncrBy;
+  op.delta = delta;
+  return op;
+}
+
+KeyCombiner::Op SetIf(bool absent, std::string value) {
+  KeyCombiner::Op op;
+  op.kind =
+      absent ? KeyCombiner::Op::Kind::kSetIfAbsent : KeyCombiner::Op::Kind::kSetIfPresent;
+  op.value = std::move(value);
+  return op;
+}
+
+// A DB open for the test's duration.
+struct OpenDb {
+  test::TempDir dir{"combiner"};
+  asio::io_context ctx;
+  std::unique_ptr<DB> db;
+  OpenDb() {
+    Options options;
+    options.create_if_missing = true;
+    auto opened = test::RunOn(ctx, DB::Open(options, dir.Child("db")));
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    db = std::move(*opened);
+  }
+  ~OpenDb() {
+    const Status s = test::RunOn(ctx, db->Close());
+    BOOST_CHECK(s.ok());
+  }
+};
+
+asio::awaitable<void> IncrMany(KeyCombiner& combiner, int n,
+                               std::vector<std::string>* replies) {
+  for (int i = 0; i < n; ++i)
+    replies->push_back(co_await combiner.Apply("counter", Incr(1)));
+}
+
+asio::awaitable<void> SetNx(KeyCombiner& combiner, std::string value,
+                            std::string* reply) {
+  *reply = co_await combiner.Apply("lock", SetIf(true, std::move(value)));
+}
+
+void Rethrow(std::exception_ptr e) {
+  if (e) std::rethrow_exception(e);
+}
+
+BOOST_AUTO_TEST_SUITE(KeyCombinerTest)
+
+BOOST_AUTO_TEST_CASE(IncrsFromManyThreadsEachGetADistinctValue) {
+  OpenDb open;
+  KeyCombiner combiner(*open.db, WriteOptions{.sync = true});
+  constexpr int kContexts = 3, kCoroutines = 4, kIncrs = 50;
+  std::vector<std::unique_ptr<asio::io_context>> contexts;
+  std::vector<std::vector<std::string>> replies(kContexts * kCoroutines);
+  std::vector<std::string> nx(kContexts * kCoroutines);
+  for (int c = 0; c < kContexts; ++c) {
+    contexts.push_back(std::make_unique<asio::io_context>(1));
+    for (int k = 0; k < kCoroutines; ++k) {
+      const int i = c * kCoroutines + k;
+      asio::co_spawn(*contexts.back(), IncrMany(combiner, kIncrs, &replies[i]), Rethrow);
+      asio::co_spawn(*contexts.back(),
+                     SetNx(combiner, "owner" + std::to_string(i), &nx[i]), Rethrow);
+    }
+  }
+  std::vector<std::thread> threads;
+  for (auto& ctx : contexts) threads.emplace_back([&ctx] { ctx->run(); });
+  for (auto& t : threads) t.join();
+
+  std::vector<int64_t> all;
+  for (const auto& r : replies) {
+    std::vector<int64_t> mine;
+    for (const auto& reply : r) {
+      BOOST_REQUIRE(reply.size() > 3 && reply[0] == ':');
+      mine.push_back(std::stoll(reply.substr(1)));
+    }
+    BOOST_TEST(std::is_sorted(mine.begin(), mine.end()));
+    all.insert(all.end(), mine.begin(), mine.end());
+  }
+  std::sort(all.begin(), all.end());
+  std::vector<int64_t> expected(all.size());
+  for (size_t i = 0; i < expected.size(); ++i) expected[i] = static_cast<int64_t>(i + 1);
+  BOOST_TEST(all.size() == static_cast<size_t>(kContexts * kCoroutines * kIncrs));
+  BOOST_TEST((all == expected));
+  BOOST_TEST(std::count(nx.begin(), nx.end(), "+OK\r\n") == 1);
+  BOOST_TEST(std::count(nx.begin(), nx.end(), "$-1\r\n") == kContexts * kCoroutines - 1);
+
+  Result<std::string> value = test::RunOn(open.ctx, open.db->Get({}, "counter"));
+  BOOST_REQUIRE(value.ok());
+  BOOST_TEST(*value == std::to_string(all.size()));
+  // Concurrent sync writes on one key were combined: fewer writes than INCRs.
+  std::string stats;
+  BOOST_REQUIRE(open.db->GetProperty("corodb.stats", &stats));
+  const size_t at = stats.find("writes: ");
+  BOOST_REQUIRE(at != std::string::npos);
+  BOOST_TEST(std::stoll(stats.substr(at + 8)) < static_cast<int64_t>(all.size()));
+}
+
+asio::awaitable<void> Apply(KeyCombiner& combiner, KeyCombiner::Op op,
+                            std::string* reply) {
+  *reply = co_await combiner.Apply("k", std::move(op));
+}
+
+BOOST_AUTO_TEST_CASE(CommandsApplyInQueueOrderAndAFailedOneChangesNothing) {
+  OpenDb open;
+  BOOST_REQUIRE(test::RunOn(open.ctx, open.db->Put({}, "k", "not a number")).ok());
+  KeyCombiner combiner(*open.db, WriteOptions{.sync = true});
+  const std::vector<KeyCombiner::Op> ops = {
+      Incr(1),            // not an integer: error, no change
+      SetIf(false, "5"),  // XX: present, set
+      Incr(2),            // 7
+      SetIf(true, "9"),   // NX: present, nothing
+      Incr(INT64_MAX),    // overflow: error, no change
+      Incr(-10),          // -3
+  };
+  std::vector<std::string> replies(ops.size());
+  // Started in order on one thread: they queue in this order, however they
+  // are batched.
+  for (size_t i = 0; i < ops.size(); ++i) {
+    asio::co_spawn(open.ctx, Apply(combiner, ops[i], &replies[i]), Rethrow);
+  }
+  open.ctx.restart();
+  open.ctx.run();
+  const std::vector<std::string> expected = {
+      "-ERR value is not an integer or out of range\r\n", "+OK\r\n", ":7\r\n", "$-1\r\n",
+      "-ERR increment or decrement would overflow\r\n",   ":-3\r\n"};
+  BOOST_TEST((replies == expected));
+  Result<std::string> value = test::RunOn(open.ctx, open.db->Get({}, "k"));
+  BOOST_REQUIRE(value.ok());
+  BOOST_TEST(*value == "-3");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+}  // namespace
+}  // namespace corodb::resp
