@@ -5,9 +5,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <optional>
 
 namespace corodb::stress {
 namespace {
@@ -141,6 +143,54 @@ bool ParseStressValue(uint32_t index, std::string_view value, uint32_t* gen) {
   if (value != StressValue(index, parsed_gen)) return false;
   *gen = parsed_gen;
   return true;
+}
+
+std::string Printable(std::string_view bytes) {
+  std::string out;
+  for (size_t i = 0; i < bytes.size() && out.size() < 80; ++i) {
+    const auto c = static_cast<unsigned char>(bytes[i]);
+    if (c >= 0x20 && c < 0x7f && c != '\\') {
+      out += static_cast<char>(c);
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof(buf), "\\x%02x", c);
+      out += buf;
+    }
+  }
+  if (out.size() >= 80) out += "...(" + std::to_string(bytes.size()) + " bytes)";
+  return "\"" + out + "\"";
+}
+
+std::string CheckRead(uint32_t index, const KeyWord& before, const KeyWord& after,
+                      const std::string* value) {
+  // Every generation the read may have seen: from the one committed before
+  // it started to the newest one marked (pending or committed) after it.
+  const uint32_t lo = before.committed.gen;
+  uint32_t hi = std::max(after.committed.gen, before.committed.gen);
+  if (after.pending) hi = std::max(hi, after.pending_state.gen);
+  if (before.pending) hi = std::max(hi, before.pending_state.gen);
+  // Whether generation g was a put: known when one of the loaded words names it.
+  auto put_at = [&](uint32_t g) -> std::optional<bool> {
+    for (const KeyWord* w : {&before, &after}) {
+      if (w->committed.gen == g) return w->committed.exists;
+      if (w->pending && w->pending_state.gen == g) return w->pending_state.exists;
+    }
+    return std::nullopt;
+  };
+  const std::string window = "expected a generation in [" + std::to_string(lo) + ", " +
+                             std::to_string(hi) + "]; before the read: " + before.ToString() +
+                             "; after: " + after.ToString();
+  if (value != nullptr) {
+    uint32_t gen;
+    if (!ParseStressValue(index, *value, &gen)) return "not a value written for this key; " + window;
+    if (gen < lo || gen > hi) return "generation " + std::to_string(gen) + "; " + window;
+    if (put_at(gen) == false) return "generation " + std::to_string(gen) + " was a delete; " + window;
+    return "";
+  }
+  for (uint32_t g = lo; g <= hi; ++g) {
+    if (put_at(g) != true) return "";  // absent then (or unknown)
+  }
+  return "NotFound; " + window;
 }
 
 }  // namespace corodb::stress

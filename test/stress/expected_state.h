@@ -33,6 +33,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace corodb::stress {
 
@@ -130,5 +131,14 @@ std::string StressValue(uint32_t index, uint32_t gen);
 // The generation of a value StressValue(index, gen) made for key `index`;
 // false when the value is not exactly such a value.
 bool ParseStressValue(uint32_t index, std::string_view value, uint32_t* gen);
+
+// Whether a read of key `index` that returned `value` (nullptr: NotFound)
+// is allowed, given the key's state word loaded before the read started
+// (`before`) and after it ended (`after`): "" or why not.
+std::string CheckRead(uint32_t index, const KeyWord& before, const KeyWord& after,
+                      const std::string* value);
+
+// `bytes` made printable (escaped, cut at 80 characters), for messages.
+std::string Printable(std::string_view bytes);
 
 }  // namespace corodb::stress

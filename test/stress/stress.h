@@ -59,15 +59,6 @@ Flags ParseFlags(int argc, char** argv);
 // Kills the process with SIGKILL, once in flags.kill_odds calls.
 void MaybeKill(const Flags& flags, uint64_t random);
 
-// Whether a read of key `index` that returned `value` (nullptr: NotFound)
-// is allowed, given the key's state word loaded before the read started
-// (`before`) and after it ended (`after`): "" or why not.
-std::string CheckRead(uint32_t index, const KeyWord& before, const KeyWord& after,
-                      const std::string* value);
-
-// `bytes` made printable (escaped, cut at 80 characters), for messages.
-std::string Printable(std::string_view bytes);
-
 // Shared by the workers of one run.
 struct Context {
   Context(const Flags& f, DB& d, ExpectedState& s)
