@@ -113,6 +113,7 @@ asio::awaitable<void> DoGet(Context& ctx, Rng& rng) {
   const std::string key = StressKey(index);
   ReadOptions ro;
   ro.verify_checksums = Pick(rng, 4) == 0;
+  ro.fill_cache = Pick(rng, 8) != 0;
   const KeyWord before = ctx.state.Load(index);
   const Result<std::string> got = co_await ctx.db.Get(ro, key);
   const KeyWord after = ctx.state.Load(index);
@@ -165,6 +166,51 @@ asio::awaitable<std::string> ScanRange(Iterator& it, uint32_t first, uint32_t n,
   co_return "";
 }
 
+// Moves `it` (whose scan of keys [first, first + n) found `seen`) through the
+// range at random: a Seek, then Next and Prev mixed, so the direction
+// changes often. Its read point is fixed, so every position must be the
+// neighbour `seen` predicts, until it leaves the range. Returns "" or the
+// first wrong position.
+asio::awaitable<std::string> ZigZag(Iterator& it, Rng& rng, uint32_t first, uint32_t n,
+                                    const std::vector<std::optional<std::string>>& seen) {
+  std::vector<uint32_t> present;  // indexes into `seen` that have a value
+  for (uint32_t i = 0; i < n; ++i) {
+    if (seen[i]) present.push_back(i);
+  }
+  const uint32_t target = Pick(rng, n);
+  co_await it.Seek(StressKey(first + target));
+  // The position in `present`; -1 or present.size(): outside the range.
+  auto pos = static_cast<int64_t>(std::lower_bound(present.begin(), present.end(), target) - present.begin());
+  std::string moves = "Seek(" + StressKey(first + target) + ")";
+  for (int step = 0; step < 40; ++step) {
+    if (!it.status().ok()) co_return moves + ": " + it.status().ToString();
+    if (pos < 0 || pos >= static_cast<int64_t>(present.size())) {
+      uint32_t index;
+      // Left the range: invalid, or at a key beyond it on that side.
+      if (it.Valid() && (!ParseStressKey(it.key(), &index) ||
+                         (pos < 0 ? index >= first : index < first + n))) {
+        co_return moves + ": at " + Printable(it.key()) + ", expected to have left the range";
+      }
+      co_return "";
+    }
+    const uint32_t want = present[static_cast<size_t>(pos)];
+    if (!it.Valid() || it.key() != StressKey(first + want) || it.value() != *seen[want]) {
+      co_return moves + ": at " + (it.Valid() ? Printable(it.key()) : std::string("the end")) +
+          ", expected " + StressKey(first + want);
+    }
+    if (Pick(rng, 2) == 0) {
+      moves += " Next";
+      ++pos;
+      if (!it.TryNext()) co_await it.Next();
+    } else {
+      moves += " Prev";
+      --pos;
+      if (!it.TryPrev()) co_await it.Prev();
+    }
+  }
+  co_return "";
+}
+
 // An iterator over a random range (now and then the whole key space), in a
 // random direction, sometimes through a snapshot taken for it.
 asio::awaitable<void> DoScan(Context& ctx, Rng& rng) {
@@ -193,6 +239,22 @@ asio::awaitable<void> DoScan(Context& ctx, Rng& rng) {
                           StressKey(first) + ".." + StressKey(first + n - 1) +
                           (snapshot ? " (snapshot)" : "") + ": " + Describe(first + i, value) + ": " + e);
     }
+  }
+  if (n < keys && Pick(rng, 2) == 0) {
+    if (std::string e = co_await ZigZag(*it, rng, first, n, seen); !e.empty()) {
+      Fail(ctx.flags, "iterator moves over " + StressKey(first) + ".." + StressKey(first + n - 1) + ": " + e);
+    }
+  }
+}
+
+// A manual compaction of a random range (CompactRange), among everything else.
+asio::awaitable<void> DoCompactRange(Context& ctx, Rng& rng) {
+  const uint32_t keys = ctx.state.num_keys();
+  const uint32_t a = Pick(rng, keys), b = Pick(rng, keys);
+  const std::string begin = StressKey(std::min(a, b)), end = StressKey(std::max(a, b));
+  const Slice begin_slice(begin), end_slice(end);
+  if (Status s = co_await ctx.db.CompactRange(&begin_slice, &end_slice); !s.ok()) {
+    Fail(ctx.flags, "CompactRange(" + begin + ", " + end + "): " + s.ToString());
   }
 }
 
@@ -275,7 +337,9 @@ asio::awaitable<void> Worker(Context& ctx, uint32_t slot, uint64_t seed, uint64_
     ++*thread_ops;
     MaybeKill(ctx.flags, rng());
     const uint32_t dice = Pick(rng, 100);
-    if (dice < 24) {
+    if (Pick(rng, 5000) == 0) {
+      co_await DoCompactRange(ctx, rng);
+    } else if (dice < 24) {
       co_await DoWrite(ctx, rng, slot, 0);  // put
     } else if (dice < 32) {
       co_await DoWrite(ctx, rng, slot, 1);  // delete
