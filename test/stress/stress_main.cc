@@ -15,7 +15,7 @@
 // Lines on stdout, for tools/crash-test.sh:
 //   verify: ok keys=K present=P pending=W landed=L batches=B
 //   previous-run: ops=O flushes=F compactions=C trivial_moves=T
-//   reopen: leftover_tables=U leftover_temp=M
+//   reopen: leftover_tables=U leftover_temp=M leftover_manifests=X
 //   run: ops=O flushes=F compactions=C trivial_moves=T
 #include <signal.h>
 #include <unistd.h>
@@ -79,13 +79,16 @@ void PublishStats(DB& db, const Context& ctx, ExpectedState& state) {
   c.trivial_moves.store(StatOf(stats, "trivial_moves"), std::memory_order_relaxed);
 }
 
-// Table and temporary files in the DB directory, by name.
-std::set<std::string> TableAndTempFiles(const std::string& dir) {
+// Table, temporary and MANIFEST files in the DB directory, by name.
+std::set<std::string> TableTempAndManifestFiles(const std::string& dir) {
   std::set<std::string> names;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    const std::string name = entry.path().filename().string();
     const std::string ext = entry.path().extension().string();
-    if (ext == ".ldb" || ext == ".sst" || ext == ".dbtmp") names.insert(entry.path().filename().string());
+    if (ext == ".ldb" || ext == ".sst" || ext == ".dbtmp" || name.starts_with("MANIFEST-")) {
+      names.insert(name);
+    }
   }
   return names;
 }
@@ -221,7 +224,7 @@ int Main(int argc, char** argv) {
     std::fprintf(stderr, "corodb-stress: %s\n", e.c_str());
     return 2;
   }
-  const std::set<std::string> files_before = TableAndTempFiles(f.db);
+  const std::set<std::string> files_before = TableTempAndManifestFiles(f.db);
   asio::io_context main_ctx(1);
   const Options options = MakeOptions(f);
   Result<std::unique_ptr<DB>> opened = RunOn(main_ctx, DB::Open(options, f.db));
@@ -236,13 +239,27 @@ int Main(int argc, char** argv) {
   }
   DB& db = **opened;
   // Open deleted what the crash left behind (no background work ran yet):
-  // outputs of an interrupted flush or compaction, unfinished MANIFEST/CURRENT
-  // temporaries, inputs whose deletion the kill preempted.
-  const std::set<std::string> files_after = TableAndTempFiles(f.db);
-  uint64_t leftover_tables = 0, leftover_temp = 0;
-  for (const std::string& name : files_before) {
-    if (files_after.count(name) != 0) continue;
-    (name.ends_with(".dbtmp") ? leftover_temp : leftover_tables) += 1;
+  // outputs of an interrupted flush or compaction, inputs whose deletion the
+  // kill preempted, CURRENT temporaries, and MANIFESTs of an Open killed
+  // around its MANIFEST switch (each Open starts a new MANIFEST and deletes
+  // the old one; this Open's own old MANIFEST is not counted).
+  const std::set<std::string> files_after = TableTempAndManifestFiles(f.db);
+  uint64_t leftover_tables = 0, leftover_temp = 0, leftover_manifests = 0;
+  bool own_old_manifest = true;
+  for (auto name = files_before.rbegin(); name != files_before.rend(); ++name) {
+    if (files_after.count(*name) != 0) continue;
+    if (name->ends_with(".dbtmp")) {
+      ++leftover_temp;
+    } else if (name->starts_with("MANIFEST-")) {
+      // Newest first: the newest deleted one was this Open's predecessor.
+      if (own_old_manifest) {
+        own_old_manifest = false;
+      } else {
+        ++leftover_manifests;
+      }
+    } else {
+      ++leftover_tables;
+    }
   }
 
   VerifyReport report;
@@ -257,9 +274,10 @@ int Main(int argc, char** argv) {
               static_cast<unsigned long long>(prev.flushes.load()),
               static_cast<unsigned long long>(prev.compactions.load()),
               static_cast<unsigned long long>(prev.trivial_moves.load()));
-  std::printf("reopen: leftover_tables=%llu leftover_temp=%llu\n",
+  std::printf("reopen: leftover_tables=%llu leftover_temp=%llu leftover_manifests=%llu\n",
               static_cast<unsigned long long>(leftover_tables),
-              static_cast<unsigned long long>(leftover_temp));
+              static_cast<unsigned long long>(leftover_temp),
+              static_cast<unsigned long long>(leftover_manifests));
   std::fflush(stdout);
   prev.ops = prev.flushes = prev.compactions = prev.trivial_moves = 0;
 
