@@ -32,7 +32,10 @@ struct Flags {
   int concurrency = 8;
   double duration = 10;          // seconds; 0: until --ops_per_thread
   uint64_t ops_per_thread = 0;   // 0: until --duration
-  uint64_t kill_odds = 0;        // 0: never kill itself
+  // SIGKILL itself with odds 1/kill_odds at the start of each operation,
+  // and for a write also after marking it pending and after its
+  // acknowledgement (before the expected state commits it). 0: never.
+  uint64_t kill_odds = 0;
   uint64_t seed = 0;
   std::string backend = "auto";
   std::string db;
