@@ -7,10 +7,14 @@
 // corodb runs T threads, each an io_context with C coroutines that each keep
 // one operation in flight. LevelDB (Debian's libleveldb) runs T*C threads: its
 // only way to have that many operations in flight. readrandom reads the
-// database the previous workload left (run it after a fill). The engine "corodb-sync"
+// database the previous workload left (run it after a fill); multireadrandom
+// does the same in MultiGet batches of --multiget_batch random keys (LevelDB,
+// which has no MultiGet, does the batch's Gets one after the other; its ops
+// are keys, its latencies per batch). The engine "corodb-sync"
 // is corodb through its blocking facade (SyncDB), T*C threads like LevelDB. Operation counts are
 // totals shared by all writers: --num per workload, --num/100 for fillsync
-// (db_bench's convention); --ops overrides every workload's count.
+// (db_bench's convention); --ops overrides every workload's count, --reads
+// only the read workloads'.
 #include <sys/resource.h>
 #include <unistd.h>
 
@@ -51,6 +55,7 @@ struct Flags {
   std::vector<std::string> engines = {"corodb", "leveldb"};
   int64_t num = 1000000;
   int64_t ops = -1;
+  int64_t reads = -1;  // read workloads' count (db_bench's --reads); -1: as --ops / --num
   int value_size = 100;
   int key_size = 16;
   double compression_ratio = 0.5;
@@ -73,6 +78,11 @@ struct Flags {
   int block_size = 4096;
   bool compression = true;         // snappy
   bool stats = false;              // print each engine's stats property after each run
+  int multiget_batch = 32;         // keys per MultiGet (multireadrandom)
+  // corodb reads tables with O_DIRECT (Options::use_direct_reads): table
+  // reads that miss the block cache go to the disk, not the page cache.
+  // LevelDB has no such option and reads through the page cache.
+  bool direct_reads = false;
   // Runs of every (workload, engine) pair; the engine order alternates
   // (A B, B A, ...) so neither engine always runs on the disk state the other
   // left behind, and the median run is reported.
@@ -102,9 +112,10 @@ std::vector<std::string> Split(const std::string& s) {
                "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
                "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
-               "--block_size=B --compression=snappy|none --stats --use_existing_db --mmap_reads\n"
+               "--block_size=B --compression=snappy|none --stats --use_existing_db --mmap_reads "
+               "--reads=N --multiget_batch=N --direct_reads\n"
                "benchmarks: fillseq fillrandom overwrite fillsync readrandom readmissing readhot readseq "
-               "readreverse seekrandom deleteseq deleterandom\n",
+               "readreverse seekrandom multireadrandom deleteseq deleterandom\n",
                msg);
   std::exit(2);
 }
@@ -121,6 +132,9 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "engines") f.engines = Split(v);
     else if (name == "num") f.num = std::atoll(v.c_str());
     else if (name == "ops") f.ops = std::atoll(v.c_str());
+    else if (name == "reads") f.reads = std::atoll(v.c_str());
+    else if (name == "multiget_batch") f.multiget_batch = std::max(1, std::atoi(v.c_str()));
+    else if (name == "direct_reads") f.direct_reads = v.empty() || v == "1" || v == "true";
     else if (name == "value_size") f.value_size = std::atoi(v.c_str());
     else if (name == "key_size") f.key_size = std::atoi(v.c_str());
     else if (name == "compression_ratio") f.compression_ratio = std::atof(v.c_str());
@@ -199,7 +213,8 @@ struct Workload {
   bool missing = false;   // kGet: keys that are not in the database (readmissing)
   bool hot = false;       // kGet: keys from the first 1% of the key space (readhot)
   bool read = false;      // reads the database the previous workload left
-  int64_t ops = 0;
+  int batch = 1;          // keys per operation: MultiGet batches when > 1 (kGet only)
+  int64_t ops = 0;        // keys
 };
 
 // Next() calls after each Seek of seekrandom (RocksDB's --seek_nexts; the
@@ -240,6 +255,12 @@ Workload MakeWorkload(const std::string& name, const Flags& f) {
     w.op = Workload::Op::kDelete;
     w.sequential = name == "deleteseq";
     w.ops = f.num;
+  } else if (name == "multireadrandom") {
+    w.fresh_db = false;
+    w.read = true;
+    w.op = Workload::Op::kGet;
+    w.batch = f.multiget_batch;
+    w.ops = f.num;
   } else if (name == "fillsync") {
     w.sync = true;
     w.ops = std::max<int64_t>(1, f.num / 100);
@@ -248,6 +269,7 @@ Workload MakeWorkload(const std::string& name, const Flags& f) {
   }
   if (f.ops > 0) w.ops = f.ops;
   if (f.use_existing_db) w.fresh_db = false;
+  if (w.read && f.reads > 0) w.ops = f.reads;
   return w;
 }
 
@@ -453,9 +475,31 @@ asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flag
     st.done.fetch_add(ScanQuota(w, f), std::memory_order_relaxed);
     co_return;
   }
+  std::vector<std::string> keys;
+  std::vector<corodb::Slice> slices;
   for (;;) {
-    const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+    const int64_t i = st.next.fetch_add(w.batch, std::memory_order_relaxed);
     if (i >= w.ops) co_return;
+    if (w.batch > 1) {
+      const int64_t n = std::min<int64_t>(w.batch, w.ops - i);
+      keys.clear();
+      for (int64_t j = 0; j < n; ++j) {
+        keys.push_back(WorkloadKey(w, f, static_cast<uint64_t>(i + j), rnd));
+      }
+      slices.assign(keys.begin(), keys.end());
+      const auto start = Clock::now();
+      const std::vector<corodb::Result<std::string>> got = co_await db.MultiGet({}, slices);
+      lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
+      for (const corodb::Result<std::string>& r : got) {
+        if (!r.ok() && !r.status().IsNotFound()) {
+          std::fprintf(stderr, "corodb MultiGet failed: %s\n", r.status().ToString().c_str());
+          st.failed = true;
+          co_return;
+        }
+      }
+      st.done.fetch_add(n, std::memory_order_relaxed);
+      continue;
+    }
     const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
     const auto start = Clock::now();
     corodb::Status s;
@@ -522,6 +566,7 @@ corodb::Options CorodbOptions(const Flags& f) {
   options.mmap_reads = f.mmap_reads;
   options.compression = f.compression ? corodb::CompressionType::kSnappyCompression
                                       : corodb::CompressionType::kNoCompression;
+  options.use_direct_reads = f.direct_reads;
   return options;
 }
 
@@ -590,11 +635,13 @@ Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
 // ---- engines with blocking calls: one thread per worker ----
 
 // Runs `w` on threads × concurrency threads, each calling `op(key, value)`
-// (which returns "" or an error message) for its share of the operations;
-// fills in r's time, CPU, count and latencies.
-template <typename Op, typename Scan>
+// (which returns "" or an error message) for its share of the operations —
+// or, when w.batch > 1, `batch_op(keys)` for batches of w.batch keys, or for
+// kScan `scan(quota)` once per worker — and fills in r's time, CPU, count
+// (keys) and latencies (per call).
+template <typename Op, typename Scan, typename BatchOp>
 void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator& gen, Op op,
-                        Scan scan, Result* r) {
+                        Scan scan, BatchOp batch_op, Result* r) {
   RunState st;
   const int workers = f.threads * f.concurrency;
   st.latencies.resize(static_cast<size_t>(workers));
@@ -617,9 +664,27 @@ void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator&
       }
       corodb::Random rnd(1000 + static_cast<uint32_t>(t));
       auto& lat = st.latencies[static_cast<size_t>(t)];
+      std::vector<std::string> keys;
       for (;;) {
-        const int64_t i = st.next.fetch_add(1, std::memory_order_relaxed);
+        const int64_t i = st.next.fetch_add(w.batch, std::memory_order_relaxed);
         if (i >= w.ops) return;
+        if (w.batch > 1) {
+          const int64_t n = std::min<int64_t>(w.batch, w.ops - i);
+          keys.clear();
+          for (int64_t j = 0; j < n; ++j) {
+            keys.push_back(WorkloadKey(w, f, static_cast<uint64_t>(i + j), rnd));
+          }
+          const auto t0 = Clock::now();
+          const std::string error = batch_op(keys);
+          lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
+          if (!error.empty()) {
+            std::fprintf(stderr, "%s operation failed: %s\n", r->engine.c_str(), error.c_str());
+            st.failed = true;
+            return;
+          }
+          st.done.fetch_add(n, std::memory_order_relaxed);
+          continue;
+        }
         const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
         const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
         const auto t0 = Clock::now();
@@ -709,6 +774,12 @@ Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& ge
   }, [&](int64_t quota) {
     std::unique_ptr<corodb::SyncIterator> it = (*db)->NewIterator({});
     return BlockingScan(*it, w.reverse, quota);
+  }, [&](const std::vector<std::string>& keys) -> std::string {
+    const std::vector<corodb::Slice> slices(keys.begin(), keys.end());
+    for (const corodb::Result<std::string>& got : (*db)->MultiGet({}, slices)) {
+      if (!got.ok() && !got.status().IsNotFound()) return got.status().ToString();
+    }
+    return "";
   }, &r);
   std::string after_stats;
   (*db)->GetProperty("corodb.stats", &after_stats);
@@ -780,6 +851,14 @@ Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) 
   }, [&](int64_t quota) {
     std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
     return BlockingScan(*it, w.reverse, quota);
+  }, [&](const std::vector<std::string>& keys) -> std::string {
+    // No MultiGet in LevelDB: the batch's keys one after the other.
+    std::string value;
+    for (const std::string& key : keys) {
+      const leveldb::Status ps = db->Get(leveldb::ReadOptions(), key, &value);
+      if (!ps.ok() && !ps.IsNotFound()) return ps.ToString();
+    }
+    return "";
   }, &r);
   if (f.stats) {
     std::string stats;
@@ -836,8 +915,9 @@ int main(int argc, char** argv) {
   };
   if (f.json) {
     std::printf("{\"threads\": %d, \"concurrency\": %d, \"num\": %lld, \"value_size\": %d, \"key_size\": %d, "
-                "\"repeats\": %d, \"results\": [",
-                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size, f.repeats);
+                "\"repeats\": %d, \"multiget_batch\": %d, \"direct_reads\": %s, \"results\": [",
+                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size, f.repeats,
+                f.multiget_batch, f.direct_reads ? "true" : "false");
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
       std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
@@ -856,12 +936,22 @@ int main(int argc, char** argv) {
   }
   std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
               f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  std::printf("%-11s %-11s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %6s %7s %9s\n", "engine", "benchmark",
+  if (std::find(f.benchmarks.begin(), f.benchmarks.end(), "multireadrandom") != f.benchmarks.end()) {
+    std::printf("multireadrandom: corodb MultiGet batches of %d random keys; leveldb has no MultiGet "
+                "and does the batch's %d Gets one after the other; ops are keys, latencies per "
+                "batch\n",
+                f.multiget_batch, f.multiget_batch);
+  }
+  if (f.direct_reads) {
+    std::printf("direct_reads: corodb reads tables with O_DIRECT; leveldb has no such option "
+                "(page cache)\n");
+  }
+  std::printf("%-11s %-15s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %6s %7s %9s\n", "engine", "benchmark",
               "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group",
               "stall ms", "fwamp", "dwamp", "rss MB", "vs ldb");
   for (const Result& r : results) {
     const double ratio = ratio_for(r);
-    std::printf("%-11s %-11s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %6.2f %7.0f %9s\n",
+    std::printf("%-11s %-15s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %6.2f %7.0f %9s\n",
                 r.engine.c_str(),
                 r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),

@@ -78,6 +78,20 @@ class DB {
   virtual boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options,
                                                           Slice key) = 0;
 
+  // The values of `keys`, one result per key and in their order, each what
+  // Get would return (NotFound for a key that is absent or deleted). Every
+  // key is read at one read point: options.snapshot, or the newest visible
+  // write when the call starts. Keys found in memory are answered first;
+  // the table blocks the others need — each block once, however many keys
+  // need it — are read together: on io_uring, one submission per round
+  // (a key that is not in the block its level pointed to moves on to the
+  // next level in a next round). An error (a damaged block, a table that
+  // cannot be opened) is the result of the keys that needed it only; a
+  // snapshot that is not live fails every key.
+  // SUSPENDS: only when table blocks (or tables) must be read from disk.
+  virtual boost::asio::awaitable<std::vector<Result<std::string>>> MultiGet(
+      const ReadOptions& options, std::span<const Slice> keys) = 0;
+
   // An iterator over the database as of options.snapshot (or, without one,
   // the newest visible write now). Unpositioned: seek it first. Does not
   // suspend (tables are opened by the moves that reach them).

@@ -57,6 +57,8 @@ class SyncDB {
   Status Delete(const WriteOptions& options, Slice key);
   Status Write(const WriteOptions& options, const WriteBatch& batch);
   Result<std::string> Get(const ReadOptions& options, Slice key);
+  std::vector<Result<std::string>> MultiGet(const ReadOptions& options,
+                                            std::span<const Slice> keys);
   Status Close();
   std::unique_ptr<SyncIterator> NewIterator(const ReadOptions& options) {
     return std::make_unique<SyncIterator>(db_->NewIterator(options));

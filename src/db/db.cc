@@ -182,6 +182,10 @@ Result<std::string> SyncDB::Get(const ReadOptions& o, Slice key) {
   }
   return RunOnThisThread(db_->Get(o, key));
 }
+std::vector<Result<std::string>> SyncDB::MultiGet(const ReadOptions& o,
+                                                  std::span<const Slice> keys) {
+  return RunOnThisThread(db_->MultiGet(o, keys));
+}
 Status SyncDB::Close() { return RunOnThisThread(db_->Close()); }
 Status SyncDB::CompactRange(const Slice* begin, const Slice* end) {
   return RunOnThisThread(db_->CompactRange(begin, end));

@@ -664,7 +664,8 @@ std::string DBImpl::StatsString() const {
                 "stop_micros: %llu\nflushes: %llu\nflush_bytes: %llu\ncompactions: %llu\n"
                 "trivial_moves: %llu\nseek_compactions: %llu\ncompaction_bytes_read: %llu\n"
                 "compaction_bytes_written: %llu\ncompaction_micros: %llu\n"
-                "flush_preemptions: %llu\n",
+                "flush_preemptions: %llu\nmultigets: %llu\nmultiget_keys: %llu\n"
+                "multiget_block_reads: %llu\nmultiget_read_rounds: %llu\n",
                 static_cast<unsigned long long>(writes), static_cast<unsigned long long>(groups),
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
                 u(stats_.max_group), u(stats_.syncs), u(stats_.wal_bytes), u(stats_.updates),
@@ -673,7 +674,8 @@ std::string DBImpl::StatsString() const {
                 u(stats_.flush_bytes), u(stats_.compactions), u(stats_.trivial_moves),
                 u(stats_.seek_compactions), u(stats_.compaction_bytes_read),
                 u(stats_.compaction_bytes_written), u(stats_.compaction_micros),
-                u(stats_.flush_preemptions));
+                u(stats_.flush_preemptions), u(stats_.multigets), u(stats_.multiget_keys),
+                u(stats_.multiget_block_reads), u(stats_.multiget_read_rounds));
   std::string out = buf;
   if (const auto view = CurrentState(); view && view->version) {
     out += "level files bytes\n";

@@ -93,6 +93,9 @@ class DBImpl final : public DB, private CommitTarget {
   boost::asio::awaitable<Status> Write(const WriteOptions& options,
                                        const WriteBatch& batch) override;
   boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options, Slice key) override;
+  // In db_impl_multiget.cc.
+  boost::asio::awaitable<std::vector<Result<std::string>>> MultiGet(
+      const ReadOptions& options, std::span<const Slice> keys) override;
   boost::asio::awaitable<Status> Close() override;
   bool GetProperty(Slice property, std::string* value) override;
   std::unique_ptr<Iterator> NewIterator(const ReadOptions& options) override;
@@ -362,6 +365,13 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> compaction_bytes_written{0};
     std::atomic<uint64_t> compaction_micros{0};
     std::atomic<uint64_t> flush_preemptions{0};  // flushes run from inside a compaction
+    // MultiGet (any thread: fetch_add). Block reads are data blocks read
+    // from table files (page-cache copies not included), each round's sent
+    // together (one io_uring submission per round).
+    std::atomic<uint64_t> multigets{0};
+    std::atomic<uint64_t> multiget_keys{0};
+    std::atomic<uint64_t> multiget_block_reads{0};
+    std::atomic<uint64_t> multiget_read_rounds{0};
   } stats_;
 };
 

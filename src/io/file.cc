@@ -7,12 +7,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 
 #include <boost/asio/async_result.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/associated_executor.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/cancellation_state.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -30,6 +34,75 @@ constexpr int kMaxAgainRetries = 3;
 bool Cancelled(const asio::cancellation_state& state) {
   return state.cancelled() != asio::cancellation_type::none;
 }
+
+// The operations of one File::ReadMany. Each read's completion lands in its
+// slot; the last one to arrive completes the batch (on the batch's
+// executor, where the backend runs every read's handler).
+// (Its handler is only ever move-constructed: Boost 1.81's
+// any_completion_handler move-assignment recurses without end.)
+struct ReadManyState {
+  using Handler = asio::any_completion_handler<void(std::vector<IoCompletion>)>;
+  ReadManyState(size_t n, Handler&& h)
+      : completions(n), remaining(n), signals(n), handler(std::move(h)) {}
+  std::vector<IoCompletion> completions;
+  std::atomic<size_t> remaining;
+  // One per read: the awaiting coroutine's cancellation reaches every read.
+  std::vector<asio::cancellation_signal> signals;
+  asio::cancellation_slot awaiting_slot;  // the coroutine's, while connected
+  Handler handler;
+};
+
+// Installed in the awaiting coroutine's slot: passes a signal on to every
+// read. It holds the state weakly: the state owns the coroutine's handler,
+// which owns the slot.
+struct ForwardCancellation {
+  std::weak_ptr<ReadManyState> state;
+  void operator()(asio::cancellation_type_t type) const {
+    if (const std::shared_ptr<ReadManyState> s = state.lock()) {
+      for (asio::cancellation_signal& signal : s->signals) signal.emit(type);
+    }
+  }
+};
+
+// One read's completion handler.
+struct ReadManyDone {
+  std::shared_ptr<ReadManyState> state;
+  size_t index;
+  void operator()(IoCompletion c) const {
+    state->completions[index] = c;
+    if (state->remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    if (state->awaiting_slot.is_connected()) state->awaiting_slot.clear();
+    auto handler = std::move(state->handler);
+    std::move(handler)(std::move(state->completions));
+  }
+};
+
+// Starts every read in one call (a named initiation: GCC 12 mishandles
+// non-trivial temporaries that live across a co_await).
+struct ReadManyInitiation {
+  std::vector<std::pair<Backend*, IoRequest>> ops;
+
+  template <typename Handler>
+  void operator()(Handler&& handler) {
+    // Moved out first: once the last read is started, another thread may
+    // complete the batch and resume the coroutine, destroying the frame
+    // that holds this initiation while this call still runs.
+    const std::vector<std::pair<Backend*, IoRequest>> starts = std::move(ops);
+    const asio::any_io_executor ex = asio::get_associated_executor(handler);
+    asio::cancellation_slot slot = asio::get_associated_cancellation_slot(handler);
+    auto state = std::make_shared<ReadManyState>(
+        starts.size(), ReadManyState::Handler(std::forward<Handler>(handler)));
+    if (slot.is_connected()) {
+      state->awaiting_slot = slot;
+      slot.template emplace<ForwardCancellation>(ForwardCancellation{state});
+    }
+    for (size_t i = 0; i < starts.size(); ++i) {
+      starts[i].first->Start(ex, starts[i].second,
+                             IoHandler(asio::bind_cancellation_slot(state->signals[i].slot(),
+                                                                    ReadManyDone{state, i})));
+    }
+  }
+};
 }  // namespace
 
 File::File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset,
@@ -108,6 +181,55 @@ asio::awaitable<Result<size_t>> File::ReadAt(uint64_t offset, std::span<char> bu
     if (direct_ && static_cast<uint32_t>(c.res) < chunk) break;
   }
   co_return done;
+}
+
+asio::awaitable<std::vector<Result<size_t>>> File::ReadMany(std::span<const BatchRead> reads) {
+  std::vector<Result<size_t>> results;
+  results.reserve(reads.size());
+  if (reads.empty()) co_return results;
+  ReadManyInitiation initiation;
+  initiation.ops.reserve(reads.size());
+  for (const BatchRead& r : reads) {
+    const auto chunk = static_cast<uint32_t>(std::min(r.buf.size(), kMaxChunk));
+    initiation.ops.emplace_back(
+        r.file->backend_.get(),
+        IoRequest{IoOpcode::kRead, r.file->fd_, r.buf.data(), chunk, r.offset});
+  }
+  using Signature = void(std::vector<IoCompletion>);
+  const std::vector<IoCompletion> first =
+      co_await asio::async_initiate<const asio::use_awaitable_t<>&, Signature>(
+          std::move(initiation), asio::use_awaitable);
+  for (size_t i = 0; i < reads.size(); ++i) {
+    const BatchRead& r = reads[i];
+    const int32_t res = first[i].res;
+    size_t got = 0;
+    if (res >= 0) {
+      got = static_cast<size_t>(res);
+      // Done: all of it, end of file, or (O_DIRECT) a short read at its end.
+      if (got == r.buf.size() || res == 0 ||
+          (r.file->direct_ && got < std::min(r.buf.size(), kMaxChunk))) {
+        results.emplace_back(got);
+        continue;
+      }
+    } else if (res != -EINTR && res != -EAGAIN) {
+      results.emplace_back(r.file->ErrorStatus("read", r.offset, res));
+      continue;
+    }
+    // The rest as ReadAt reads it (rare: a short transfer or an interrupted read).
+    // Cancelled meanwhile: a Status, as ReadAt returns between two
+    // submissions (co_await in a cancelled coroutine would throw).
+    if (Cancelled(co_await asio::this_coro::cancellation_state)) {
+      results.emplace_back(r.file->ErrorStatus("read", r.offset + got, -ECANCELED));
+      continue;
+    }
+    Result<size_t> rest = co_await r.file->ReadAt(r.offset + got, r.buf.subspan(got));
+    if (!rest.ok()) {
+      results.emplace_back(rest.status());
+    } else {
+      results.emplace_back(got + *rest);
+    }
+  }
+  co_return results;
 }
 
 asio::awaitable<IoCompletion> File::WriteAtRaw(uint64_t offset, std::span<const char> data) {

@@ -31,6 +31,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <vector>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -40,6 +41,16 @@
 #include "util/result.h"
 
 namespace corodb::io {
+
+class File;
+
+// One read of File::ReadMany: up to buf.size() bytes of `file` at `offset`
+// (aligned for an O_DIRECT file). The caller owns the file and the buffer.
+struct BatchRead {
+  File* file = nullptr;
+  uint64_t offset = 0;
+  std::span<char> buf;
+};
 
 class File {
  public:
@@ -59,6 +70,24 @@ class File {
   // smaller than buf.size() only at end of file.
   // SUSPENDS: one or more backend reads.
   boost::asio::awaitable<Result<size_t>> ReadAt(uint64_t offset, std::span<char> buf);
+
+  // Reads several ranges, of one file or of several, together: every read
+  // is handed to its file's backend in this one call, before any completes,
+  // so on io_uring they go out in one io_uring_submit (the ring submits what
+  // one turn of the executor prepared; reads started by a waiter the ring
+  // is resuming go out right after it returns). The thread pool runs them
+  // in parallel. Returns, per read and in order, what ReadAt would: the
+  // count read (short only at end of file) or IOError naming the file. A
+  // short transfer, EINTR or EAGAIN is continued by that read alone.
+  // Cancellation: a signal on the awaiting coroutine's slot is passed on to
+  // every read in flight (as ReadAt's); the batch completes once they all
+  // have. On a ring with more reads than free queue entries, or one shared
+  // by the threads of a multi-threaded io_context, the reads may go out in
+  // more than one submission.
+  // SUSPENDS: until every read has completed. The files and buffers must
+  //           stay alive until the awaitable completes.
+  static boost::asio::awaitable<std::vector<Result<size_t>>> ReadMany(
+      std::span<const BatchRead> reads);
 
   // Reads buf.size() bytes at `offset` if the kernel can copy them from the
   // page cache without waiting for the disk (preadv2 with RWF_NOWAIT, on
@@ -143,6 +172,8 @@ class File {
 class AlignedBuffer {
  public:
   static constexpr size_t kAlignment = 4096;
+  // An empty buffer (no memory; data() is null).
+  AlignedBuffer() = default;
   explicit AlignedBuffer(size_t size);
   ~AlignedBuffer();
   AlignedBuffer(AlignedBuffer&& other) noexcept;

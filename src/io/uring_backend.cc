@@ -379,6 +379,7 @@ class RingService final : public asio::execution_context::service {
   }
 
   int SubmitToKernelLocked() {
+    ++stats_.submits;
     if (const int err = g_submit_error_for_testing.load(); err != 0) return -err;
     return io_uring_submit(&ring_);
   }

@@ -102,6 +102,7 @@ struct UringRingStats {
   uint64_t parked = 0;     // of those, how many waited for room in the queues
   uint64_t completed = 0;  // operations whose last CQE arrived
   uint64_t cancels = 0;    // operations for which IORING_OP_ASYNC_CANCEL was prepared
+  uint64_t submits = 0;    // io_uring_submit calls with SQEs to hand over (one io_uring_enter each)
 };
 
 // The counters of `ctx`'s ring; all zero when `ctx` has no ring. Thread-safe.

@@ -12,9 +12,6 @@
 namespace corodb::table {
 namespace {
 
-// Blocks are a few KiB; anything claiming more than this is damage.
-constexpr uint64_t kMaxBlockSize = 1ull << 30;
-
 std::string BlockWhere(const std::string& file_name, const BlockHandle& handle) {
   return file_name + ": block at offset " + std::to_string(handle.offset());
 }
@@ -154,18 +151,22 @@ boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direc
   co_return std::string(*got);
 }
 
-boost::asio::awaitable<Result<Slice>> ReadRangeInto(io::File& file, bool direct, uint64_t offset,
-                                                    size_t n, io::AlignedBuffer* buf) {
+FileRange RangeToRead(uint64_t offset, size_t n, bool direct) {
   constexpr uint64_t kAlign = io::AlignedBuffer::kAlignment;
   const uint64_t start = direct ? offset & ~(kAlign - 1) : offset;
   const uint64_t end = direct ? (offset + n + kAlign - 1) & ~(kAlign - 1) : offset + n;
-  const size_t len = static_cast<size_t>(end - start);
-  if (buf->size() < len) *buf = io::AlignedBuffer(len);
-  Result<size_t> got = co_await file.ReadAt(start, std::span<char>(buf->data(), len));
+  return FileRange{start, static_cast<size_t>(end - start), static_cast<size_t>(offset - start)};
+}
+
+boost::asio::awaitable<Result<Slice>> ReadRangeInto(io::File& file, bool direct, uint64_t offset,
+                                                    size_t n, io::AlignedBuffer* buf) {
+  const FileRange range = RangeToRead(offset, n, direct);
+  if (buf->size() < range.length) *buf = io::AlignedBuffer(range.length);
+  Result<size_t> got =
+      co_await file.ReadAt(range.offset, std::span<char>(buf->data(), range.length));
   if (!got.ok()) co_return got.status();
-  const size_t skip = static_cast<size_t>(offset - start);
-  const size_t avail = *got > skip ? *got - skip : 0;
-  co_return Slice(buf->data() + skip, std::min(n, avail));
+  const size_t avail = *got > range.skip ? *got - range.skip : 0;
+  co_return Slice(buf->data() + range.skip, std::min(n, avail));
 }
 
 boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direct,

@@ -31,6 +31,8 @@ namespace corodb::table {
 constexpr uint64_t kTableMagicNumber = 0xdb4775248b80fb57ull;
 // Type byte + fixed32 crc.
 constexpr size_t kBlockTrailerSize = 5;
+// Blocks are a few KiB; a handle claiming more than this is damage.
+constexpr uint64_t kMaxBlockSize = 1ull << 30;
 
 class BlockHandle {
  public:
@@ -119,6 +121,16 @@ boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direc
 // SUSPENDS: one file read.
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
                                                       size_t n);
+
+// The file range a read of [offset, offset + n) covers: that range, or for
+// an O_DIRECT file (`direct`) the aligned range around it. `skip`: where
+// `offset` lies in it.
+struct FileRange {
+  uint64_t offset = 0;
+  size_t length = 0;
+  size_t skip = 0;
+};
+FileRange RangeToRead(uint64_t offset, size_t n, bool direct);
 
 // Reads [offset, offset + n) from `file` into *buf, which is replaced by a
 // larger one when too small, and returns a view of the bytes read (fewer

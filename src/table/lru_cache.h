@@ -112,6 +112,12 @@ class ShardedLruCache {
     ~Handle() { Reset(); }
 
     explicit operator bool() const { return entry_ != nullptr; }
+    // Another pin on the same entry (empty when this handle is).
+    Handle Clone() const {
+      if (entry_ == nullptr) return {};
+      std::lock_guard lock(shard_->mu);
+      return shard_->PinLocked(entry_);
+    }
     // REQUIRES: not empty.
     const V& value() const { return entry_->value; }
     const V* operator->() const { return &entry_->value; }

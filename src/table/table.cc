@@ -2,6 +2,8 @@
 
 #include <sys/mman.h>
 
+#include <algorithm>
+
 #include "io/file.h"
 #include "table/sequential_iterator.h"
 #include "table/table_iterator.h"
@@ -176,10 +178,9 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
           BlockError(handle, Status::Corruption("block handle past the end of the file")));
     }
     block_reads_.fetch_add(1, std::memory_order_relaxed);
-    Result<std::string> contents =
-        DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle, verify, file_->path());
-    if (!contents.ok()) return Result<BlockRef>(contents.status());
-    return CacheParsedBlock(options, handle, std::move(*contents));
+    return KeepBlock(options, handle,
+                     DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle,
+                                 verify, file_->path()));
   }
   std::string raw(static_cast<size_t>(n), '\0');
   std::optional<Result<size_t>> got = file_->TryReadCached(handle.offset(), raw);
@@ -187,21 +188,41 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
   if (!got->ok()) return Result<BlockRef>(got->status());
   if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
   block_reads_.fetch_add(1, std::memory_order_relaxed);
-  Result<std::string> contents = DecodeBlock(&raw, handle, verify, file_->path());
-  if (!contents.ok()) return Result<BlockRef>(contents.status());
-  return CacheParsedBlock(options, handle, std::move(*contents));
+  return KeepBlock(options, handle, DecodeBlock(&raw, handle, verify, file_->path()));
 }
 
-Result<BlockRef> Table::CacheParsedBlock(const ReadOptions& options, const BlockHandle& handle,
-                                         std::string contents) const {
-  Result<Block> block = ParseDataBlock(std::move(contents), handle);
-  if (!block.ok()) return Result<BlockRef>(block.status());
+Result<BlockRef> Table::KeepBlock(const ReadOptions& options, const BlockHandle& handle,
+                                  Result<std::string> contents) const {
+  if (!contents.ok()) return contents.status();
+  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  if (!block.ok()) return block.status();
   if (options_.block_cache != nullptr && options.fill_cache) {
     const size_t charge = block->charge();
-    return Result<BlockRef>(BlockRef(
-        options_.block_cache->Insert({cache_id_, handle.offset()}, std::move(*block), charge)));
+    return BlockRef(
+        options_.block_cache->Insert({cache_id_, handle.offset()}, std::move(*block), charge));
   }
-  return Result<BlockRef>(BlockRef(std::make_unique<const Block>(std::move(*block))));
+  return BlockRef(std::make_unique<const Block>(std::move(*block)));
+}
+
+Result<io::BatchRead> Table::BlockRead(const BlockHandle& handle, io::AlignedBuffer* buf,
+                                       size_t* skip) const {
+  if (handle.size() > kMaxBlockSize) {
+    return BlockError(handle, Status::Corruption("block size out of range"));
+  }
+  const FileRange range =
+      RangeToRead(handle.offset(), static_cast<size_t>(handle.size()) + kBlockTrailerSize, direct_);
+  if (buf->size() < range.length) *buf = io::AlignedBuffer(range.length);
+  *skip = range.skip;
+  block_reads_.fetch_add(1, std::memory_order_relaxed);
+  return io::BatchRead{file_.get(), range.offset, std::span<char>(buf->data(), range.length)};
+}
+
+Result<BlockRef> Table::AdoptBlock(const ReadOptions& options, const BlockHandle& handle,
+                                   Slice raw) const {
+  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  const size_t n = static_cast<size_t>(handle.size()) + kBlockTrailerSize;
+  const Slice block = raw.substr(0, std::min(raw.size(), n));
+  return KeepBlock(options, handle, DecodeBlock(block, handle, verify, file_->path()));
 }
 
 std::optional<Result<LookupResult>> Table::TryGet(const ReadOptions& options, Slice key) const {

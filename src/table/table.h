@@ -9,6 +9,8 @@
 //                                block is in the block cache or the page
 //                                cache (RWF_NOWAIT read); never suspends
 //   co_await Get(...)            point lookup; suspends only for a block read
+//   ProbeWithoutIO, BlockRead,   a point lookup in steps, for lookups that
+//   AdoptBlock, SearchBlock      read their blocks in batches (BlockBatch)
 //   NewIterator(...)             two-level iterator over index and data blocks
 //   NewSequentialIterator(...)   forward-only scan for compactions: data blocks
 //                                in large sequential reads, always verified,
@@ -42,6 +44,7 @@
 namespace corodb::io {
 class AlignedBuffer;
 class File;
+struct BatchRead;
 }
 
 namespace corodb::table {
@@ -100,6 +103,34 @@ class Table {
   // awaited read, shared with concurrent readers of the same block).
   // SUSPENDS: at most one block read, and only on a cache miss.
   boost::asio::awaitable<Result<LookupResult>> Get(ReadOptions options, Slice key) const;
+
+  // The synchronous part of a point lookup (TryGet's): `answer` when the
+  // filter, the block cache or the page cache answers; otherwise `handle`
+  // names the data block to read, then search with SearchBlock. For
+  // lookups that read their blocks in batches (BlockBatch).
+  struct Probe {
+    std::optional<Result<LookupResult>> answer;
+    BlockHandle handle;
+  };
+  Probe ProbeWithoutIO(const ReadOptions& options, Slice key) const;
+  // The first entry at or after `key` in `block` (the data block at
+  // `handle`), as Get answers. Corruption naming the file and block.
+  Result<LookupResult> SearchBlock(const Block& block, const BlockHandle& handle, Slice key) const;
+
+  // Batched reads of data blocks (BlockBatch), in two steps. BlockRead
+  // returns the read that brings the block at `handle` with its trailer
+  // into *buf (made large enough; an aligned range when the file is
+  // O_DIRECT) and sets *skip to where the block starts in *buf; it counts
+  // in block_reads(). Corruption when the handle claims an impossible size.
+  // AdoptBlock then checks and decodes the bytes read (`raw`, from the
+  // block's start; short at end of file), verifying the checksum when
+  // options.verify_checksums or paranoid_checks asks, and inserts the
+  // block into the block cache when options.fill_cache (as LoadBlock).
+  // Corruption names the file and block offset.
+  Result<io::BatchRead> BlockRead(const BlockHandle& handle, io::AlignedBuffer* buf,
+                                  size_t* skip) const;
+  Result<BlockRef> AdoptBlock(const ReadOptions& options, const BlockHandle& handle,
+                              Slice raw) const;
 
   // An iterator over every entry. The table must outlive it.
   std::unique_ptr<AsyncIterator> NewIterator(const ReadOptions& options) const;
@@ -160,13 +191,6 @@ class Table {
         bool direct, Footer footer, Block index_block);
 
  private:
-  // The outcome of the synchronous part of a lookup: an answer, or the data
-  // block that must be read.
-  struct Probe {
-    std::optional<Result<LookupResult>> answer;
-    BlockHandle handle;
-  };
-  Probe ProbeWithoutIO(const ReadOptions& options, Slice key) const;
   // The data block at `handle` when the page cache holds all of it (copied
   // on this thread with RWF_NOWAIT, decoded, inserted into the block cache
   // when options.fill_cache); nullopt when it would need the disk (or the
@@ -178,11 +202,10 @@ class Table {
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
   // Parses decoded block contents; a bad layout is Corruption naming the block.
   Result<Block> ParseDataBlock(std::string contents, const BlockHandle& handle) const;
-  // Parses decoded contents and inserts the block into the block cache (when
-  // there is one and options.fill_cache), or returns it owned.
-  Result<BlockRef> CacheParsedBlock(const ReadOptions& options, const BlockHandle& handle,
-                                    std::string contents) const;
-  Result<LookupResult> SearchBlock(const Block& block, const BlockHandle& handle, Slice key) const;
+  // The decoded data block `contents` as a BlockRef: inserted into the block
+  // cache when it has one and options.fill_cache, else owned.
+  Result<BlockRef> KeepBlock(const ReadOptions& options, const BlockHandle& handle,
+                             Result<std::string> contents) const;
 
   const TableOptions options_;
   std::unique_ptr<io::File> file_;

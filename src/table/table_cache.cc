@@ -51,9 +51,13 @@ boost::asio::awaitable<Result<TableCache::Handle>> TableCache::FindTable(uint64_
       key, [this, file_number, file_size] { return OpenTable(file_number, file_size); });
 }
 
+TableCache::Handle TableCache::LookupTable(uint64_t file_number) {
+  return cache_.Lookup(CacheKey{file_number, 0});
+}
+
 std::optional<Result<LookupResult>> TableCache::TryGet(const ReadOptions& options,
                                                        uint64_t file_number, Slice key) {
-  Handle h = cache_.Lookup(CacheKey{file_number, 0});
+  Handle h = LookupTable(file_number);
   if (!h) return std::nullopt;
   return h.value()->TryGet(options, key);
 }

@@ -54,6 +54,10 @@ class TableCache {
   //           waiting for another coroutine's open of the same table).
   boost::asio::awaitable<Result<Handle>> FindTable(uint64_t file_number, uint64_t file_size);
 
+  // The table for `file_number` when it is open (pinned while the handle
+  // lives); an empty handle otherwise. Never suspends.
+  Handle LookupTable(uint64_t file_number);
+
   // Point lookup in table `file_number` (Table::Get), without I/O: the
   // answer when the table is open and the filter or a cached block answers;
   // nullopt when the caller must co_await Get().

@@ -159,6 +159,7 @@ class Version {
  private:
   friend class VersionSet;
   friend class Compaction;
+  friend class BatchGet;
 
   const InternalKeyComparator* icmp_;
   table::TableCache* table_cache_;

@@ -130,4 +130,37 @@ class VersionEnv {
   }
 };
 
+// Tables at three levels:
+//   L0  5: k@10 "old-k", m@11 "old-m"         (older)
+//   L0  7: k@20 "new-k", n@21 deletion        (newer, overlaps 5)
+//   L1  8: a@5 "a1", c@5 "c1", e@5 "e1"
+//   L2 12: d@2 "d2", n@2 "n2", r@2 "r2"
+inline void BuildLevels(VersionEnv& env) {
+  VersionEdit edit;
+  edit.AddFile(0, env.WriteTable(5, {{IK("k", 10), "old-k"}, {IK("m", 11), "old-m"}}));
+  edit.AddFile(
+      0, env.WriteTable(7, {{IK("k", 20), "new-k"}, {IK("n", 21, kTypeDeletion), ""}}));
+  edit.AddFile(
+      1, env.WriteTable(8, {{IK("a", 5), "a1"}, {IK("c", 5), "c1"}, {IK("e", 5), "e1"}}));
+  edit.AddFile(2, env.WriteTable(
+                      12, {{IK("d", 2), "d2"}, {IK("n", 2), "n2"}, {IK("r", 2), "r2"}}));
+  env.vset->MarkFileNumberUsed(12);
+  const Status s = env.Apply(std::move(edit));
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+}
+
+// "value", "DELETED" or "NOT_FOUND", or the error.
+inline std::string Describe(const Result<VersionGetResult>& r) {
+  if (!r.ok()) return r.status().ToString();
+  switch (r->kind) {
+    case VersionGetResult::kFound:
+      return r->value;
+    case VersionGetResult::kDeleted:
+      return "DELETED";
+    case VersionGetResult::kNotFound:
+      return "NOT_FOUND";
+  }
+  return "?";
+}
+
 }  // namespace corodb::test
