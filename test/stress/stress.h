@@ -1,5 +1,5 @@
 // corodb-stress: many threads × coroutines hammering one DB with puts,
-// deletes, batches, sync and non-sync writes, gets, iterator scans in both
+// deletes, batches, sync and non-sync writes, gets, MultiGets, iterator scans in both
 // directions and snapshot reads over a small key space, with buffers tiny
 // enough that flushes and compactions never stop; every read is checked
 // against the expected state (expected_state.h), kept in a file outside the

@@ -124,6 +124,51 @@ asio::awaitable<void> DoGet(Context& ctx, Rng& rng) {
   }
 }
 
+// MultiGet of up to 16 random keys (duplicates included), sometimes through
+// a snapshot taken for it: each answer checked as a Get's, and a key asked
+// twice must get the same answer (one read point).
+asio::awaitable<void> DoMultiGet(Context& ctx, Rng& rng) {
+  const uint32_t count = 1 + Pick(rng, 16);
+  std::vector<uint32_t> indexes(count);
+  std::vector<std::string> keys(count);
+  std::vector<Slice> slices(count);
+  std::vector<KeyWord> before(count), after(count);
+  for (uint32_t i = 0; i < count; ++i) {
+    indexes[i] = i > 0 && Pick(rng, 8) == 0 ? indexes[Pick(rng, i)] : Pick(rng, ctx.state.num_keys());
+    keys[i] = StressKey(indexes[i]);
+    slices[i] = keys[i];
+    before[i] = ctx.state.Load(indexes[i]);
+  }
+  SnapshotHandle snapshot;
+  ReadOptions ro;
+  ro.verify_checksums = Pick(rng, 4) == 0;
+  if (Pick(rng, 3) == 0) {
+    snapshot = ctx.db.GetSnapshot();
+    ro.snapshot = snapshot.get();
+    for (uint32_t i = 0; i < count; ++i) after[i] = ctx.state.Load(indexes[i]);
+  }
+  const std::vector<Result<std::string>> got = co_await ctx.db.MultiGet(ro, slices);
+  if (!snapshot) {
+    for (uint32_t i = 0; i < count; ++i) after[i] = ctx.state.Load(indexes[i]);
+  }
+  if (got.size() != count) Fail(ctx.flags, "MultiGet of " + std::to_string(count) + " keys gave " + std::to_string(got.size()) + " results");
+  for (uint32_t i = 0; i < count; ++i) {
+    if (!got[i].ok() && !got[i].status().IsNotFound()) {
+      Fail(ctx.flags, "MultiGet(" + keys[i] + "): " + got[i].status().ToString());
+    }
+    const std::string* value = got[i].ok() ? &*got[i] : nullptr;
+    if (std::string e = CheckRead(indexes[i], before[i], after[i], value); !e.empty()) {
+      Fail(ctx.flags, std::string("MultiGet") + (snapshot ? " (snapshot)" : "") + ": " + Describe(indexes[i], value) + ": " + e);
+    }
+    for (uint32_t j = 0; j < i; ++j) {
+      if (indexes[j] == indexes[i] && (got[j].ok() != got[i].ok() || (got[i].ok() && *got[j] != *got[i]))) {
+        Fail(ctx.flags, "MultiGet answered " + keys[i] + " twice differently: " + Describe(indexes[j], got[j].ok() ? &*got[j] : nullptr) +
+                            " and " + Describe(indexes[i], value));
+      }
+    }
+  }
+}
+
 // Reads keys [first, first + n) with `it` in one direction into `out`
 // (out[i]: key first + i). Returns "" or what was wrong with the order or
 // the keys (values are checked by the caller).
@@ -304,6 +349,22 @@ asio::awaitable<void> RecheckSnapshot(Context& ctx, Rng& rng, HeldSnapshot* held
                           Describe(index, held->seen[i] ? &*held->seen[i] : nullptr));
     }
   }
+  std::vector<std::string> keys(n);
+  std::vector<Slice> slices(n);
+  for (uint32_t i = 0; i < n; ++i) {
+    keys[i] = StressKey(held->first + i);
+    slices[i] = keys[i];
+  }
+  const std::vector<Result<std::string>> multi = co_await ctx.db.MultiGet(ro, slices);
+  for (uint32_t i = 0; i < n && i < multi.size(); ++i) {
+    const std::optional<std::string> now = multi[i].ok() ? std::optional<std::string>(*multi[i]) : std::nullopt;
+    if ((!multi[i].ok() && !multi[i].status().IsNotFound()) || now != held->seen[i]) {
+      Fail(ctx.flags, "snapshot MultiGet: " + Describe(held->first + i, now ? &*now : nullptr) + " (" +
+                          multi[i].status().ToString() + "), Get gave " +
+                          Describe(held->first + i, held->seen[i] ? &*held->seen[i] : nullptr));
+    }
+  }
+  if (multi.size() != n) Fail(ctx.flags, "snapshot MultiGet gave " + std::to_string(multi.size()) + " results");
   const bool forward = Pick(rng, 2) == 0;
   std::unique_ptr<Iterator> it = ctx.db.NewIterator(ro);
   std::vector<std::optional<std::string>> scanned;
@@ -345,8 +406,10 @@ asio::awaitable<void> Worker(Context& ctx, uint32_t slot, uint64_t seed, uint64_
       co_await DoWrite(ctx, rng, slot, 1);  // delete
     } else if (dice < 42) {
       co_await DoWrite(ctx, rng, slot, 2);  // batch
-    } else if (dice < 70) {
+    } else if (dice < 62) {
       co_await DoGet(ctx, rng);
+    } else if (dice < 70) {
+      co_await DoMultiGet(ctx, rng);
     } else if (dice < 88) {
       co_await DoScan(ctx, rng);
     } else if (!held.snapshot) {
