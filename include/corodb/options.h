@@ -40,6 +40,14 @@ struct Options {
   // Verify every checksum while reading, and stop recovery at the first
   // corruption instead of skipping the damaged records.
   bool paranoid_checks = false;
+  // Open without changing anything in the directory: no lock is taken, no
+  // LOG, log, table or MANIFEST is written, the logs are replayed into memory
+  // only, and no flush or compaction runs. Reads see the database as it was
+  // when it was opened; writes and CompactRange fail with NotSupported.
+  // create_if_missing is ignored (a missing database is InvalidArgument).
+  // A process writing the database meanwhile may delete tables this view
+  // still names: reads of them then fail with IOError naming the file.
+  bool read_only = false;
 
   IoBackendKind io_backend = IoBackendKind::kAuto;
   // Threads of the thread-pool backend (blocking syscalls run there).

@@ -112,26 +112,11 @@ DBImpl::~DBImpl() {
   if (owned_engine_) owned_engine_.reset();  // ring shutdown: nothing is in flight any more
 }
 
-asio::awaitable<Status> DBImpl::OpenOnEngine() {
-  CORODB_ASSERT_ON_ENGINE();
-  if (!options_.create_if_missing && !io::FileExists(io::CurrentFileName(name_))) {
-    co_return Status::InvalidArgument(name_, "does not exist (create_if_missing is false)");
-  }
-  if (options_.create_if_missing) {
-    if (Status s = io::CreateDir(name_); !s.ok()) co_return s;
-  }
-  auto lock = io::LockFile::Acquire(io::LockFileName(name_));
-  if (!lock.ok()) co_return lock.status();
-  lock_ = std::move(lock).value();
-
-  auto logger = Logger::OpenInDirectory(name_);
-  if (!logger.ok()) co_return logger.status();
-  info_log_ = std::move(logger).value();
-
+Status DBImpl::OpenFilesAndCaches() {
   std::shared_ptr<io::Backend> backend = backend_override_;
   if (!backend) {
     auto made = io::MakeBackend(options_.io_backend, options_.io_threads, info_log_.get());
-    if (!made.ok()) co_return made.status();
+    if (!made.ok()) return made.status();
     backend = std::move(made).value();
   }
   if (auto* uring = dynamic_cast<io::UringBackend*>(backend.get())) {
@@ -153,6 +138,59 @@ asio::awaitable<Status> DBImpl::OpenOnEngine() {
   table_options_ = table::TableOptionsForDb(options_, &icmp_, block_cache);
   versions_ = std::make_unique<VersionSet>(name_, options_, fs_.get(), table_cache_.get(), &icmp_,
                                            info_log_.get());
+  return Status::OK();
+}
+
+asio::awaitable<Status> DBImpl::OpenReadOnly() {
+  CORODB_ASSERT_ON_ENGINE();
+  // Nothing in the directory changes: no LOCK (a writer may hold it), no
+  // LOG (info_log_ stays null), no new log or MANIFEST, no flush.
+  if (!io::FileExists(io::CurrentFileName(name_))) {
+    co_return Status::InvalidArgument(name_, "does not exist (opened read-only)");
+  }
+  if (options_.error_if_exists) {
+    co_return Status::InvalidArgument(name_, "exists (error_if_exists is true)");
+  }
+  if (Status s = OpenFilesAndCaches(); !s.ok()) co_return s;
+  Recovery recovery(options_, name_, *fs_, icmp_, versions_.get(), info_log_.get());
+  Result<RecoveredState> recovered = co_await recovery.Run();
+  if (!recovered.ok()) co_return recovered.status();
+
+  // The replayed memtables stay in memory: the newest is the (never
+  // written) mutable one, the older ones are immutable, newest first.
+  auto state = std::make_shared<ReadView>();
+  std::vector<std::shared_ptr<MemTable>>& mems = recovered->memtables;
+  if (mems.empty()) mems.push_back(MemTable::Create(icmp_));
+  state->mem = mems.back();
+  for (size_t i = mems.size() - 1; i-- > 0;) state->imms.push_back(mems[i]);
+  state->version = versions_->current();
+  mem_ = state->mem.get();
+  l0_files_.store(state->version->NumFiles(0), std::memory_order_relaxed);
+  PublishState(std::move(state));
+  versions_->SetLastSequence(std::max(versions_->last_sequence(), recovered->last_sequence));
+  last_sequence_.store(versions_->last_sequence(), std::memory_order_release);
+  next_sequence_ = versions_->last_sequence() + 1;
+  opened_.store(true);
+  co_return Status::OK();
+}
+
+asio::awaitable<Status> DBImpl::OpenOnEngine() {
+  CORODB_ASSERT_ON_ENGINE();
+  if (options_.read_only) co_return co_await OpenReadOnly();
+  if (!options_.create_if_missing && !io::FileExists(io::CurrentFileName(name_))) {
+    co_return Status::InvalidArgument(name_, "does not exist (create_if_missing is false)");
+  }
+  if (options_.create_if_missing) {
+    if (Status s = io::CreateDir(name_); !s.ok()) co_return s;
+  }
+  auto lock = io::LockFile::Acquire(io::LockFileName(name_));
+  if (!lock.ok()) co_return lock.status();
+  lock_ = std::move(lock).value();
+
+  auto logger = Logger::OpenInDirectory(name_);
+  if (!logger.ok()) co_return logger.status();
+  info_log_ = std::move(logger).value();
+  if (Status s = OpenFilesAndCaches(); !s.ok()) co_return s;
 
   Recovery recovery(options_, name_, *fs_, icmp_, versions_.get(), info_log_.get());
   const bool exists = io::FileExists(io::CurrentFileName(name_));
@@ -294,6 +332,7 @@ asio::awaitable<Status> DBImpl::Delete(const WriteOptions& options, Slice key) {
 
 asio::awaitable<Status> DBImpl::Write(const WriteOptions& options, const WriteBatch& batch) {
   if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
+  if (options_.read_only) co_return ReadOnlyError();
   // The fast path first, without another coroutine frame.
   const asio::any_io_executor ex = co_await asio::this_coro::executor;
   if (std::optional<Status> s = write_queue_.TryCommitNow(batch, options.sync, ex)) co_return *s;
@@ -302,6 +341,7 @@ asio::awaitable<Status> DBImpl::Write(const WriteOptions& options, const WriteBa
 
 std::optional<Status> DBImpl::TryWriteNow(const WriteOptions& options, const WriteBatch& batch) {
   if (closed_.load()) return Status::InvalidArgument(name_, "the database is closed");
+  if (options_.read_only) return ReadOnlyError();
   // Writers that queue meanwhile are committed too, by this thread; their
   // syncs complete on their own executors.
   return write_queue_.TryCommitNow(batch, options.sync, engine_->get_executor());
@@ -600,6 +640,10 @@ Status DBImpl::EndGroup(GroupCommit& commit) {
     stats_.max_group.store(commit.members, std::memory_order_relaxed);
   }
   return Status::OK();
+}
+
+Status DBImpl::ReadOnlyError() const {
+  return Status::NotSupported(name_, "opened read-only (Options::read_only)");
 }
 
 void DBImpl::SetBackgroundError(const Status& s) {

@@ -87,6 +87,12 @@ class DBImpl final : public DB, private CommitTarget {
   // Locks, creates or recovers the database and starts a new log.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> OpenOnEngine();
+  // OpenOnEngine with Options::read_only: recovers into memory only.
+  boost::asio::awaitable<Status> OpenReadOnly();
+  // The I/O backend, the caches and the (empty) version set.
+  Status OpenFilesAndCaches();
+  // NotSupported: the DB was opened read-only.
+  Status ReadOnlyError() const;
 
   boost::asio::awaitable<Status> Put(const WriteOptions& options, Slice key,
                                      Slice value) override;

@@ -117,6 +117,7 @@ Status DBImpl::BackgroundFailure() const {
 // --- The chain ---
 
 void DBImpl::MaybeScheduleBackground() {
+  if (options_.read_only) return;  // seek charges schedule nothing
   {
     std::lock_guard lock(bg_mu_);
     if (bg_scheduled_ || bg_stopping_ || !bg_failure_.ok() || !versions_) return;
@@ -333,6 +334,7 @@ asio::awaitable<Status> DBImpl::FlushMemTable() {
 
 asio::awaitable<Status> DBImpl::CompactRange(const Slice* begin, const Slice* end) {
   if (closed_.load()) co_return Status::InvalidArgument(name_, "the database is closed");
+  if (options_.read_only) co_return ReadOnlyError();
   if (Status s = co_await FlushMemTable(); !s.ok()) co_return s;
   int max_level_with_files = 1;
   {

@@ -42,9 +42,10 @@ std::set<std::string> With(std::set<std::string> a, const std::set<std::string>&
 const std::vector<Command>& Commands() {
   static const std::vector<Command> commands = {
       {"get", "--db=DIR KEY", "print the value of KEY (exit 1 when it is absent)",
-       "Opens the database (taking its LOCK, as LevelDB's ldb does) and prints the\n"
-       "value of KEY. Every table block read is checksum-verified (as in scan and\n"
-       "count): damage is exit 3, never a wrong answer.\n",
+       "Opens the database read-only and prints the value of KEY. Like scan, count,\n"
+       "stats and approximate-size it takes no LOCK and writes nothing (the log is\n"
+       "replayed in memory), so it works beside a process using the database. Every\n"
+       "table block read is checksum-verified: damage is exit 3, never a wrong answer.\n",
        kOpenFlags, 1, 1, true, CmdGet},
       {"put", "--db=DIR KEY VALUE", "set KEY to VALUE",
        "Writes KEY = VALUE (--sync: fdatasync the log first). --create_if_missing\n"
@@ -65,7 +66,7 @@ const std::vector<Command>& Commands() {
        "Walks the keys in [--from, --to) and prints how many there are.\n",
        With({"from", "to"}, kOpenFlags), 0, 0, true, CmdCount},
       {"stats", "--db=DIR [--json]", "engine statistics and files per level",
-       "Opens the database and prints the I/O backend, the leveldb.stats property\n"
+       "Opens the database read-only and prints the I/O backend, the leveldb.stats property\n"
        "(LevelDB's per-level table) and the corodb.stats property (counters, cache\n"
        "hit rates, write amplification, files, bytes and compactions per level);\n"
        "--json: corodb.stats as one object with a \"levels\" array.\n",

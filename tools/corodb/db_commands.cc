@@ -14,9 +14,16 @@
 namespace corodb::cli {
 namespace {
 
-// Opens ctx.db; on failure prints the error and sets *exit_code.
-std::unique_ptr<SyncDB> OpenDb(const Context& ctx, int* exit_code) {
-  Result<std::unique_ptr<SyncDB>> db = SyncDB::Open(DbOptions(ctx), ctx.db);
+enum class Access { kReadOnly, kWrite };
+
+// Opens ctx.db; on failure prints the error and sets *exit_code. Read-only
+// subcommands open it with Options::read_only: no lock, nothing written (a
+// process that has the DB open may keep running), the logs replayed in
+// memory only.
+std::unique_ptr<SyncDB> OpenDb(const Context& ctx, Access access, int* exit_code) {
+  Options options = DbOptions(ctx);
+  options.read_only = access == Access::kReadOnly;
+  Result<std::unique_ptr<SyncDB>> db = SyncDB::Open(options, ctx.db);
   if (!db.ok()) {
     *exit_code = Fail(ctx, db.status());
     return nullptr;
@@ -57,7 +64,7 @@ int WriteOne(Context& ctx, bool put) {
     if (!value.ok()) return UsageError(ctx, std::string(value.status().message()));
   }
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kWrite, &code);
   if (!db) return code;
   const WriteOptions wo{.sync = ctx.Has("sync")};
   Status s = put ? db->Put(wo, *key, *value) : db->Delete(wo, *key);
@@ -107,7 +114,7 @@ int CmdGet(Context& ctx) {
   Result<std::string> key = DecodeArg(ctx.args[0], ctx.key_encoding, "KEY");
   if (!key.ok()) return UsageError(ctx, std::string(key.status().message()));
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kReadOnly, &code);
   if (!db) return code;
   ReadOptions ro;
   ro.verify_checksums = true;  // an inspection tool reports damage, never a wrong answer
@@ -134,7 +141,7 @@ int CmdScan(Context& ctx) {
   Result<uint64_t> limit = NumberFlag(ctx, "limit", UINT64_MAX);
   if (!limit.ok()) return UsageError(ctx, std::string(limit.status().message()));
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kReadOnly, &code);
   if (!db) return code;
   ReadOptions ro;
   ro.verify_checksums = true;  // an inspection tool reports damage, never a wrong answer
@@ -164,7 +171,7 @@ int CmdCount(Context& ctx) {
   Result<Range> range = RangeFlags(ctx);
   if (!range.ok()) return UsageError(ctx, std::string(range.status().message()));
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kReadOnly, &code);
   if (!db) return code;
   ReadOptions ro;
   ro.verify_checksums = true;  // an inspection tool reports damage, never a wrong answer
@@ -184,7 +191,7 @@ int CmdCount(Context& ctx) {
 
 int CmdStats(Context& ctx) {
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kReadOnly, &code);
   if (!db) return code;
   std::string leveldb_stats;
   std::string stats;
@@ -237,7 +244,7 @@ int CmdApproximateSize(Context& ctx) {
   if (!range.ok()) return UsageError(ctx, std::string(range.status().message()));
   if (!range->to) return UsageError(ctx, "approximate-size needs --to=KEY");
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kReadOnly, &code);
   if (!db) return code;
   const std::string from = range->from.value_or("");
   const DB::Range r{from, *range->to};
@@ -250,7 +257,7 @@ int CmdCompact(Context& ctx) {
   Result<Range> range = RangeFlags(ctx);
   if (!range.ok()) return UsageError(ctx, std::string(range.status().message()));
   int code = kExitOk;
-  std::unique_ptr<SyncDB> db = OpenDb(ctx, &code);
+  std::unique_ptr<SyncDB> db = OpenDb(ctx, Access::kWrite, &code);
   if (!db) return code;
   const Slice from = range->from ? Slice(*range->from) : Slice();
   const Slice to = range->to ? Slice(*range->to) : Slice();
