@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "io/threadpool_backend.h"
+#include "io/uring_diagnosis.h"
 #include "io/uring_backend.h"
 #include "util/logging.h"
 
@@ -46,10 +47,12 @@ Result<std::shared_ptr<Backend>> MakeBackend(IoBackendKind kind, int io_threads,
     if (kind == IoBackendKind::kUring) {
       return Status::NotSupported("io_uring setup failed", std::strerror(-r));
     }
+    const UringFacts facts = GatherUringFacts(r, 0);
     CORODB_LOG(logger,
-               "io: io_uring unavailable (io_uring_setup: %s); falling back to the threadpool "
-               "backend (%d threads)",
-               std::strerror(-r), io_threads);
+               "io: io_uring %s (io_uring_setup: %s): %s Falling back to the threadpool "
+               "backend (%d threads).",
+               VerdictName(ClassifyUring(facts)), std::strerror(-r),
+               ExplainUringVerdict(facts).c_str(), io_threads);
     return std::shared_ptr<Backend>(pool);
   }
   CORODB_LOG(logger,

@@ -32,6 +32,7 @@
 #include "io/file_system.h"
 #include "io/threadpool_backend.h"
 #include "io/uring_backend.h"
+#include "io/uring_diagnosis.h"
 #include "support/backends.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
@@ -181,10 +182,15 @@ BOOST_AUTO_TEST_CASE(RefusedSetupFallsBackAndLogsWhyOnce) {
     BOOST_TEST(test::Run((*f)->AppendAndSync(std::span<const char>("abc", 3))).ok());
   }
   const std::string log = Slurp(dir.Child("LOG"));
-  BOOST_TEST(log.find("io_uring unavailable") != std::string::npos);
-  BOOST_TEST(log.find("Operation not permitted") != std::string::npos);
+  // The verdict and its reason (the refusal is simulated: the process's
+  // seccomp mode and sysctl decide which verdict EPERM gets).
+  const UringFacts facts = GatherUringFacts(-EPERM, 0);
+  const std::string why = std::string("io: io_uring ") + VerdictName(ClassifyUring(facts));
+  BOOST_TEST(log.find(why + " (io_uring_setup: Operation not permitted): " +
+                      ExplainUringVerdict(facts)) != std::string::npos, log);
+  BOOST_TEST(log.find("Falling back to the threadpool backend") != std::string::npos);
   size_t count = 0;
-  for (size_t pos = 0; (pos = log.find("io_uring unavailable", pos)) != std::string::npos; ++pos) ++count;
+  for (size_t pos = 0; (pos = log.find(why, pos)) != std::string::npos; ++pos) ++count;
   BOOST_TEST(count == 1u);
 }
 
