@@ -106,8 +106,8 @@ struct OpenDb {
 };
 
 // Runs one command; *reply is its RESP reply, *done turns true at the end.
-asio::awaitable<void> RunCommand(Commands& commands, Command command,
-                                 std::string* reply, bool* done) {
+asio::awaitable<void> RunCommand(Commands& commands, Command command, std::string* reply,
+                                 bool* done) {
   std::vector<Command> batch = {std::move(command)};
   const std::function<bool()> over_limit = [] { return false; };
   const Commands::Outcome outcome = co_await commands.Run(batch, reply, over_limit);
@@ -136,7 +136,13 @@ std::ostream& operator<<(std::ostream& os, const Race& race) {
 
 const Race kRaces[] = {
     {{"SET", "k", "100"}, ":6\r\n", "+OK\r\n", "100", ":101\r\n", "+OK\r\n", "101"},
-    {{"MSET", "j", "1", "k", "100"}, ":6\r\n", "+OK\r\n", "100", ":101\r\n", "+OK\r\n", "101"},
+    {{"MSET", "j", "1", "k", "100"},
+     ":6\r\n",
+     "+OK\r\n",
+     "100",
+     ":101\r\n",
+     "+OK\r\n",
+     "101"},
     {{"DEL", "k"}, ":6\r\n", ":1\r\n", "", ":1\r\n", ":0\r\n", "1"},
 };
 
