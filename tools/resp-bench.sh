@@ -67,7 +67,7 @@ for sync in always none; do
   mkdir "$dir"
   "$server" --port=0 --db="$dir/db" --sync="$sync" "$@" > "$dir/out" 2> "$dir/err" &
   pid=$!
-  until grep -q 'listening on' "$dir/out"; do
+  until grep -qs 'listening on' "$dir/out"; do
     kill -0 "$pid" 2> /dev/null || { cat "$dir/err"; exit 1; }
     sleep 0.1
   done
