@@ -3,11 +3,17 @@
 # against Debian's redis-server with an append-only file (appendfsync always,
 # everysec), each on a fresh directory under a private temporary directory
 # and a free loopback port. Prints the load average before each run and
-# redis-benchmark's summary lines.
+# redis-benchmark's summary lines. First it measures the disk's fdatasync
+# rate with fio (when installed), the number that bounds sync writes.
 #
 #   tools/resp-bench.sh [REQUESTS] [EXTRA corodb-resp-server FLAGS...]
 #
-# REQUESTS per test (default 200000); 50 clients, 16 pipelined commands each.
+# REQUESTS per test (default 200000; the issue's runs use 1000000); 50
+# clients, 16 pipelined commands each. Environment:
+#   SERVERS="corodb redis"  which servers to run (default both);
+#   CORODB_RESP_SERVER=PATH another corodb-resp-server binary (e.g. an older
+#                           build, to compare), default the release build.
+#   FIO=0                   skip the fio measurement.
 # Debian's redis-server binary is redis-tools' /usr/bin/redis-check-rdb
 # (the redis-server package only adds a symlink to it named redis-server,
 # which decides the mode by its name), so no daemon is installed or started:
@@ -16,7 +22,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 requests=${1:-200000}
 shift || true
-server=build/release/examples/resp_server/corodb-resp-server
+servers=${SERVERS:-corodb redis}
+server=${CORODB_RESP_SERVER:-build/release/examples/resp_server/corodb-resp-server}
 if [ ! -x "$server" ]; then
   cmake --preset release > /dev/null
   cmake --build --preset release --target corodb-resp-server
@@ -33,8 +40,17 @@ cleanup() {
 }
 trap cleanup EXIT
 
+if [ "${FIO:-1}" = 1 ] && command -v fio > /dev/null; then
+  echo "== fio fdatasync rate (4 KiB writes, each fdatasync'ed, 8 s, in $tmp)"
+  fio --name=fsync --filename="$tmp/fio-sync.dat" --size=64m --bs=4k --rw=write \
+    --fdatasync=1 --runtime=8 --time_based --ioengine=sync \
+    | grep -E '^ *write: IOPS=' || true
+  rm -f "$tmp/fio-sync.dat"
+fi
+
 bench() {  # label port
   echo "== $1   (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
+  echo "   redis-benchmark -h 127.0.0.1 -p PORT -t set,get,mset,incr -n $requests -c 50 -P 16 -q"
   redis-benchmark -h 127.0.0.1 -p "$2" -t set,get,mset,incr -n "$requests" -c 50 -P 16 -q \
     | tr '\r' '\n' | grep 'requests per second' || true
 }
@@ -46,11 +62,12 @@ stop() {
 }
 
 for sync in always none; do
+  [[ " $servers " == *" corodb "* ]] || break
   dir="$tmp/corodb-$sync"
   mkdir "$dir"
   "$server" --port=0 --db="$dir/db" --sync="$sync" "$@" > "$dir/out" 2> "$dir/err" &
   pid=$!
-  until grep -q 'listening on' "$dir/out"; do
+  until grep -qs 'listening on' "$dir/out"; do
     kill -0 "$pid" 2> /dev/null || { cat "$dir/err"; exit 1; }
     sleep 0.1
   done
@@ -63,6 +80,7 @@ done
 
 ln -s "$(command -v redis-check-rdb)" "$tmp/redis-server"
 for fsync in always everysec; do
+  [[ " $servers " == *" redis "* ]] || break
   dir="$tmp/redis-$fsync"
   mkdir "$dir"
   port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')

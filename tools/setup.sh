@@ -9,7 +9,9 @@ packages=(
   liburing-dev libsnappy-dev
   libleveldb-dev leveldb-doc librocksdb-dev
   fio
-  redis-tools   # redis-cli for the RESP server tests, redis-benchmark for its measurements
+  python3       # bench/io/vs_fio.py; tools/resp-bench.sh (a free port)
+  redis-tools   # redis-cli for the RESP server tests; redis-benchmark and the redis
+                # server binary (redis-check-rdb) for tools/resp-bench.sh
 )
 
 missing=()

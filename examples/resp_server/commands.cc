@@ -186,7 +186,10 @@ asio::awaitable<Commands::Outcome> Commands::Run(
     if ((name == "set" && c.size() == 3) ||
         (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
       co_await FlushRmw(rmw, out);
-      for (size_t i = 1; i + 1 < c.size(); i += 2) pending.batch.Put(c[i], c[i + 1]);
+      for (size_t i = 1; i + 1 < c.size(); i += 2) {
+        pending.batch.Put(c[i], c[i + 1]);
+        pending.keys.push_back(c[i]);
+      }
       ++pending.commands;
       if (pending.batch.ApproximateSize() >= kMaxPendingBytes)
         co_await FlushWrites(pending, out);
@@ -312,7 +315,10 @@ asio::awaitable<void> Commands::FlushRmw(RmwRun& run, std::string* out) {
 
 asio::awaitable<void> Commands::FlushWrites(PendingWrites& pending, std::string* out) {
   if (pending.commands == 0) co_return;
+  KeyCombiner::PlainTurns turns =
+      co_await combiner_.TakePlainTurns(std::move(pending.keys));
   const Status s = co_await db_.Write(write_options_, pending.batch);
+  turns.Release();
   ReplyWriter w(out);
   for (size_t i = 0; i < pending.commands; ++i) {
     if (s.ok()) {
@@ -322,6 +328,7 @@ asio::awaitable<void> Commands::FlushWrites(PendingWrites& pending, std::string*
     }
   }
   pending.batch.Clear();
+  pending.keys.clear();
   pending.commands = 0;
 }
 
@@ -361,7 +368,10 @@ asio::awaitable<void> Commands::Get(const Command& c, ReplyWriter& w) {
 asio::awaitable<void> Commands::Set(const Command& c, ReplyWriter& w) {
   // Run takes a plain SET into a batch and SET NX|XX into the combiner, and
   // answers malformed options; what is left is a plain SET of its own.
+  std::vector<std::string> keys = {c[1]};  // (g++ 12: no braced list in co_await)
+  KeyCombiner::PlainTurns turns = co_await combiner_.TakePlainTurns(std::move(keys));
   const Status s = co_await db_.Put(write_options_, c[1], c[2]);
+  turns.Release();
   if (s.ok()) {
     w.SimpleString("OK");
   } else {
@@ -380,6 +390,10 @@ asio::awaitable<void> Commands::Del(const Command& c, ReplyWriter& w) {
   // Each key counts once, however often it is named (as Redis counts).
   std::set<std::string_view> unique(c.begin() + 1, c.end());
   std::vector<Slice> keys(unique.begin(), unique.end());
+  // The keys' turns, so that an INCR in flight does not recreate a key
+  // after the delete (KeyCombiner); the count is read within them.
+  KeyCombiner::PlainTurns turns = co_await combiner_.TakePlainTurns(
+      std::vector<std::string>(unique.begin(), unique.end()));
   std::vector<Result<std::string>> values = co_await ReadMany(keys);
   int64_t found = 0;
   for (const auto& v : values) {
@@ -393,6 +407,7 @@ asio::awaitable<void> Commands::Del(const Command& c, ReplyWriter& w) {
   WriteBatch batch;
   for (Slice key : keys) batch.Delete(key);
   const Status s = co_await db_.Write(write_options_, batch);
+  turns.Release();
   if (s.ok()) {
     w.Integer(found);
   } else {

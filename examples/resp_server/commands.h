@@ -14,13 +14,23 @@
 //   - a pipeline's consecutive GETs are read with one DB::MultiGet (up to
 //     32 at a time);
 //   - MGET and EXISTS are one DB::MultiGet (one read point; the table
-//     blocks they need are read together); DEL is one MultiGet (for the
-//     count it returns: keys present when it read them), then one
-//     WriteBatch deleting them all;
+//     blocks they need are read together); DEL takes its keys' turns, then
+//     is one MultiGet (for the count it returns: keys present when it read
+//     them; a plain SET sharing the turn may race it), then one WriteBatch
+//     deleting them all;
 //   - INCR/INCRBY/DECR/DECRBY and SET NX|XX go through the KeyCombiner
 //     (atomic per key, batches of one write per key); a pipeline's run of
 //     them is started at once, in order, so a client's pipelined INCRs
 //     share writes too;
+//   - ordering rule: every write of a key takes the key's turn in the
+//     KeyCombiner — a plain write (the WriteBatch of a run of SET/MSET, a
+//     DEL) holds the turns of all its keys while it is written, shared with
+//     other plain writes; a read-modify-write batch holds its key's turn
+//     alone. Turns are given in arrival order, so a plain write issued while
+//     an INCR of its key is in flight lands after the INCR's write, and an
+//     INCR sees every plain write acknowledged before it was issued. When no
+//     read-modify-write is running or waiting on the keys, taking the turns
+//     does not suspend (the fast path: one WriteBatch, group-committed);
 //   - SCAN walks an iterator; its cursor names the last key it examined
 //     (see ScanCursors), so it survives writes: every key present from the
 //     start to the end of a full scan is returned, exactly once;
@@ -121,10 +131,13 @@ class Commands {
   // A pipeline's run of plain writes not yet committed (Run's state).
   struct PendingWrites {
     WriteBatch batch;
-    size_t commands = 0;  // replies owed once the batch is written
+    std::vector<std::string> keys;  // the keys it writes (their turns are taken)
+    size_t commands = 0;            // replies owed once the batch is written
   };
-  // Commits `pending` (if it holds writes) and appends its replies.
-  // SUSPENDS: for the write.
+  // Commits `pending` (if it holds writes) in its keys' turns and appends
+  // its replies.
+  // SUSPENDS: for the write, and first for the turns of keys that a
+  //           read-modify-write is working on or waiting for.
   boost::asio::awaitable<void> FlushWrites(PendingWrites& pending, std::string* out);
   // A pipeline's run of read-modify-write commands (INCR..., SET NX|XX).
   using RmwRun = std::vector<std::pair<std::string, KeyCombiner::Op>>;

@@ -1,5 +1,6 @@
 #include "key_combiner.h"
 
+#include <algorithm>
 #include <boost/asio/associated_executor.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/post.hpp>
@@ -78,6 +79,44 @@ void KeyCombiner::Wake(Waiter* waiter) {
              [handler = std::move(*waiter->handler)]() mutable { std::move(handler)(); });
 }
 
+asio::awaitable<void> KeyCombiner::Wait(Shard& shard, Waiter& waiter) {
+  // The waiter is in a queue already; the handler is stored under the lock,
+  // and whoever serves the waiter or gives it the turn takes the lock and
+  // wakes it only when its handler is there.
+  co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
+      [&shard, &waiter](auto handler) {
+        std::lock_guard<std::mutex> lock(shard.mu);
+        waiter.executor = asio::get_associated_executor(handler);
+        waiter.handler.emplace(std::move(handler));
+        if (waiter.turn || waiter.served) Wake(&waiter);  // woken before it waited
+      },
+      asio::use_awaitable);
+}
+
+void KeyCombiner::PassTurn(Shard& shard,
+                           std::unordered_map<std::string, KeyState>::iterator it) {
+  KeyState& state = it->second;
+  if (state.queue.empty()) {
+    shard.keys.erase(it);
+    return;
+  }
+  auto give = [](Waiter* w) {
+    w->turn = true;
+    if (w->handler) Wake(w);
+  };
+  if (state.queue.front()->op != nullptr) {
+    state.leader = true;  // a read-modify-write leads the next batch
+    give(state.queue.front());
+    state.queue.pop_front();
+    return;
+  }
+  while (!state.queue.empty() && state.queue.front()->op == nullptr) {
+    ++state.plain_writes;  // plain writes up to the next read-modify-write
+    give(state.queue.front());
+    state.queue.pop_front();
+  }
+}
+
 asio::awaitable<std::string> KeyCombiner::Apply(std::string key, Op op) {
   Shard& shard = ShardFor(key);
   Waiter self;
@@ -85,33 +124,32 @@ asio::awaitable<std::string> KeyCombiner::Apply(std::string key, Op op) {
   bool lead = false;
   {
     std::lock_guard<std::mutex> lock(shard.mu);
-    auto [it, inserted] = shard.queues.try_emplace(key);
-    it->second.push_back(&self);
-    lead = inserted;
+    auto [it, inserted] = shard.keys.try_emplace(key);
+    if (inserted) {
+      it->second.leader = lead = true;  // an idle key
+    } else {
+      it->second.queue.push_back(&self);
+    }
   }
   if (!lead) {
-    // Wait for a reply, or for the turn to lead. The queue entry was made
-    // above; the handler is stored under the lock, and a leader only wakes
-    // a waiter whose handler is there (it takes the lock to find it).
-    co_await asio::async_initiate<const asio::use_awaitable_t<>&, void()>(
-        [&shard, &self](auto handler) {
-          std::lock_guard<std::mutex> lock(shard.mu);
-          self.executor = asio::get_associated_executor(handler);
-          self.handler.emplace(std::move(handler));
-          if (self.lead || self.served) Wake(&self);  // woken before it waited
-        },
-        asio::use_awaitable);
-    if (!self.lead) co_return std::move(self.reply);
+    co_await Wait(shard, self);  // for a reply, or for the turn to lead
+    if (!self.turn) co_return std::move(self.reply);
   }
-  co_await Lead(key, shard);
+  co_await Lead(key, shard, self);
   co_return std::move(self.reply);
 }
 
-asio::awaitable<void> KeyCombiner::Lead(const std::string& key, Shard& shard) {
-  std::vector<Waiter*> batch;
+asio::awaitable<void> KeyCombiner::Lead(const std::string& key, Shard& shard,
+                                        Waiter& self) {
+  // The batch: this command and the read-modify-writes queued right behind it.
+  std::vector<Waiter*> batch = {&self};
   {
     std::lock_guard<std::mutex> lock(shard.mu);
-    batch.swap(shard.queues.at(key));
+    std::deque<Waiter*>& queue = shard.keys.at(key).queue;
+    while (!queue.empty() && queue.front()->op != nullptr) {
+      batch.push_back(queue.front());
+      queue.pop_front();
+    }
   }
   Result<std::string> current = co_await db_.Get({}, key);
   if (!current.ok() && !current.status().IsNotFound()) {
@@ -130,20 +168,65 @@ asio::awaitable<void> KeyCombiner::Lead(const std::string& key, Shard& shard) {
       }
     }
   }
-  // Hand the key over, then answer this batch (batch[0] is the caller).
+  // Pass the turn on, then answer this batch (batch[0] is the caller).
   std::lock_guard<std::mutex> lock(shard.mu);
-  auto it = shard.queues.find(key);
-  if (it->second.empty()) {
-    shard.queues.erase(it);
-  } else {
-    Waiter* next = it->second.front();
-    next->lead = true;
-    if (next->handler) Wake(next);
-  }
+  auto it = shard.keys.find(key);
+  it->second.leader = false;
+  PassTurn(shard, it);
   for (size_t i = 1; i < batch.size(); ++i) {
     batch[i]->served = true;
     if (batch[i]->handler) Wake(batch[i]);
   }
+}
+
+asio::awaitable<KeyCombiner::PlainTurns> KeyCombiner::TakePlainTurns(
+    std::vector<std::string> keys) {
+  // In key order, so that two plain writes never wait for each other in a cycle.
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  PlainTurns turns;
+  turns.combiner_ = this;
+  for (std::string& key : keys) {
+    Shard& shard = ShardFor(key);
+    Waiter self;  // op == nullptr: a plain write
+    bool now = false;
+    {
+      std::lock_guard<std::mutex> lock(shard.mu);
+      KeyState& state = shard.keys[key];
+      now = !state.leader && state.queue.empty();  // idle, or held by plain writes
+      if (now) {
+        ++state.plain_writes;
+      } else {
+        state.queue.push_back(&self);
+      }
+    }
+    if (!now) co_await Wait(shard, self);  // PassTurn counted it in plain_writes
+    turns.keys_.push_back(std::move(key));
+  }
+  co_return turns;
+}
+
+void KeyCombiner::ReleasePlainTurn(const std::string& key) {
+  Shard& shard = ShardFor(key);
+  std::lock_guard<std::mutex> lock(shard.mu);
+  auto it = shard.keys.find(key);
+  if (--it->second.plain_writes == 0) PassTurn(shard, it);
+}
+
+KeyCombiner::PlainTurns& KeyCombiner::PlainTurns::operator=(PlainTurns&& other) noexcept {
+  if (this != &other) {
+    Release();
+    combiner_ = std::exchange(other.combiner_, nullptr);
+    keys_ = std::move(other.keys_);
+  }
+  return *this;
+}
+
+void KeyCombiner::PlainTurns::Release() {
+  if (combiner_ == nullptr) return;
+  for (const std::string& key : keys_) combiner_->ReleasePlainTurn(key);
+  combiner_ = nullptr;
+  keys_.clear();
 }
 
 }  // namespace corodb::resp

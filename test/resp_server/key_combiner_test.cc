@@ -1,6 +1,8 @@
 // KeyCombiner (examples/resp_server/key_combiner.h) in process: commands on
 // one key from coroutines on several threads and io_contexts are applied
-// one at a time, in queue order, and share writes.
+// one at a time, in queue order, and share writes; plain writes share a
+// key's turn with each other, never with a read-modify-write, in arrival
+// order.
 #include "key_combiner.h"
 
 #include <algorithm>
@@ -9,6 +11,7 @@
 #include <boost/test/unit_test.hpp>
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -153,6 +156,56 @@ BOOST_AUTO_TEST_CASE(CommandsApplyInQueueOrderAndAFailedOneChangesNothing) {
   Result<std::string> value = test::RunOn(open.ctx, open.db->Get({}, "k"));
   BOOST_REQUIRE(value.ok());
   BOOST_TEST(*value == "-3");
+}
+
+// Takes plain turns on `keys`, keeps them in *turns and logs `name`.
+asio::awaitable<void> TakeTurns(KeyCombiner& combiner, std::vector<std::string> keys,
+                                std::optional<KeyCombiner::PlainTurns>* turns,
+                                std::string name, std::vector<std::string>* log) {
+  *turns = co_await combiner.TakePlainTurns(std::move(keys));
+  log->push_back(std::move(name));
+}
+
+// Applies `op` to "k" and logs `name` with the reply.
+asio::awaitable<void> ApplyLogged(KeyCombiner& combiner, KeyCombiner::Op op,
+                                  std::string name, std::vector<std::string>* log) {
+  const std::string reply = co_await combiner.Apply("k", std::move(op));
+  log->push_back(name + " " + reply.substr(0, reply.size() - 2));
+}
+
+BOOST_AUTO_TEST_CASE(PlainWritesAndReadModifyWritesTakeTurnsInArrivalOrder) {
+  OpenDb open;
+  KeyCombiner combiner(*open.db, WriteOptions{});
+  using Log = std::vector<std::string>;
+  Log log;
+  std::optional<KeyCombiner::PlainTurns> set1, set2, set3, other;
+  auto start = [&open](asio::awaitable<void> step) {
+    asio::co_spawn(open.ctx, std::move(step), Rethrow);
+    open.ctx.restart();
+    open.ctx.poll();  // runs it until it waits
+  };
+  // Plain writes share an idle key's turn.
+  start(TakeTurns(combiner, {"k"}, &set1, "set1", &log));
+  start(TakeTurns(combiner, {"k", "j"}, &set2, "set2", &log));
+  BOOST_TEST((log == Log{"set1", "set2"}));
+  // A read-modify-write waits for them; a plain write after it waits for it
+  // (not sharing the turn with set1 and set2, or the INCR could starve).
+  start(ApplyLogged(combiner, Incr(1), "incr", &log));
+  start(TakeTurns(combiner, {"k"}, &set3, "set3", &log));
+  start(TakeTurns(combiner, {"j"}, &other, "other", &log));  // j is held by plain writes
+  BOOST_TEST((log == Log{"set1", "set2", "other"}));
+  set1->Release();
+  open.ctx.poll();
+  BOOST_TEST((log == Log{"set1", "set2", "other"}));  // set2 still holds k
+  set2->Release();
+  open.ctx.run();
+  BOOST_TEST((log == Log{"set1", "set2", "other", "incr :1", "set3"}));
+  // And a read-modify-write behind set3 waits for it.
+  start(ApplyLogged(combiner, Incr(1), "incr", &log));
+  BOOST_TEST(log.size() == 5u);
+  set3.reset();  // released by the destructor
+  open.ctx.run();
+  BOOST_TEST(log.back() == "incr :2");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -605,6 +605,95 @@ BOOST_AUTO_TEST_CASE(IncrFromManyClientsCountsEveryIncrementOnce) {
   BOOST_TEST(server.Stop() == 0);
 }
 
+// A SET of a counter that clients keep INCRementing (pipelined, two server
+// threads, sync writes: INCR batches are always in flight) is ordered with
+// them: no INCR overwrites it with a value computed before it, and every
+// INCR sent after the SET was acknowledged counts from it. In a linearizable
+// history the INCRs before the SET answer 1..a, those after it
+// kBase+1..kBase+b, and the final value is kBase+b.
+BOOST_AUTO_TEST_CASE(ASetAmongConcurrentIncrsIsNeverOverwritten) {
+  test::TempDir dir("resp");
+  ServerProcess server(dir.Child("db"), {"--threads=2", "--sync=always"});
+  constexpr int kClients = 6, kIncrs = 300, kPipeline = 10;
+  constexpr int64_t kBase = 1000000;
+  std::mutex mu;
+  std::condition_variable cv;
+  int acknowledged = 0;   // INCRs answered so far; GUARDED_BY(mu)
+  bool set_done = false;  // the SET was acknowledged; GUARDED_BY(mu)
+  std::vector<std::vector<int64_t>> results(kClients), after_set(kClients);
+  std::vector<std::string> errors(kClients + 1);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kClients; ++t) {
+    threads.emplace_back([&, t] {
+      try {
+        Client c(server.port());
+        for (int i = 0; i < kIncrs; i += kPipeline) {
+          bool sent_after_set;
+          {
+            std::lock_guard<std::mutex> lock(mu);
+            sent_after_set = set_done;
+          }
+          std::string batch;
+          for (int j = 0; j < kPipeline; ++j)
+            batch += Client::Encode({"INCR", "counter"});
+          c.Send(batch);
+          for (int j = 0; j < kPipeline; ++j) {
+            const Reply r = c.Read();
+            if (r.type != Reply::Type::kInteger)
+              throw std::runtime_error("INCR: " + Show(r));
+            results[t].push_back(r.integer);
+            if (sent_after_set) after_set[t].push_back(r.integer);
+          }
+          std::lock_guard<std::mutex> lock(mu);
+          acknowledged += kPipeline;
+          cv.notify_all();
+        }
+      } catch (const std::exception& e) {
+        errors[t] = e.what();
+      }
+    });
+  }
+  // The SET, once a third of the INCRs are answered (the rest are running).
+  threads.emplace_back([&] {
+    try {
+      Client c(server.port());
+      {
+        std::unique_lock<std::mutex> lock(mu);
+        cv.wait(lock, [&] { return acknowledged >= kClients * kIncrs / 3; });
+      }
+      const std::string reply = Show(c.Call({"SET", "counter", std::to_string(kBase)}));
+      if (reply != "+OK") throw std::runtime_error("SET: " + reply);
+      std::lock_guard<std::mutex> lock(mu);
+      set_done = true;
+    } catch (const std::exception& e) {
+      errors[kClients] = e.what();
+    }
+  });
+  for (auto& th : threads) th.join();
+  for (const auto& e : errors) BOOST_TEST(e == "");
+
+  std::vector<int64_t> before, after;
+  for (const auto& r : results) {
+    for (int64_t v : r) (v > kBase ? after : before).push_back(v);
+  }
+  for (const auto& r : after_set) {
+    for (int64_t v : r) BOOST_TEST(v > kBase);  // sent after the SET: counts from it
+  }
+  std::sort(before.begin(), before.end());
+  std::sort(after.begin(), after.end());
+  std::vector<int64_t> expected_before(before.size()), expected_after(after.size());
+  for (size_t i = 0; i < before.size(); ++i)
+    expected_before[i] = static_cast<int64_t>(i + 1);
+  for (size_t i = 0; i < after.size(); ++i)
+    expected_after[i] = kBase + static_cast<int64_t>(i + 1);
+  BOOST_TEST((before == expected_before));
+  BOOST_TEST((after == expected_after));
+  Client c(server.port());
+  BOOST_TEST(Show(c.Call({"GET", "counter"})) ==
+             "$" + std::to_string(kBase + static_cast<int64_t>(after.size())));
+  BOOST_TEST(server.Stop() == 0);
+}
+
 // The engine's write count from INFO's corodb section.
 int64_t EngineWrites(Client& c) {
   const std::string info = c.Call({"INFO", "corodb"}).text;
