@@ -8,6 +8,7 @@
 // and empties the directory.
 //
 // Input: byte 0 bit 0 = paranoid_checks; the rest is the MANIFEST.
+// CORODB_FUZZ_VERBOSE=1 prints each open's status and entry count.
 // Invariants checked:
 // - a failed open is Corruption, InvalidArgument, NotFound or IOError (a
 //   table the MANIFEST names but that is not there), and it changes none of
@@ -104,6 +105,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   for (const auto& [path, bytes] : given) WriteFileOrDie(path, bytes);
 
   Result<std::unique_ptr<SyncDB>> db = SyncDB::Open(DbOptions(paranoid), dir);
+  static const bool verbose = std::getenv("CORODB_FUZZ_VERBOSE") != nullptr;
+  if (verbose) std::fprintf(stderr, "recovery_fuzz: open: %s\n", db.status().ToString().c_str());
   if (!db.ok()) {
     const Status& s = db.status();
     FUZZ_CHECK(
@@ -117,6 +120,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
 
   const std::vector<Entry> entries = ScanAll(**db);
+  if (verbose) std::fprintf(stderr, "recovery_fuzz: %zu entries\n", entries.size());
   for (const auto& [key, value] : TemplateWrites()) {
     Result<std::string> got = (*db)->Get(ReadOptions(), key);
     if (got.ok()) {

@@ -10,6 +10,7 @@ packages=(
   libleveldb-dev leveldb-doc librocksdb-dev
   fio
   redis-tools   # redis-cli for the RESP server tests, redis-benchmark for its measurements
+  clang-14 libclang-rt-14-dev   # the fuzz preset: clang++-14 and its libFuzzer (tools/fuzz.sh)
 )
 
 missing=()
