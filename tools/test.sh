@@ -3,9 +3,13 @@
 #   tools/test.sh            # ASan + UBSan (what CI runs)
 #   tools/test.sh tsan       # ThreadSanitizer
 #   tools/test.sh release    # optimized build
+#   tools/test.sh fuzz [s]   # every libFuzzer target for s seconds (tools/fuzz.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 preset=${1:-asan}
+if [ "$preset" = fuzz ]; then
+  exec tools/fuzz.sh "${@:2}"
+fi
 
 tools/setup.sh
 cmake --preset "$preset" > /dev/null

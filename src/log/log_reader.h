@@ -85,10 +85,12 @@ class RecordParser {
   uint64_t EndOfLastRecord() const { return end_of_last_record_; }
 
  private:
-  // ReadFragment's results besides a RecordType.
-  static constexpr int kEof = kMaxRecordType + 1;
-  static constexpr int kBadFragment = kMaxRecordType + 2;
-  static constexpr int kNeedBlock = kMaxRecordType + 3;
+  // ReadFragment's results besides a fragment's type byte: outside a byte's
+  // range, so that no type byte read from the file (an unknown type is
+  // damage to report) can be taken for one of them.
+  static constexpr int kEof = 0x100;
+  static constexpr int kBadFragment = 0x101;
+  static constexpr int kNeedBlock = 0x102;
 
   // Reads one physical fragment from buffer_; returns its type (and sets
   // *fragment and *offset), or kEof / kBadFragment / kNeedBlock.
