@@ -5,7 +5,9 @@
 #include <chrono>
 #include <cerrno>
 #include <cstring>
+#include <fstream>
 #include <future>
+#include <iterator>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -151,11 +153,29 @@ asio::awaitable<Status> DBImpl::OpenReadOnly() {
   if (options_.error_if_exists) {
     co_return Status::InvalidArgument(name_, "exists (error_if_exists is true)");
   }
-  if (Status s = OpenFilesAndCaches(); !s.ok()) co_return s;
-  Recovery recovery(options_, name_, *fs_, icmp_, versions_.get(), info_log_.get());
-  Result<RecoveredState> recovered = co_await recovery.Run();
+  // Without the LOCK, a writer may log an edit (and then delete the logs
+  // and tables it made obsolete, or the old MANIFEST) while this recovery
+  // reads: a view mixing the MANIFEST before and the directory after could
+  // miss acknowledged writes or call a healthy database corrupt. So the
+  // recovery is repeated until CURRENT and its MANIFEST did not change
+  // while it ran.
+  Result<RecoveredState> recovered = Status::IOError(name_, "not recovered");
+  for (int attempt = 1;; ++attempt) {
+    const std::string before = ManifestStamp();
+    versions_.reset();  // a previous attempt's, in the order they refer to each other
+    table_cache_.reset();
+    fs_.reset();
+    if (Status s = OpenFilesAndCaches(); !s.ok()) co_return s;
+    Recovery recovery(options_, name_, *fs_, icmp_, versions_.get(), info_log_.get());
+    recovery.after_manifest_read_for_testing = read_only_recovery_hook_for_testing;
+    recovered = co_await recovery.Run();
+    if (ManifestStamp() == before) break;
+    if (attempt == 10) {
+      co_return Status::IOError(name_, "changed by a writer during each of 10 read-only "
+                                       "recoveries; try again");
+    }
+  }
   if (!recovered.ok()) co_return recovered.status();
-
   // The replayed memtables stay in memory: the newest is the (never
   // written) mutable one, the older ones are immutable, newest first.
   auto state = std::make_shared<ReadView>();
@@ -640,6 +660,15 @@ Status DBImpl::EndGroup(GroupCommit& commit) {
     stats_.max_group.store(commit.members, std::memory_order_relaxed);
   }
   return Status::OK();
+}
+
+std::string DBImpl::ManifestStamp() const {
+  std::ifstream in(io::CurrentFileName(name_), std::ios::binary);
+  std::string current((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  std::string manifest = current;
+  while (!manifest.empty() && manifest.back() == '\n') manifest.pop_back();
+  const Result<uint64_t> size = io::GetFileSize(name_ + "/" + manifest);
+  return current + "|" + (size.ok() ? std::to_string(*size) : "missing");
 }
 
 Status DBImpl::ReadOnlyError() const {

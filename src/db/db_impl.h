@@ -87,12 +87,18 @@ class DBImpl final : public DB, private CommitTarget {
   // Locks, creates or recovers the database and starts a new log.
   // REQUIRES: on engine executor.
   boost::asio::awaitable<Status> OpenOnEngine();
+  // Tests: run by a read-only open between reading the MANIFEST and
+  // listing the directory. Set before OpenOnEngine.
+  std::function<void()> read_only_recovery_hook_for_testing;
   // OpenOnEngine with Options::read_only: recovers into memory only.
   boost::asio::awaitable<Status> OpenReadOnly();
   // The I/O backend, the caches and the (empty) version set.
   Status OpenFilesAndCaches();
   // NotSupported: the DB was opened read-only.
   Status ReadOnlyError() const;
+  // What a writer changes when it logs an edit: CURRENT's contents and the
+  // size of the MANIFEST it names.
+  std::string ManifestStamp() const;
 
   boost::asio::awaitable<Status> Put(const WriteOptions& options, Slice key,
                                      Slice value) override;

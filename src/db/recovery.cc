@@ -157,6 +157,7 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
 asio::awaitable<Result<RecoveredState>> Recovery::Run() {
   bool save_manifest = false;
   if (Status s = co_await versions_->Recover(&save_manifest); !s.ok()) co_return s;
+  if (after_manifest_read_for_testing) after_manifest_read_for_testing();
 
   RecoveredState state;
   state.last_sequence = versions_->last_sequence();

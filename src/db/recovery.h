@@ -27,6 +27,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -76,6 +77,10 @@ class Recovery {
   // Recovers the version set from the MANIFEST and replays the live logs.
   // SUSPENDS: file reads.
   boost::asio::awaitable<Result<RecoveredState>> Run();
+
+  // Tests: called in Run after the MANIFEST was read, before the directory
+  // is listed (where a writer beside a read-only open can change it).
+  std::function<void()> after_manifest_read_for_testing;
 
  private:
   boost::asio::awaitable<Status> ReplayLog(uint64_t number, RecoveredState* state);

@@ -34,7 +34,16 @@ boost::asio::awaitable<Result<Loaded<std::unique_ptr<Table>>>> TableCache::OpenT
   if (!file.ok()) {
     Result<std::unique_ptr<io::File>> sst =
         fs_->Open(io::SSTTableFileName(dbname_, file_number), io::OpenMode::kRead, direct_reads_);
-    if (!sst.ok()) co_return file.status();  // report the preferred name
+    if (!sst.ok()) {
+      // A table the version names is gone (removed by another process: a
+      // writer beside a read-only open; or lost). Never NotFound, which a
+      // caller would take for "no such key".
+      if (file.status().IsNotFound()) {
+        co_return Status::IOError(io::TableFileName(dbname_, file_number),
+                                  "table file named by the version is missing");
+      }
+      co_return file.status();  // report the preferred name
+    }
     file = std::move(sst);
   }
   Result<std::unique_ptr<Table>> table =
