@@ -386,6 +386,23 @@ asio::awaitable<void> Commands::Mset(const Command& c, ReplyWriter& w) {
   co_return;
 }
 
+namespace {
+
+// How many of `values` were found; the first error other than NotFound.
+Result<int64_t> CountFound(const std::vector<Result<std::string>>& values) {
+  int64_t found = 0;
+  for (const auto& v : values) {
+    if (v.ok()) {
+      ++found;
+    } else if (!v.status().IsNotFound()) {
+      return v.status();
+    }
+  }
+  return found;
+}
+
+}  // namespace
+
 asio::awaitable<void> Commands::Del(const Command& c, ReplyWriter& w) {
   // Each key counts once, however often it is named (as Redis counts).
   std::set<std::string_view> unique(c.begin() + 1, c.end());
@@ -395,21 +412,17 @@ asio::awaitable<void> Commands::Del(const Command& c, ReplyWriter& w) {
   KeyCombiner::PlainTurns turns = co_await combiner_.TakePlainTurns(
       std::vector<std::string>(unique.begin(), unique.end()));
   std::vector<Result<std::string>> values = co_await ReadMany(keys);
-  int64_t found = 0;
-  for (const auto& v : values) {
-    if (v.ok()) {
-      ++found;
-    } else if (!v.status().IsNotFound()) {
-      w.Error(ErrorText(v.status()));
-      co_return;
-    }
+  const Result<int64_t> found = CountFound(values);
+  if (!found.ok()) {
+    w.Error(ErrorText(found.status()));
+    co_return;
   }
   WriteBatch batch;
   for (Slice key : keys) batch.Delete(key);
   const Status s = co_await db_.Write(write_options_, batch);
   turns.Release();
   if (s.ok()) {
-    w.Integer(found);
+    w.Integer(*found);
   } else {
     w.Error(ErrorText(s));
   }
@@ -419,16 +432,12 @@ asio::awaitable<void> Commands::Exists(const Command& c, ReplyWriter& w) {
   // A key named twice counts twice (Redis's rule).
   std::vector<Slice> keys(c.begin() + 1, c.end());
   std::vector<Result<std::string>> values = co_await ReadMany(keys);
-  int64_t found = 0;
-  for (const auto& v : values) {
-    if (v.ok()) {
-      ++found;
-    } else if (!v.status().IsNotFound()) {
-      w.Error(ErrorText(v.status()));
-      co_return;
-    }
+  const Result<int64_t> found = CountFound(values);
+  if (!found.ok()) {
+    w.Error(ErrorText(found.status()));
+    co_return;
   }
-  w.Integer(found);
+  w.Integer(*found);
 }
 
 asio::awaitable<void> Commands::Mget(const Command& c, ReplyWriter& w) {

@@ -212,6 +212,17 @@ BOOST_DATA_TEST_CASE(AReadOfATableDeletedMeanwhileIsAnIOErrorNamingIt, bdata::ma
 
 namespace {
 
+// Puts `count` keys "<prefix>000000".. with 100-byte values; what was written.
+Model PutKeys(DB& db, const std::string& prefix, int count) {
+  Model model;
+  for (int i = 0; i < count; ++i) {
+    const std::string key = NumKey(prefix, i);
+    model[key] = SizedValue(key, 100);
+    BOOST_REQUIRE(Run(db.Put({}, key, model[key])).ok());
+  }
+  return model;
+}
+
 // Opens `dir` read-only with `between` run once between the recovery's
 // MANIFEST read and its directory listing (where a writer can interfere).
 std::unique_ptr<DBImpl> OpenReadOnlyWithWriterBetween(const std::string& backend,
@@ -239,11 +250,7 @@ BOOST_DATA_TEST_CASE(AFlushDuringTheReadOnlyOpenLosesNoWrite, bdata::make(Backen
   TempDir dir;
   const Options options = EngineOptions(backend);
   auto writer = OpenOrDie(options, dir.path(), backend);
-  Model model;
-  for (int i = 0; i < 50; ++i) {
-    model[NumKey("a", i)] = SizedValue(NumKey("a", i), 100);
-    BOOST_REQUIRE(Run(writer->Put({}, NumKey("a", i), model[NumKey("a", i)])).ok());
-  }
+  Model model = PutKeys(*writer, "a", 50);
   const int logs_before = ListDbFiles(dir.path()).logs;
   auto reader = OpenReadOnlyWithWriterBetween(backend, dir.path(), [&] {
     FlushWithFiller(*writer, "filler", options.write_buffer_size, &model);
@@ -263,11 +270,7 @@ BOOST_DATA_TEST_CASE(AWriterReopeningDuringTheReadOnlyOpenIsNotCorruption,
   TempDir dir;
   const Options options = EngineOptions(backend);
   auto writer = OpenOrDie(options, dir.path(), backend);
-  Model model;
-  for (int i = 0; i < 50; ++i) {
-    model[NumKey("b", i)] = SizedValue(NumKey("b", i), 100);
-    BOOST_REQUIRE(Run(writer->Put({}, NumKey("b", i), model[NumKey("b", i)])).ok());
-  }
+  Model model = PutKeys(*writer, "b", 50);
   auto reader = OpenReadOnlyWithWriterBetween(backend, dir.path(), [&] {
     BOOST_REQUIRE(Run(writer->Close()).ok());
     writer.reset();

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "corodb/db.h"
+#include "open_db.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
@@ -87,24 +88,6 @@ class GatedDb : public DB {
   bool held_ = false;
 };
 
-// A DB open for the test's duration.
-struct OpenDb {
-  test::TempDir dir{"commands"};
-  asio::io_context ctx;
-  std::unique_ptr<DB> db;
-  OpenDb() {
-    Options options;
-    options.create_if_missing = true;
-    auto opened = test::RunOn(ctx, DB::Open(options, dir.Child("db")));
-    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-    db = std::move(*opened);
-  }
-  ~OpenDb() {
-    const Status s = test::RunOn(ctx, db->Close());
-    BOOST_CHECK(s.ok());
-  }
-};
-
 // Runs one command; *reply is its RESP reply, *done turns true at the end.
 asio::awaitable<void> RunCommand(Commands& commands, Command command, std::string* reply,
                                  bool* done) {
@@ -155,7 +138,7 @@ BOOST_AUTO_TEST_SUITE(CommandsTest)
 // outcome of neither order.
 BOOST_DATA_TEST_CASE(APlainWriteDuringAnIncrIsOrderedWithIt,
                      boost::unit_test::data::make(kRaces), race) {
-  OpenDb open;
+  OpenDb open("commands");
   GatedDb db(*open.db, open.ctx);
   ServerStats stats;
   Commands commands(db, CommandSettings{}, stats);

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "corodb/db.h"
+#include "open_db.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
 
@@ -40,24 +41,6 @@ KeyCombiner::Op SetIf(bool absent, std::string value) {
   return op;
 }
 
-// A DB open for the test's duration.
-struct OpenDb {
-  test::TempDir dir{"combiner"};
-  asio::io_context ctx;
-  std::unique_ptr<DB> db;
-  OpenDb() {
-    Options options;
-    options.create_if_missing = true;
-    auto opened = test::RunOn(ctx, DB::Open(options, dir.Child("db")));
-    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-    db = std::move(*opened);
-  }
-  ~OpenDb() {
-    const Status s = test::RunOn(ctx, db->Close());
-    BOOST_CHECK(s.ok());
-  }
-};
-
 asio::awaitable<void> IncrMany(KeyCombiner& combiner, int n,
                                std::vector<std::string>* replies) {
   for (int i = 0; i < n; ++i)
@@ -76,7 +59,7 @@ void Rethrow(std::exception_ptr e) {
 BOOST_AUTO_TEST_SUITE(KeyCombinerTest)
 
 BOOST_AUTO_TEST_CASE(IncrsFromManyThreadsEachGetADistinctValue) {
-  OpenDb open;
+  OpenDb open("combiner");
   KeyCombiner combiner(*open.db, WriteOptions{.sync = true});
   constexpr int kContexts = 3, kCoroutines = 4, kIncrs = 50;
   std::vector<std::unique_ptr<asio::io_context>> contexts;
@@ -130,7 +113,7 @@ asio::awaitable<void> Apply(KeyCombiner& combiner, KeyCombiner::Op op,
 }
 
 BOOST_AUTO_TEST_CASE(CommandsApplyInQueueOrderAndAFailedOneChangesNothing) {
-  OpenDb open;
+  OpenDb open("combiner");
   BOOST_REQUIRE(test::RunOn(open.ctx, open.db->Put({}, "k", "not a number")).ok());
   KeyCombiner combiner(*open.db, WriteOptions{.sync = true});
   const std::vector<KeyCombiner::Op> ops = {
@@ -174,7 +157,7 @@ asio::awaitable<void> ApplyLogged(KeyCombiner& combiner, KeyCombiner::Op op,
 }
 
 BOOST_AUTO_TEST_CASE(PlainWritesAndReadModifyWritesTakeTurnsInArrivalOrder) {
-  OpenDb open;
+  OpenDb open("combiner");
   KeyCombiner combiner(*open.db, WriteOptions{});
   using Log = std::vector<std::string>;
   Log log;
