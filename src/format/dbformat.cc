@@ -2,6 +2,7 @@
 
 #include <cassert>
 #include <cstdio>
+#include <typeinfo>
 
 namespace corodb {
 namespace {
@@ -47,6 +48,13 @@ bool ParseInternalKey(Slice internal_key, ParsedInternalKey* result) {
   result->sequence = tag >> 8;
   result->type = static_cast<ValueType>(type);
   return true;
+}
+
+bool IsBytewiseInternalComparator(const Comparator* c) {
+  // typeid, not dynamic_cast: the class is final, and this runs for every
+  // block iterator made.
+  return c != nullptr && typeid(*c) == typeid(InternalKeyComparator) &&
+         static_cast<const InternalKeyComparator*>(c)->user_comparator() == BytewiseComparator();
 }
 
 int InternalKeyComparator::Compare(Slice a, Slice b) const {

@@ -33,7 +33,7 @@ const char* DecodeEntry(const char* p, const char* limit, uint32_t* shared, uint
 
 }  // namespace
 
-Result<Block> Block::Parse(std::string contents) {
+Result<Block> Block::Parse(BlockContents contents) {
   if (contents.size() < sizeof(uint32_t)) return Status::Corruption("block too short");
   const size_t size = contents.size();
   const uint32_t num_restarts = DecodeFixed32(contents.data() + size - sizeof(uint32_t));
@@ -47,6 +47,7 @@ Result<Block> Block::Parse(std::string contents) {
 BlockIter::BlockIter(const Block* block, const Comparator* comparator, bool internal_keys)
     : comparator_(comparator),
       internal_keys_(internal_keys),
+      bytewise_internal_(internal_keys && IsBytewiseInternalComparator(comparator)),
       data_(block->data_.data()),
       restarts_(block->restart_offset_),
       num_restarts_(block->num_restarts_),
@@ -80,9 +81,9 @@ void BlockIter::MarkCorrupted(std::string what) {
   status_ = Status::Corruption(what);
 }
 
-bool BlockIter::CheckKey(Slice key, uint32_t offset, const char* where) {
+bool BlockIter::KeyIsBad(Slice key, uint32_t offset, const char* where) {
   ParsedInternalKey parsed;
-  if (!internal_keys_ || ParseInternalKey(key, &parsed)) return true;
+  if (ParseInternalKey(key, &parsed)) return true;  // CheckKey's test, kept in step
   MarkCorrupted(std::string("bad internal key (") + std::to_string(key.size()) + " bytes) " +
                 where + " at offset " + std::to_string(offset) + " in block");
   return false;
@@ -102,7 +103,7 @@ bool BlockIter::ParseNextKey() {
     MarkCorrupted("bad entry in block");
     return false;
   }
-  key_.resize(shared);
+  key_.truncate(shared);
   key_.append(p, non_shared);
   if (!CheckKey(key_, current_, "in an entry")) return false;
   value_ = Slice(p + non_shared, value_length);
@@ -143,7 +144,7 @@ void BlockIter::Seek(Slice target) {
       return MarkCorrupted("bad restart point in block");
     }
     if (!CheckKey(Slice(key_ptr, non_shared), offset, "at a restart point")) return;
-    if (comparator_->Compare(Slice(key_ptr, non_shared), target) < 0) {
+    if (Compare(Slice(key_ptr, non_shared), target) < 0) {
       left = mid;
     } else {
       right = mid - 1;
@@ -151,7 +152,7 @@ void BlockIter::Seek(Slice target) {
   }
   SeekToRestartPoint(left);
   while (ParseNextKey()) {
-    if (comparator_->Compare(key_, target) >= 0) return;
+    if (Compare(key_, target) >= 0) return;
   }
 }
 

@@ -10,13 +10,19 @@
 // BlockIter is used by one thread at a time.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
+#include <cstring>
+#include <memory>
 #include <string>
+#include <utility>
 
 #include "corodb/comparator.h"
 #include "corodb/slice.h"
 #include "corodb/status.h"
 #include "corodb/result.h"
+#include "format/dbformat.h"
+#include "table/block_contents.h"
 
 namespace corodb::table {
 
@@ -24,7 +30,10 @@ class Block {
  public:
   // Takes the block's contents. Corruption (without a file name; callers add
   // it) when the restart array does not fit.
-  static Result<Block> Parse(std::string contents);
+  static Result<Block> Parse(BlockContents contents);
+  static Result<Block> Parse(std::string contents) {
+    return Parse(BlockContents(std::move(contents)));
+  }
 
   Block(Block&&) noexcept = default;
   Block& operator=(Block&&) noexcept = default;
@@ -38,12 +47,67 @@ class Block {
 
  private:
   friend class BlockIter;
-  Block(std::string data, uint32_t restart_offset, uint32_t num_restarts)
+  Block(BlockContents data, uint32_t restart_offset, uint32_t num_restarts)
       : data_(std::move(data)), restart_offset_(restart_offset), num_restarts_(num_restarts) {}
 
-  std::string data_;
+  BlockContents data_;
   uint32_t restart_offset_;  // start of the restart array
   uint32_t num_restarts_;
+};
+
+// The current key of a BlockIter: bytes kept inline up to a size that
+// holds typical internal keys, on the heap beyond it, so positioning an
+// iterator allocates nothing for such keys. Move-only as BlockIter is
+// (copying it would leave data_ pointing into the source).
+class KeyBuffer {
+ public:
+  KeyBuffer() = default;
+  KeyBuffer(const KeyBuffer&) = delete;
+  KeyBuffer& operator=(const KeyBuffer&) = delete;
+  KeyBuffer(KeyBuffer&& other) noexcept { *this = std::move(other); }
+  KeyBuffer& operator=(KeyBuffer&& other) noexcept {
+    if (this != &other) {
+      heap_ = std::move(other.heap_);
+      capacity_ = std::exchange(other.capacity_, kInline);
+      size_ = std::exchange(other.size_, 0);
+      if (heap_) {
+        data_ = heap_.get();
+      } else {
+        std::memcpy(inline_, other.inline_, size_);
+        data_ = inline_;
+      }
+      other.data_ = other.inline_;
+    }
+    return *this;
+  }
+
+  size_t size() const { return size_; }
+  void clear() { size_ = 0; }
+  // REQUIRES: n <= size().
+  void truncate(size_t n) { size_ = n; }
+  void append(const char* p, size_t n) {
+    if (size_ + n > capacity_) Grow(size_ + n);
+    std::memcpy(data_ + size_, p, n);
+    size_ += n;
+  }
+  operator Slice() const { return Slice(data_, size_); }
+
+ private:
+  static constexpr size_t kInline = 48;
+  void Grow(size_t need) {
+    const size_t capacity = std::max(need, 2 * capacity_);
+    std::unique_ptr<char[]> bigger(new char[capacity]);
+    std::memcpy(bigger.get(), data_, size_);
+    heap_ = std::move(bigger);
+    data_ = heap_.get();
+    capacity_ = capacity;
+  }
+
+  char inline_[kInline];
+  std::unique_ptr<char[]> heap_;
+  char* data_ = inline_;
+  size_t size_ = 0;
+  size_t capacity_ = kInline;
 };
 
 class BlockIter {
@@ -85,16 +149,30 @@ class BlockIter {
   void MarkCorrupted(std::string what);
   // False (and the iterator marked corrupted) when internal keys are
   // required and `key`, decoded at `offset`, is not one.
-  bool CheckKey(Slice key, uint32_t offset, const char* where);
+  bool CheckKey(Slice key, uint32_t offset, const char* where) {
+    // ParseInternalKey's test, inline: the 8-byte tag, a known type.
+    if (!internal_keys_ ||
+        (key.size() >= 8 && static_cast<unsigned char>(key[key.size() - 8]) <= kTypeValue)) {
+      return true;
+    }
+    return KeyIsBad(key, offset, where);
+  }
+  bool KeyIsBad(Slice key, uint32_t offset, const char* where);
+  int Compare(Slice a, Slice b) const {
+    return bytewise_internal_ ? CompareBytewiseInternalKeys(a, b) : comparator_->Compare(a, b);
+  }
 
   const Comparator* comparator_;
   const bool internal_keys_;
+  // Checked keys in InternalKeyComparator-over-bytewise order: compared
+  // inline (CompareBytewiseInternalKeys), not through two virtual calls.
+  const bool bytewise_internal_;
   const char* data_;
   uint32_t restarts_;       // offset of the restart array; also "past the end"
   uint32_t num_restarts_;
   uint32_t current_;        // offset of the current entry; restarts_ when invalid
   uint32_t restart_index_;  // restart point at or before current_
-  std::string key_;
+  KeyBuffer key_;
   Slice value_;
   Status status_;
 };

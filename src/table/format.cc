@@ -91,9 +91,14 @@ Result<unsigned char> StoredBlockType(Slice raw, const BlockHandle& handle, bool
 
 namespace {
 
-// The uncompressed form of `contents`, stored as `type` (not kNoCompression).
-Result<std::string> Uncompress(Slice contents, unsigned char type, const BlockHandle& handle,
-                               const std::string& file_name) {
+char* WritableData(std::string& s) { return s.data(); }
+char* WritableData(BlockContents& c) { return c.mutable_data(); }
+
+// The uncompressed form of `contents`, stored as `type` (not kNoCompression),
+// in an Out (std::string or BlockContents) made by `make(length)`.
+template <typename Out, typename Make>
+Result<Out> Uncompress(Slice contents, unsigned char type, const BlockHandle& handle,
+                       const std::string& file_name, Make make) {
   if (type != static_cast<unsigned char>(CompressionType::kSnappyCompression)) {
     return Status::Corruption(BlockWhere(file_name, handle), "bad block type");
   }
@@ -102,12 +107,14 @@ Result<std::string> Uncompress(Slice contents, unsigned char type, const BlockHa
       ulength > kMaxBlockSize) {
     return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
   }
-  std::string out(ulength, '\0');
-  if (!snappy::RawUncompress(contents.data(), contents.size(), out.data())) {
+  Out out = make(ulength);
+  if (!snappy::RawUncompress(contents.data(), contents.size(), WritableData(out))) {
     return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
   }
   return out;
 }
+
+std::string ZeroedString(size_t n) { return std::string(n, '\0'); }
 
 constexpr unsigned char kStoredRaw = static_cast<unsigned char>(CompressionType::kNoCompression);
 
@@ -122,16 +129,21 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
     raw->resize(n);
     return std::move(*raw);
   }
-  return Uncompress(Slice(*raw).substr(0, n), *type, handle, file_name);
+  return Uncompress<std::string>(Slice(*raw).substr(0, n), *type, handle, file_name, ZeroedString);
 }
 
-Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
-                                const std::string& file_name) {
+Result<BlockContents> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                  const std::string& file_name) {
   Result<unsigned char> type = StoredBlockType(raw, handle, verify_checksum, file_name);
   if (!type.ok()) return type.status();
   const Slice contents = raw.substr(0, static_cast<size_t>(handle.size()));
-  if (*type == kStoredRaw) return std::string(contents);
-  return Uncompress(contents, *type, handle, file_name);
+  if (*type == kStoredRaw) {
+    BlockContents out = BlockContents::Uninitialized(contents.size());
+    std::memcpy(out.mutable_data(), contents.data(), contents.size());
+    return out;
+  }
+  return Uncompress<BlockContents>(contents, *type, handle, file_name,
+                                   BlockContents::Uninitialized);
 }
 
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,

@@ -20,6 +20,7 @@
 #include "corodb/options.h"
 #include "corodb/slice.h"
 #include "corodb/result.h"
+#include "table/block_contents.h"
 
 namespace corodb::io {
 class AlignedBuffer;
@@ -104,9 +105,10 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
                                 bool verify_checksum, const std::string& file_name);
 
 // The same for a block whose bytes (contents + trailer) lie in a buffer the
-// caller keeps: the contents are always copied (or uncompressed) out of `raw`.
-Result<std::string> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
-                                const std::string& file_name);
+// caller keeps: the contents are always copied (or uncompressed) out of `raw`,
+// into a buffer that is not zero-filled first.
+Result<BlockContents> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                  const std::string& file_name);
 
 // Checks the size of one block as read from disk (`raw`: contents + trailer)
 // and, with `verify_checksum`, its crc, as DecodeBlock does, and returns the

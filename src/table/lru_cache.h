@@ -21,13 +21,20 @@
 // Invariants / thread safety: every method may be called from any thread.
 // Each shard has one mutex guarding its table, lists, usage and pin counts;
 // it is never held across a co_await, and values are destroyed outside it.
-// `usage` is the sum of the charges of resident entries. An entry is on the
-// LRU list iff it is resident and unpinned, on the in-use list iff resident
-// and pinned, and in `orphans` iff non-resident and pinned. The cache must
-// outlive its handles and finish its loads before it is destroyed.
+// `usage` is the sum of the charges of resident entries. An entry is in the
+// shard's hash table iff it is resident; it is on the LRU list iff resident
+// and unpinned, on the in-use list iff resident and pinned, and on the
+// orphans list iff non-resident and pinned. The cache must outlive its
+// handles and finish its loads before it is destroyed.
+//
+// The hash table and the lists are intrusive (an entry is one allocation),
+// and entries leaving a shard are chained for destruction after its mutex is
+// released, so a lookup, an insert and an eviction allocate nothing but the
+// inserted entry itself.
 #pragma once
 
 #include <atomic>
+#include <bit>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -84,12 +91,90 @@ class ShardedLruCache {
     Links* next = this;
   };
   struct Entry : Links {
-    Entry(const CacheKey& k, V v, size_t c) : key(k), value(std::move(v)), charge(c) {}
+    Entry(const CacheKey& k, size_t h, V v, size_t c)
+        : key(k), hash(h), value(std::move(v)), charge(c) {}
     CacheKey key;
+    size_t hash;  // CacheKeyHash of key
     V value;
     size_t charge;
     uint32_t pins = 0;
     bool resident = true;
+    // The next entry of its hash bucket while resident; of its Doomed list
+    // once it has left the shard.
+    Entry* chain = nullptr;
+  };
+  // Entries taken out of a shard under its mutex; the destructor destroys
+  // them (and their values), after the mutex is released: declare it before
+  // the lock guard.
+  class Doomed {
+   public:
+    Doomed() = default;
+    Doomed(const Doomed&) = delete;
+    Doomed& operator=(const Doomed&) = delete;
+    ~Doomed() {
+      while (head_ != nullptr) delete std::exchange(head_, head_->chain);
+    }
+    void Add(Entry* e) { e->chain = std::exchange(head_, e); }
+
+   private:
+    Entry* head_ = nullptr;
+  };
+  // Resident entries by key: chained buckets, a power of two of them, at
+  // most one entry per bucket on average. Bucket bits are taken from the
+  // top of the hash, since the low bits choose the shard.
+  class HashTable {
+   public:
+    HashTable() : buckets_(16, nullptr) {}
+    HashTable(const HashTable&) = delete;
+    HashTable& operator=(const HashTable&) = delete;
+    ~HashTable() {
+      for (Entry* head : buckets_) {
+        while (head != nullptr) delete std::exchange(head, head->chain);
+      }
+    }
+    size_t size() const { return size_; }
+    Entry* Find(const CacheKey& key, size_t hash) const {
+      Entry* e = buckets_[Bucket(hash)];
+      while (e != nullptr && !(e->hash == hash && e->key == key)) e = e->chain;
+      return e;
+    }
+    // REQUIRES: no entry with e's key is in the table.
+    void Add(Entry* e) {
+      Entry*& head = buckets_[Bucket(e->hash)];
+      e->chain = std::exchange(head, e);
+      if (++size_ > buckets_.size()) Grow();
+    }
+    // Takes the entry for `key` out of the table; nullptr when absent.
+    Entry* Remove(const CacheKey& key, size_t hash) {
+      Entry** slot = &buckets_[Bucket(hash)];
+      while (*slot != nullptr && !((*slot)->hash == hash && (*slot)->key == key)) {
+        slot = &(*slot)->chain;
+      }
+      Entry* e = *slot;
+      if (e != nullptr) {
+        *slot = e->chain;
+        e->chain = nullptr;
+        --size_;
+      }
+      return e;
+    }
+
+   private:
+    size_t Bucket(size_t hash) const { return std::rotr(hash, 32) & (buckets_.size() - 1); }
+    void Grow() {
+      std::vector<Entry*> old(buckets_.size() * 2, nullptr);
+      old.swap(buckets_);
+      for (Entry* head : old) {
+        while (head != nullptr) {
+          Entry* e = std::exchange(head, head->chain);
+          Entry*& slot = buckets_[Bucket(e->hash)];
+          e->chain = std::exchange(slot, e);
+        }
+      }
+    }
+
+    std::vector<Entry*> buckets_;
+    size_t size_ = 0;
   };
   struct Shard;
   class LoadGuard;
@@ -153,42 +238,45 @@ class ShardedLruCache {
   // Returns a pinned handle, or an empty one when `key` is not resident.
   // Never suspends.
   Handle Lookup(const CacheKey& key) {
-    Shard& s = ShardFor(key);
+    const size_t hash = CacheKeyHash()(key);
+    Shard& s = ShardFor(hash);
     std::lock_guard lock(s.mu);
-    auto it = s.table.find(key);
-    if (it == s.table.end()) {
+    Entry* e = s.table.Find(key, hash);
+    if (e == nullptr) {
       ++s.misses;
       return {};
     }
     ++s.hits;
-    return s.PinLocked(it->second.get());
+    return s.PinLocked(e);
   }
 
   // Makes `value` resident under `key` (replacing an older entry) and returns
   // it pinned. May evict unpinned entries to make room.
   Handle Insert(const CacheKey& key, V value, size_t charge) {
-    Shard& s = ShardFor(key);
-    std::vector<std::unique_ptr<Entry>> doomed;
+    const size_t hash = CacheKeyHash()(key);
+    Shard& s = ShardFor(hash);
+    Doomed doomed;
     Handle h;
     {
       std::lock_guard lock(s.mu);
-      h = s.InsertLocked(key, std::move(value), charge, &doomed);
+      h = s.InsertLocked(key, hash, std::move(value), charge, &doomed);
     }
     return h;  // `doomed` values are destroyed here, outside the lock
   }
 
   // Makes the entry for `key` non-resident (destroyed once unpinned).
   void Erase(const CacheKey& key) {
-    Shard& s = ShardFor(key);
-    std::vector<std::unique_ptr<Entry>> doomed;
+    const size_t hash = CacheKeyHash()(key);
+    Shard& s = ShardFor(hash);
+    Doomed doomed;
     std::lock_guard lock(s.mu);
-    s.EraseLocked(key, &doomed);
+    s.EraseLocked(key, hash, &doomed);
   }
 
   // Destroys every resident entry that is not pinned.
   void Prune() {
     for (Shard& s : shards_) {
-      std::vector<std::unique_ptr<Entry>> doomed;
+      Doomed doomed;
       std::lock_guard lock(s.mu);
       while (s.lru.next != &s.lru) s.EvictOldestLocked(&doomed);
     }
@@ -240,16 +328,17 @@ class ShardedLruCache {
   //           coroutine's load. Waiters resume on their own executors.
   template <typename LoadFn>
   boost::asio::awaitable<Result<Handle>> LookupOrLoad(CacheKey key, LoadFn load) {
-    Shard& s = ShardFor(key);
+    const size_t hash = CacheKeyHash()(key);
+    Shard& s = ShardFor(hash);
     for (;;) {
       std::shared_ptr<Pending> pending;
       bool leader = false;
       Handle hit;
       {
         std::lock_guard lock(s.mu);
-        if (auto it = s.table.find(key); it != s.table.end()) {
+        if (Entry* e = s.table.Find(key, hash); e != nullptr) {
           ++s.hits;
-          hit = s.PinLocked(it->second.get());
+          hit = s.PinLocked(e);
         } else if (auto it = s.pending.find(key); it != s.pending.end()) {
           pending = it->second;
         } else {
@@ -305,11 +394,24 @@ class ShardedLruCache {
     size_t usage = 0;
     uint64_t hits = 0;    // Lookup/LookupOrLoad found the key resident
     uint64_t misses = 0;  // Lookup found nothing / LookupOrLoad loaded
-    Links lru;     // resident, unpinned; lru.next is the oldest
-    Links in_use;  // resident, pinned
-    std::unordered_map<CacheKey, std::unique_ptr<Entry>, CacheKeyHash> table;
-    std::unordered_map<Entry*, std::unique_ptr<Entry>> orphans;
+    Links lru;      // resident, unpinned; lru.next is the oldest
+    Links in_use;   // resident, pinned
+    Links orphans;  // non-resident, pinned
+    HashTable table;
     std::unordered_map<CacheKey, std::shared_ptr<Pending>, CacheKeyHash> pending;
+
+    Shard() = default;
+    Shard(const Shard&) = delete;
+    Shard& operator=(const Shard&) = delete;
+    ~Shard() {
+      // Orphans outliving the cache are a contract violation; free them
+      // anyway rather than leak. Resident entries go with the table.
+      while (orphans.next != &orphans) {
+        auto* e = static_cast<Entry*>(orphans.next);
+        Unlink(e);
+        delete e;
+      }
+    }
 
     static void Unlink(Links* e) {
       e->prev->next = e->next;
@@ -332,53 +434,47 @@ class ShardedLruCache {
     }
 
     void Unpin(Entry* e) {
-      std::vector<std::unique_ptr<Entry>> doomed;
+      Doomed doomed;
       std::lock_guard lock(mu);
       if (--e->pins > 0) return;
+      Unlink(e);
       if (e->resident) {
-        Unlink(e);
         Append(&lru, e);
         EvictWhileOverLocked(&doomed);
       } else {
-        auto it = orphans.find(e);
-        doomed.push_back(std::move(it->second));
-        orphans.erase(it);
+        doomed.Add(e);
       }
     }
 
-    void EvictOldestLocked(std::vector<std::unique_ptr<Entry>>* doomed) {
+    void EvictOldestLocked(Doomed* doomed) {
       auto* oldest = static_cast<Entry*>(lru.next);
-      EraseLocked(oldest->key, doomed);
+      EraseLocked(oldest->key, oldest->hash, doomed);
     }
-    void EvictWhileOverLocked(std::vector<std::unique_ptr<Entry>>* doomed) {
+    void EvictWhileOverLocked(Doomed* doomed) {
       while (usage > capacity && lru.next != &lru) EvictOldestLocked(doomed);
     }
 
-    void EraseLocked(const CacheKey& key, std::vector<std::unique_ptr<Entry>>* doomed) {
-      auto it = table.find(key);
-      if (it == table.end()) return;
-      std::unique_ptr<Entry> e = std::move(it->second);
-      table.erase(it);
-      Unlink(e.get());
+    void EraseLocked(const CacheKey& key, size_t hash, Doomed* doomed) {
+      Entry* e = table.Remove(key, hash);
+      if (e == nullptr) return;
+      Unlink(e);
       e->resident = false;
       usage -= e->charge;
       if (e->pins > 0) {
-        Entry* raw = e.get();
-        orphans.emplace(raw, std::move(e));
+        Append(&orphans, e);
       } else {
-        doomed->push_back(std::move(e));
+        doomed->Add(e);
       }
     }
 
-    Handle InsertLocked(const CacheKey& key, V value, size_t charge,
-                        std::vector<std::unique_ptr<Entry>>* doomed) {
-      EraseLocked(key, doomed);
-      auto e = std::make_unique<Entry>(key, std::move(value), charge);
-      Entry* raw = e.get();
-      table.emplace(key, std::move(e));
+    Handle InsertLocked(const CacheKey& key, size_t hash, V value, size_t charge,
+                        Doomed* doomed) {
+      EraseLocked(key, hash, doomed);
+      auto* e = new Entry(key, hash, std::move(value), charge);
+      table.Add(e);
       usage += charge;
-      Append(&lru, raw);
-      Handle h = PinLocked(raw);
+      Append(&lru, e);
+      Handle h = PinLocked(e);
       EvictWhileOverLocked(doomed);
       return h;
     }
@@ -421,7 +517,7 @@ class ShardedLruCache {
     }
 
     Result<Handle> Complete(Result<Loaded<V>> loaded) {
-      std::vector<std::unique_ptr<Entry>> doomed;
+      Doomed doomed;
       std::vector<Waiter> waiters;
       std::vector<Handle> waiter_handles;
       std::optional<Result<Handle>> mine;
@@ -432,7 +528,8 @@ class ShardedLruCache {
         pending_->done = true;
         waiters = std::move(pending_->waiters);
         if (loaded.ok()) {
-          Handle h = shard_->InsertLocked(key_, std::move(loaded->value), loaded->charge, &doomed);
+          Handle h = shard_->InsertLocked(key_, CacheKeyHash()(key_), std::move(loaded->value),
+                                          loaded->charge, &doomed);
           for (size_t i = 0; i < waiters.size(); ++i) waiter_handles.push_back(shard_->PinLocked(h.entry_));
           mine.emplace(std::move(h));
         } else {
@@ -458,7 +555,7 @@ class ShardedLruCache {
     std::shared_ptr<Pending> pending_;
   };
 
-  Shard& ShardFor(const CacheKey& key) { return shards_[CacheKeyHash()(key) % shards_.size()]; }
+  Shard& ShardFor(size_t hash) { return shards_[hash % shards_.size()]; }
 
   const size_t capacity_;
   std::vector<Shard> shards_;

@@ -3,6 +3,8 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <memory>
+#include <span>
 
 #include "io/file.h"
 #include "table/sequential_iterator.h"
@@ -15,6 +17,22 @@ Status Named(const std::string& file_name, std::string_view what, const Status& 
   if (s.ok()) return s;
   if (!s.IsCorruption()) return s;
   return Status::Corruption(file_name + ": " + std::string(what), s.message());
+}
+
+// A buffer of `n` bytes for this thread's use until its next call (contents
+// unspecified). Blocks are at most a few KiB in practice; an unusually large
+// one gets its own buffer, released at the next call, so no thread keeps
+// megabytes for good.
+std::span<char> ScratchBuffer(size_t n) {
+  constexpr size_t kKeep = 256 << 10;
+  thread_local std::unique_ptr<char[]> buf;
+  thread_local size_t capacity = 0;
+  if (n > capacity || (capacity > kKeep && n <= kKeep)) {
+    const size_t want = n <= kKeep ? std::max<size_t>(n, 16 << 10) : n;
+    buf.reset(new char[want]);
+    capacity = want;
+  }
+  return std::span<char>(buf.get(), n);
 }
 
 // True when [handle.offset, +size + trailer) lies within the first `limit` bytes.
@@ -204,17 +222,20 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
                      DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle,
                                  verify, file_->path()));
   }
-  std::string raw(static_cast<size_t>(n), '\0');
+  // The stored bytes only pass through: a per-thread buffer, reused, so a
+  // block-cache miss allocates (and fills) nothing but the decoded block.
+  std::span<char> raw = ScratchBuffer(static_cast<size_t>(n));
   std::optional<Result<size_t>> got = file_->TryReadCached(handle.offset(), raw);
   if (!got.has_value()) return std::nullopt;
   if (!got->ok()) return Result<BlockRef>(got->status());
   if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
   block_reads_.fetch_add(1, std::memory_order_relaxed);
-  return KeepBlock(options, handle, DecodeBlock(&raw, handle, verify, file_->path()));
+  return KeepBlock(options, handle,
+                   DecodeBlock(Slice(raw.data(), raw.size()), handle, verify, file_->path()));
 }
 
 Result<BlockRef> Table::KeepBlock(const ReadOptions& options, const BlockHandle& handle,
-                                  Result<std::string> contents) const {
+                                  Result<BlockContents> contents) const {
   if (!contents.ok()) return contents.status();
   Result<Block> block = ParseDataBlock(std::move(*contents), handle);
   if (!block.ok()) return block.status();
@@ -314,13 +335,13 @@ boost::asio::awaitable<Result<Loaded<Block>>> Table::ReadDataBlock(BlockHandle h
   block_reads_.fetch_add(1, std::memory_order_relaxed);
   Result<std::string> contents = co_await ReadBlock(*file_, direct_, handle, verify);
   if (!contents.ok()) co_return contents.status();
-  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  Result<Block> block = ParseDataBlock(BlockContents(std::move(*contents)), handle);
   if (!block.ok()) co_return block.status();
   const size_t charge = block->charge();
   co_return Loaded<Block>{std::move(*block), charge};
 }
 
-Result<Block> Table::ParseDataBlock(std::string contents, const BlockHandle& handle) const {
+Result<Block> Table::ParseDataBlock(BlockContents contents, const BlockHandle& handle) const {
   Result<Block> block = Block::Parse(std::move(contents));
   if (!block.ok()) return BlockError(handle, block.status());
   return block;
@@ -333,7 +354,8 @@ boost::asio::awaitable<Result<Slice>> Table::ReadRaw(uint64_t offset, size_t n,
 }
 
 Result<Block> Table::DecodeDataBlock(Slice raw, const BlockHandle& handle) const {
-  Result<std::string> contents = DecodeBlock(raw, handle, /*verify_checksum=*/true, file_->path());
+  Result<BlockContents> contents =
+      DecodeBlock(raw, handle, /*verify_checksum=*/true, file_->path());
   if (!contents.ok()) return contents.status();
   return ParseDataBlock(std::move(*contents), handle);
 }

@@ -219,11 +219,11 @@ class Table {
   boost::asio::awaitable<Result<Loaded<Block>>> ReadDataBlock(BlockHandle handle, bool verify) const;
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
   // Parses decoded block contents; a bad layout is Corruption naming the block.
-  Result<Block> ParseDataBlock(std::string contents, const BlockHandle& handle) const;
+  Result<Block> ParseDataBlock(BlockContents contents, const BlockHandle& handle) const;
   // The decoded data block `contents` as a BlockRef: inserted into the block
   // cache when it has one and options.fill_cache, else owned.
   Result<BlockRef> KeepBlock(const ReadOptions& options, const BlockHandle& handle,
-                             Result<std::string> contents) const;
+                             Result<BlockContents> contents) const;
 
   const TableOptions options_;
   std::unique_ptr<io::File> file_;

@@ -56,6 +56,33 @@ BOOST_AUTO_TEST_CASE(EvictionKeepsUsageWithinCapacityAndDropsLeastRecentlyUsed) 
   BOOST_TEST(Tracked::live.load() == 0);
 }
 
+// The shard's hash table grows from 16 buckets as entries arrive, and an
+// erase unlinks from the middle of bucket chains: every resident key is
+// found with its own value, every erased one is gone, nothing leaks.
+BOOST_AUTO_TEST_CASE(EntriesStayFindableAsTheTableGrowsAndShrinks) {
+  const int before = Tracked::live.load();
+  {
+    Cache cache(1 << 20, 4);
+    constexpr int kN = 20000;
+    for (int i = 0; i < kN; ++i) {
+      cache.Insert(CacheKey{uint64_t(i % 7), uint64_t(i)}, Tracked(i), 1).Reset();
+    }
+    BOOST_TEST(cache.Size() == size_t(kN));
+    for (int i = 0; i < kN; i += 3) cache.Erase(CacheKey{uint64_t(i % 7), uint64_t(i)});
+    int wrong = 0;
+    for (int i = 0; i < kN; ++i) {
+      Cache::Handle h = cache.Lookup(CacheKey{uint64_t(i % 7), uint64_t(i)});
+      if (i % 3 == 0 ? static_cast<bool>(h) : (!h || h->v != i)) ++wrong;
+      // The same offset under another id is another key.
+      if (cache.Lookup(CacheKey{uint64_t(i % 7) + 100, uint64_t(i)})) ++wrong;
+    }
+    BOOST_TEST(wrong == 0);
+    BOOST_TEST(cache.Size() == size_t(kN - (kN + 2) / 3));
+    BOOST_TEST(Tracked::live.load() == before + kN - (kN + 2) / 3);
+  }
+  BOOST_TEST(Tracked::live.load() == before);
+}
+
 BOOST_AUTO_TEST_CASE(ShardCapacitiesSumToTheTotal) {
   Cache cache(37, 16);
   for (uint64_t i = 0; i < 1000; ++i) cache.Insert(K(i), Tracked(1), 1).Reset();

@@ -1,0 +1,46 @@
+// BlockContents: the decoded bytes of one table block, owned and move-only.
+// It either adopts a std::string or holds a buffer allocated without being
+// zero-filled first, for the read path that fills every byte at once
+// (a copy or a Snappy decompression).
+//
+// Invariants / thread safety: immutable once filled; data() is stable for
+// the object's life and across moves of a heap buffer (not of an adopted
+// string: take data() again after a move).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <utility>
+
+namespace corodb::table {
+
+class BlockContents {
+ public:
+  BlockContents() = default;
+  explicit BlockContents(std::string bytes) : str_(std::move(bytes)), size_(str_.size()) {}
+  // `n` bytes left uninitialized: the caller fills them through
+  // mutable_data() before anyone reads them.
+  static BlockContents Uninitialized(size_t n) {
+    BlockContents c;
+    c.heap_.reset(new char[n]);  // default-initialized: no zero fill
+    c.size_ = n;
+    return c;
+  }
+
+  BlockContents(BlockContents&&) noexcept = default;
+  BlockContents& operator=(BlockContents&&) noexcept = default;
+
+  const char* data() const { return heap_ ? heap_.get() : str_.data(); }
+  char* mutable_data() { return heap_ ? heap_.get() : str_.data(); }
+  size_t size() const { return size_; }
+  // Bytes of memory held, for cache charges.
+  size_t capacity() const { return heap_ ? size_ : str_.capacity(); }
+
+ private:
+  std::string str_;
+  std::unique_ptr<char[]> heap_;
+  size_t size_ = 0;
+};
+
+}  // namespace corodb::table
