@@ -115,6 +115,15 @@ asio::awaitable<Status> Recovery::ReplayLog(uint64_t number, RecoveredState* sta
     Status s = WriteBatchInternal::SetContents(&batch, record);
     const SequenceNumber first = s.ok() ? WriteBatchInternal::Sequence(batch) : 0;
     const SequenceNumber last = first + (s.ok() ? WriteBatchInternal::Count(batch) : 0) - 1;
+    const uint32_t count = s.ok() ? WriteBatchInternal::Count(batch) : 0;
+    if (s.ok() && count > 0 &&
+        (first > kMaxSequenceNumber || count - 1 > kMaxSequenceNumber - first)) {
+      // Keys carry 56-bit sequences: inserted, these would wrap to small
+      // numbers, and older values would shadow newer ones.
+      s = Status::Corruption("sequence numbers " + std::to_string(first) + ".." +
+                             std::to_string(first + (count - 1)) + " run past the largest (" +
+                             std::to_string(kMaxSequenceNumber) + ")");
+    }
     if (s.ok() && state->max_replayed_sequence > 0 && first <= state->max_replayed_sequence) {
       if (last <= state->max_replayed_sequence) {
         ++copies;  // replayed already (see the replay rule in recovery.h)

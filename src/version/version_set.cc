@@ -288,6 +288,13 @@ asio::awaitable<Status> VersionSet::RecoverManifest(uint64_t manifest_number,
   if (const char* missing = counters.Missing()) {
     co_return Status::Corruption(path, missing);
   }
+  if (*counters.last_sequence > kMaxSequenceNumber) {
+    // Keys carry 56-bit sequences: later writes would wrap.
+    co_return Status::Corruption(path, "last sequence number " +
+                                           std::to_string(*counters.last_sequence) +
+                                           " is past the largest (" +
+                                           std::to_string(kMaxSequenceNumber) + ")");
+  }
 
   auto v = std::make_shared<Version>(icmp_, table_cache_, versions_made_ + 1);
   if (Status s = builder.SaveTo(v.get()); !s.ok()) {
