@@ -798,17 +798,17 @@ BOOST_DATA_TEST_CASE(FailedSyncWriteIsNeverVisibleThenLost, bdata::make(BackendN
   if (visible) BOOST_TEST(GetOrStatus(*db, "a") == "va", "served after the failed sync, then lost");
 }
 
-// A crash (an injected write or sync failure, so Open fails there) at each
-// step of flushing what Open replayed — level-0 table written and synced,
-// directory synced, new log created, MANIFEST written and synced, CURRENT
-// switched — then optionally a power cut, then a reopen: every
-// sync-acknowledged put is there, unsynced ones all or none, and no batch is
-// in the logs left behind twice (nor inserted twice meanwhile: the memtable
-// asserts that).
+// A crash (an injected EIO or ENOSPC write or sync failure, so Open fails
+// there, naming the error and leaving no temp file) at each step of flushing
+// what Open replayed — level-0 table written and synced, directory synced,
+// new log created, MANIFEST written and synced, CURRENT switched — then
+// optionally a power cut, then a reopen: every sync-acknowledged put is
+// there, unsynced ones all or none, and no batch is in the logs left behind
+// twice (nor inserted twice meanwhile: the memtable asserts that).
 BOOST_DATA_TEST_CASE(CrashWhileFlushingTheReplayLosesAndDuplicatesNothing,
                      bdata::make(BackendNames()) * bdata::make({false, true}) *
-                         bdata::make({false, true}),
-                     backend, fail_sync, power_cut) {
+                         bdata::make({false, true}) * bdata::make({EIO, ENOSPC}),
+                     backend, fail_sync, power_cut, err) {
   TempDir dir;
   const Options options = TestOptions(backend);
   int failed_opens = 0;
@@ -827,9 +827,9 @@ BOOST_DATA_TEST_CASE(CrashWhileFlushingTheReplayLosesAndDuplicatesNothing,
       }
     }
     if (fail_sync) {
-      fault->FailNthSync(n, EIO);
+      fault->FailNthSync(n, err);
     } else {
-      fault->FailNthWrite(n, EIO);
+      fault->FailNthWrite(n, err);
     }
     bool opened = false;
     {
@@ -837,7 +837,13 @@ BOOST_DATA_TEST_CASE(CrashWhileFlushingTheReplayLosesAndDuplicatesNothing,
       opened = db.ok();
       BOOST_TEST_CONTEXT("fault " << n) {
         BOOST_TEST(opened == (fault->faults_injected() == 0u), db.status().ToString());
-        if (!opened) BOOST_TEST(db.status().IsIOError(), db.status().ToString());
+        if (!opened) {
+          BOOST_TEST(db.status().IsIOError(), db.status().ToString());
+          BOOST_TEST(db.status().ToString().find(std::strerror(err)) != std::string::npos,
+                     db.status().ToString());
+        }
+        BOOST_TEST(FilesOfType(db_dir, io::FileType::kTempFile).empty(),
+                   "a temp file left behind");
       }
     }
     if (!opened) ++failed_opens;
