@@ -207,6 +207,51 @@ BOOST_DATA_TEST_CASE(LogSwitchErrorStopsWritesAndLosesNothing,
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(DBLogPreallocationErrorTest)
+
+// The first sync write to a log preallocates it (zeros, synced). ENOSPC
+// there is no error: the log is appended without preallocation, the write
+// and later sync writes are acknowledged, and a power cut (the close could
+// sync nothing more) keeps them. EIO there fails the write and then every
+// write, and the database still reopens after the power cut.
+BOOST_DATA_TEST_CASE(NoSpaceToPreallocateTheLogIsNoError,
+                     bdata::make(BackendNames()) * bdata::make({EIO, ENOSPC}), backend,
+                     err) {
+  TempDir tmp;
+  const std::string db_dir = tmp.Child("db");
+  const Options options = EngineOptions(backend);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+  Writer writer;
+  {
+    auto opened = test::TryOpen(options, db_dir, fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    for (int i = 0; i < 5; ++i) BOOST_REQUIRE(writer.Put(db, /*sync=*/false).ok());
+    fault->FailNthWrite(1, err, [](const std::string& path) { return path.ends_with(".log"); });
+    const Status first = writer.Put(db, /*sync=*/true);
+    BOOST_REQUIRE(fault->faults_injected() == 1u);
+    if (err == ENOSPC) {
+      BOOST_TEST(first.ok(), first.ToString());
+      for (int i = 0; i < 20; ++i) BOOST_TEST(writer.Put(db, /*sync=*/true).ok());
+    } else {
+      BOOST_TEST(NamesErrno(first, err), first.ToString());
+      CheckFailedState(db, writer, first);
+    }
+    writer.Check(db, "before the power cut");
+    fault->FailAllWrites(EIO);  // the power is gone: the close makes nothing durable
+    fault->FailAllSyncs(EIO);
+  }
+  fault->FailAllWrites(0);
+  fault->FailAllSyncs(0);
+  BOOST_REQUIRE(fault->DropUnsyncedData().ok());
+  auto db = OpenOrDie(options, db_dir, backend);
+  if (err == ENOSPC) writer.Check(*db, "after a power cut");
+  BOOST_TEST(Run(db->Put({.sync = true}, "later", "v")).ok());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 // --- CURRENT ---
 
 // A step of replacing CURRENT (SetCurrentFile: the temp file's write and
@@ -352,6 +397,36 @@ BOOST_DATA_TEST_CASE(CurrentFileErrorAtCreationLeavesACreatableDatabase,
   writer.FillUntilSwitch(**db);
   BOOST_REQUIRE(WaitIdle(**db).ok());
   writer.Check(**db, "after a flush");
+}
+
+// A process killed between writing CURRENT's temp file and renaming it
+// leaves the temp file (naming a MANIFEST that was never installed): the
+// next Open removes it, and CURRENT still names the live MANIFEST.
+BOOST_DATA_TEST_CASE(TempFileLeftByACrashIsRemovedByOpen, bdata::make(BackendNames()),
+                     backend) {
+  TempDir tmp;
+  const std::string db_dir = tmp.Child("db");
+  const Options options = EngineOptions(backend);
+  Writer writer;
+  {
+    auto db = OpenOrDie(options, db_dir, backend);
+    for (int i = 0; i < 5; ++i) BOOST_REQUIRE(writer.Put(*db, /*sync=*/true).ok());
+  }
+  const std::set<std::string> manifests = PathsOfType(db_dir, io::FileType::kDescriptorFile);
+  BOOST_REQUIRE(manifests.size() == 1u);
+  uint64_t number = 0;
+  io::FileType type;
+  BOOST_REQUIRE(io::ParseFileName(manifests.begin()->substr(db_dir.size() + 1), &number, &type));
+  const std::string stray = io::TempFileName(db_dir, number + 100);
+  {
+    std::ofstream out(stray);
+    out << io::DescriptorFileName(db_dir, number + 100).substr(db_dir.size() + 1) << "\n";
+  }
+  BOOST_REQUIRE(FilesOfType(db_dir, io::FileType::kTempFile) == 1);
+  auto db = OpenOrDie(options, db_dir, backend);
+  BOOST_TEST(!io::FileExists(stray));
+  CheckOpenedDirectory(db_dir, "reopened");
+  writer.Check(*db, "reopened");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
