@@ -1,7 +1,7 @@
 // Helpers for the engine's fault tests (db_engine_fault_test.cc,
 // db_io_error_test.cc): small-buffer options, values that tell which write
-// made them, a writer that remembers what was acknowledged, and what the
-// directory and the current version hold.
+// made them, a writer that remembers what was acknowledged, what the
+// directory and the current version hold, and where replacing CURRENT fails.
 #pragma once
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "db_test_util.h"
@@ -147,5 +148,76 @@ class Writer {
   std::map<std::string, std::string> acked_;
   std::map<std::string, std::set<std::string>> uncertain_;
 };
+
+// A step of replacing CURRENT (SetCurrentFile: the temp file's write and
+// sync, its rename over CURRENT, the directory sync after it).
+enum class CurrentSite { kTempWrite, kTempSync, kRename, kDirSync };
+
+inline const std::vector<std::pair<std::string, CurrentSite>>& CurrentSites() {
+  static const std::vector<std::pair<std::string, CurrentSite>> sites = {
+      {"temp file write", CurrentSite::kTempWrite},
+      {"temp file sync", CurrentSite::kTempSync},
+      {"rename to CURRENT", CurrentSite::kRename},
+      {"directory sync after the rename", CurrentSite::kDirSync},
+  };
+  return sites;
+}
+
+inline std::vector<std::string> CurrentSiteNames() {
+  std::vector<std::string> names;
+  for (const auto& [name, site] : CurrentSites()) names.push_back(name);
+  return names;
+}
+
+inline CurrentSite CurrentSiteNamed(const std::string& name) {
+  for (const auto& [n, site] : CurrentSites()) {
+    if (n == name) return site;
+  }
+  BOOST_FAIL("no CURRENT site " << name);
+  return CurrentSite::kTempWrite;
+}
+
+inline void ArmCurrentSite(io::FaultInjectionBackend& fault, CurrentSite site, int err,
+                           const std::string& db_dir) {
+  auto temp = [](const std::string& path) { return path.ends_with(".dbtmp"); };
+  switch (site) {
+    case CurrentSite::kTempWrite:
+      fault.FailNthWrite(1, err, temp);
+      break;
+    case CurrentSite::kTempSync:
+      fault.FailNthSync(1, err, temp);
+      break;
+    case CurrentSite::kRename:
+      fault.FailNthRename(1, err,
+                          [](const std::string& to) { return to.ends_with("/CURRENT"); });
+      break;
+    case CurrentSite::kDirSync: {
+      // The first directory sync after a rename that follows the temp
+      // file's sync (the filter sees every sync; it runs under the
+      // backend's lock, so only the backend's atomic counter is read).
+      auto renames_after_temp = std::make_shared<uint64_t>(0);
+      auto seen_temp = std::make_shared<bool>(false);
+      fault.FailNthSync(
+          1, err,
+          [&fault, db_dir, renames_after_temp, seen_temp](const std::string& path) {
+            if (path.ends_with(".dbtmp")) {
+              *seen_temp = true;
+              *renames_after_temp = fault.renames_started();
+              return false;
+            }
+            return *seen_temp && path == db_dir &&
+                   fault.renames_started() > *renames_after_temp;
+          });
+      break;
+    }
+  }
+}
+
+// Disarms FailNthWrite, FailNthSync and FailNthRename.
+inline void DisarmAll(io::FaultInjectionBackend& fault) {
+  fault.FailNthWrite(0, 0);
+  fault.FailNthSync(0, 0);
+  fault.FailNthRename(0, 0);
+}
 
 }  // namespace corodb::fault_test

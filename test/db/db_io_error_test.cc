@@ -35,7 +35,8 @@ using namespace fault_test;
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
   if (!in) return "(absent)";
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
+  return std::string(std::istreambuf_iterator<char>(in),
+                     std::istreambuf_iterator<char>());
 }
 
 bool NamesErrno(const Status& s, int err) {
@@ -59,14 +60,16 @@ std::set<std::string> PathsOfType(const std::string& dir, io::FileType want) {
 
 // After a successful Open: no temp file, one MANIFEST, and CURRENT names it.
 void CheckOpenedDirectory(const std::string& db_dir, const std::string& when) {
-  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTempFile) == 0, when << ": a temp file left");
-  const std::set<std::string> manifests = PathsOfType(db_dir, io::FileType::kDescriptorFile);
+  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTempFile) == 0,
+             when << ": a temp file left");
+  const std::set<std::string> manifests =
+      PathsOfType(db_dir, io::FileType::kDescriptorFile);
   BOOST_TEST(manifests.size() == 1u, when << ": " << manifests.size() << " MANIFESTs");
   if (manifests.size() == 1u) {
     const std::string& manifest = *manifests.begin();
-    BOOST_TEST(Slurp(io::CurrentFileName(db_dir)) ==
-                   manifest.substr(db_dir.size() + 1) + "\n",
-               when << ": CURRENT does not name " << manifest);
+    BOOST_TEST(
+        Slurp(io::CurrentFileName(db_dir)) == manifest.substr(db_dir.size() + 1) + "\n",
+        when << ": CURRENT does not name " << manifest);
   }
 }
 
@@ -110,7 +113,13 @@ void CheckReopens(const Options& options, const std::string& db_dir,
 
 // Where a log switch fails (DBImpl::SwitchMemtable: the old log's sync and
 // the new log's creation, then the new log's first write or sync).
-enum class LogSite { kOldLogSync, kNewLogCreate, kNewLogDirSync, kNewLogWrite, kNewLogSync };
+enum class LogSite {
+  kOldLogSync,
+  kNewLogCreate,
+  kNewLogDirSync,
+  kNewLogWrite,
+  kNewLogSync
+};
 
 const std::vector<std::pair<std::string, LogSite>>& LogSites() {
   static const std::vector<std::pair<std::string, LogSite>> sites = {
@@ -133,7 +142,9 @@ void ArmLogSite(io::FaultInjectionBackend& fault, LogSite site, int err,
                 const std::string& db_dir) {
   const std::set<std::string> old_logs = PathsOfType(db_dir, io::FileType::kLogFile);
   BOOST_REQUIRE(old_logs.size() == 1u);
-  auto old_log = [old_logs](const std::string& path) { return old_logs.count(path) != 0; };
+  auto old_log = [old_logs](const std::string& path) {
+    return old_logs.count(path) != 0;
+  };
   auto new_log = [old_logs](const std::string& path) {
     return path.ends_with(".log") && old_logs.count(path) == 0;
   };
@@ -145,7 +156,8 @@ void ArmLogSite(io::FaultInjectionBackend& fault, LogSite site, int err,
       fault.FailOpens(err, new_log);
       break;
     case LogSite::kNewLogDirSync:
-      fault.FailNthSync(1, err, [db_dir](const std::string& path) { return path == db_dir; });
+      fault.FailNthSync(1, err,
+                        [db_dir](const std::string& path) { return path == db_dir; });
       break;
     case LogSite::kNewLogWrite:
       fault.FailNthWrite(1, err, new_log);
@@ -168,13 +180,15 @@ BOOST_DATA_TEST_CASE(LogSwitchErrorStopsWritesAndLosesNothing,
                      bdata::make(BackendNames()) * bdata::make(LogSiteNames()) *
                          bdata::make({EIO, ENOSPC}),
                      backend, site_name, err) {
-  const LogSite site = std::find_if(LogSites().begin(), LogSites().end(), [&](const auto& s) {
-                         return s.first == site_name;
-                       })->second;
+  const LogSite site =
+      std::find_if(LogSites().begin(), LogSites().end(), [&](const auto& s) {
+        return s.first == site_name;
+      })->second;
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
   Writer writer;
   {
@@ -220,7 +234,8 @@ BOOST_DATA_TEST_CASE(NoSpaceToPreallocateTheLogIsNoError,
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
   Writer writer;
   {
@@ -228,7 +243,8 @@ BOOST_DATA_TEST_CASE(NoSpaceToPreallocateTheLogIsNoError,
     BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
     DB& db = **opened;
     for (int i = 0; i < 5; ++i) BOOST_REQUIRE(writer.Put(db, /*sync=*/false).ok());
-    fault->FailNthWrite(1, err, [](const std::string& path) { return path.ends_with(".log"); });
+    fault->FailNthWrite(1, err,
+                        [](const std::string& path) { return path.ends_with(".log"); });
     const Status first = writer.Put(db, /*sync=*/true);
     BOOST_REQUIRE(fault->faults_injected() == 1u);
     if (err == ENOSPC) {
@@ -254,58 +270,6 @@ BOOST_AUTO_TEST_SUITE_END()
 
 // --- CURRENT ---
 
-// A step of replacing CURRENT (SetCurrentFile: the temp file's write and
-// sync, its rename over CURRENT, the directory sync after it).
-enum class CurrentSite { kTempWrite, kTempSync, kRename, kDirSync };
-
-const std::vector<std::pair<std::string, CurrentSite>>& CurrentSites() {
-  static const std::vector<std::pair<std::string, CurrentSite>> sites = {
-      {"temp file write", CurrentSite::kTempWrite},
-      {"temp file sync", CurrentSite::kTempSync},
-      {"rename to CURRENT", CurrentSite::kRename},
-      {"directory sync after the rename", CurrentSite::kDirSync},
-  };
-  return sites;
-}
-
-std::vector<std::string> CurrentSiteNames() {
-  std::vector<std::string> names;
-  for (const auto& [name, site] : CurrentSites()) names.push_back(name);
-  return names;
-}
-
-void ArmCurrentSite(io::FaultInjectionBackend& fault, CurrentSite site, int err,
-                    const std::string& db_dir) {
-  auto temp = [](const std::string& path) { return path.ends_with(".dbtmp"); };
-  switch (site) {
-    case CurrentSite::kTempWrite:
-      fault.FailNthWrite(1, err, temp);
-      break;
-    case CurrentSite::kTempSync:
-      fault.FailNthSync(1, err, temp);
-      break;
-    case CurrentSite::kRename:
-      fault.FailNthRename(1, err,
-                          [](const std::string& to) { return to.ends_with("/CURRENT"); });
-      break;
-    case CurrentSite::kDirSync:
-      // The first directory sync after a rename (filters run under the
-      // backend's lock: only its atomic counter is read).
-      fault.FailNthSync(1, err,
-                        [&fault, db_dir, renames = fault.renames_started()](
-                            const std::string& path) {
-                          return path == db_dir && fault.renames_started() > renames;
-                        });
-      break;
-  }
-}
-
-void DisarmAll(io::FaultInjectionBackend& fault) {
-  fault.FailNthWrite(0, 0);
-  fault.FailNthSync(0, 0);
-  fault.FailNthRename(0, 0);
-}
-
 BOOST_AUTO_TEST_SUITE(DBCurrentFileErrorTest)
 
 // EIO or ENOSPC at a step of replacing CURRENT while Open writes its new
@@ -320,14 +284,12 @@ BOOST_DATA_TEST_CASE(CurrentFileErrorAtOpenKeepsAValidCurrent,
                      bdata::make(BackendNames()) * bdata::make(CurrentSiteNames()) *
                          bdata::make({EIO, ENOSPC}) * bdata::make({false, true}),
                      backend, site_name, err, power_cut) {
-  const CurrentSite site =
-      std::find_if(CurrentSites().begin(), CurrentSites().end(), [&](const auto& s) {
-        return s.first == site_name;
-      })->second;
+  const CurrentSite site = CurrentSiteNamed(site_name);
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
   Writer writer;
   {
@@ -372,14 +334,12 @@ BOOST_DATA_TEST_CASE(CurrentFileErrorAtCreationLeavesACreatableDatabase,
                      bdata::make(BackendNames()) * bdata::make(CurrentSiteNames()) *
                          bdata::make({EIO, ENOSPC}),
                      backend, site_name, err) {
-  const CurrentSite site =
-      std::find_if(CurrentSites().begin(), CurrentSites().end(), [&](const auto& s) {
-        return s.first == site_name;
-      })->second;
+  const CurrentSite site = CurrentSiteNamed(site_name);
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   ArmCurrentSite(*fault, site, err, db_dir);
   {
     auto failed = test::TryOpen(options, db_dir, fault);
@@ -412,11 +372,13 @@ BOOST_DATA_TEST_CASE(TempFileLeftByACrashIsRemovedByOpen, bdata::make(BackendNam
     auto db = OpenOrDie(options, db_dir, backend);
     for (int i = 0; i < 5; ++i) BOOST_REQUIRE(writer.Put(*db, /*sync=*/true).ok());
   }
-  const std::set<std::string> manifests = PathsOfType(db_dir, io::FileType::kDescriptorFile);
+  const std::set<std::string> manifests =
+      PathsOfType(db_dir, io::FileType::kDescriptorFile);
   BOOST_REQUIRE(manifests.size() == 1u);
   uint64_t number = 0;
   io::FileType type;
-  BOOST_REQUIRE(io::ParseFileName(manifests.begin()->substr(db_dir.size() + 1), &number, &type));
+  BOOST_REQUIRE(
+      io::ParseFileName(manifests.begin()->substr(db_dir.size() + 1), &number, &type));
   const std::string stray = io::TempFileName(db_dir, number + 100);
   {
     std::ofstream out(stray);
@@ -447,7 +409,8 @@ BOOST_DATA_TEST_CASE(FullDiskFreedAgainLeavesTheDatabaseWritable,
   TempDir tmp;
   const std::string db_dir = tmp.Child("db");
   const Options options = EngineOptions(backend);
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto fault =
+      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
   Writer writer;
   {
     auto opened = test::TryOpen(options, db_dir, fault);
