@@ -125,12 +125,10 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
                      backend, site_name, err) {
   const Site& site = *std::find_if(Sites().begin(), Sites().end(),
                                    [&](const Site& s) { return s.name == site_name; });
-  TempDir tmp;
-  const std::string db_dir = tmp.Child("db");
-  const Options options = EngineOptions(backend);
-  auto fault =
-      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
-  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+  const FaultDb t(backend);
+  const std::string& db_dir = t.db_dir;
+  const Options& options = t.options;
+  const auto& fault = t.fault;
   Writer writer;
   {
     auto opened = test::TryOpen(options, db_dir, fault);

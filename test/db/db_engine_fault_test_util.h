@@ -16,6 +16,7 @@
 #include "db_test_util.h"
 #include "io/file_names.h"
 #include "io/file_system.h"
+#include "support/temp_dir.h"
 #include "util/random.h"
 
 namespace corodb::fault_test {
@@ -149,32 +150,54 @@ class Writer {
   std::map<std::string, std::set<std::string>> uncertain_;
 };
 
+// Fault sites by name (data-driven tests take the names).
+template <typename Site>
+using NamedSites = std::vector<std::pair<std::string, Site>>;
+
+template <typename Site>
+std::vector<std::string> SiteNames(const NamedSites<Site>& sites) {
+  std::vector<std::string> names;
+  for (const auto& [name, site] : sites) names.push_back(name);
+  return names;
+}
+
+template <typename Site>
+Site SiteNamed(const NamedSites<Site>& sites, const std::string& name) {
+  for (const auto& [n, site] : sites) {
+    if (n == name) return site;
+  }
+  BOOST_FAIL("no fault site " << name);
+  return sites.front().second;
+}
+
+// A database directory in a temp dir, the engine options, and a fault
+// backend over `backend` that models the directory's entries.
+struct FaultDb {
+  explicit FaultDb(const std::string& backend)
+      : db_dir(tmp.Child("db")),
+        options(EngineOptions(backend)),
+        fault(std::make_shared<io::FaultInjectionBackend>(
+            test::MakeBackendByName(backend))) {
+    BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+  }
+  test::TempDir tmp;
+  const std::string db_dir;
+  const Options options;
+  const std::shared_ptr<io::FaultInjectionBackend> fault;
+};
+
 // A step of replacing CURRENT (SetCurrentFile: the temp file's write and
 // sync, its rename over CURRENT, the directory sync after it).
 enum class CurrentSite { kTempWrite, kTempSync, kRename, kDirSync };
 
-inline const std::vector<std::pair<std::string, CurrentSite>>& CurrentSites() {
-  static const std::vector<std::pair<std::string, CurrentSite>> sites = {
+inline const NamedSites<CurrentSite>& CurrentSites() {
+  static const NamedSites<CurrentSite> sites = {
       {"temp file write", CurrentSite::kTempWrite},
       {"temp file sync", CurrentSite::kTempSync},
       {"rename to CURRENT", CurrentSite::kRename},
       {"directory sync after the rename", CurrentSite::kDirSync},
   };
   return sites;
-}
-
-inline std::vector<std::string> CurrentSiteNames() {
-  std::vector<std::string> names;
-  for (const auto& [name, site] : CurrentSites()) names.push_back(name);
-  return names;
-}
-
-inline CurrentSite CurrentSiteNamed(const std::string& name) {
-  for (const auto& [n, site] : CurrentSites()) {
-    if (n == name) return site;
-  }
-  BOOST_FAIL("no CURRENT site " << name);
-  return CurrentSite::kTempWrite;
 }
 
 inline void ArmCurrentSite(io::FaultInjectionBackend& fault, CurrentSite site, int err,

@@ -533,7 +533,7 @@ BOOST_DATA_TEST_CASE(ALogThatCannotMoveToLostFailsTheRepair, bdata::make(Backend
 // directory sync after the rename failed), and a repair run again succeeds.
 BOOST_DATA_TEST_CASE(ACurrentFileErrorFailsTheRepairAndLosesNothing,
                      bdata::make(BackendNames()) *
-                         bdata::make(fault_test::CurrentSiteNames()) *
+                         bdata::make(fault_test::SiteNames(fault_test::CurrentSites())) *
                          bdata::make({EIO, ENOSPC}),
                      backend, site_name, err) {
   TempDir dir;
@@ -543,7 +543,7 @@ BOOST_DATA_TEST_CASE(ACurrentFileErrorFailsTheRepairAndLosesNothing,
   const std::map<std::string, Model> groups =
       WriteThreeTables(path, options, backend, &table_of);
   auto fault = FaultBackend(backend);
-  fault_test::ArmCurrentSite(*fault, fault_test::CurrentSiteNamed(site_name), err, path);
+  fault_test::ArmCurrentSite(*fault, fault_test::SiteNamed(fault_test::CurrentSites(), site_name), err, path);
   const Status s = RepairWith(path, options, fault);
   BOOST_TEST(fault->faults_injected() == 1u);
   BOOST_TEST(s.IsIOError(), s.ToString());
