@@ -1,7 +1,9 @@
 // I/O errors outside flushes and compactions (those are in
-// db_engine_fault_test.cc): EIO and ENOSPC at a log switch, at every step of
-// replacing CURRENT, and a full disk that is freed again. Over every
-// backend, the fault backend wrapping a real one.
+// db_engine_fault_test.cc; docs/reliability.md lists every site): EIO and
+// ENOSPC at a log switch and in the log's preallocation, at every step of
+// replacing CURRENT (at Open and at creation; repair's is in
+// repair_test.cc), a temp file a crash left, and a full disk that is freed
+// again. Over every backend, the fault backend wrapping a real one.
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <cerrno>
