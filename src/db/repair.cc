@@ -678,7 +678,7 @@ asio::awaitable<Status> Repairer::Renumber() {
       const uint64_t number = next_number_++;
       auto from = io::TableFileName(dbname_, t.meta.number);
       if (!io::FileExists(from)) from = io::SSTTableFileName(dbname_, t.meta.number);
-      if (Status s = io::RenameFile(from, io::TableFileName(dbname_, number)); !s.ok()) {
+      if (Status s = fs_->Rename(from, io::TableFileName(dbname_, number)); !s.ok()) {
         co_return s;
       }
       CORODB_LOG(logger_.get(),
@@ -730,7 +730,7 @@ Status Repairer::Archive(const std::string& name) {
   std::string to = lost + "/" + name;
   for (int i = 1; io::FileExists(to); ++i)
     to = lost + "/" + name + "." + std::to_string(i);
-  if (Status s = io::RenameFile(dbname_ + "/" + name, to); !s.ok()) return s;
+  if (Status s = fs_->Rename(dbname_ + "/" + name, to); !s.ok()) return s;
   CORODB_LOG(logger_.get(), "repair: moved %s to %s", name.c_str(),
              to.substr(dbname_.size() + 1).c_str());
   return Status::OK();

@@ -110,9 +110,15 @@ class Backend {
 
   // Hooks for fault injection. BeforeOpen: called by FileSystem::Open before
   // it opens `path`; 0 lets the open go on, an errno fails it with that
-  // error instead. AllowsCachedReads: false while every read must go through
+  // error instead (BeforeRename below likewise). AllowsCachedReads: false while every read must go through
   // Start() (File::TryReadCached then declines, so no read bypasses it).
   virtual int BeforeOpen(const std::string& /*path*/) { return 0; }
+  // BeforeRename: called by FileSystem::Rename before it renames `from` to
+  // `to`; 0 lets the rename go on, an errno fails it with that error (and
+  // renames nothing).
+  virtual int BeforeRename(const std::string& /*from*/, const std::string& /*to*/) {
+    return 0;
+  }
   virtual bool AllowsCachedReads() const { return true; }
 };
 

@@ -99,6 +99,19 @@ int FaultInjectionBackend::BeforeOpen(const std::string& path) {
   return inner_->BeforeOpen(path);
 }
 
+int FaultInjectionBackend::BeforeRename(const std::string& from, const std::string& to) {
+  renames_.fetch_add(1);
+  {
+    std::lock_guard lock(mu_);
+    if (rename_countdown_ > 0 && (!rename_filter_ || rename_filter_(to)) &&
+        --rename_countdown_ == 0) {
+      faults_.fetch_add(1);
+      return rename_err_;
+    }
+  }
+  return inner_->BeforeRename(from, to);
+}
+
 bool FaultInjectionBackend::AllowsCachedReads() const {
   return !reads_fail_.load() && inner_->AllowsCachedReads();
 }
@@ -127,6 +140,12 @@ void FaultInjectionBackend::FailNthSync(int n, int err, PathFilter only) {
   sync_countdown_ = n;
   sync_err_ = err;
   sync_filter_ = std::move(only);
+}
+void FaultInjectionBackend::FailNthRename(int n, int err, PathFilter only) {
+  std::lock_guard lock(mu_);
+  rename_countdown_ = n;
+  rename_err_ = err;
+  rename_filter_ = std::move(only);
 }
 void FaultInjectionBackend::FailAllWrites(int err) {
   std::lock_guard lock(mu_);

@@ -5,6 +5,9 @@
 //   kWriteThenFdatasync; syncs are kFdatasync, kFsync and the sync half. An
 //   optional path filter makes only the writes/syncs of matching files count
 //   (e.g. "the first write to a .ldb file from now").
+// - FailNthRename: the Nth rename (FileSystem::Rename) from now fails with
+//   err and renames nothing; an optional filter on the target path makes
+//   only renames onto matching names count (e.g. "over CURRENT").
 // - FailOpens / FailReads: every open of a file (FileSystem::Open) or every
 //   read of a byte range that a filter accepts fails with the given errno,
 //   until cleared: a missing resource (EMFILE, ENOMEM) or a bad sector
@@ -78,6 +81,7 @@ class FaultInjectionBackend final : public Backend {
   void OnOpen(int fd, const std::string& path) override;
   void OnClose(int fd) override;
   int BeforeOpen(const std::string& path) override;
+  int BeforeRename(const std::string& from, const std::string& to) override;
   bool AllowsCachedReads() const override;
 
   // Selects the files whose writes/syncs an armed FailNth* counts, by the
@@ -88,6 +92,9 @@ class FaultInjectionBackend final : public Backend {
   // accepts, when given) fails with `err`. n <= 0 disarms.
   void FailNthWrite(int n, int err, PathFilter only = nullptr);
   void FailNthSync(int n, int err, PathFilter only = nullptr);
+  // The n-th (1-based) rename (FileSystem::Rename) started from now (onto a
+  // path `only` accepts, when given) fails with `err`. n <= 0 disarms.
+  void FailNthRename(int n, int err, PathFilter only = nullptr);
   // Every write / sync from now fails with `err` (0 clears), e.g. a full disk.
   void FailAllWrites(int err);
   void FailAllSyncs(int err);
@@ -133,6 +140,7 @@ class FaultInjectionBackend final : public Backend {
 
   uint64_t writes_started() const { return writes_.load(); }
   uint64_t syncs_started() const { return syncs_.load(); }
+  uint64_t renames_started() const { return renames_.load(); }
   uint64_t faults_injected() const { return faults_.load(); }  // opens and reads too
 
  private:
@@ -226,12 +234,13 @@ class FaultInjectionBackend final : public Backend {
 
   std::shared_ptr<Backend> inner_;
   std::string name_;
-  std::atomic<uint64_t> writes_{0}, syncs_{0}, faults_{0};
+  std::atomic<uint64_t> writes_{0}, syncs_{0}, renames_{0}, faults_{0};
 
   std::mutex mu_;
   int write_countdown_ = 0, write_err_ = 0, all_writes_err_ = 0;
   int sync_countdown_ = 0, sync_err_ = 0, all_syncs_err_ = 0;
-  PathFilter write_filter_, sync_filter_;
+  int rename_countdown_ = 0, rename_err_ = 0;
+  PathFilter write_filter_, sync_filter_, rename_filter_;
   int open_err_ = 0, read_err_ = 0;
   PathFilter open_filter_;
   ReadFilter read_filter_;

@@ -18,6 +18,10 @@ Status PosixError(const std::string& path, int err) {
   return Status::IOError(path, std::strerror(err));
 }
 
+Status RenameError(const std::string& from, const std::string& to, int err) {
+  return Status::IOError(from + " -> " + to, std::strerror(err));
+}
+
 }  // namespace
 
 FileSystem::FileSystem(std::shared_ptr<Backend> backend) : backend_(std::move(backend)) {}
@@ -68,6 +72,13 @@ asio::awaitable<Status> FileSystem::SyncDir(const std::string& dir) const {
   co_return co_await file.FullSync();
 }
 
+Status FileSystem::Rename(const std::string& from, const std::string& to) const {
+  if (const int err = backend_->BeforeRename(from, to); err != 0) {
+    return RenameError(from, to, err);
+  }
+  return RenameFile(from, to);
+}
+
 bool FileExists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 Result<uint64_t> GetFileSize(const std::string& path) {
@@ -107,9 +118,7 @@ Status RemoveDir(const std::string& dir) {
 }
 
 Status RenameFile(const std::string& from, const std::string& to) {
-  if (::rename(from.c_str(), to.c_str()) != 0) {
-    return Status::IOError(from + " -> " + to, std::strerror(errno));
-  }
+  if (::rename(from.c_str(), to.c_str()) != 0) return RenameError(from, to, errno);
   return Status::OK();
 }
 

@@ -41,6 +41,10 @@ class FileSystem {
   // SUSPENDS: one backend fsync.
   boost::asio::awaitable<Status> SyncDir(const std::string& dir) const;
 
+  // rename(2) of `from` to `to` (atomically replaces `to`), through the
+  // backend's BeforeRename hook (fault injection). Errors as RenameFile's.
+  Status Rename(const std::string& from, const std::string& to) const;
+
  private:
   std::shared_ptr<Backend> backend_;
 };

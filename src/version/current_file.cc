@@ -21,7 +21,7 @@ asio::awaitable<Status> SetCurrentFile(const io::FileSystem& fs,
       co_return s;
     }
   }
-  if (Status s = io::RenameFile(tmp, io::CurrentFileName(dbname)); !s.ok()) {
+  if (Status s = fs.Rename(tmp, io::CurrentFileName(dbname)); !s.ok()) {
     (void)io::RemoveFile(tmp);
     co_return s;
   }

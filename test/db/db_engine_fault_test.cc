@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "db_engine_fault_test_util.h"
 #include "db_test_util.h"
 #include "io/file_names.h"
 #include "io/file_system.h"
@@ -29,145 +30,11 @@ using test::BackendNames;
 using test::GetOrStatus;
 using test::OpenOrDie;
 using test::Run;
+using test::Stat;
 using test::TempDir;
 using test::TestOptions;
-
-// Small buffers: a flush every ~200 writes, compaction outputs of 64 KiB.
-Options EngineOptions(const std::string& backend) {
-  Options o = TestOptions(backend);
-  o.write_buffer_size = 32 * 1024;
-  o.max_file_size = 64 * 1024;
-  return o;
-}
-
-DBImpl& Impl(DB& db) { return static_cast<DBImpl&>(db); }
-
-// A counter of the "corodb.stats" property.
-uint64_t Stat(DB& db, const std::string& name) {
-  std::string stats;
-  BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
-  const std::string needle = name + ": ";
-  size_t at = stats.rfind("\n" + needle);
-  at = at == std::string::npos ? (stats.starts_with(needle) ? 0 : std::string::npos)
-                               : at + 1;
-  BOOST_REQUIRE_MESSAGE(at != std::string::npos, "no " << name << " in\n" << stats);
-  return std::stoull(stats.substr(at + needle.size()));
-}
-
-// The table files of `dir` and the current version's files (for messages).
-std::string TableListing(DB& db, const std::string& dir) {
-  auto names = io::ListDir(dir);
-  std::vector<std::string> tables;
-  if (names.ok()) {
-    for (const auto& name : *names) {
-      if (name.ends_with(".ldb")) tables.push_back(name);
-    }
-  }
-  std::sort(tables.begin(), tables.end());
-  std::string out = "on disk:";
-  for (const auto& t : tables) out += " " + t;
-  std::string sstables;
-  if (db.GetProperty("corodb.sstables", &sstables)) out += "; version:\n" + sstables;
-  return out;
-}
-
-int TablesInVersion(DB& db) {
-  int n = 0;
-  for (int level = 0; level < kNumLevels; ++level)
-    n += Impl(db).NumLevelFilesForTesting(level);
-  return n;
-}
-
-// Files of `dir` of one type.
-int FilesOfType(const std::string& dir, io::FileType want) {
-  auto names = io::ListDir(dir);
-  BOOST_REQUIRE(names.ok());
-  int n = 0;
-  for (const auto& name : *names) {
-    uint64_t number;
-    io::FileType type;
-    n += io::ParseFileName(name, &number, &type) && type == want;
-  }
-  return n;
-}
-
-Status WaitIdle(DB& db) { return Run(Impl(db).WaitForBackgroundIdleForTesting()); }
-
-// ~110-byte values that snappy cannot shrink, telling which write made them.
-std::string ValueOf(uint64_t n) {
-  Random rnd(static_cast<uint32_t>(n * 2654435761u + 1));
-  std::string v = "n" + std::to_string(n) + "-";
-  for (int i = 0; i < 100; ++i) v.push_back(static_cast<char>('a' + rnd.Uniform(26)));
-  return v;
-}
-
-// The write index a value came from (ValueOf), or -1.
-int64_t IndexOf(const std::string& value) {
-  if (value.size() < 3 || value[0] != 'n') return -1;
-  const size_t dash = value.find('-');
-  if (dash == std::string::npos) return -1;
-  const int64_t n = std::stoll(value.substr(1, dash - 1));
-  return value == ValueOf(static_cast<uint64_t>(n)) ? n : -1;
-}
-
-constexpr int kKeys = 1000;
-std::string KeyOf(uint64_t n) {
-  char buf[16];
-  std::snprintf(buf, sizeof(buf), "key%05d", static_cast<int>((n * 389) % kKeys));
-  return buf;
-}
-
-// Non-sync puts over a fixed key space (every memtable spans all of it, so
-// tables overlap and pile up at L0), with what was acknowledged.
-class Writer {
- public:
-  // Puts until the memtable was switched once (its frozen predecessor now
-  // waits for a flush). REQUIRES: no flush pending (or the write stalls).
-  void FillUntilSwitch(DB& db) {
-    const uint64_t switches = Stat(db, "memtable_switches");
-    for (int i = 0; i < 10000 && Stat(db, "memtable_switches") == switches; ++i) {
-      BOOST_REQUIRE(Put(db, /*sync=*/false).ok());
-    }
-    BOOST_REQUIRE(Stat(db, "memtable_switches") == switches + 1);
-  }
-  // Flushes memtables until L0 holds `files` tables (the first flushes go
-  // deeper, where nothing overlaps them yet).
-  void FlushUntilL0Files(DB& db, int files) {
-    for (int i = 0; i < 20 && Impl(db).NumLevelFilesForTesting(0) < files; ++i) {
-      FillUntilSwitch(db);
-      const Status s = WaitIdle(db);
-      BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
-    }
-    BOOST_REQUIRE(Impl(db).NumLevelFilesForTesting(0) == files);
-  }
-  Status Put(DB& db, bool sync) {
-    const uint64_t n = next_++;
-    const std::string key = KeyOf(n), value = ValueOf(n);
-    const Status s = Run(db.Put({.sync = sync}, key, value));
-    if (s.ok()) {
-      acked_[key] = value;
-    } else {
-      uncertain_[key].insert(value);  // refused, or logged but not acknowledged
-    }
-    return s;
-  }
-  // Every acknowledged value is read back (or a value whose write failed).
-  void Check(DB& db, const std::string& when) {
-    int wrong = 0;
-    for (const auto& [key, value] : acked_) {
-      const std::string got = GetOrStatus(db, key);
-      if (got == value || uncertain_[key].count(got) != 0) continue;
-      if (++wrong <= 5) BOOST_TEST(got == value, when << ": " << key);
-    }
-    BOOST_TEST(wrong == 0,
-               when << ": " << wrong << " of " << acked_.size() << " keys wrong");
-  }
-
- private:
-  uint64_t next_ = 0;
-  std::map<std::string, std::string> acked_;
-  std::map<std::string, std::set<std::string>> uncertain_;
-};
+using test::WaitIdle;
+using namespace fault_test;
 
 // Where the fault hits.
 struct Site {
@@ -258,12 +125,10 @@ BOOST_DATA_TEST_CASE(BackgroundWriteErrorStopsWritesAndLosesNothing,
                      backend, site_name, err) {
   const Site& site = *std::find_if(Sites().begin(), Sites().end(),
                                    [&](const Site& s) { return s.name == site_name; });
-  TempDir tmp;
-  const std::string db_dir = tmp.Child("db");
-  const Options options = EngineOptions(backend);
-  auto fault =
-      std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
-  BOOST_REQUIRE(fault->TrackDirectory(db_dir).ok());
+  const FaultDb t(backend);
+  const std::string& db_dir = t.db_dir;
+  const Options& options = t.options;
+  const auto& fault = t.fault;
   Writer writer;
   {
     auto opened = test::TryOpen(options, db_dir, fault);

@@ -18,6 +18,7 @@
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -27,6 +28,7 @@
 #include "corodb/sync_db.h"
 #include "db/repair_order.h"
 #include "db/table_output.h"
+#include "db_engine_fault_test_util.h"
 #include "db_engine_test_util.h"
 #include "io/fault_injection_backend.h"
 #include "io/uring_backend.h"
@@ -523,6 +525,40 @@ BOOST_DATA_TEST_CASE(ALogThatCannotMoveToLostFailsTheRepair, bdata::make(Backend
   BOOST_REQUIRE(io::RemoveFile(path + "/lost").ok());
   const Status again = Repair(path, options);
   BOOST_REQUIRE_MESSAGE(again.ok(), again.ToString());
+}
+
+// EIO or ENOSPC at a step of pointing CURRENT at the repaired MANIFEST: the
+// repair fails with it and leaves no temp file; the database opens with
+// every key (through the old MANIFEST, or the new one when only the
+// directory sync after the rename failed), and a repair run again succeeds.
+BOOST_DATA_TEST_CASE(ACurrentFileErrorFailsTheRepairAndLosesNothing,
+                     bdata::make(BackendNames()) *
+                         bdata::make(fault_test::SiteNames(fault_test::CurrentSites())) *
+                         bdata::make({EIO, ENOSPC}),
+                     backend, site_name, err) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  const Options options = EngineOptions(backend);
+  std::map<std::string, std::string> table_of;
+  const std::map<std::string, Model> groups =
+      WriteThreeTables(path, options, backend, &table_of);
+  auto fault = FaultBackend(backend);
+  fault_test::ArmCurrentSite(*fault, fault_test::SiteNamed(fault_test::CurrentSites(), site_name), err, path);
+  const Status s = RepairWith(path, options, fault);
+  BOOST_TEST(fault->faults_injected() == 1u);
+  BOOST_TEST(s.IsIOError(), s.ToString());
+  BOOST_TEST(s.ToString().find(std::strerror(err)) != std::string::npos, s.ToString());
+  BOOST_TEST(FilesOfType(path, io::FileType::kTempFile).empty());
+  {
+    auto db = OpenOrDie(options, path, backend);
+    for (const auto& [prefix, model] : groups)
+      CheckAll(*db, model, "after the failed repair " + prefix);
+  }
+  const Status again = Repair(path, options);
+  BOOST_REQUIRE_MESSAGE(again.ok(), again.ToString());
+  auto db = OpenOrDie(options, path, backend);
+  for (const auto& [prefix, model] : groups)
+    CheckAll(*db, model, "after repair " + prefix);
 }
 
 // An intact table whose contents never reached the disk (its writer died

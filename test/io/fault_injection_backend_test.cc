@@ -1,6 +1,6 @@
 // FaultInjectionBackend's power-cut model: file contents by inode, directory
 // entries of tracked directories, the path filters of FailNth*, and the
-// failing opens and reads of FailOpens and FailReads.
+// failing opens, reads and renames of FailOpens, FailReads and FailNthRename.
 #include "io/fault_injection_backend.h"
 
 #include <fcntl.h>
@@ -10,6 +10,7 @@
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 #include <cerrno>
+#include <cstring>
 #include <string>
 
 #include "io/file_system.h"
@@ -199,6 +200,32 @@ BOOST_DATA_TEST_CASE(PathFilterSelectsTheFilesThatCount, bdata::make(BackendName
              sync.ToString());
   BOOST_TEST(Run((*ldb)->Sync()).ok());
   BOOST_TEST(t.fault->faults_injected() == 2u);
+}
+
+// FailNthRename fails the n-th rename onto a path its filter accepts, with
+// the errno and both paths in the status, and renames nothing; other renames
+// and the ones after it go through.
+BOOST_DATA_TEST_CASE(FailNthRenameFailsTheChosenRenameOnly,
+                     bdata::make(BackendNames()) * bdata::make({EIO, ENOSPC}), backend,
+                     err) {
+  Fixture t(backend, /*track=*/false);
+  t.WriteSynced("CURRENT", "old\n");
+  for (const char* name : {"1.dbtmp", "2.dbtmp", "3.dbtmp"}) t.WriteSynced(name, name);
+  t.fault->FailNthRename(
+      2, err, [](const std::string& to) { return to.ends_with("/CURRENT"); });
+  BOOST_TEST(t.fs.Rename(t.Path("3.dbtmp"), t.Path("table.ldb")).ok());  // not counted
+  BOOST_TEST(t.fs.Rename(t.Path("1.dbtmp"), t.Path("CURRENT")).ok());
+  const Status failed = t.fs.Rename(t.Path("2.dbtmp"), t.Path("CURRENT"));
+  BOOST_TEST(failed.IsIOError());
+  BOOST_TEST(failed.ToString().find(std::strerror(err)) != std::string::npos,
+             failed.ToString());
+  BOOST_TEST(failed.ToString().find("2.dbtmp -> ") != std::string::npos, failed.ToString());
+  BOOST_TEST(Contents(t.Path("CURRENT")) == "1.dbtmp");
+  BOOST_TEST(Contents(t.Path("2.dbtmp")) == "2.dbtmp");
+  BOOST_TEST(t.fault->faults_injected() == 1u);
+  BOOST_TEST(t.fault->renames_started() == 3u);
+  BOOST_TEST(t.fs.Rename(t.Path("2.dbtmp"), t.Path("CURRENT")).ok());  // disarmed
+  BOOST_TEST(Contents(t.Path("CURRENT")) == "2.dbtmp");
 }
 
 // FailOpens fails the opens its filter accepts, without opening the file,
