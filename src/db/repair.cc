@@ -428,6 +428,12 @@ Status Repairer::ApplyRecord(Slice record, WriteBatch* batch, MemTable* mem,
   const uint32_t count = WriteBatchInternal::Count(*batch);
   if (count == 0) return Status::OK();
   const SequenceNumber first = WriteBatchInternal::Sequence(*batch);
+  if (first > kMaxSequenceNumber || count - 1 > kMaxSequenceNumber - first) {
+    // As in recovery: keys carry 56-bit sequences, these would wrap.
+    return Status::Corruption("sequence numbers from " + std::to_string(first) +
+                              " run past the largest (" +
+                              std::to_string(kMaxSequenceNumber) + ")");
+  }
   const SequenceNumber last = first + count - 1;
   // Sequence numbers grow along a log; a batch that does not continue them
   // is a copy or damage (and could collide with entries in the memtable).

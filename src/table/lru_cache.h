@@ -138,11 +138,13 @@ class ShardedLruCache {
       while (e != nullptr && !(e->hash == hash && e->key == key)) e = e->chain;
       return e;
     }
-    // REQUIRES: no entry with e's key is in the table.
+    // REQUIRES: no entry with e's key is in the table. On bad_alloc (from
+    // growing) the table is unchanged and `e` not linked.
     void Add(Entry* e) {
+      if (size_ + 1 > buckets_.size()) Grow();
       Entry*& head = buckets_[Bucket(e->hash)];
       e->chain = std::exchange(head, e);
-      if (++size_ > buckets_.size()) Grow();
+      ++size_;
     }
     // Takes the entry for `key` out of the table; nullptr when absent.
     Entry* Remove(const CacheKey& key, size_t hash) {
@@ -470,8 +472,9 @@ class ShardedLruCache {
     Handle InsertLocked(const CacheKey& key, size_t hash, V value, size_t charge,
                         Doomed* doomed) {
       EraseLocked(key, hash, doomed);
-      auto* e = new Entry(key, hash, std::move(value), charge);
-      table.Add(e);
+      auto owned = std::make_unique<Entry>(key, hash, std::move(value), charge);
+      table.Add(owned.get());  // may throw bad_alloc: then nothing changed
+      Entry* e = owned.release();
       usage += charge;
       Append(&lru, e);
       Handle h = PinLocked(e);

@@ -20,12 +20,18 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
+#include <sstream>
 #include <functional>
 #include <map>
 #include <set>
 #include <thread>
 
 #include "corodb/sync_db.h"
+#include "db/write_batch_internal.h"
+#include "format/dbformat.h"
+#include "io/file_names.h"
+#include "log/log_writer.h"
 #include "db/repair_order.h"
 #include "db/table_output.h"
 #include "db_engine_fault_test_util.h"
@@ -935,6 +941,62 @@ BOOST_DATA_TEST_CASE(RepairsALevelDBDirectoryThatBothThenOpen,
   }
   auto db = OpenOrDie(TestOptions(backend), copy, backend);
   CheckExpected(*db, expected, "corodb after repair");
+}
+
+
+// rev4: e5746e7 makes recovery skip (or, paranoid, refuse) a logged batch
+// whose sequences run past 2^56 - 1, but Repairer::ApplyRecord still
+// inserts it with wrapped tags, raises its max_sequence to 2^56, and then
+// drops every later, well-formed record of the log as "do not follow".
+BOOST_DATA_TEST_CASE(BatchPastTheLargestSequenceIsSkippedAsDamage, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  Options options = TestOptions(backend);
+  {
+    auto db = OpenOrDie(options, path, backend);
+    BOOST_REQUIRE(Run(db->Put({}, "a", "old")).ok());  // sequence 1
+  }
+  auto names = io::ListDir(path);
+  BOOST_REQUIRE(names.ok());
+  uint64_t log_number = 0;
+  for (const auto& n : *names) {
+    uint64_t number;
+    io::FileType type;
+    if (io::ParseFileName(n, &number, &type) && type == io::FileType::kLogFile) {
+      log_number = std::max(log_number, number);
+    }
+  }
+  BOOST_REQUIRE(log_number > 0);
+  const std::string log_path = io::LogFileName(path, log_number);
+  std::string data;
+  {
+    std::ifstream in(log_path, std::ios::binary);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    data = ss.str();
+  }
+  WriteBatch forged;
+  forged.Put("x", "1");
+  forged.Put("y", "2");  // sequence 2^56: past the largest
+  WriteBatchInternal::SetSequence(&forged, kMaxSequenceNumber);
+  WriteBatch after;
+  after.Put("b", "after");
+  WriteBatchInternal::SetSequence(&after, 2);
+  log::Writer writer(data.size());
+  writer.AddRecord(WriteBatchInternal::Contents(forged), &data);
+  writer.AddRecord(WriteBatchInternal::Contents(after), &data);
+  {
+    std::ofstream out(log_path, std::ios::binary | std::ios::trunc);
+    out << data;
+  }
+  const Status s = Repair(path, options);
+  BOOST_REQUIRE_MESSAGE(s.ok(), s.ToString());
+  auto db = OpenOrDie(options, path, backend);
+  BOOST_TEST(GetOrStatus(*db, "a") == "old");
+  BOOST_TEST(GetOrStatus(*db, "b") == "after");  // as lenient recovery keeps it
+  BOOST_TEST(GetOrStatus(*db, "x") == "NOT_FOUND");
+  BOOST_TEST(GetOrStatus(*db, "y") == "NOT_FOUND");  // not at a wrapped sequence 0
 }
 
 BOOST_AUTO_TEST_SUITE_END()
