@@ -592,8 +592,17 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
   slowdown_paid_ = false;  // the next group is delayed again while L0 is large
   const bool sync = commit->sync;
   const SequenceNumber first = next_sequence_;
-  WriteBatchInternal::SetSequence(&group, first);
   const uint32_t count = WriteBatchInternal::Count(group);
+  if (count > 0 && (first > kMaxSequenceNumber || count - 1 > kMaxSequenceNumber - first)) {
+    // Keys carry 56-bit sequences: this group's would wrap, and older values
+    // would shadow it. Only a damaged history gets here (2^56 writes); the
+    // group is refused and nothing is logged, so later reads stay right.
+    commit->status = Status::Corruption(
+        name_, "no sequence numbers left: the next is " + std::to_string(first) +
+                   " and the largest is " + std::to_string(kMaxSequenceNumber));
+    return;
+  }
+  WriteBatchInternal::SetSequence(&group, first);
 
   record_buf_.clear();
   log_writer_->AddRecord(WriteBatchInternal::Contents(group), &record_buf_);

@@ -145,8 +145,8 @@ std::optional<Result<size_t>> File::TryReadCached(uint64_t offset, std::span<cha
     // miss served from the page cache. On 64-bit Linux the offset's high
     // half argument is ignored.
     static_assert(sizeof(long) == 8, "the offset is passed as one 64-bit argument");
-    const ssize_t n = ::syscall(SYS_preadv2, fd_, &iov, 1, static_cast<long>(offset), 0L,
-                                RWF_NOWAIT);
+    const ssize_t n = ::syscall(SYS_preadv2, static_cast<long>(fd_), &iov, 1L,
+                                static_cast<long>(offset), 0L, static_cast<long>(RWF_NOWAIT));
     if (n >= 0) {
       if (n == 0) {
         const Result<uint64_t> size = Size();

@@ -85,6 +85,7 @@ class KeyBuffer {
   void clear() { size_ = 0; }
   // REQUIRES: n <= size().
   void truncate(size_t n) { size_ = n; }
+  // REQUIRES: [p, p + n) does not lie in this buffer (a growth frees it).
   void append(const char* p, size_t n) {
     if (size_ + n > capacity_) Grow(size_ + n);
     std::memcpy(data_ + size_, p, n);

@@ -28,8 +28,17 @@ class BlockContents {
     return c;
   }
 
-  BlockContents(BlockContents&&) noexcept = default;
-  BlockContents& operator=(BlockContents&&) noexcept = default;
+  // A moved-from object is empty (size 0).
+  BlockContents(BlockContents&& other) noexcept
+      : str_(std::move(other.str_)),
+        heap_(std::move(other.heap_)),
+        size_(std::exchange(other.size_, 0)) {}
+  BlockContents& operator=(BlockContents&& other) noexcept {
+    str_ = std::move(other.str_);
+    heap_ = std::move(other.heap_);
+    size_ = std::exchange(other.size_, 0);
+    return *this;
+  }
 
   const char* data() const { return heap_ ? heap_.get() : str_.data(); }
   char* mutable_data() { return heap_ ? heap_.get() : str_.data(); }
