@@ -453,7 +453,11 @@ BOOST_DATA_TEST_CASE(FullDiskFreedAgainLeavesTheDatabaseWritable,
   writer.Check(db, "after flushes and a compaction");
   BOOST_TEST(GetOrStatus(db, "sync") == "v");
   BOOST_REQUIRE(WaitIdle(db).ok());
-  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTableFile) == TablesInVersion(db),
+  // A compaction the reads started may leave its inputs on disk until the
+  // next deletion pass (a read's view still held their Version when it
+  // installed): every table the version names is there, and no more is
+  // promised here.
+  BOOST_TEST(FilesOfType(db_dir, io::FileType::kTableFile) >= TablesInVersion(db),
              "after the reads' compactions; " << TableListing(db, db_dir));
 }
 
