@@ -443,6 +443,23 @@ BOOST_DATA_TEST_CASE(FlippedByteIsCorruptionOrSkipped, bdata::make(BackendNames(
   BOOST_TEST(info.find("dropping") != std::string::npos);
 }
 
+// A database whose log holds "a" = "old" and then `forged` at sequence
+// `first`, a well-formed record (a forged one, or damage the checksum
+// cannot see).
+void WriteForgedLog(const Options& options, const std::string& db_dir, const std::string& backend,
+                    WriteBatch forged, SequenceNumber first) {
+  {
+    auto db = OpenOrDie(options, db_dir, backend);
+    BOOST_REQUIRE(Run(db->Put({}, "a", "old")).ok());
+  }
+  const std::string log_path = LogPath(db_dir);
+  std::string data = Slurp(log_path);
+  WriteBatchInternal::SetSequence(&forged, first);
+  log::Writer writer(data.size());
+  writer.AddRecord(WriteBatchInternal::Contents(forged), &data);
+  WriteFile(log_path, data);
+}
+
 // A logged batch whose sequence numbers run past 2^56 - 1 (a damaged or
 // forged record; keys carry 56-bit sequences): paranoid_checks fails Open
 // with Corruption naming the log and offset; otherwise the record is
@@ -453,19 +470,10 @@ BOOST_DATA_TEST_CASE(SequencePastTheLargestIsCorruptionNotWrapped, bdata::make(B
   TempDir dir;
   Options options = TestOptions(backend);
   const std::string db_dir = dir.Child("db");
-  {
-    auto db = OpenOrDie(options, db_dir, backend);
-    BOOST_REQUIRE(Run(db->Put({}, "a", "old")).ok());
-  }
-  const std::string log_path = LogPath(db_dir);
-  std::string data = Slurp(log_path);
   WriteBatch forged;
   forged.Put("x", "1");
   forged.Put("y", "2");  // sequence 2^56: past the largest
-  WriteBatchInternal::SetSequence(&forged, kMaxSequenceNumber);
-  log::Writer writer(data.size());
-  writer.AddRecord(WriteBatchInternal::Contents(forged), &data);
-  WriteFile(log_path, data);
+  WriteForgedLog(options, db_dir, backend, forged, kMaxSequenceNumber);
   const std::string backup = dir.Child("backup");
   std::filesystem::copy(db_dir, backup, std::filesystem::copy_options::recursive);
 
@@ -495,28 +503,18 @@ BOOST_DATA_TEST_CASE(SequencePastTheLargestIsCorruptionNotWrapped, bdata::make(B
   BOOST_TEST(GetOrStatus(**again, "a") == "new");
 }
 
-// rev4: a logged batch that ends exactly at 2^56 - 1 passes the replay check
-// ("the largest itself is accepted"), but the write path has no guard: the
-// next write gets sequence 2^56, its tag wraps to sequence 0, every read at
-// the (wrapped) last sequence stops seeing older data, and the next Open
-// calls the acknowledged write's log record Corruption (paranoid) or drops it.
+// A logged batch that ends exactly at 2^56 - 1 is accepted by the replay;
+// the next write would need sequence 2^56, which wraps to 0 in its tag (it
+// hid older data from reads and was Corruption at the next Open): it is
+// refused, and nothing is lost across a reopen.
 BOOST_DATA_TEST_CASE(WriteAfterTheLargestSequenceNeverWraps, bdata::make(BackendNames()),
                      backend) {
   TempDir dir;
   Options options = TestOptions(backend);
   const std::string db_dir = dir.Child("db");
-  {
-    auto db = OpenOrDie(options, db_dir, backend);
-    BOOST_REQUIRE(Run(db->Put({}, "a", "old")).ok());
-  }
-  const std::string log_path = LogPath(db_dir);
-  std::string data = Slurp(log_path);
   WriteBatch forged;
   forged.Put("x", "1");  // sequence 2^56 - 1: the largest, accepted
-  WriteBatchInternal::SetSequence(&forged, kMaxSequenceNumber);
-  log::Writer writer(data.size());
-  writer.AddRecord(WriteBatchInternal::Contents(forged), &data);
-  WriteFile(log_path, data);
+  WriteForgedLog(options, db_dir, backend, forged, kMaxSequenceNumber);
 
   {
     auto db = test::TryOpen(options, db_dir, test::MakeBackendByName(backend));
