@@ -10,6 +10,7 @@ packages=(
   libleveldb-dev leveldb-doc librocksdb-dev
   fio
   python3       # bench/io/vs_fio.py; tools/resp-bench.sh (a free port)
+  python3-matplotlib   # tools/plot.py: corodb-bench --json as an SVG (test/tools/plot_test.py)
   redis-tools   # redis-cli for the RESP server tests; redis-benchmark and the redis
                 # server binary (redis-check-rdb) for tools/resp-bench.sh
   clang-14 libclang-rt-14-dev   # the fuzz preset: clang++-14 and its libFuzzer (tools/fuzz.sh)
