@@ -18,3 +18,12 @@ if(LEVELDB_LIBRARY AND LEVELDB_INCLUDE_DIR)
   target_link_libraries(corodb_leveldb_oracle INTERFACE ${LEVELDB_LIBRARY})
   target_include_directories(corodb_leveldb_oracle INTERFACE ${LEVELDB_INCLUDE_DIR})
 endif()
+
+# RocksDB: the benchmark's second baseline (corodb-bench --engines=...,rocksdb). Optional.
+find_library(ROCKSDB_LIBRARY rocksdb)
+find_path(ROCKSDB_INCLUDE_DIR rocksdb/db.h)
+if(ROCKSDB_LIBRARY AND ROCKSDB_INCLUDE_DIR)
+  add_library(corodb_rocksdb_baseline INTERFACE)
+  target_link_libraries(corodb_rocksdb_baseline INTERFACE ${ROCKSDB_LIBRARY})
+  target_include_directories(corodb_rocksdb_baseline INTERFACE ${ROCKSDB_INCLUDE_DIR})
+endif()

@@ -1,962 +1,499 @@
-// corodb-bench: LevelDB's db_bench workloads, run on several engines in one
-// process so the numbers are comparable.
+// corodb-bench: LevelDB's db_bench workloads and YCSB's core workloads, run
+// on corodb, LevelDB and RocksDB in one process under one method, so the
+// numbers are comparable.
 //
-//   corodb-bench --benchmarks=fillseq,fillrandom,overwrite,fillsync
-//                --engines=corodb,leveldb --threads=1 --concurrency=64 --num=1000000
+//   corodb-bench --benchmarks=fillrandom,readrandom,ycsb-load,ycsb-a
+//                --engines=corodb,leveldb,rocksdb --num=1000000 --repeats=3
 //
-// corodb runs T threads, each an io_context with C coroutines that each keep
-// one operation in flight. LevelDB (Debian's libleveldb) runs T*C threads: its
-// only way to have that many operations in flight. readrandom reads the
-// database the previous workload left (run it after a fill); multireadrandom
-// does the same in MultiGet batches of --multiget_batch random keys (LevelDB,
-// which has no MultiGet, does the batch's Gets one after the other; its ops
-// are keys, its latencies per batch). The engine "corodb-sync"
-// is corodb through its blocking facade (SyncDB), T*C threads like LevelDB. Operation counts are
-// totals shared by all writers: --num per workload, --num/100 for fillsync
-// (db_bench's convention); --ops overrides every workload's count, --reads
-// only the read workloads'.
-#include <sys/resource.h>
+// corodb runs --threads threads, each an io_context with --concurrency
+// coroutines that each keep one operation in flight; the blocking engines
+// (LevelDB, RocksDB, corodb through SyncDB) run threads x concurrency
+// threads. Every engine gets the same key sequences (per-worker generators
+// seeded from --seed). With --repeats the engine order alternates (A B C,
+// C B A, ...) and the median run of each engine is reported.
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
-#include <chrono>
-#include <cmath>
+#include <condition_variable>
 #include <cstdio>
-#include <cstdlib>
+#include <cstring>
 #include <filesystem>
-#include <functional>
-#include <memory>
+#include <fstream>
+#include <mutex>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
 
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/io_context.hpp>
-#include <boost/asio/use_future.hpp>
-#include <leveldb/cache.h>
-#include <leveldb/db.h>
-#include <leveldb/filter_policy.h>
-#include <leveldb/options.h>
-#include <leveldb/write_batch.h>
+#include "engine.h"
 
-#include "corodb/db.h"
-#include "corodb/filter_policy.h"
-#include "corodb/sync_db.h"
-#include "util/random.h"
+extern char** environ;
 
-namespace asio = boost::asio;
-using Clock = std::chrono::steady_clock;
-
+namespace corodb::bench {
 namespace {
-
-struct Flags {
-  std::vector<std::string> benchmarks = {"fillseq", "fillrandom", "overwrite", "fillsync"};
-  std::vector<std::string> engines = {"corodb", "leveldb"};
-  int64_t num = 1000000;
-  int64_t ops = -1;
-  int64_t reads = -1;  // read workloads' count (db_bench's --reads); -1: as --ops / --num
-  int value_size = 100;
-  int key_size = 16;
-  double compression_ratio = 0.5;
-  int threads = 1;
-  int concurrency = 1;
-  std::string db;
-  bool json = false;
-  std::string backend = "auto";
-  // "shared": with --threads=1 the benchmark's io_context is also the DB's
-  // engine executor (Options::engine_context), so writers and the commit loop
-  // share one thread and no write crosses threads. "owned": the DB runs its
-  // own engine thread.
-  std::string engine = "shared";
-  // Engine configuration, applied to every engine alike (db_bench's names).
-  int bloom_bits = -1;             // -1: no filter
-  int64_t cache_size = 8 << 20;    // block cache bytes
-  int64_t write_buffer_size = 4 << 20;
-  int64_t max_file_size = 2 << 20;
-  int open_files = 1000;
-  int block_size = 4096;
-  bool compression = true;         // snappy
-  bool stats = false;              // print each engine's stats property after each run
-  int multiget_batch = 32;         // keys per MultiGet (multireadrandom)
-  // corodb reads tables with O_DIRECT (Options::use_direct_reads): table
-  // reads that miss the block cache go to the disk, not the page cache.
-  // LevelDB has no such option and reads through the page cache.
-  bool direct_reads = false;
-  // Runs of every (workload, engine) pair; the engine order alternates
-  // (A B, B A, ...) so neither engine always runs on the disk state the other
-  // left behind, and the median run is reported.
-  int repeats = 1;
-  // Keep the database directories of --db: no workload starts from an empty
-  // database, and nothing is removed at the end (db_bench's flag).
-  bool use_existing_db = false;
-  bool mmap_reads = false;         // corodb: Options::mmap_reads (LevelDB always maps)
-};
-
-std::vector<std::string> Split(const std::string& s) {
-  std::vector<std::string> out;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t comma = s.find(',', start);
-    const std::string part = s.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
-    if (!part.empty()) out.push_back(part);
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
-  return out;
-}
-
-[[noreturn]] void Usage(const char* msg) {
-  std::fprintf(stderr,
-               "corodb-bench: %s\nflags: --benchmarks=LIST --engines=corodb,corodb-sync,leveldb --num=N --ops=N "
-               "--value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
-               "--db=DIR --backend=auto|uring|threadpool --engine=shared|owned --repeats=N --json "
-               "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
-               "--block_size=B --compression=snappy|none --stats --use_existing_db --mmap_reads "
-               "--reads=N --multiget_batch=N --direct_reads\n"
-               "benchmarks: fillseq fillrandom overwrite fillsync readrandom readmissing readhot readseq "
-               "readreverse seekrandom multireadrandom deleteseq deleterandom\n",
-               msg);
-  std::exit(2);
-}
-
-Flags ParseFlags(int argc, char** argv) {
-  Flags f;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    const size_t eq = a.find('=');
-    if (a.rfind("--", 0) != 0) Usage(("unexpected argument " + a).c_str());
-    const std::string name = a.substr(2, eq == std::string::npos ? std::string::npos : eq - 2);
-    const std::string v = eq == std::string::npos ? "" : a.substr(eq + 1);
-    if (name == "benchmarks") f.benchmarks = Split(v);
-    else if (name == "engines") f.engines = Split(v);
-    else if (name == "num") f.num = std::atoll(v.c_str());
-    else if (name == "ops") f.ops = std::atoll(v.c_str());
-    else if (name == "reads") f.reads = std::atoll(v.c_str());
-    else if (name == "multiget_batch") f.multiget_batch = std::max(1, std::atoi(v.c_str()));
-    else if (name == "direct_reads") f.direct_reads = v.empty() || v == "1" || v == "true";
-    else if (name == "value_size") f.value_size = std::atoi(v.c_str());
-    else if (name == "key_size") f.key_size = std::atoi(v.c_str());
-    else if (name == "compression_ratio") f.compression_ratio = std::atof(v.c_str());
-    else if (name == "threads") f.threads = std::max(1, std::atoi(v.c_str()));
-    else if (name == "concurrency") f.concurrency = std::max(1, std::atoi(v.c_str()));
-    else if (name == "db") f.db = v;
-    else if (name == "backend") f.backend = v;
-    else if (name == "engine") f.engine = v;
-    else if (name == "repeats") f.repeats = std::max(1, std::atoi(v.c_str()));
-    else if (name == "json") f.json = v.empty() || v == "1" || v == "true";
-    else if (name == "bloom_bits") f.bloom_bits = std::atoi(v.c_str());
-    else if (name == "stats") f.stats = v.empty() || v == "1" || v == "true";
-    else if (name == "cache_size") f.cache_size = std::atoll(v.c_str());
-    else if (name == "write_buffer_size") f.write_buffer_size = std::atoll(v.c_str());
-    else if (name == "max_file_size") f.max_file_size = std::atoll(v.c_str());
-    else if (name == "open_files") f.open_files = std::atoi(v.c_str());
-    else if (name == "block_size") f.block_size = std::atoi(v.c_str());
-    else if (name == "mmap_reads") f.mmap_reads = v.empty() || v == "1" || v == "true";
-    else if (name == "use_existing_db") f.use_existing_db = v.empty() || v == "1" || v == "true";
-    else if (name == "compression") f.compression = v != "none" && v != "0" && v != "false";
-    else Usage(("unknown flag --" + name).c_str());
-  }
-  if (f.db.empty()) {
-    f.db = (std::filesystem::temp_directory_path() / ("corodb-bench-" + std::to_string(::getpid()))).string();
-  }
-  if (f.key_size < 1 || f.value_size < 0) Usage("bad sizes");
-  return f;
-}
-
-// Values that compress to about `ratio` of their size, as db_bench makes them.
-class ValueGenerator {
- public:
-  explicit ValueGenerator(double ratio) {
-    corodb::Random rnd(301);
-    while (data_.size() < (1 << 20)) {
-      const int raw = std::max(1, static_cast<int>(100 * ratio));
-      std::string piece(raw, '\0');
-      for (char& c : piece) c = static_cast<char>(' ' + rnd.Uniform(95));
-      std::string chunk;
-      while (chunk.size() < 100) chunk += piece;
-      data_ += chunk.substr(0, 100);
-    }
-  }
-  std::string_view Get(uint64_t i, int len) const {
-    const size_t pos = (i * 7919) % (data_.size() - static_cast<size_t>(len));
-    return std::string_view(data_).substr(pos, static_cast<size_t>(len));
-  }
-
- private:
-  std::string data_;
-};
-
-std::string MakeKey(uint64_t k, int key_size) {
-  char buf[32];
-  std::snprintf(buf, sizeof(buf), "%016llu", static_cast<unsigned long long>(k));
-  std::string key(buf);
-  if (static_cast<int>(key.size()) < key_size) key.append(static_cast<size_t>(key_size) - key.size(), '0');
-  key.resize(static_cast<size_t>(key_size));
-  return key;
-}
-
-struct Workload {
-  enum class Op {
-    kPut,
-    kDelete,
-    kGet,
-    kScan,         // iterate from the first key (readseq) or the last (readreverse)
-    kSeek,         // a new iterator, Seek to a random key, then kSeekNexts Next()s
-  };
-  std::string name;
-  Op op = Op::kPut;
-  bool fresh_db = true;
-  bool sync = false;
-  bool sequential = false;
-  bool reverse = false;   // kScan: from the last key backwards
-  bool missing = false;   // kGet: keys that are not in the database (readmissing)
-  bool hot = false;       // kGet: keys from the first 1% of the key space (readhot)
-  bool read = false;      // reads the database the previous workload left
-  int batch = 1;          // keys per operation: MultiGet batches when > 1 (kGet only)
-  int64_t ops = 0;        // keys
-};
-
-// Next() calls after each Seek of seekrandom (RocksDB's --seek_nexts; the
-// issue's definition of seekrandom).
-constexpr int kSeekNexts = 10;
-
-Workload MakeWorkload(const std::string& name, const Flags& f) {
-  Workload w;
-  w.name = name;
-  if (name == "fillseq") {
-    w.sequential = true;
-    w.ops = f.num;
-  } else if (name == "fillrandom") {
-    w.ops = f.num;
-  } else if (name == "overwrite") {
-    w.fresh_db = false;
-    w.ops = f.num;
-  } else if (name == "readrandom" || name == "readmissing" || name == "readhot") {
-    w.fresh_db = false;
-    w.read = true;
-    w.op = Workload::Op::kGet;
-    w.missing = name == "readmissing";
-    w.hot = name == "readhot";
-    w.ops = f.num;
-  } else if (name == "readseq" || name == "readreverse") {
-    w.fresh_db = false;
-    w.read = true;
-    w.op = Workload::Op::kScan;
-    w.reverse = name == "readreverse";
-    w.ops = f.num;
-  } else if (name == "seekrandom") {
-    w.fresh_db = false;
-    w.read = true;
-    w.op = Workload::Op::kSeek;
-    w.ops = f.num;
-  } else if (name == "deleteseq" || name == "deleterandom") {
-    w.fresh_db = false;
-    w.op = Workload::Op::kDelete;
-    w.sequential = name == "deleteseq";
-    w.ops = f.num;
-  } else if (name == "multireadrandom") {
-    w.fresh_db = false;
-    w.read = true;
-    w.op = Workload::Op::kGet;
-    w.batch = f.multiget_batch;
-    w.ops = f.num;
-  } else if (name == "fillsync") {
-    w.sync = true;
-    w.ops = std::max<int64_t>(1, f.num / 100);
-  } else {
-    Usage(("unknown benchmark " + name).c_str());
-  }
-  if (f.ops > 0) w.ops = f.ops;
-  if (f.use_existing_db) w.fresh_db = false;
-  if (w.read && f.reads > 0) w.ops = f.reads;
-  return w;
-}
-
-// The key of operation `i`: sequential, or uniformly random in [0, num).
-uint64_t KeyFor(const Workload& w, const Flags& f, uint64_t i, corodb::Random& rnd) {
-  if (w.sequential) return i;
-  const uint64_t range = w.hot ? std::max<uint64_t>(1, static_cast<uint64_t>(f.num) / 100)
-                               : static_cast<uint64_t>(f.num);
-  return (static_cast<uint64_t>(rnd.Next()) << 31 ^ rnd.Next()) % range;
-}
-
-// The key of operation `i` as bytes (readmissing: a key just after an
-// existing one, so it is never found but lands among existing keys).
-std::string WorkloadKey(const Workload& w, const Flags& f, uint64_t i, corodb::Random& rnd) {
-  std::string key = MakeKey(KeyFor(w, f, i, rnd), f.key_size);
-  if (w.missing) key.back() = '.';
-  return key;
-}
 
 struct Result {
   std::string engine, workload;
   int64_t ops = 0;
   double seconds = 0, cpu_seconds = 0;
-  double p50 = 0, p99 = 0, p999 = 0;  // microseconds
-  double avg_group = 0;               // corodb only
-  double stall_ms = 0;                // corodb only: time no write group could begin
-  double write_mb = 0;                // bytes this run sent to storage (/proc/self/io)
-  double file_write_mb = 0;           // bytes the engine wrote to its files (see FileWriteBytes)
-  double user_mb = 0;                 // key + value bytes written by the workload
-  double peak_rss_mb = 0;             // peak resident memory during the run (VmHWM)
-  double write_amp() const { return user_mb > 0 ? write_mb / user_mb : 0; }
-  double file_write_amp() const { return user_mb > 0 ? file_write_mb / user_mb : 0; }
+  LatencySummary latency;
+  std::vector<float> sorted_latencies;  // kept for --histogram
+  double entry_bytes = 0;               // key + value bytes per op (MB/s)
+  double avg_group = 0;                 // corodb: writes per WAL group
+  double stall_ms = 0;                  // corodb: time no write group could begin
+  double cache_hit_rate = -1;           // corodb: block cache hits / lookups; -1 unknown
+  double device_write_mb = 0;           // bytes this process caused to be written to storage
+  double file_write_mb = 0;             // bytes the engine wrote to its files
+  double user_write_mb = 0;             // key + value bytes the workload wrote
+  double disk_mb = 0;                   // the database's size on disk after the run
+  double live_mb = 0;                   // key + value bytes live in it; 0 unknown
+  double peak_rss_mb = 0;
+  std::vector<double> timeline;         // ops/s, one sample per second
+  std::string stats_text;               // "stats", --stats
+  std::vector<Result> writer;           // readwhilewriting: the writer's row
+  bool stats_only = false;              // "stats": no operations, only stats_text
   double ops_per_sec() const { return seconds > 0 ? static_cast<double>(ops) / seconds : 0; }
   double cpu_us_per_op() const { return ops > 0 ? cpu_seconds * 1e6 / static_cast<double>(ops) : 0; }
+  double write_amp() const { return Ratio(file_write_mb, user_write_mb); }
+  double device_write_amp() const { return Ratio(device_write_mb, user_write_mb); }
+  double space_amp() const { return Ratio(disk_mb, live_mb); }
 };
 
-double CpuSeconds() {
-  struct rusage ru;
-  getrusage(RUSAGE_SELF, &ru);
-  return static_cast<double>(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
-         static_cast<double>(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) / 1e6;
-}
-
-// This process's I/O counters (/proc/self/io), read in one pass.
-// `device`: bytes it has caused to be written to storage (write_bytes minus
-// cancelled_write_bytes: dirty pages of files deleted before writeback),
-// counted when pages are dirtied, by every thread (io_uring workers
-// included). `wchar`: bytes passed to write(2)-family calls — every byte
-// LevelDB writes to its files; corodb's ring writes do not pass through
-// them, so its file bytes come from its own statistics instead.
+// This process's I/O counters (/proc/self/io). `device`: bytes it caused to
+// be written to storage (write_bytes - cancelled_write_bytes), by every
+// thread, io_uring workers included. `wchar`: bytes passed to write(2)-family
+// calls: every byte LevelDB and RocksDB write to their files (corodb's ring
+// writes bypass them; corodb reports its own).
 struct ProcIo {
-  double device = 0;
-  double wchar = 0;
+  double device = 0, wchar = 0;
 };
 ProcIo ReadProcIo() {
   ProcIo io;
-  std::FILE* f = std::fopen("/proc/self/io", "r");
-  if (f == nullptr) return io;
-  char line[256];
-  double written = 0, cancelled = 0;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long long v;
-    if (std::sscanf(line, "write_bytes: %llu", &v) == 1) written = static_cast<double>(v);
-    if (std::sscanf(line, "cancelled_write_bytes: %llu", &v) == 1) cancelled = static_cast<double>(v);
-    if (std::sscanf(line, "wchar: %llu", &v) == 1) io.wchar = static_cast<double>(v);
+  std::ifstream in("/proc/self/io");
+  std::string name;
+  double v = 0, written = 0, cancelled = 0;
+  while (in >> name >> v) {
+    if (name == "write_bytes:") written = v;
+    if (name == "cancelled_write_bytes:") cancelled = v;
+    if (name == "wchar:") io.wchar = v;
   }
-  std::fclose(f);
   io.device = written - cancelled;
   return io;
 }
 
-// Peak RSS: reset it (clear_refs 5, Linux >= 4.0) before a run, read it after.
 void ResetPeakRss() {
-  if (std::FILE* f = std::fopen("/proc/self/clear_refs", "w")) {
-    std::fputs("5", f);
-    std::fclose(f);
-  }
+  std::ofstream("/proc/self/clear_refs") << "5";
 }
 double PeakRssMb() {
-  std::FILE* f = std::fopen("/proc/self/status", "r");
-  if (f == nullptr) return 0;
-  char line[256];
-  double kb = 0;
-  while (std::fgets(line, sizeof(line), f) != nullptr) {
-    unsigned long long v;
-    if (std::sscanf(line, "VmHWM: %llu kB", &v) == 1) kb = static_cast<double>(v);
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;
   }
-  std::fclose(f);
-  return kb / 1024;
+  return 0;
 }
 
-// Measures storage writes and peak memory from construction to Finish().
-class ResourceMeter {
+// Empties the page cache of the database in `dir`: /proc/sys/vm/drop_caches
+// when this process may write it, else posix_fadvise(DONTNEED) on every
+// file (after fdatasync, since dirty pages cannot be dropped). Returns the method.
+std::string DropCaches(const std::string& dir) {
+  ::sync();
+  const int fd = ::open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
+  if (fd >= 0) {
+    const bool ok = ::write(fd, "1", 1) == 1;
+    ::close(fd);
+    if (ok) return "drop_caches";
+  }
+  std::error_code ec;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, ec);
+       !ec && it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
+    if (!it->is_regular_file()) continue;
+    const int file = ::open(it->path().c_str(), O_RDONLY | O_CLOEXEC);
+    if (file < 0) continue;
+    (void)::fdatasync(file);
+    (void)::posix_fadvise(file, 0, 0, POSIX_FADV_DONTNEED);
+    ::close(file);
+  }
+  return "posix_fadvise(DONTNEED) per file (drop_caches not permitted)";
+}
+
+// The read-ahead of the block device holding `dir`, as text.
+std::string ReadAhead(const std::string& dir) {
+  struct stat st;
+  if (::stat(dir.c_str(), &st) != 0) return "unknown (cannot stat " + dir + ")";
+  const std::string dev = std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  for (const char* rel : {"/queue/read_ahead_kb", "/../queue/read_ahead_kb"}) {
+    std::ifstream in("/sys/dev/block/" + dev + rel);
+    long kb = 0;
+    if (in >> kb) return std::to_string(kb) + " KiB (device " + dev + ")";
+  }
+  return "unknown (device " + dev + " has no block queue in /sys, e.g. an overlay or tmpfs)";
+}
+
+// Samples `done` once per second into ops/s, and shows a progress line on
+// stderr when it is a terminal.
+class Sampler {
  public:
-  ResourceMeter() : io0_(ReadProcIo()) { ResetPeakRss(); }
-  void Finish(const Workload& w, const Flags& f, Result* r) const;
-  double wchar_delta() const { return ReadProcIo().wchar - io0_.wchar; }
+  Sampler(const std::string& label, const std::atomic<int64_t>& done, int64_t total)
+      : thread_([this, label, &done, total] { Loop(label, done, total); }) {}
+  std::vector<double> Finish() {
+    {
+      const std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    return samples_;
+  }
 
  private:
-  ProcIo io0_;
-};
-
-// Shared by the workers of one run: the next operation index, latencies, progress.
-struct RunState {
-  std::atomic<int64_t> next{0};
-  std::atomic<int64_t> done{0};
-  std::atomic<bool> failed{false};
-  std::vector<std::vector<float>> latencies;  // per worker, microseconds
-};
-
-void Percentiles(RunState& st, Result* r) {
-  std::vector<float> all;
-  for (auto& v : st.latencies) all.insert(all.end(), v.begin(), v.end());
-  if (all.empty()) return;
-  std::sort(all.begin(), all.end());
-  auto at = [&](double q) { return static_cast<double>(all[std::min(all.size() - 1, static_cast<size_t>(q * all.size()))]); };
-  r->p50 = at(0.50);
-  r->p99 = at(0.99);
-  r->p999 = at(0.999);
-}
-
-// Prints a live progress line on a terminal while `st` advances.
-class Progress {
- public:
-  Progress(const std::string& label, RunState& st, int64_t total) {
-    if (!::isatty(STDERR_FILENO)) return;
-    thread_ = std::thread([this, label, &st, total] {
-      while (!stop_.load()) {
-        std::fprintf(stderr, "\r%-24s %10lld / %lld ops", label.c_str(), static_cast<long long>(st.done.load()),
+  void Loop(const std::string& label, const std::atomic<int64_t>& done, int64_t total) {
+    const bool tty = ::isatty(STDERR_FILENO) != 0;
+    auto last_time = std::chrono::steady_clock::now();
+    int64_t last = 0;
+    std::unique_lock lock(mu_);
+    for (;;) {
+      const bool stopping = cv_.wait_until(lock, last_time + std::chrono::seconds(1), [&] { return stop_; });
+      const auto now = std::chrono::steady_clock::now();
+      const int64_t d = done.load(std::memory_order_relaxed);
+      const double secs = std::chrono::duration<double>(now - last_time).count();
+      // A final partial interval counts when it is long enough to be a rate.
+      if (!stopping || secs >= 0.2) samples_.push_back(static_cast<double>(d - last) / secs);
+      last = d;
+      last_time = now;
+      if (stopping) break;
+      if (tty) {
+        std::fprintf(stderr, "\r%-32s %12lld / %lld ops", label.c_str(), static_cast<long long>(d),
                      static_cast<long long>(total));
-        std::this_thread::sleep_for(std::chrono::milliseconds(200));
       }
-      std::fprintf(stderr, "\r%80s\r", "");
-    });
-  }
-  ~Progress() {
-    stop_ = true;
-    if (thread_.joinable()) thread_.join();
+    }
+    if (tty) std::fprintf(stderr, "\r%80s\r", "");
   }
 
- private:
-  std::atomic<bool> stop_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::vector<double> samples_;
   std::thread thread_;
 };
 
-void ResourceMeter::Finish(const Workload& w, const Flags& f, Result* r) const {
-  r->write_mb = (ReadProcIo().device - io0_.device) / 1e6;
-  r->user_mb = w.read ? 0 : static_cast<double>(r->ops) * (f.key_size + f.value_size) / 1e6;
-  r->peak_rss_mb = PeakRssMb();
+std::unique_ptr<Engine> MakeEngine(const std::string& name, const Flags& f) {
+  if (name == "corodb") return NewCorodbEngine(f);
+  if (name == "corodb-sync") return NewCorodbSyncEngine(f);
+  if (name == "leveldb") return NewLevelDBEngine(f);
+  return NewRocksDBEngine(f);
 }
 
-// ---- corodb ----
-
-// Bytes of keys and values the scans touched (so the reads are not idle).
-std::atomic<uint64_t> g_scanned_bytes{0};
-
-// A scan's share of entries for one worker (readseq/readreverse: every
-// worker walks the database from its own iterator, wrapping around).
-int64_t ScanQuota(const Workload& w, const Flags& f) {
-  return std::max<int64_t>(1, w.ops / (f.threads * f.concurrency));
-}
-
-// Scans `quota` entries with `it` (corodb). Returns the error, or "".
-asio::awaitable<std::string> CorodbScan(corodb::Iterator& it, bool reverse, int64_t quota,
-                                        uint64_t* bytes) {
-  int64_t n = 0;
-  while (n < quota) {
-    if (reverse) {
-      co_await it.SeekToLast();
-    } else {
-      co_await it.SeekToFirst();
-    }
-    if (!it.Valid()) break;  // empty database
-    while (it.Valid() && n < quota) {
-      *bytes += it.key().size() + it.value().size();
-      ++n;
-      if (reverse) {
-        if (!it.TryPrev()) co_await it.Prev();
-      } else {
-        if (!it.TryNext()) co_await it.Next();
-      }
-    }
-    if (!it.status().ok()) co_return it.status().ToString();
+Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f, const ValueGenerator& values,
+              LiveData& live, std::string* cold_method) {
+  const std::string dir = f.db + "/" + engine_name;
+  if (w.fresh_db) {
+    std::filesystem::remove_all(dir);
+    live.plain.Clear();
+    live.ycsb.Clear();
+    live.ycsb_records = 0;
+    live.known = true;
   }
-  co_return "";
-}
-
-asio::awaitable<void> CorodbWorker(corodb::DB& db, const Workload& w, const Flags& f,
-                                   const ValueGenerator& gen, RunState& st, int worker) {
-  corodb::Random rnd(1000 + static_cast<uint32_t>(worker));
-  auto& lat = st.latencies[static_cast<size_t>(worker)];
-  corodb::WriteOptions wo;
-  wo.sync = w.sync;
-  if (w.op == Workload::Op::kScan) {
-    std::unique_ptr<corodb::Iterator> it = db.NewIterator({});
-    uint64_t bytes = 0;
-    const std::string error = co_await CorodbScan(*it, w.reverse, ScanQuota(w, f), &bytes);
-    g_scanned_bytes.fetch_add(bytes, std::memory_order_relaxed);
-    if (!error.empty()) {
-      std::fprintf(stderr, "corodb scan failed: %s\n", error.c_str());
-      st.failed = true;
-    }
-    st.done.fetch_add(ScanQuota(w, f), std::memory_order_relaxed);
-    co_return;
-  }
-  std::vector<std::string> keys;
-  std::vector<corodb::Slice> slices;
-  for (;;) {
-    const int64_t i = st.next.fetch_add(w.batch, std::memory_order_relaxed);
-    if (i >= w.ops) co_return;
-    if (w.batch > 1) {
-      const int64_t n = std::min<int64_t>(w.batch, w.ops - i);
-      keys.clear();
-      for (int64_t j = 0; j < n; ++j) {
-        keys.push_back(WorkloadKey(w, f, static_cast<uint64_t>(i + j), rnd));
-      }
-      slices.assign(keys.begin(), keys.end());
-      const auto start = Clock::now();
-      const std::vector<corodb::Result<std::string>> got = co_await db.MultiGet({}, slices);
-      lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
-      for (const corodb::Result<std::string>& r : got) {
-        if (!r.ok() && !r.status().IsNotFound()) {
-          std::fprintf(stderr, "corodb MultiGet failed: %s\n", r.status().ToString().c_str());
-          st.failed = true;
-          co_return;
-        }
-      }
-      st.done.fetch_add(n, std::memory_order_relaxed);
-      continue;
-    }
-    const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
-    const auto start = Clock::now();
-    corodb::Status s;
-    switch (w.op) {
-      case Workload::Op::kGet: {
-        corodb::Result<std::string> got = co_await db.Get({}, key);
-        if (!got.ok() && !got.status().IsNotFound()) s = got.status();
-        break;
-      }
-      case Workload::Op::kSeek: {
-        std::unique_ptr<corodb::Iterator> it = db.NewIterator({});
-        co_await it->Seek(key);
-        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) {
-          if (!it->TryNext()) co_await it->Next();
-        }
-        s = it->status();
-        break;
-      }
-      case Workload::Op::kDelete:
-        s = co_await db.Delete(wo, key);
-        break;
-      default:
-        s = co_await db.Put(wo, key, gen.Get(static_cast<uint64_t>(i), f.value_size));
-        break;
-    }
-    lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - start).count());
-    if (!s.ok()) {
-      std::fprintf(stderr, "corodb operation failed: %s\n", s.ToString().c_str());
-      st.failed = true;
-      co_return;
-    }
-    st.done.fetch_add(1, std::memory_order_relaxed);
-  }
-}
-
-double StatField(const std::string& stats, const std::string& field) {
-  const size_t pos = stats.find(field + ": ");
-  return pos == std::string::npos ? 0 : std::atof(stats.c_str() + pos + field.size() + 2);
-}
-
-// Bytes corodb wrote to its files between two stats snapshots: WAL, flushed
-// tables, compaction outputs.
-double CorodbFileWriteMb(const std::string& before, const std::string& after) {
-  double mb = 0;
-  for (const char* field : {"wal_bytes", "flush_bytes", "compaction_bytes_written"}) {
-    mb += (StatField(after, field) - StatField(before, field)) / 1e6;
-  }
-  return mb;
-}
-
-corodb::Options CorodbOptions(const Flags& f) {
-  corodb::Options options;
-  options.create_if_missing = true;
-  corodb::IoBackendKind kind = corodb::IoBackendKind::kAuto;
-  if (f.backend == "uring") kind = corodb::IoBackendKind::kUring;
-  if (f.backend == "threadpool") kind = corodb::IoBackendKind::kThreadPool;
-  options.io_backend = kind;
-  if (f.bloom_bits >= 0) options.filter_policy = corodb::NewBloomFilterPolicy(f.bloom_bits);
-  options.block_cache_capacity = static_cast<size_t>(f.cache_size);
-  options.write_buffer_size = static_cast<size_t>(f.write_buffer_size);
-  options.max_file_size = static_cast<size_t>(f.max_file_size);
-  options.max_open_files = f.open_files;
-  options.block_size = static_cast<size_t>(f.block_size);
-  options.mmap_reads = f.mmap_reads;
-  options.compression = f.compression ? corodb::CompressionType::kSnappyCompression
-                                      : corodb::CompressionType::kNoCompression;
-  options.use_direct_reads = f.direct_reads;
-  return options;
-}
-
-Result RunCorodb(const Workload& w, const Flags& f, const ValueGenerator& gen) {
-  const std::string dir = f.db + "/corodb";
-  if (w.fresh_db) std::filesystem::remove_all(dir);
   std::filesystem::create_directories(f.db);
-  const ResourceMeter meter;
-  corodb::Options options = CorodbOptions(f);
-  std::vector<std::unique_ptr<asio::io_context>> contexts;
-  for (int t = 0; t < f.threads; ++t) contexts.push_back(std::make_unique<asio::io_context>(1));
-  const bool shared_engine = f.engine == "shared" && f.threads == 1;
-  if (shared_engine) options.engine_context = contexts[0].get();
-  asio::io_context& open_ctx = *contexts[0];
-  auto opened = asio::co_spawn(open_ctx, corodb::DB::Open(options, dir), asio::use_future);
-  open_ctx.run();
-  open_ctx.restart();
-  auto db = opened.get();
-  if (!db.ok()) {
-    std::fprintf(stderr, "corodb open failed: %s\n", db.status().ToString().c_str());
+  Result r;
+  r.engine = engine_name;
+  r.workload = w.name;
+  r.entry_bytes = f.key_size + w.value_size;
+  if (w.read && !std::filesystem::exists(dir + "/CURRENT")) {
+    std::fprintf(stderr,
+                 "corodb-bench: %s has no database in %s for %s to read; run a fill first (or drop "
+                 "--use_existing_db)\n",
+                 engine_name.c_str(), dir.c_str(), w.name.c_str());
     std::exit(1);
   }
-  std::string before_stats;
-  (*db)->GetProperty("corodb.stats", &before_stats);
-
-  RunState st;
-  const int workers = f.threads * f.concurrency;
-  st.latencies.resize(static_cast<size_t>(workers));
-  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
-  for (int t = 0; t < f.threads; ++t) {
-    for (int c = 0; c < f.concurrency; ++c) {
-      asio::co_spawn(*contexts[static_cast<size_t>(t)], CorodbWorker(**db, w, f, gen, st, t * f.concurrency + c),
-                     [](std::exception_ptr e) {
-                       if (e) std::rethrow_exception(e);
-                     });
-    }
+  std::unique_ptr<Engine> engine = MakeEngine(engine_name, f);
+  const ProcIo io0 = ReadProcIo();
+  ResetPeakRss();
+  if (const std::string error = engine->Open(dir); !error.empty()) {
+    std::fprintf(stderr, "corodb-bench: %s open failed: %s\n", engine_name.c_str(), error.c_str());
+    std::exit(1);
   }
-  Result r{"corodb", w.name};
-  Progress progress("corodb " + w.name, st, w.ops);
-  const double cpu0 = CpuSeconds();
-  const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (auto& ctx : contexts) threads.emplace_back([&ctx] { ctx->run(); });
-  for (auto& t : threads) t.join();
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_seconds = CpuSeconds() - cpu0;
-  r.ops = st.done.load();
-  Percentiles(st, &r);
-  std::string after_stats;
-  (*db)->GetProperty("corodb.stats", &after_stats);
-  if (f.stats) std::fprintf(stderr, "corodb %s stats:\n%s\n", w.name.c_str(), after_stats.c_str());
-  r.file_write_mb = CorodbFileWriteMb(before_stats, after_stats);
-  const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
-  const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
-  r.avg_group = groups > 0 ? writes / groups : 0;
-  r.stall_ms = (StatField(after_stats, "write_stall_micros") - StatField(before_stats, "write_stall_micros")) / 1e3;
-  open_ctx.restart();
-  auto closed = asio::co_spawn(open_ctx, (*db)->Close(), asio::use_future);
-  open_ctx.run();
-  (void)closed.get();
-  db->reset();
-  meter.Finish(w, f, &r);
+  if (w.stats_only) {
+    r.stats_only = true;
+    r.stats_text = engine->StatsText();
+    engine->Close();
+    return r;
+  }
+  if (w.read && f.cold) *cold_method = DropCaches(dir);
+  const EngineCounters c0 = engine->Counters();
+  RunContext ctx(w, f, values, live);
+  if (w.ycsb) ctx.st.next_insert = live.ycsb_records > 0 ? live.ycsb_records : (w.read ? f.num : 0);
+  ReserveLive(w, f, live);
+  for (auto& v : ctx.st.latencies) {
+    v.reserve(static_cast<size_t>(std::min<int64_t>(w.ops / Workers(f) + 16, 1 << 20)));
+  }
+  Sampler sampler(engine_name + " " + w.name, ctx.st.done, w.ops);
+  engine->Run(ctx);
+  r.timeline = sampler.Finish();
+  if (ctx.st.failed) {
+    std::fprintf(stderr, "corodb-bench: %s\n", ctx.st.error.c_str());
+    std::exit(1);
+  }
+  r.seconds = std::chrono::duration<double>(ctx.end - ctx.start).count();
+  r.cpu_seconds = ctx.cpu_end - ctx.cpu_start;
+  r.ops = ctx.st.done.load();
+  std::vector<float> all;
+  for (auto& v : ctx.st.latencies) all.insert(all.end(), v.begin(), v.end());
+  ctx.st.latencies.clear();
+  r.latency = Summarize(all);
+  if (f.histogram) r.sorted_latencies = std::move(all);
+  const EngineCounters c1 = engine->Counters();
+  if (f.stats) r.stats_text = engine->StatsText();
+  if (c1.known) {
+    const double writes = c1.writes - c0.writes, groups = c1.groups - c0.groups;
+    r.avg_group = Ratio(writes, groups);
+    r.stall_ms = (c1.stall_micros - c0.stall_micros) / 1e3;
+    const double hits = c1.cache_hits - c0.cache_hits, misses = c1.cache_misses - c0.cache_misses;
+    r.cache_hit_rate = hits + misses > 0 ? hits / (hits + misses) : -1;
+  }
+  if (w.writer) {
+    Result wr;
+    wr.engine = engine_name;
+    wr.workload = w.name + ".writer";
+    wr.entry_bytes = r.entry_bytes;
+    wr.ops = ctx.st.writer_done.load();
+    wr.seconds = r.seconds;
+    wr.latency = Summarize(ctx.st.writer_latencies);
+    wr.user_write_mb = static_cast<double>(wr.ops) * r.entry_bytes / 1e6;
+    r.writer.push_back(std::move(wr));
+  }
+  engine->Close();
+  engine.reset();
+  if (w.ycsb) live.ycsb_records = ctx.st.next_insert.load();
+  const ProcIo io1 = ReadProcIo();
+  // Keys the workload wrote (puts, deletes, batches, read-modify-writes).
+  const int64_t written_keys = ctx.st.written_keys.load();
+  r.user_write_mb = static_cast<double>(written_keys) * r.entry_bytes / 1e6;
+  r.device_write_mb = (io1.device - io0.device) / 1e6;
+  r.file_write_mb = c1.known ? (c1.file_write_bytes - c0.file_write_bytes) / 1e6 : (io1.wchar - io0.wchar) / 1e6;
+  r.disk_mb = static_cast<double>(DiskBytes(dir)) / 1e6;
+  if (live.known && !live.plain.overflowed() && !live.ycsb.overflowed()) {
+    r.live_mb = static_cast<double>(live.plain.LiveBytes(f.key_size) + live.ycsb.LiveBytes(f.key_size)) / 1e6;
+  }
+  r.peak_rss_mb = PeakRssMb();
   return r;
 }
 
-// ---- engines with blocking calls: one thread per worker ----
-
-// Runs `w` on threads × concurrency threads, each calling `op(key, value)`
-// (which returns "" or an error message) for its share of the operations —
-// or, when w.batch > 1, `batch_op(keys)` for batches of w.batch keys, or for
-// kScan `scan(quota)` once per worker — and fills in r's time, CPU, count
-// (keys) and latencies (per call).
-template <typename Op, typename Scan, typename BatchOp>
-void RunBlockingWorkers(const Workload& w, const Flags& f, const ValueGenerator& gen, Op op,
-                        Scan scan, BatchOp batch_op, Result* r) {
-  RunState st;
-  const int workers = f.threads * f.concurrency;
-  st.latencies.resize(static_cast<size_t>(workers));
-  for (auto& v : st.latencies) v.reserve(static_cast<size_t>(w.ops / workers + 16));
-  Progress progress(r->engine + " " + w.name, st, w.ops);
-  const double cpu0 = CpuSeconds();
-  const auto start = Clock::now();
-  std::vector<std::thread> threads;
-  for (int t = 0; t < workers; ++t) {
-    threads.emplace_back([&, t] {
-      if (w.op == Workload::Op::kScan) {
-        // scan(quota) -> "" or an error; each worker walks on its own iterator.
-        const std::string error = scan(ScanQuota(w, f));
-        if (!error.empty()) {
-          std::fprintf(stderr, "%s scan failed: %s\n", r->engine.c_str(), error.c_str());
-          st.failed = true;
-        }
-        st.done.fetch_add(ScanQuota(w, f), std::memory_order_relaxed);
-        return;
-      }
-      corodb::Random rnd(1000 + static_cast<uint32_t>(t));
-      auto& lat = st.latencies[static_cast<size_t>(t)];
-      std::vector<std::string> keys;
-      for (;;) {
-        const int64_t i = st.next.fetch_add(w.batch, std::memory_order_relaxed);
-        if (i >= w.ops) return;
-        if (w.batch > 1) {
-          const int64_t n = std::min<int64_t>(w.batch, w.ops - i);
-          keys.clear();
-          for (int64_t j = 0; j < n; ++j) {
-            keys.push_back(WorkloadKey(w, f, static_cast<uint64_t>(i + j), rnd));
-          }
-          const auto t0 = Clock::now();
-          const std::string error = batch_op(keys);
-          lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
-          if (!error.empty()) {
-            std::fprintf(stderr, "%s operation failed: %s\n", r->engine.c_str(), error.c_str());
-            st.failed = true;
-            return;
-          }
-          st.done.fetch_add(n, std::memory_order_relaxed);
-          continue;
-        }
-        const std::string key = WorkloadKey(w, f, static_cast<uint64_t>(i), rnd);
-        const std::string_view v = gen.Get(static_cast<uint64_t>(i), f.value_size);
-        const auto t0 = Clock::now();
-        const std::string error = op(key, v);
-        lat.push_back(std::chrono::duration<float, std::micro>(Clock::now() - t0).count());
-        if (!error.empty()) {
-          std::fprintf(stderr, "%s operation failed: %s\n", r->engine.c_str(), error.c_str());
-          st.failed = true;
-          return;
-        }
-        st.done.fetch_add(1, std::memory_order_relaxed);
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  r->seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r->cpu_seconds = CpuSeconds() - cpu0;
-  r->ops = st.done.load();
-  Percentiles(st, r);
+std::string Fixed(double v, int digits) {
+  char buf[64];
+  std::snprintf(buf, sizeof(buf), "%.*f", digits, v);
+  return buf;
 }
 
-// Walks `quota` entries with a LevelDB-style blocking iterator (LevelDB's
-// own, or corodb's SyncIterator), wrapping around at the end.
-template <typename It>
-std::string BlockingScan(It& it, bool reverse, int64_t quota) {
-  int64_t n = 0;
-  uint64_t bytes = 0;
-  while (n < quota) {
-    if (reverse) {
-      it.SeekToLast();
-    } else {
-      it.SeekToFirst();
-    }
-    if (!it.Valid()) break;
-    for (; it.Valid() && n < quota; ++n) {
-      bytes += it.key().size() + it.value().size();
-      if (reverse) {
-        it.Prev();
-      } else {
-        it.Next();
-      }
-    }
-    if (!it.status().ok()) return it.status().ToString();
-  }
-  g_scanned_bytes.fetch_add(bytes, std::memory_order_relaxed);
-  return "";
+std::string ResultJson(const Result& r, double ratio) {
+  std::ostringstream o;
+  o << "{\"engine\": " << JsonString(r.engine) << ", \"benchmark\": " << JsonString(r.workload)
+    << ", \"ops\": " << r.ops << ", \"seconds\": " << Fixed(r.seconds, 3)
+    << ", \"ops_per_sec\": " << Fixed(r.ops_per_sec(), 1)
+    << ", \"mb_per_sec\": " << Fixed(r.ops_per_sec() * r.entry_bytes / 1e6, 2)
+    << ", \"p50_us\": " << Fixed(r.latency.p50, 3) << ", \"p99_us\": " << Fixed(r.latency.p99, 3)
+    << ", \"p999_us\": " << Fixed(r.latency.p999, 3) << ", \"cpu_s\": " << Fixed(r.cpu_seconds, 3)
+    << ", \"cpu_us_per_op\": " << Fixed(r.cpu_us_per_op(), 2) << ", \"avg_group_size\": " << Fixed(r.avg_group, 2)
+    << ", \"stall_ms\": " << Fixed(r.stall_ms, 1)
+    << ", \"cache_hit_rate\": " << (r.cache_hit_rate < 0 ? "null" : Fixed(r.cache_hit_rate, 4))
+    << ", \"user_write_mb\": " << Fixed(r.user_write_mb, 2) << ", \"file_write_mb\": " << Fixed(r.file_write_mb, 2)
+    << ", \"write_amp\": " << Fixed(r.write_amp(), 3) << ", \"device_write_mb\": " << Fixed(r.device_write_mb, 2)
+    << ", \"device_write_amp\": " << Fixed(r.device_write_amp(), 3) << ", \"disk_mb\": " << Fixed(r.disk_mb, 2)
+    << ", \"live_mb\": " << Fixed(r.live_mb, 2) << ", \"space_amp\": " << Fixed(r.space_amp(), 3)
+    << ", \"peak_rss_mb\": " << Fixed(r.peak_rss_mb, 1) << ", \"ratio_vs_leveldb\": " << Fixed(ratio, 3)
+    << ", \"timeline_interval_s\": 1.0, \"timeline\": [";
+  for (size_t i = 0; i < r.timeline.size(); ++i) o << (i ? ", " : "") << Fixed(r.timeline[i], 1);
+  o << "]";
+  if (!r.stats_text.empty()) o << ", \"stats\": " << JsonString(r.stats_text);
+  o << "}";
+  return o.str();
 }
 
-// ---- corodb through SyncDB ----
-
-Result RunCorodbSync(const Workload& w, const Flags& f, const ValueGenerator& gen) {
-  const std::string dir = f.db + "/corodb-sync";
-  if (w.fresh_db) std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(f.db);
-  const ResourceMeter meter;
-  auto db = corodb::SyncDB::Open(CorodbOptions(f), dir);
-  if (!db.ok()) {
-    std::fprintf(stderr, "corodb open failed: %s\n", db.status().ToString().c_str());
-    std::exit(1);
+std::string ConfigJson(const Flags& f, const std::string& cold_method, const std::string& read_ahead) {
+  std::ostringstream o;
+  auto list = [&](const std::vector<std::string>& v) {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + JsonString(v[i]);
+    return s + "]";
+  };
+  std::vector<std::string> notes;
+  for (const std::string& e : f.engines) {
+    for (std::string& n : EngineNotes(e, f)) notes.push_back(std::move(n));
   }
-  std::string before_stats;
-  (*db)->GetProperty("corodb.stats", &before_stats);
-  Result r{"corodb-sync", w.name};
-  corodb::WriteOptions wo;
-  wo.sync = w.sync;
-  RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
-    switch (w.op) {
-      case Workload::Op::kGet: {
-        corodb::Result<std::string> got = (*db)->Get({}, key);
-        return got.ok() || got.status().IsNotFound() ? "" : got.status().ToString();
-      }
-      case Workload::Op::kSeek: {
-        std::unique_ptr<corodb::SyncIterator> it = (*db)->NewIterator({});
-        it->Seek(key);
-        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) it->Next();
-        return it->status().ok() ? "" : it->status().ToString();
-      }
-      case Workload::Op::kDelete: {
-        const corodb::Status s = (*db)->Delete(wo, key);
-        return s.ok() ? "" : s.ToString();
-      }
-      default: {
-        const corodb::Status s = (*db)->Put(wo, key, v);
-        return s.ok() ? "" : s.ToString();
-      }
-    }
-  }, [&](int64_t quota) {
-    std::unique_ptr<corodb::SyncIterator> it = (*db)->NewIterator({});
-    return BlockingScan(*it, w.reverse, quota);
-  }, [&](const std::vector<std::string>& keys) -> std::string {
-    const std::vector<corodb::Slice> slices(keys.begin(), keys.end());
-    for (const corodb::Result<std::string>& got : (*db)->MultiGet({}, slices)) {
-      if (!got.ok() && !got.status().IsNotFound()) return got.status().ToString();
-    }
-    return "";
-  }, &r);
-  std::string after_stats;
-  (*db)->GetProperty("corodb.stats", &after_stats);
-  r.file_write_mb = CorodbFileWriteMb(before_stats, after_stats);
-  const double writes = StatField(after_stats, "writes") - StatField(before_stats, "writes");
-  const double groups = StatField(after_stats, "wal_groups") - StatField(before_stats, "wal_groups");
-  r.avg_group = groups > 0 ? writes / groups : 0;
-  r.stall_ms = (StatField(after_stats, "write_stall_micros") - StatField(before_stats, "write_stall_micros")) / 1e3;
-  (void)(*db)->Close();
-  db->reset();
-  meter.Finish(w, f, &r);
-  return r;
+  o << "{\"benchmarks\": " << list(f.benchmarks) << ", \"engines\": " << list(f.engines) << ", \"num\": " << f.num
+    << ", \"ops\": " << f.ops << ", \"reads\": " << f.reads << ", \"duration\": " << f.duration
+    << ", \"threads\": " << f.threads << ", \"concurrency\": " << f.concurrency
+    << ", \"value_size\": " << f.value_size << ", \"key_size\": " << f.key_size
+    << ", \"compression_ratio\": " << f.compression_ratio << ", \"repeats\": " << f.repeats
+    << ", \"seed\": " << f.seed << ", \"backend\": " << JsonString(f.backend)
+    << ", \"bloom_bits\": " << f.bloom_bits << ", \"cache_size\": " << f.cache_size
+    << ", \"write_buffer_size\": " << f.write_buffer_size << ", \"max_file_size\": " << f.max_file_size
+    << ", \"open_files\": " << f.open_files << ", \"block_size\": " << f.block_size
+    << ", \"compression\": " << JsonString(f.compression ? "snappy" : "none")
+    << ", \"multiget_batch\": " << f.multiget_batch << ", \"direct_reads\": " << (f.direct_reads ? "true" : "false")
+    << ", \"mmap_reads\": " << (f.mmap_reads ? "true" : "false") << ", \"cold\": " << (f.cold ? "true" : "false")
+    << ", \"cold_method\": " << JsonString(cold_method) << ", \"read_ahead\": " << JsonString(read_ahead)
+    << ", \"notes\": " << list(notes) << "}";
+  return o.str();
 }
 
-// ---- leveldb ----
+std::string Cell(double v, int digits, bool known = true) { return known ? Fixed(v, digits) : "-"; }
 
-Result RunLevelDB(const Workload& w, const Flags& f, const ValueGenerator& gen) {
-  const std::string dir = f.db + "/leveldb";
-  if (w.fresh_db) std::filesystem::remove_all(dir);
-  std::filesystem::create_directories(f.db);
-  const ResourceMeter meter;
-  leveldb::Options options;
-  options.create_if_missing = true;
-  std::unique_ptr<leveldb::Cache> cache(leveldb::NewLRUCache(static_cast<size_t>(f.cache_size)));
-  options.block_cache = cache.get();
-  std::unique_ptr<const leveldb::FilterPolicy> filter(
-      f.bloom_bits >= 0 ? leveldb::NewBloomFilterPolicy(f.bloom_bits) : nullptr);
-  options.filter_policy = filter.get();
-  options.write_buffer_size = static_cast<size_t>(f.write_buffer_size);
-  options.max_file_size = static_cast<size_t>(f.max_file_size);
-  options.max_open_files = f.open_files;
-  options.block_size = static_cast<size_t>(f.block_size);
-  options.compression = f.compression ? leveldb::kSnappyCompression : leveldb::kNoCompression;
-  leveldb::DB* raw = nullptr;
-  leveldb::Status s = leveldb::DB::Open(options, dir, &raw);
-  if (!s.ok()) {
-    std::fprintf(stderr, "leveldb open failed: %s\n", s.ToString().c_str());
-    std::exit(1);
+void PrintTable(const Flags& f, const std::vector<Result>& results, const std::vector<double>& ratios,
+                const std::string& cold_method, const std::string& read_ahead) {
+  std::printf("corodb-bench: num=%lld key=%dB value=%dB threads=%d concurrency=%d (blocking engines: %d threads), "
+              "median of %d run(s), seed %llu\n",
+              static_cast<long long>(f.num), f.key_size, f.value_size, f.threads, f.concurrency, Workers(f),
+              f.repeats, static_cast<unsigned long long>(f.seed));
+  std::printf("config: cache %lld B, bloom bits %d, write buffer %lld B, max file %lld B, open files %d, "
+              "block %d B, compression %s, db %s\n",
+              static_cast<long long>(f.cache_size), f.bloom_bits, static_cast<long long>(f.write_buffer_size),
+              static_cast<long long>(f.max_file_size), f.open_files, f.block_size, f.compression ? "snappy" : "none",
+              f.db.c_str());
+  for (const std::string& e : f.engines) {
+    for (const std::string& n : EngineNotes(e, f)) std::printf("  %s\n", n.c_str());
   }
-  std::unique_ptr<leveldb::DB> db(raw);
-  Result r{"leveldb", w.name};
-  leveldb::WriteOptions wo;
-  wo.sync = w.sync;
-  RunBlockingWorkers(w, f, gen, [&](const std::string& key, std::string_view v) -> std::string {
-    leveldb::Status ps;
-    switch (w.op) {
-      case Workload::Op::kGet: {
-        std::string value;
-        ps = db->Get(leveldb::ReadOptions(), key, &value);
-        if (ps.IsNotFound()) ps = leveldb::Status::OK();
-        break;
-      }
-      case Workload::Op::kSeek: {
-        // As LevelDB's db_bench: a new iterator per seek.
-        std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-        it->Seek(key);
-        for (int j = 0; j < kSeekNexts && it->Valid(); ++j) it->Next();
-        ps = it->status();
-        break;
-      }
-      case Workload::Op::kDelete:
-        ps = db->Delete(wo, key);
-        break;
-      default:
-        ps = db->Put(wo, key, leveldb::Slice(v.data(), v.size()));
-        break;
-    }
-    return ps.ok() ? "" : ps.ToString();
-  }, [&](int64_t quota) {
-    std::unique_ptr<leveldb::Iterator> it(db->NewIterator(leveldb::ReadOptions()));
-    return BlockingScan(*it, w.reverse, quota);
-  }, [&](const std::vector<std::string>& keys) -> std::string {
-    // No MultiGet in LevelDB: the batch's keys one after the other.
-    std::string value;
-    for (const std::string& key : keys) {
-      const leveldb::Status ps = db->Get(leveldb::ReadOptions(), key, &value);
-      if (!ps.ok() && !ps.IsNotFound()) return ps.ToString();
-    }
-    return "";
-  }, &r);
-  if (f.stats) {
-    std::string stats;
-    db->GetProperty("leveldb.stats", &stats);
-    std::fprintf(stderr, "leveldb %s stats:\n%s\n", w.name.c_str(), stats.c_str());
+  std::printf("read-ahead of the database's device: %s\n", read_ahead.c_str());
+  if (f.cold) std::printf("cold: page cache emptied before each read phase by %s\n", cold_method.c_str());
+  if (std::find(f.benchmarks.begin(), f.benchmarks.end(), "multireadrandom") != f.benchmarks.end()) {
+    std::printf("multireadrandom: MultiGet batches of %d keys (leveldb has none: the batch's Gets one after "
+                "another); ops are keys, latencies per batch\n",
+                f.multiget_batch);
   }
-  db.reset();
-  r.file_write_mb = meter.wchar_delta() / 1e6;
-  meter.Finish(w, f, &r);
-  return r;
+  std::printf("wamp: engine file bytes written / user bytes written; samp: size on disk / live bytes; "
+              "group, stall, hit: corodb only\n");
+  std::printf("%-11s %-24s %10s %11s %8s %9s %9s %9s %8s %8s %6s %6s %7s %6s %8s %6s %7s\n", "engine", "benchmark",
+              "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "us/op", "wamp", "samp", "rss MB",
+              "group", "stall ms", "hit%", "vs ldb");
+  for (size_t i = 0; i < results.size(); ++i) {
+    const Result& r = results[i];
+    if (r.stats_only) continue;
+    const bool lat = r.latency.p50 > 0 || r.latency.p99 > 0;
+    std::printf("%-11s %-24s %10lld %11.0f %8.2f %9s %9s %9s %8.2f %8.2f %6s %6s %7.0f %6s %8s %6s %7s\n",
+                r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
+                r.ops_per_sec() * r.entry_bytes / 1e6, Cell(r.latency.p50, 1, lat).c_str(),
+                Cell(r.latency.p99, 1, lat).c_str(), Cell(r.latency.p999, 1, lat).c_str(), r.cpu_seconds,
+                r.cpu_us_per_op(), Cell(r.write_amp(), 2, r.write_amp() > 0).c_str(),
+                Cell(r.space_amp(), 2, r.space_amp() > 0).c_str(), r.peak_rss_mb,
+                Cell(r.avg_group, 2, r.avg_group > 0).c_str(), Cell(r.stall_ms, 1, r.engine.rfind("corodb", 0) == 0).c_str(),
+                Cell(100 * r.cache_hit_rate, 1, r.cache_hit_rate >= 0).c_str(),
+                ratios[i] > 0 ? (Fixed(ratios[i], 2) + "x").c_str() : "-");
+  }
+  for (const Result& r : results) {
+    if (!r.stats_text.empty()) std::printf("\n%s %s stats:\n%s\n", r.engine.c_str(), r.workload.c_str(), r.stats_text.c_str());
+    if (f.histogram && !r.sorted_latencies.empty()) {
+      std::printf("\n%s %s latency histogram (microseconds):\n%s", r.engine.c_str(), r.workload.c_str(),
+                  HistogramText(r.sorted_latencies).c_str());
+    }
+  }
 }
 
-}  // namespace
+// Writes the JSON next to `svg` and runs tools/plot.py over it.
+int Plot(const std::string& svg, const std::string& json) {
+  std::string json_path = svg;
+  if (json_path.size() > 4 && json_path.compare(json_path.size() - 4, 4, ".svg") == 0) json_path.resize(json_path.size() - 4);
+  json_path += ".json";
+  std::ofstream(json_path) << json;
+  const std::string script = CORODB_PLOT_SCRIPT;
+  if (!std::filesystem::exists(script)) {
+    std::fprintf(stderr, "corodb-bench: --plot needs %s (the source tree's tools/plot.py); the JSON is in %s\n",
+                 script.c_str(), json_path.c_str());
+    return 1;
+  }
+  // The script names its interpreter (Debian's python3, which has matplotlib).
+  std::vector<std::string> args = {script, json_path, svg};
+  std::vector<char*> argv;
+  for (std::string& a : args) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  pid_t pid = 0;
+  if (const int err = posix_spawn(&pid, script.c_str(), nullptr, nullptr, argv.data(), environ); err != 0) {
+    std::fprintf(stderr, "corodb-bench: cannot run %s for --plot: %s\n", script.c_str(), std::strerror(err));
+    return 1;
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+    std::fprintf(stderr, "corodb-bench: %s failed; the JSON is in %s\n", script.c_str(), json_path.c_str());
+    return 1;
+  }
+  std::fprintf(stderr, "corodb-bench: wrote %s (data: %s)\n", svg.c_str(), json_path.c_str());
+  return 0;
+}
 
-int main(int argc, char** argv) {
+int Main(int argc, char** argv) {
   const Flags f = ParseFlags(argc, argv);
-  const ValueGenerator gen(f.compression_ratio);
+  for (const std::string& e : f.engines) {
+    if (e == "rocksdb" && NewRocksDBEngine(f) == nullptr) Usage("this corodb-bench was built without RocksDB");
+  }
+  const ValueGenerator values(f.compression_ratio);
+  std::filesystem::create_directories(f.db);
+  const std::string read_ahead = ReadAhead(f.db);
+  std::string cold_method = f.cold ? "not needed (no read phase)" : "";
+  std::vector<LiveData> live(f.engines.size());
+  if (f.use_existing_db) {
+    for (LiveData& l : live) l.known = false;
+  }
   std::vector<Result> results;
   for (const std::string& name : f.benchmarks) {
     const Workload w = MakeWorkload(name, f);
     std::vector<std::vector<Result>> runs(f.engines.size());
-    for (int rep = 0; rep < f.repeats; ++rep) {
+    const int repeats = w.stats_only ? 1 : f.repeats;
+    for (int rep = 0; rep < repeats; ++rep) {
       for (size_t k = 0; k < f.engines.size(); ++k) {
         const size_t e = rep % 2 == 0 ? k : f.engines.size() - 1 - k;
-        const std::string& engine = f.engines[e];
-        if (engine == "corodb") {
-          runs[e].push_back(RunCorodb(w, f, gen));
-        } else if (engine == "corodb-sync") {
-          runs[e].push_back(RunCorodbSync(w, f, gen));
-        } else if (engine == "leveldb") {
-          runs[e].push_back(RunLevelDB(w, f, gen));
-        } else {
-          Usage(("unknown engine " + engine).c_str());
-        }
+        runs[e].push_back(RunOne(f.engines[e], w, f, values, live[e], &cold_method));
       }
     }
     for (auto& per_engine : runs) {
       std::sort(per_engine.begin(), per_engine.end(),
                 [](const Result& a, const Result& b) { return a.ops_per_sec() < b.ops_per_sec(); });
-      results.push_back(per_engine[per_engine.size() / 2]);  // the median run
+      Result& median = per_engine[per_engine.size() / 2];
+      std::vector<Result> writer = std::move(median.writer);
+      results.push_back(std::move(median));
+      for (Result& wr : writer) results.push_back(std::move(wr));
     }
   }
-  if (!f.use_existing_db) std::filesystem::remove_all(f.db);
+  if (!f.use_existing_db && !f.keep_db) std::filesystem::remove_all(f.db);
 
-  const double entry_bytes = f.key_size + f.value_size;
-  auto ratio_for = [&](const Result& r) -> double {
-    if (r.engine.rfind("corodb", 0) != 0) return 0;
+  std::vector<double> ratios;
+  for (const Result& r : results) {
+    double ratio = 0;
     for (const Result& o : results) {
-      if (o.engine == "leveldb" && o.workload == r.workload && o.ops_per_sec() > 0) {
-        return r.ops_per_sec() / o.ops_per_sec();
+      if (r.engine != "leveldb" && o.engine == "leveldb" && o.workload == r.workload && o.ops_per_sec() > 0) {
+        ratio = r.ops_per_sec() / o.ops_per_sec();
       }
     }
-    return 0;
-  };
+    ratios.push_back(ratio);
+  }
+  std::string json;
+  if (f.json || !f.plot.empty() || !f.json_out.empty()) {
+    json = "{\"config\": " + ConfigJson(f, cold_method, read_ahead) + ",\n \"results\": [";
+    for (size_t i = 0; i < results.size(); ++i) json += (i ? ",\n  " : "\n  ") + ResultJson(results[i], ratios[i]);
+    json += "\n]}\n";
+  }
   if (f.json) {
-    std::printf("{\"threads\": %d, \"concurrency\": %d, \"num\": %lld, \"value_size\": %d, \"key_size\": %d, "
-                "\"repeats\": %d, \"multiget_batch\": %d, \"direct_reads\": %s, \"results\": [",
-                f.threads, f.concurrency, static_cast<long long>(f.num), f.value_size, f.key_size, f.repeats,
-                f.multiget_batch, f.direct_reads ? "true" : "false");
-    for (size_t i = 0; i < results.size(); ++i) {
-      const Result& r = results[i];
-      std::printf("%s\n  {\"engine\": \"%s\", \"benchmark\": \"%s\", \"ops\": %lld, \"seconds\": %.3f, "
-                  "\"ops_per_sec\": %.1f, \"mb_per_sec\": %.2f, \"p50_us\": %.1f, \"p99_us\": %.1f, "
-                  "\"p999_us\": %.1f, \"cpu_s\": %.3f, \"cpu_us_per_op\": %.2f, \"avg_group_size\": %.2f, "
-                  "\"stall_ms\": %.1f, \"write_mb\": %.1f, \"write_amp\": %.2f, \"file_write_mb\": %.1f, "
-                  "\"file_write_amp\": %.2f, \"peak_rss_mb\": %.1f, "
-                  "\"ratio_vs_leveldb\": %.3f}",
-                  i == 0 ? "" : ",", r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops),
-                  r.seconds, r.ops_per_sec(), r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999,
-                  r.cpu_seconds, r.cpu_us_per_op(), r.avg_group, r.stall_ms, r.write_mb, r.write_amp(),
-                  r.file_write_mb, r.file_write_amp(), r.peak_rss_mb, ratio_for(r));
+    std::fputs(json.c_str(), stdout);
+  } else {
+    PrintTable(f, results, ratios, cold_method, read_ahead);
+  }
+  std::fflush(stdout);
+  if (!f.json_out.empty()) {
+    std::ofstream out(f.json_out);
+    out << json;
+    if (!out) {
+      std::fprintf(stderr, "corodb-bench: cannot write %s\n", f.json_out.c_str());
+      return 1;
     }
-    std::printf("\n]}\n");
-    return 0;
   }
-  std::printf("threads=%d concurrency=%d (leveldb: %d threads) key=%dB value=%dB, median of %d run(s)\n",
-              f.threads, f.concurrency, f.threads * f.concurrency, f.key_size, f.value_size, f.repeats);
-  if (std::find(f.benchmarks.begin(), f.benchmarks.end(), "multireadrandom") != f.benchmarks.end()) {
-    std::printf("multireadrandom: corodb MultiGet batches of %d random keys; leveldb has no MultiGet "
-                "and does the batch's %d Gets one after the other; ops are keys, latencies per "
-                "batch\n",
-                f.multiget_batch, f.multiget_batch);
-  }
-  if (f.direct_reads) {
-    std::printf("direct_reads: corodb reads tables with O_DIRECT; leveldb has no such option "
-                "(page cache)\n");
-  }
-  std::printf("%-11s %-15s %9s %11s %8s %9s %9s %9s %7s %8s %7s %8s %6s %6s %7s %9s\n", "engine", "benchmark",
-              "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "cpu us/op", "group",
-              "stall ms", "fwamp", "dwamp", "rss MB", "vs ldb");
-  for (const Result& r : results) {
-    const double ratio = ratio_for(r);
-    std::printf("%-11s %-15s %9lld %11.0f %8.2f %9.1f %9.1f %9.1f %7.2f %8.2f %7s %8.1f %6.2f %6.2f %7.0f %9s\n",
-                r.engine.c_str(),
-                r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
-                r.ops_per_sec() * entry_bytes / 1e6, r.p50, r.p99, r.p999, r.cpu_seconds, r.cpu_us_per_op(),
-                r.engine != "leveldb" ? std::to_string(r.avg_group).substr(0, 5).c_str() : "-", r.stall_ms,
-                r.file_write_amp(), r.write_amp(), r.peak_rss_mb, ratio > 0 ? (std::to_string(ratio).substr(0, 5) + "x").c_str() : "-");
-  }
-  return 0;
+  return f.plot.empty() ? 0 : Plot(f.plot, json);
 }
+
+}  // namespace
+}  // namespace corodb::bench
+
+int main(int argc, char** argv) { return corodb::bench::Main(argc, argv); }
