@@ -18,6 +18,7 @@
 
 #include "db/block_cache_holder.h"
 #include "db/config.h"
+#include "db/read_yield.h"
 #include "db/recovery.h"
 #include "db/write_batch_internal.h"
 #include "io/file_names.h"
@@ -419,6 +420,7 @@ std::optional<Result<std::string>> DBImpl::TryGetNow(const ReadOptions& options,
 }
 
 asio::awaitable<Result<std::string>> DBImpl::Get(const ReadOptions& options, Slice key) {
+  if (ReadTurnOver()) co_await YieldToExecutor();
   SequenceNumber sequence;
   Result<std::shared_ptr<const ReadView>> point = ReadPoint(options, &sequence);
   if (!point.ok()) co_return point.status();

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "db/db_impl.h"
+#include "db/read_yield.h"
 #include "version/batch_get.h"
 
 namespace corodb {
@@ -31,6 +32,7 @@ std::optional<Result<std::string>> GetFromMemTables(
 
 asio::awaitable<std::vector<Result<std::string>>> DBImpl::MultiGet(const ReadOptions& options,
                                                                    std::span<const Slice> keys) {
+  if (ReadTurnOver()) co_await YieldToExecutor();  // a batch counts as one read
   stats_.multigets.fetch_add(1, std::memory_order_relaxed);
   stats_.multiget_keys.fetch_add(keys.size(), std::memory_order_relaxed);
   std::vector<Result<std::string>> results(keys.size());

@@ -3,6 +3,7 @@
 #include <string>
 #include <utility>
 
+#include "db/read_yield.h"
 #include "util/random.h"
 
 namespace corodb {
@@ -37,16 +38,19 @@ class DBIter final : public Iterator {
   Status status() const override { return status_.ok() ? iter_->status() : status_; }
 
   asio::awaitable<void> SeekToFirst() override {
+    if (ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
     pending_ = Move::kSeekToFirst;
     co_await Drive();
   }
   asio::awaitable<void> SeekToLast() override {
+    if (ReadTurnOver()) co_await YieldToExecutor();
     StartReverseSeek();
     pending_ = Move::kSeekToLast;
     co_await Drive();
   }
   asio::awaitable<void> Seek(Slice target) override {
+    if (ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
     seek_key_.clear();
     AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
@@ -58,6 +62,7 @@ class DBIter final : public Iterator {
     if (pending_ != Move::kNone) co_await Drive();
   }
   asio::awaitable<void> Next() override {
+    if (ReadTurnOver()) co_await YieldToExecutor();
     if (pending_ == Move::kNone) {
       if (!valid_) co_return Misuse("Next()");
       StartNext();
@@ -65,6 +70,7 @@ class DBIter final : public Iterator {
     co_await Drive();
   }
   asio::awaitable<void> Prev() override {
+    if (ReadTurnOver()) co_await YieldToExecutor();
     if (pending_ == Move::kNone) {
       if (!valid_) co_return Misuse("Prev()");
       StartPrev();
