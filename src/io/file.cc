@@ -106,13 +106,35 @@ struct ReadManyInitiation {
 };
 }  // namespace
 
+namespace {
+
+// The offset/length alignment O_DIRECT needs on `fd`'s file: what statx
+// reports (Linux 6.1+), when it is a power of two no larger than a page and
+// the memory alignment it reports is met by AlignedBuffer; else 4096.
+size_t DirectAlignment(int fd) {
+  struct statx st;
+  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) != 0 || (st.stx_mask & STATX_DIOALIGN) == 0) {
+    return AlignedBuffer::kAlignment;
+  }
+  const size_t offset_align = st.stx_dio_offset_align;
+  const size_t mem_align = st.stx_dio_mem_align;
+  const bool power_of_two = offset_align != 0 && (offset_align & (offset_align - 1)) == 0;
+  if (!power_of_two || offset_align > AlignedBuffer::kAlignment || mem_align > AlignedBuffer::kAlignment) {
+    return AlignedBuffer::kAlignment;
+  }
+  return offset_align;
+}
+
+}  // namespace
+
 File::File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t append_offset,
            bool direct)
     : backend_(std::move(backend)),
       fd_(fd),
       path_(std::move(path)),
       append_offset_(append_offset),
-      direct_(direct) {}
+      direct_(direct),
+      direct_alignment_(direct ? DirectAlignment(fd) : 1) {}
 
 File::~File() {
   if (fd_ >= 0) {

@@ -64,6 +64,12 @@ class File {
 
   const std::string& path() const { return path_; }
   int fd() const { return fd_; }
+  // The alignment an O_DIRECT read needs for its offset and length: the
+  // file's own (statx STATX_DIOALIGN, often the device's 512-byte logical
+  // block), or 4096 where the kernel does not say; 1 without O_DIRECT.
+  // Buffers stay AlignedBuffers (4096), which satisfies every memory alignment
+  // the kernel reports up to a page.
+  size_t direct_alignment() const { return direct_alignment_; }
   uint64_t append_offset() const { return append_offset_; }
 
   // Reads up to buf.size() bytes at `offset`. Returns the count read, which is
@@ -166,6 +172,7 @@ class File {
   std::string path_;
   uint64_t append_offset_;
   bool direct_;
+  size_t direct_alignment_;
 };
 
 // A heap buffer aligned for O_DIRECT (4096 bytes).

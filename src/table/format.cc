@@ -161,16 +161,16 @@ boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direc
   co_return std::string(*got);
 }
 
-FileRange RangeToRead(uint64_t offset, size_t n, bool direct) {
-  constexpr uint64_t kAlign = io::AlignedBuffer::kAlignment;
-  const uint64_t start = direct ? offset & ~(kAlign - 1) : offset;
-  const uint64_t end = direct ? (offset + n + kAlign - 1) & ~(kAlign - 1) : offset + n;
+FileRange RangeToRead(uint64_t offset, size_t n, size_t alignment) {
+  const uint64_t align = std::max<uint64_t>(alignment, 1);
+  const uint64_t start = offset / align * align;
+  const uint64_t end = (offset + n + align - 1) / align * align;
   return FileRange{start, static_cast<size_t>(end - start), static_cast<size_t>(offset - start)};
 }
 
 boost::asio::awaitable<Result<Slice>> ReadRangeInto(io::File& file, bool direct, uint64_t offset,
                                                     size_t n, io::AlignedBuffer* buf) {
-  const FileRange range = RangeToRead(offset, n, direct);
+  const FileRange range = RangeToRead(offset, n, direct ? file.direct_alignment() : 1);
   if (buf->size() < range.length) *buf = io::AlignedBuffer(range.length);
   Result<size_t> got =
       co_await file.ReadAt(range.offset, std::span<char>(buf->data(), range.length));

@@ -133,15 +133,16 @@ boost::asio::awaitable<Result<std::string>> ReadBlock(io::File& file, bool direc
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
                                                       size_t n);
 
-// The file range a read of [offset, offset + n) covers: that range, or for
-// an O_DIRECT file (`direct`) the aligned range around it. `skip`: where
+// The file range a read of [offset, offset + n) covers: the range rounded
+// out to multiples of `alignment` (an O_DIRECT file's
+// io::File::direct_alignment(); 1 reads exactly the range). `skip`: where
 // `offset` lies in it.
 struct FileRange {
   uint64_t offset = 0;
   size_t length = 0;
   size_t skip = 0;
 };
-FileRange RangeToRead(uint64_t offset, size_t n, bool direct);
+FileRange RangeToRead(uint64_t offset, size_t n, size_t alignment);
 
 // Reads [offset, offset + n) from `file` into *buf, which is replaced by a
 // larger one when too small, and returns a view of the bytes read (fewer

@@ -253,7 +253,8 @@ Result<io::BatchRead> Table::BlockRead(const BlockHandle& handle, io::AlignedBuf
     return BlockError(handle, Status::Corruption("block size out of range"));
   }
   const FileRange range =
-      RangeToRead(handle.offset(), static_cast<size_t>(handle.size()) + kBlockTrailerSize, direct_);
+      RangeToRead(handle.offset(), static_cast<size_t>(handle.size()) + kBlockTrailerSize,
+                  direct_ ? file_->direct_alignment() : 1);
   if (buf->size() < range.length) *buf = io::AlignedBuffer(range.length);
   *skip = range.skip;
   block_reads_.fetch_add(1, std::memory_order_relaxed);

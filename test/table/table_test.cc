@@ -692,6 +692,26 @@ BOOST_AUTO_TEST_CASE(ShortInternalKeyInTheIndexBlockIsCorruption) {
   BOOST_TEST(it->status().IsCorruption(), it->status().ToString());
 }
 
+// The range a block read covers: exact without O_DIRECT, rounded out to the
+// file's direct-I/O alignment with it.
+BOOST_AUTO_TEST_CASE(RangeToReadRoundsOutToTheAlignment) {
+  const FileRange exact = RangeToRead(1000, 100, 1);
+  BOOST_TEST(exact.offset == 1000u);
+  BOOST_TEST(exact.length == 100u);
+  BOOST_TEST(exact.skip == 0u);
+  const FileRange sector = RangeToRead(1000, 100, 512);
+  BOOST_TEST(sector.offset == 512u);
+  BOOST_TEST(sector.length == 1024u);  // [512, 1536) covers [1000, 1100)
+  BOOST_TEST(sector.skip == 488u);
+  const FileRange page = RangeToRead(5000, 3000, 4096);
+  BOOST_TEST(page.offset == 4096u);
+  BOOST_TEST(page.length == 4096u);  // [4096, 8192) covers [5000, 8000)
+  BOOST_TEST(page.skip == 904u);
+  const FileRange aligned = RangeToRead(8192, 4096, 4096);
+  BOOST_TEST(aligned.offset == 8192u);
+  BOOST_TEST(aligned.length == 4096u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 }  // namespace
