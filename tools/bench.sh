@@ -1,8 +1,7 @@
 #!/usr/bin/env bash
 # The representative suite: set-up, release build, then corodb, LevelDB and
 # RocksDB side by side on a temporary directory —
-#   1. fills, random / missing / sequential / reverse reads, seeks,
-#      readwhilewriting and YCSB load, A and E (one thread, one op in flight);
+#   1. every db_bench workload and YCSB load, A-F (one thread, one op in flight);
 #   2. fillsync with 1 and with 64 writers;
 #   3. cold random reads (page cache emptied, O_DIRECT where the engine has
 #      it) at 1 and 32 operations in flight, on a database 4x the block cache.
@@ -10,7 +9,7 @@
 # suite.json and drawn as suite.svg, next to suite.txt (every table), in
 # $OUT (default build/bench-results/DATE).
 #
-#   tools/bench.sh                        # the suite, about 4 minutes here
+#   tools/bench.sh                        # the suite, about 3 minutes here
 #   tools/bench.sh --repeats=3            # extra flags go to every phase
 #   NUM=2000000 OUT=/tmp/r tools/bench.sh
 set -euo pipefail
@@ -39,7 +38,7 @@ phase() {  # phase NAME FLAGS...: runs, prints and keeps the table and the JSON
 }
 
 phase 1-main --num="$NUM" --reads=$((NUM / 2)) \
-  --benchmarks=fillseq,fillrandom,overwrite,readrandom,readmissing,readseq,readreverse,seekrandom,readwhilewriting,ycsb-load,ycsb-a,ycsb-e \
+  --benchmarks=fillseq,fillbatch,fill100K,fillrandom,overwrite,readrandom,readmissing,readhot,readseq,readreverse,seekrandom,multireadrandom,readwhilewriting,compact,stats,deleteseq,deleterandom,ycsb-load,ycsb-a,ycsb-b,ycsb-c,ycsb-d,ycsb-e,ycsb-f \
   "$@"
 phase 2-fillsync-1 --num="$NUM" --benchmarks=fillsync --ops=4000 "$@"
 phase 3-fillsync-64 --num="$NUM" --benchmarks=fillsync --ops=40000 --concurrency=64 "$@"

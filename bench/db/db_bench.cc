@@ -13,6 +13,7 @@
 // C B A, ...) and the median run of each engine is reported.
 #include <fcntl.h>
 #include <spawn.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -434,6 +435,14 @@ int Main(int argc, char** argv) {
   std::filesystem::create_directories(f.db);
   const std::string read_ahead = ReadAhead(f.db);
   std::string cold_method = f.cold ? "not needed (no read phase)" : "";
+  std::string code_lock;
+  if (f.cold) {
+    // drop_caches would also evict the benchmark's own code and libraries,
+    // and the first operations after it would pay for reading them back.
+    code_lock = ::mlockall(MCL_CURRENT) == 0 ? "the benchmark's code and libraries are locked in memory (mlockall)"
+                                             : std::string("mlockall failed (") + std::strerror(errno) +
+                                                   "): the benchmark's own code may be read back from disk too";
+  }
   std::vector<LiveData> live(f.engines.size());
   if (f.use_existing_db) {
     for (LiveData& l : live) l.known = false;
@@ -472,14 +481,14 @@ int Main(int argc, char** argv) {
   }
   std::string json;
   if (f.json || !f.plot.empty() || !f.json_out.empty()) {
-    json = "{\"config\": " + ConfigJson(f, cold_method, read_ahead) + ",\n \"results\": [";
+    json = "{\"config\": " + ConfigJson(f, cold_method + (code_lock.empty() ? "" : "; " + code_lock), read_ahead) + ",\n \"results\": [";
     for (size_t i = 0; i < results.size(); ++i) json += (i ? ",\n  " : "\n  ") + ResultJson(results[i], ratios[i]);
     json += "\n]}\n";
   }
   if (f.json) {
     std::fputs(json.c_str(), stdout);
   } else {
-    PrintTable(f, results, ratios, cold_method, read_ahead);
+    PrintTable(f, results, ratios, cold_method + (code_lock.empty() ? "" : "; " + code_lock), read_ahead);
   }
   std::fflush(stdout);
   if (!f.json_out.empty()) {

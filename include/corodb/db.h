@@ -13,7 +13,9 @@
 // group and are resumed on their own executors); the engine executor runs
 // the slow steps (memtable and log switches, log growth). Reads run on the
 // caller's executor and complete without suspending when the data is in
-// memory.
+// memory, except that every 64th read on a thread first yields to its
+// executor (a post), so a loop of reads never holds a thread (and the engine
+// work queued on it) for long.
 //
 // Arguments passed as Slice (keys, values) and references (batches, options)
 // must stay alive until the awaitable completes — as they do with `co_await`.
@@ -54,9 +56,10 @@ class DB {
   DB& operator=(const DB&) = delete;
   // Closes the DB if Close() was not awaited, blocking until writes queued
   // before it finish — also when called from a writer's continuation. No
-  // other write may still be in progress on the DB (a coroutine awaiting
-  // one would use a destroyed object), and the executors that writes and
-  // the engine run on must keep running until it returns.
+  // other write, read or iterator move may still be in progress on the DB
+  // (a coroutine awaiting one — even a read answered from memory, which may
+  // be yielding — would use a destroyed object), and the executors that
+  // writes and the engine run on must keep running until it returns.
   virtual ~DB() = default;
 
   // Sets key to value. A non-sync write completes once its log record has
@@ -74,7 +77,8 @@ class DB {
                                                const WriteBatch& batch) = 0;
 
   // The value for key, or NotFound.
-  // SUSPENDS: only when a table block must be read from disk.
+  // SUSPENDS: when a table block must be read from disk, and once every 64
+  // reads on a thread to yield to the caller's executor.
   virtual boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options,
                                                           Slice key) = 0;
 
@@ -88,7 +92,8 @@ class DB {
   // next level in a next round). An error (a damaged block, a table that
   // cannot be opened) is the result of the keys that needed it only; a
   // snapshot that is not live fails every key.
-  // SUSPENDS: only when table blocks (or tables) must be read from disk.
+  // SUSPENDS: when table blocks (or tables) must be read from disk, and as
+  // Get to yield (a batch counts as one read).
   virtual boost::asio::awaitable<std::vector<Result<std::string>>> MultiGet(
       const ReadOptions& options, std::span<const Slice> keys) = 0;
 

@@ -11,7 +11,10 @@
 //   if (!it->status().ok()) ...;
 //
 // Moves that need a table block not in memory suspend; the Try* forms make
-// a move that needs no I/O cost no coroutine at all. The iterator pins the
+// a move that needs no I/O cost no coroutine at all. So that a scan over
+// memory does not hold its thread, every 64th move on a thread (Try* forms
+// included) first yields to the caller's executor: a Try* form then returns
+// false and co_await Next()/Prev() makes the move. The iterator pins the
 // memtables and table files it reads: flushes and compactions that replace
 // them meanwhile do not change what it sees.
 //
@@ -47,7 +50,8 @@ class Iterator {
   virtual Slice value() const = 0;
   virtual Status status() const = 0;
 
-  // SUSPENDS: only to read table blocks that are not in memory. `target`
+  // SUSPENDS: to read table blocks that are not in memory, and once every 64
+  // reads on a thread to yield to the caller's executor (a post). `target`
   // must stay alive until Seek completes (as it does with co_await).
   virtual boost::asio::awaitable<void> SeekToFirst() = 0;
   virtual boost::asio::awaitable<void> SeekToLast() = 0;
@@ -58,9 +62,10 @@ class Iterator {
   virtual boost::asio::awaitable<void> Prev() = 0;
 
   // Next()/Prev() without a coroutine: true when the move completed without
-  // I/O. false: the move needs a read; the caller must co_await Next() (or
-  // Prev(), the same direction), which completes this same move. Until then
-  // the iterator has no position (key()/value() must not be used).
+  // I/O. false: the move needs a read, or it is this thread's turn to yield;
+  // the caller must co_await Next() (or Prev(), the same direction), which
+  // completes this same move. Until then the iterator has no position
+  // (key()/value() must not be used).
   virtual bool TryNext() = 0;
   virtual bool TryPrev() = 0;
 };

@@ -207,11 +207,15 @@ void RunMove(asio::awaitable<void> move) {
 void SyncIterator::SeekToFirst() { RunMove(it_->SeekToFirst()); }
 void SyncIterator::SeekToLast() { RunMove(it_->SeekToLast()); }
 void SyncIterator::Seek(Slice target) { RunMove(it_->Seek(target)); }
+// A Try* move also declines when it is the thread's turn to yield to its
+// executor; this thread runs nothing else meanwhile, so the move is tried
+// once more before paying for a coroutine (a move that needs I/O declines
+// again at once).
 void SyncIterator::Next() {
-  if (!it_->TryNext()) RunMove(it_->Next());
+  if (!it_->TryNext() && !it_->TryNext()) RunMove(it_->Next());
 }
 void SyncIterator::Prev() {
-  if (!it_->TryPrev()) RunMove(it_->Prev());
+  if (!it_->TryPrev() && !it_->TryPrev()) RunMove(it_->Prev());
 }
 
 }  // namespace corodb

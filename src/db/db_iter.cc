@@ -38,19 +38,19 @@ class DBIter final : public Iterator {
   Status status() const override { return status_.ok() ? iter_->status() : status_; }
 
   asio::awaitable<void> SeekToFirst() override {
-    if (ReadTurnOver()) co_await YieldToExecutor();
+    if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
     pending_ = Move::kSeekToFirst;
     co_await Drive();
   }
   asio::awaitable<void> SeekToLast() override {
-    if (ReadTurnOver()) co_await YieldToExecutor();
+    if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     StartReverseSeek();
     pending_ = Move::kSeekToLast;
     co_await Drive();
   }
   asio::awaitable<void> Seek(Slice target) override {
-    if (ReadTurnOver()) co_await YieldToExecutor();
+    if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
     seek_key_.clear();
     AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
@@ -62,7 +62,7 @@ class DBIter final : public Iterator {
     if (pending_ != Move::kNone) co_await Drive();
   }
   asio::awaitable<void> Next() override {
-    if (ReadTurnOver()) co_await YieldToExecutor();
+    if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     if (pending_ == Move::kNone) {
       if (!valid_) co_return Misuse("Next()");
       StartNext();
@@ -70,15 +70,22 @@ class DBIter final : public Iterator {
     co_await Drive();
   }
   asio::awaitable<void> Prev() override {
-    if (ReadTurnOver()) co_await YieldToExecutor();
+    if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     if (pending_ == Move::kNone) {
       if (!valid_) co_return Misuse("Prev()");
       StartPrev();
     }
     co_await Drive();
   }
+  // Every kReadsPerYield-th move declines (false, nothing started), so the
+  // caller's co_await Next() yields first: a scan over memory gives its
+  // executor a turn too (read_yield.h).
   bool TryNext() override {
     if (pending_ != Move::kNone) return false;
+    if (ReadTurnOver()) {
+      yield_owed_ = true;
+      return false;
+    }
     if (!valid_) {
       Misuse("Next()");
       return true;
@@ -88,6 +95,10 @@ class DBIter final : public Iterator {
   }
   bool TryPrev() override {
     if (pending_ != Move::kNone) return false;
+    if (ReadTurnOver()) {
+      yield_owed_ = true;
+      return false;
+    }
     if (!valid_) {
       Misuse("Prev()");
       return true;
@@ -98,6 +109,9 @@ class DBIter final : public Iterator {
 
  private:
   enum class Direction { kForward, kReverse };
+  // A Try* move declined for its thread's turn to yield: the awaitable move
+  // that follows yields first.
+  bool yield_owed_ = false;
   // An internal move that needs I/O and has not been done yet.
   enum class Move { kNone, kNext, kPrev, kSeek, kSeekToFirst, kSeekToLast };
   // What to run once the pending move is done.

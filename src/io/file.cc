@@ -22,6 +22,8 @@
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include "io/direct_alignment.h"
+
 namespace corodb::io {
 namespace asio = boost::asio;
 
@@ -106,23 +108,20 @@ struct ReadManyInitiation {
 };
 }  // namespace
 
+size_t ChooseDirectAlignment(bool reported, uint32_t offset_align) {
+  constexpr uint32_t kMaxAlign = 1u << 20;
+  const bool power_of_two = offset_align != 0 && (offset_align & (offset_align - 1)) == 0;
+  if (!reported || !power_of_two || offset_align > kMaxAlign) return AlignedBuffer::kAlignment;
+  return offset_align;
+}
+
 namespace {
 
-// The offset/length alignment O_DIRECT needs on `fd`'s file: what statx
-// reports (Linux 6.1+), when it is a power of two no larger than a page and
-// the memory alignment it reports is met by AlignedBuffer; else 4096.
 size_t DirectAlignment(int fd) {
   struct statx st;
-  if (::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) != 0 || (st.stx_mask & STATX_DIOALIGN) == 0) {
-    return AlignedBuffer::kAlignment;
-  }
-  const size_t offset_align = st.stx_dio_offset_align;
-  const size_t mem_align = st.stx_dio_mem_align;
-  const bool power_of_two = offset_align != 0 && (offset_align & (offset_align - 1)) == 0;
-  if (!power_of_two || offset_align > AlignedBuffer::kAlignment || mem_align > AlignedBuffer::kAlignment) {
-    return AlignedBuffer::kAlignment;
-  }
-  return offset_align;
+  const bool reported =
+      ::statx(fd, "", AT_EMPTY_PATH, STATX_DIOALIGN, &st) == 0 && (st.stx_mask & STATX_DIOALIGN) != 0;
+  return ChooseDirectAlignment(reported, reported ? st.stx_dio_offset_align : 0);
 }
 
 }  // namespace

@@ -66,9 +66,10 @@ class File {
   int fd() const { return fd_; }
   // The alignment an O_DIRECT read needs for its offset and length: the
   // file's own (statx STATX_DIOALIGN, often the device's 512-byte logical
-  // block), or 4096 where the kernel does not say; 1 without O_DIRECT.
-  // Buffers stay AlignedBuffers (4096), which satisfies every memory alignment
-  // the kernel reports up to a page.
+  // block; io/direct_alignment.h), or 4096 where the kernel does not say; 1
+  // without O_DIRECT. Buffers stay AlignedBuffers (4096-aligned), which meets
+  // every memory alignment a kernel reports up to a page; a device that
+  // needs more fails the reads with EINVAL (an IOError naming the file).
   size_t direct_alignment() const { return direct_alignment_; }
   uint64_t append_offset() const { return append_offset_; }
 

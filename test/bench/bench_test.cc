@@ -515,7 +515,7 @@ BOOST_AUTO_TEST_CASE(ColdRunsSayHowThePageCacheWasEmptied) {
   boost::property_tree::ptree config;
   ParseRows(out, &config);
   const std::string method = config.get<std::string>("cold_method");
-  BOOST_TEST((method == "drop_caches" || method.rfind("posix_fadvise", 0) == 0), method);
+  BOOST_TEST((method.rfind("drop_caches", 0) == 0 || method.rfind("posix_fadvise", 0) == 0), method);
 }
 
 // --plot runs tools/plot.py, which needs Debian's python3-matplotlib.

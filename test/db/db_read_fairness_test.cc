@@ -19,7 +19,7 @@ namespace asio = boost::asio;
 
 namespace {
 
-enum class ReadKind { kGet, kMultiGet, kSeek, kNext };
+enum class ReadKind { kGet, kMultiGet, kSeek, kNext, kTryNext, kTryPrev };
 
 // `reads` reads of kind `kind`, all answered from the memtable; counts them in *done.
 asio::awaitable<void> ReadLoop(DB& db, ReadKind kind, int reads, int* done) {
@@ -41,6 +41,14 @@ asio::awaitable<void> ReadLoop(DB& db, ReadKind kind, int reads, int* done) {
         if (!it->Valid()) co_await it->SeekToFirst();
         co_await it->Next();
         break;
+      case ReadKind::kTryNext:  // the scan idiom of iterator.h
+        if (!it->Valid()) co_await it->SeekToFirst();
+        if (!it->TryNext()) co_await it->Next();
+        break;
+      case ReadKind::kTryPrev:
+        if (!it->Valid()) co_await it->SeekToLast();
+        if (!it->TryPrev()) co_await it->Prev();
+        break;
     }
     ++*done;
   }
@@ -51,7 +59,7 @@ asio::awaitable<void> ReadLoop(DB& db, ReadKind kind, int reads, int* done) {
 BOOST_AUTO_TEST_SUITE(DBReadFairnessTest)
 
 BOOST_DATA_TEST_CASE(HandlersPostedBehindAReadLoopRunWithinItsBudget,
-                     bdata::make(BackendNames()) * bdata::make({0, 1, 2, 3}), backend, kind) {
+                     bdata::make(BackendNames()) * bdata::make({0, 1, 2, 3, 4, 5}), backend, kind) {
   TempDir dir;
   Options options = EngineOptions(backend);
   asio::io_context ctx(1);
@@ -78,8 +86,9 @@ BOOST_DATA_TEST_CASE(HandlersPostedBehindAReadLoopRunWithinItsBudget,
 
 // The symptom the budget fixes: readers and a writer on the engine's own
 // context; the writer fills memtable after memtable, and each switch waits
-// for a flush to be installed on that context. Without yields the readers'
-// loop held it, and the writer stood still until the readers stopped.
+// for a flush to be installed on that context. Without yields the reader's
+// loop, which only stops once the writer is done, held the context and the
+// writer never finished (this test then hangs until CTest's timeout).
 BOOST_DATA_TEST_CASE(AWriterOnTheReadersContextGetsItsFlushesInstalled, bdata::make(BackendNames()), backend) {
   TempDir dir;
   Options options = EngineOptions(backend);  // 32 KiB memtables
@@ -99,17 +108,11 @@ BOOST_DATA_TEST_CASE(AWriterOnTheReadersContextGetsItsFlushesInstalled, bdata::m
     }
     writer_done = true;
   };
-  int reads = 0;
-  int reads_when_writer_done = -1;
-  constexpr int kMaxReads = 3'000'000;
+  int64_t reads = 0;
   auto reader = [&]() -> asio::awaitable<void> {
-    while (reads < kMaxReads) {
+    while (!writer_done) {
       (void)co_await db.Get({}, "a");
       ++reads;
-      if (writer_done) {
-        reads_when_writer_done = reads;
-        co_return;
-      }
     }
   };
   asio::co_spawn(ctx, writer(), asio::detached);
@@ -118,12 +121,10 @@ BOOST_DATA_TEST_CASE(AWriterOnTheReadersContextGetsItsFlushesInstalled, bdata::m
   ctx.run();
   BOOST_TEST(write_status.ok(), write_status.ToString());
   BOOST_TEST(writer_done);
-  // The writer finished while the reader was still reading.
-  BOOST_TEST(reads_when_writer_done > 0);
-  BOOST_TEST(reads < kMaxReads);
-  std::string flushes;
-  BOOST_REQUIRE(db.GetProperty("corodb.stats", &flushes));
-  BOOST_TEST(flushes.find("flushes: 0\n") == std::string::npos, flushes);
+  BOOST_TEST(reads > 0);
+  std::string stats;
+  BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
+  BOOST_TEST(stats.find("\nflushes: 0\n") == std::string::npos, stats);
   BOOST_REQUIRE(RunOn(ctx, db.Close()).ok());
 }
 
