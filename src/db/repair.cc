@@ -212,6 +212,7 @@ class Repairer {
         write_options_(table::TableOptionsForDb(options_, &icmp_, nullptr)),
         read_options_(write_options_) {
     read_options_.paranoid_checks = true;
+    read_options_.map_resident_pages = false;
   }
 
   ~Repairer() {

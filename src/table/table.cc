@@ -7,6 +7,7 @@
 #include <span>
 
 #include "io/file.h"
+#include "table/page_residency.h"
 #include "table/sequential_iterator.h"
 #include "table/table_iterator.h"
 
@@ -52,11 +53,16 @@ Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, u
       footer_(footer),
       index_block_(std::move(index_block)),
       cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {
-  if (options_.mmap_reads && !direct_ && file_size_ > 0) {
+  if (!direct_ && file_size_ > 0 && (options_.mmap_reads || options_.map_resident_pages)) {
     // A table is immutable once written, so the mapping stays valid. A
-    // failed map only costs the fast path.
+    // failed map only costs the fast path. Without mmap_reads the mapping is
+    // read only where the page cache holds it (decisions.md, "Reads from
+    // the page cache on the caller's thread").
     void* p = ::mmap(nullptr, file_size_, PROT_READ, MAP_SHARED, file_->fd(), 0);
-    if (p != MAP_FAILED) map_ = static_cast<const char*>(p);
+    if (p != MAP_FAILED) {
+      map_ = static_cast<const char*>(p);
+      if (!options_.mmap_reads) residency_ = std::make_unique<PageResidency>(map_, file_size_);
+    }
   }
 }
 
@@ -65,6 +71,10 @@ Table::~Table() {
 }
 
 const std::string& Table::file_name() const { return file_->path(); }
+
+void Table::RefreshResidencyForTesting() const {
+  if (residency_ != nullptr) residency_->RefreshForTesting();
+}
 
 boost::asio::awaitable<Result<std::unique_ptr<Table>>> Table::Open(TableOptions options,
                                                                    std::unique_ptr<io::File> file,
@@ -217,6 +227,8 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
       return Result<BlockRef>(
           BlockError(handle, Status::Corruption("block handle past the end of the file")));
     }
+  }
+  if (map_ != nullptr && (residency_ == nullptr || residency_->Resident(handle.offset(), n))) {
     block_reads_.fetch_add(1, std::memory_order_relaxed);
     return KeepBlock(options, handle,
                      DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle,
@@ -229,6 +241,7 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
   if (!got.has_value()) return std::nullopt;
   if (!got->ok()) return Result<BlockRef>(got->status());
   if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
+  if (residency_ != nullptr) residency_->MarkResident(handle.offset(), n);
   block_reads_.fetch_add(1, std::memory_order_relaxed);
   return KeepBlock(options, handle,
                    DecodeBlock(Slice(raw.data(), raw.size()), handle, verify, file_->path()));
@@ -336,6 +349,8 @@ boost::asio::awaitable<Result<Loaded<Block>>> Table::ReadDataBlock(BlockHandle h
   block_reads_.fetch_add(1, std::memory_order_relaxed);
   Result<std::string> contents = co_await ReadBlock(*file_, direct_, handle, verify);
   if (!contents.ok()) co_return contents.status();
+  // A buffered read leaves the block's pages in the page cache.
+  if (residency_ != nullptr) residency_->MarkResident(handle.offset(), handle.size() + kBlockTrailerSize);
   Result<Block> block = ParseDataBlock(BlockContents(std::move(*contents)), handle);
   if (!block.ok()) co_return block.status();
   const size_t charge = block->charge();

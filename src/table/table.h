@@ -50,6 +50,8 @@ struct BatchRead;
 
 namespace corodb::table {
 
+class PageResidency;
+
 // Bytes a sequential (compaction input) iterator reads at once, by default:
 // a few reads per table of the default 2 MiB, each long enough that a disk's
 // positioning time is small against its transfer time.
@@ -173,6 +175,9 @@ class Table {
   uint64_t filter_negatives() const { return filter_negatives_.load(std::memory_order_relaxed); }
   // File reads issued by sequential iterators (ReadRaw).
   uint64_t sequential_reads() const { return sequential_reads_.load(std::memory_order_relaxed); }
+  // Tests: retakes the page-cache residency picture now (nothing to do when
+  // the table is not mapped or mmap_reads reads every block from the map).
+  void RefreshResidencyForTesting() const;
 
   // For the iterator: the data block at `handle`, from the cache or the file
   // (inserted into the cache when options.fill_cache). Checksums are checked
@@ -233,8 +238,12 @@ class Table {
   const Block index_block_;
   std::optional<FilterBlockReader> filter_;
   const uint64_t cache_id_;  // this table's id in the block cache (0: no cache)
-  // The file mapped read-only (TableOptions::mmap_reads), or nullptr.
+  // The file mapped read-only, or nullptr (O_DIRECT, empty, or the map
+  // failed). With TableOptions::mmap_reads every block-cache miss decodes
+  // from it; without, only blocks whose pages residency_ says the page cache
+  // holds (the others are read with RWF_NOWAIT, then through the ring).
   const char* map_ = nullptr;
+  std::unique_ptr<PageResidency> residency_;
   mutable std::atomic<uint64_t> block_reads_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
   mutable std::atomic<uint64_t> sequential_reads_{0};

@@ -51,6 +51,10 @@ struct TableOptions {
   // Map each table read-only and read data blocks that miss the block cache
   // from the mapping (Options::mmap_reads). Ignored for O_DIRECT tables.
   bool mmap_reads = false;
+  // Without mmap_reads: map each table anyway and read from the mapping the
+  // blocks whose pages the page cache holds (table::PageResidency). False:
+  // never map (repair: a damaged disk must fail a read, not raise SIGBUS).
+  bool map_resident_pages = true;
 };
 
 // Filters the user-key part of internal keys with `user_policy`. Name() is

@@ -2,6 +2,12 @@
 // point lookups, filters, block-cache behaviour, corruption handling.
 #include "table/table.h"
 
+#include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
 #include <fstream>
 #include <iterator>
 
@@ -296,6 +302,53 @@ BOOST_AUTO_TEST_CASE(PageCacheHitAnswersWithoutSuspendingAndFillsTheCache) {
   BOOST_TEST(cache->TotalCharge() > 0u);
   BOOST_REQUIRE(table->TryGet(ReadOptions(), key).has_value());
   BOOST_TEST(table->block_reads() == reads + 1);  // from the block cache now
+}
+
+// A table is mapped, but without mmap_reads a block whose pages left the
+// page cache is not read through the mapping (the page fault would block
+// this thread on the disk): TryGet says it needs I/O, without a major
+// fault; the awaited Get reads it, and then TryGet answers again.
+BOOST_AUTO_TEST_CASE(EvictedBlockNeedsAnAwaitedReadNotAPageFault) {
+  Random rnd(11);
+  const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
+  const TableOptions o = Options(1024, CompressionType::kSnappyCompression, false);
+  const std::string path = dir.Child("evicted.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  const std::string& key = model.rbegin()->first;
+  const std::string& value = model.rbegin()->second;
+  // (Nothing has touched the mapping yet: the kernel does not drop pages a
+  // process has mapped in.)
+  const int fd = ::open(path.c_str(), O_RDONLY);
+  BOOST_REQUIRE(fd >= 0);
+  BOOST_REQUIRE(::fdatasync(fd) == 0);
+  BOOST_REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
+  const off_t size = ::lseek(fd, 0, SEEK_END);
+  void* probe = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
+  BOOST_REQUIRE(probe != MAP_FAILED);
+  std::vector<unsigned char> pages((static_cast<size_t>(size) + 4095) / 4096 + 1);
+  BOOST_REQUIRE(::mincore(probe, static_cast<size_t>(size), pages.data()) == 0);
+  ::munmap(probe, static_cast<size_t>(size));
+  ::close(fd);
+  if (std::any_of(pages.begin(), pages.end(), [](unsigned char c) { return c & 1; })) {
+    BOOST_TEST_MESSAGE("posix_fadvise(DONTNEED) left pages cached here; eviction not checked");
+    return;
+  }
+
+  table->RefreshResidencyForTesting();
+  rusage before{}, after{};
+  ::getrusage(RUSAGE_SELF, &before);
+  BOOST_TEST(!table->TryGet(ReadOptions(), key).has_value());
+  ::getrusage(RUSAGE_SELF, &after);
+  BOOST_TEST(after.ru_majflt == before.ru_majflt);
+
+  Result<LookupResult> got = test::Run(table->Get(ReadOptions(), key));
+  BOOST_REQUIRE(got.ok());
+  BOOST_REQUIRE(got->found);
+  BOOST_TEST(got->value == value);
+  std::optional<Result<LookupResult>> again = table->TryGet(ReadOptions(), key);
+  BOOST_REQUIRE(again.has_value());
+  BOOST_REQUIRE(again->ok());
+  BOOST_TEST((*again)->value == value);
 }
 
 BOOST_AUTO_TEST_CASE(MappedTableCrossesBlocksWithoutSuspendingAndStopsAtItsEnds) {
