@@ -69,16 +69,19 @@ struct Options {
   // for data far larger than memory, where the page cache only duplicates
   // the block cache. Compaction input is read the same way.
   bool use_direct_reads = false;
-  // Map table files into memory (read-only) and copy or decompress data
-  // blocks that miss the block cache straight from the mapping, as LevelDB
-  // does: no system call per block. The
-  // price, also LevelDB's: a block whose pages are not in the page cache
-  // blocks the reading thread on a page fault (a disk read) instead of being
-  // awaited on the ring, and a disk error on a mapped page kills the process
-  // (SIGBUS) instead of returning an IOError. Off by default: blocks that
-  // miss the block cache are copied from the page cache with a non-blocking
-  // read (preadv2 RWF_NOWAIT), else read on the ring. Ignored with
-  // use_direct_reads.
+  // Read every data block that misses the block cache straight from a
+  // read-only mapping of its table, as LevelDB does: no system call per
+  // block. The price, also LevelDB's: a block whose pages are not in the
+  // page cache blocks the reading thread on a page fault (a disk read)
+  // instead of being awaited on the ring, and a disk error on a mapped page
+  // kills the process (SIGBUS) instead of returning an IOError.
+  // Off by default: tables are still mapped, but a block is read from the
+  // mapping only when the page cache held its pages at the last look
+  // (mincore, at most a second old) or a read brought them in since; other
+  // blocks are copied with a non-blocking read (preadv2 RWF_NOWAIT), else
+  // read on the ring. So only a page evicted in the last second can still
+  // fault (docs/decisions.md). Ignored with use_direct_reads (nothing is
+  // mapped).
   bool mmap_reads = false;
   // Approximate uncompressed size of a table data block.
   size_t block_size = 4 * 1024;
