@@ -155,8 +155,10 @@ asio::awaitable<IoCompletion> File::Submit(IoRequest req) {
       asio::use_awaitable, req);
 }
 
+bool File::AllowsCachedReads() const { return !direct_ && backend_->AllowsCachedReads(); }
+
 std::optional<Result<size_t>> File::TryReadCached(uint64_t offset, std::span<char> buf) {
-  if (direct_ || buf.empty() || !backend_->AllowsCachedReads()) return std::nullopt;
+  if (buf.empty() || !AllowsCachedReads()) return std::nullopt;
   struct iovec iov {
     buf.data(), buf.size()
   };

@@ -1,6 +1,8 @@
 #include "table/page_residency.h"
 
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -15,6 +17,13 @@ uint64_t PageSize() {
 }
 
 }  // namespace
+
+bool PageResidency::Reported(int fd, const std::string& path) {
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return false;
+  const uid_t euid = ::geteuid();
+  return euid == 0 || st.st_uid == euid || ::faccessat(AT_FDCWD, path.c_str(), W_OK, AT_EACCESS) == 0;
+}
 
 PageResidency::PageResidency(const char* map, uint64_t size)
     : map_(map),
@@ -57,8 +66,13 @@ void PageResidency::MaybeRefresh() {
   const int64_t taken = taken_at_.load(std::memory_order_relaxed);
   if (taken != 0 && now - taken < kRefreshNanos) return;
   if (refreshing_.exchange(true, std::memory_order_acquire)) return;
+  // Released however Refresh leaves (it may throw bad_alloc): a flag left
+  // set would freeze the picture for good.
+  struct Release {
+    std::atomic<bool>* flag;
+    ~Release() { flag->store(false, std::memory_order_release); }
+  } release{&refreshing_};
   Refresh(now);
-  refreshing_.store(false, std::memory_order_release);
 }
 
 void PageResidency::Refresh(int64_t now) {

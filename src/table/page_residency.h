@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <string>
 
 namespace corodb::table {
 
@@ -23,6 +24,12 @@ class PageResidency {
  public:
   // How old the mincore picture may get before a reader takes it again.
   static constexpr int64_t kRefreshNanos = 1'000'000'000;
+
+  // Whether mincore tells this process the truth about the file open as
+  // `fd` at `path`: since Linux 5.2 it reports every page as resident unless
+  // the caller owns the file, may write it, or has CAP_FOWNER (root is taken
+  // to have it). Without that, a picture would say "cached" for every page.
+  static bool Reported(int fd, const std::string& path);
 
   // `map`: `size` bytes mapped at a page-aligned address, outliving this.
   PageResidency(const char* map, uint64_t size);

@@ -42,6 +42,10 @@ bool HandleWithin(const BlockHandle& handle, uint64_t limit) {
          handle.offset() + handle.size() + kBlockTrailerSize <= limit;
 }
 
+// Tables of this process mapped now, and how many may be.
+std::atomic<int> mapped_tables{0};
+std::atomic<int> mapped_table_limit{Table::kMaxMappedTables};
+
 }  // namespace
 
 Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, uint64_t file_size,
@@ -53,21 +57,44 @@ Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, u
       footer_(footer),
       index_block_(std::move(index_block)),
       cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {
-  if (!direct_ && file_size_ > 0 && (options_.mmap_reads || options_.map_resident_pages)) {
+  // Without mmap_reads the mapping is read only where the page cache holds
+  // it (decisions.md, "Reads from the page cache on the caller's thread"),
+  // so only where mincore tells this process the truth.
+  const bool wanted = options_.mmap_reads ||
+                      (options_.map_resident_pages && PageResidency::Reported(file_->fd(), file_->path()));
+  if (!direct_ && file_size_ > 0 && wanted && TakeMapSlot()) {
     // A table is immutable once written, so the mapping stays valid. A
-    // failed map only costs the fast path. Without mmap_reads the mapping is
-    // read only where the page cache holds it (decisions.md, "Reads from
-    // the page cache on the caller's thread").
+    // failed map only costs the fast path.
     void* p = ::mmap(nullptr, file_size_, PROT_READ, MAP_SHARED, file_->fd(), 0);
     if (p != MAP_FAILED) {
       map_ = static_cast<const char*>(p);
       if (!options_.mmap_reads) residency_ = std::make_unique<PageResidency>(map_, file_size_);
+    } else {
+      mapped_tables.fetch_sub(1, std::memory_order_relaxed);
     }
   }
 }
 
 Table::~Table() {
-  if (map_ != nullptr) ::munmap(const_cast<char*>(map_), file_size_);
+  if (map_ != nullptr) {
+    ::munmap(const_cast<char*>(map_), file_size_);
+    mapped_tables.fetch_sub(1, std::memory_order_relaxed);
+  }
+}
+
+bool Table::TakeMapSlot() {
+  // One mapping per table, up to a limit per process (as LevelDB's 1000):
+  // mappings count against vm.max_map_count, and past it every mmap of the
+  // process fails, malloc's and thread stacks' included.
+  int n = mapped_tables.load(std::memory_order_relaxed);
+  do {
+    if (n >= mapped_table_limit.load(std::memory_order_relaxed)) return false;
+  } while (!mapped_tables.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return true;
+}
+
+int Table::SetMappedTableLimitForTesting(int limit) {
+  return mapped_table_limit.exchange(limit, std::memory_order_relaxed);
 }
 
 const std::string& Table::file_name() const { return file_->path(); }
@@ -228,8 +255,11 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
           BlockError(handle, Status::Corruption("block handle past the end of the file")));
     }
   }
-  if (map_ != nullptr && (residency_ == nullptr || residency_->Resident(handle.offset(), n))) {
+  // A backend that must see every read (fault injection) sees this one too.
+  if (map_ != nullptr && (residency_ == nullptr || residency_->Resident(handle.offset(), n)) &&
+      file_->AllowsCachedReads()) {
     block_reads_.fetch_add(1, std::memory_order_relaxed);
+    mapped_block_reads_.fetch_add(1, std::memory_order_relaxed);
     return KeepBlock(options, handle,
                      DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle,
                                  verify, file_->path()));
@@ -279,6 +309,8 @@ Result<BlockRef> Table::AdoptBlock(const ReadOptions& options, const BlockHandle
   const bool verify = options.verify_checksums || options_.paranoid_checks;
   const size_t n = static_cast<size_t>(handle.size()) + kBlockTrailerSize;
   const Slice block = raw.substr(0, std::min(raw.size(), n));
+  // A buffered read (MultiGet's batch) leaves the block's pages cached.
+  if (residency_ != nullptr && block.size() == n) residency_->MarkResident(handle.offset(), n);
   return KeepBlock(options, handle, DecodeBlock(block, handle, verify, file_->path()));
 }
 

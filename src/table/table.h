@@ -175,9 +175,20 @@ class Table {
   uint64_t filter_negatives() const { return filter_negatives_.load(std::memory_order_relaxed); }
   // File reads issued by sequential iterators (ReadRaw).
   uint64_t sequential_reads() const { return sequential_reads_.load(std::memory_order_relaxed); }
+  // Of block_reads(), those decoded straight from the mapping.
+  uint64_t mapped_block_reads() const {
+    return mapped_block_reads_.load(std::memory_order_relaxed);
+  }
+  // Whether the file is mapped (see map_ below).
+  bool mapped() const { return map_ != nullptr; }
   // Tests: retakes the page-cache residency picture now (nothing to do when
   // the table is not mapped or mmap_reads reads every block from the map).
   void RefreshResidencyForTesting() const;
+  // At most this many tables of the process are mapped at once (later ones
+  // are read with system calls only).
+  static constexpr int kMaxMappedTables = 1000;
+  // Tests: sets that limit; returns the old one.
+  static int SetMappedTableLimitForTesting(int limit);
 
   // For the iterator: the data block at `handle`, from the cache or the file
   // (inserted into the cache when options.fill_cache). Checksums are checked
@@ -220,6 +231,8 @@ class Table {
   // file is O_DIRECT). Never suspends.
   std::optional<Result<BlockRef>> TryReadCachedBlock(const ReadOptions& options,
                                                      const BlockHandle& handle) const;
+  // Counts this table among the process's mapped ones; false at the limit.
+  static bool TakeMapSlot();
 
   boost::asio::awaitable<Result<Loaded<Block>>> ReadDataBlock(BlockHandle handle, bool verify) const;
   boost::asio::awaitable<Status> ReadFilter(BlockHandle metaindex_handle);
@@ -245,6 +258,7 @@ class Table {
   const char* map_ = nullptr;
   std::unique_ptr<PageResidency> residency_;
   mutable std::atomic<uint64_t> block_reads_{0};
+  mutable std::atomic<uint64_t> mapped_block_reads_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
   mutable std::atomic<uint64_t> sequential_reads_{0};
 };

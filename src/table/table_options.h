@@ -52,8 +52,9 @@ struct TableOptions {
   // from the mapping (Options::mmap_reads). Ignored for O_DIRECT tables.
   bool mmap_reads = false;
   // Without mmap_reads: map each table anyway and read from the mapping the
-  // blocks whose pages the page cache holds (table::PageResidency). False:
-  // never map (repair: a damaged disk must fail a read, not raise SIGBUS).
+  // blocks whose pages the page cache holds (table::PageResidency). False
+  // (and mmap_reads false): never map (repair: a damaged disk must fail a
+  // read, not raise SIGBUS).
   bool map_resident_pages = true;
 };
 

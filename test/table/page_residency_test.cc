@@ -1,11 +1,12 @@
 // PageResidency: the page-cache picture of a mapping (mincore), the pages a
-// read marks, ranges across pages; and a table whose pages left the page
-// cache answers TryGet with "needs I/O" instead of faulting the mapping.
+// read marks, ranges across pages, files that are not a page multiple, and
+// when mincore can be believed at all.
 #include "table/page_residency.h"
 
 #include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "residency_test_util.h"
 #include "support/temp_dir.h"
 
 namespace corodb::table {
@@ -20,8 +22,8 @@ namespace {
 
 const uint64_t kPage = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
 
-// A synced file of `pages` pages, mapped read-only; evicts its pages from
-// the page cache on request.
+// A synced file of `pages` pages, mapped read-only (nothing touches the
+// mapping, so the kernel can drop its pages).
 struct MappedFile {
   test::TempDir dir{"residency-test"};
   std::string path = dir.Child("f");
@@ -43,73 +45,116 @@ struct MappedFile {
     ::munmap(const_cast<char*>(map), size);
     ::close(fd);
   }
-  // Drops the file's clean pages; whether each is resident, per mincore.
-  std::vector<bool> Evict() const {
+  void Evict() const {
     BOOST_REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-    return Kernel();
   }
-  std::vector<bool> Kernel() const {
-    std::vector<unsigned char> vec(size / kPage);
-    BOOST_REQUIRE(::mincore(const_cast<char*>(map), size, vec.data()) == 0);
-    std::vector<bool> out;
-    for (unsigned char c : vec) out.push_back(c & 1);
-    return out;
+  // Reads [offset, offset + n) with pread: into the page cache.
+  void Load(uint64_t offset, uint64_t n) const {
+    std::string buf(n, '\0');
+    BOOST_REQUIRE(::pread(fd, buf.data(), n, static_cast<off_t>(offset)) == static_cast<ssize_t>(n));
   }
 };
 
-bool NoneResident(const std::vector<bool>& v) {
-  for (bool b : v) {
-    if (b) return false;
-  }
-  return true;
-}
-
 BOOST_AUTO_TEST_SUITE(PageResidencyTest)
 
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(test::FadviseEvictsAndMincoreSeesIt))
 BOOST_AUTO_TEST_CASE(FollowsThePageCacheAndTheReadsMarked) {
   MappedFile f(8);
+  BOOST_REQUIRE(PageResidency::Reported(f.fd, f.path));
   PageResidency r(f.map, f.size);
-  // Just written: the kernel holds the pages (when it says so, so do we).
-  const std::vector<bool> written = f.Kernel();
-  BOOST_TEST(r.Resident(0, f.size) == !std::count(written.begin(), written.end(), false));
+  // Just written and synced: cached.
+  BOOST_TEST(r.Resident(0, f.size));
 
-  if (!NoneResident(f.Evict())) {
-    BOOST_TEST_MESSAGE("posix_fadvise(DONTNEED) left pages cached here; eviction not checked");
-    return;
-  }
   // The old picture ages; a new one sees the eviction.
+  f.Evict();
   r.RefreshForTesting();
   BOOST_TEST(!r.Resident(0, 1));
   BOOST_TEST(!r.Resident(3 * kPage, kPage));
 
-  // A read of page 2 marks it, and only it.
+  // A read of page 2 marks it, and only it (the marks are true, so a
+  // refresh in between would keep them).
+  f.Load(2 * kPage, kPage);
   r.MarkResident(2 * kPage, kPage);
   BOOST_TEST(r.Resident(2 * kPage, kPage));
   BOOST_TEST(r.Resident(2 * kPage + 100, 200));
   BOOST_TEST(!r.Resident(kPage, kPage));
   // A range across pages 2 and 3 needs both.
   BOOST_TEST(!r.Resident(3 * kPage - 10, 20));
+  f.Load(3 * kPage - 10, 20);
   r.MarkResident(3 * kPage - 10, 20);
   BOOST_TEST(r.Resident(3 * kPage - 10, 20));
   BOOST_TEST(r.Resident(2 * kPage, 2 * kPage));
   BOOST_TEST(!r.Resident(2 * kPage, 3 * kPage));
-  // The last page, partly past the end of a file that is not a page multiple.
-  r.MarkResident(f.size - 1, 1);
-  BOOST_TEST(r.Resident(f.size - kPage, kPage));
 
   // The next picture forgets the marks the kernel no longer backs.
-  (void)f.Evict();
+  f.Evict();
   r.RefreshForTesting();
   BOOST_TEST(!r.Resident(2 * kPage, kPage));
 }
 
-BOOST_AUTO_TEST_CASE(AFileNotAPageMultipleIsCoveredToItsLastByte) {
+BOOST_AUTO_TEST_CASE(AMappingNotAPageMultipleIsCoveredToItsLastByte) {
   MappedFile f(3);
-  PageResidency r(f.map, f.size - 100);
+  const uint64_t size = f.size - 100;
+  PageResidency r(f.map, size);
   r.RefreshForTesting();
-  r.MarkResident(0, f.size - 100);
-  BOOST_TEST(r.Resident(0, f.size - 100));
-  BOOST_TEST(r.Resident(f.size - 101, 1));
+  f.Load(0, f.size);
+  r.MarkResident(0, size);
+  BOOST_TEST(r.Resident(0, size));
+  BOOST_TEST(r.Resident(size - 1, 1));
+  BOOST_TEST(r.Resident(size - kPage / 2, kPage / 2));
+}
+
+boost::test_tools::assertion_result IsRoot(boost::unit_test::test_unit_id) {
+  boost::test_tools::assertion_result ok(::geteuid() == 0);
+  if (!ok) ok.message() << "needs root, to run a child as a second user";
+  return ok;
+}
+
+// mincore answers "cached" for every page of a file the caller neither
+// owns nor may write (Linux >= 5.2): such files are not to be believed.
+// Checked in a child that drops root for "nobody" (65534).
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(IsRoot))
+BOOST_AUTO_TEST_CASE(MincoreIsBelievedOnlyForFilesTheCallerOwnsOrMayWrite) {
+  test::TempDir dir("residency-owner");
+  const std::string mine = dir.Child("mine");
+  const std::string theirs = dir.Child("theirs");
+  for (const std::string& path : {mine, theirs}) {
+    const int fd = ::open(path.c_str(), O_RDWR | O_CREAT, 0644);
+    BOOST_REQUIRE(fd >= 0);
+    BOOST_REQUIRE(::write(fd, "x", 1) == 1);
+    BOOST_REQUIRE(::fsync(fd) == 0);
+    ::close(fd);
+  }
+  {
+    const int fd = ::open(theirs.c_str(), O_RDONLY);
+    BOOST_TEST(PageResidency::Reported(fd, theirs));  // root
+    ::close(fd);
+  }
+  constexpr uid_t kNobody = 65534;
+  BOOST_REQUIRE(::chmod(dir.path().c_str(), 0755) == 0);
+  BOOST_REQUIRE(::chown(mine.c_str(), kNobody, kNobody) == 0);  // nobody's own file
+  // `theirs` stays root's, 0644: readable, not writable by nobody.
+  const pid_t child = ::fork();
+  BOOST_REQUIRE(child >= 0);
+  if (child == 0) {
+    if (::setresgid(kNobody, kNobody, kNobody) != 0 || ::setresuid(kNobody, kNobody, kNobody) != 0) {
+      ::_exit(10);
+    }
+    const int own = ::open(mine.c_str(), O_RDONLY);
+    const int other = ::open(theirs.c_str(), O_RDONLY);
+    if (own < 0 || other < 0) ::_exit(11);
+    if (!PageResidency::Reported(own, mine)) ::_exit(12);
+    if (PageResidency::Reported(other, theirs)) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  BOOST_REQUIRE(::waitpid(child, &status, 0) == child);
+  BOOST_REQUIRE(WIFEXITED(status));
+  BOOST_TEST(WEXITSTATUS(status) != 10, "the child could not become nobody");
+  BOOST_TEST(WEXITSTATUS(status) != 11, "nobody could not open the files");
+  BOOST_TEST(WEXITSTATUS(status) != 12, "nobody's own file was not believed");
+  BOOST_TEST(WEXITSTATUS(status) != 13, "root's read-only file was believed for nobody");
+  BOOST_TEST(WEXITSTATUS(status) == 0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -21,6 +21,8 @@
 #include "support/backends.h"
 #include "support/run.h"
 #include "support/temp_dir.h"
+#include "io/fault_injection_backend.h"
+#include "residency_test_util.h"
 #include "table/block_cache.h"
 #include "table_test_util.h"
 
@@ -304,16 +306,43 @@ BOOST_AUTO_TEST_CASE(PageCacheHitAnswersWithoutSuspendingAndFillsTheCache) {
   BOOST_TEST(table->block_reads() == reads + 1);  // from the block cache now
 }
 
-// A table is mapped, but without mmap_reads a block whose pages left the
-// page cache is not read through the mapping (the page fault would block
-// this thread on the disk): TryGet says it needs I/O, without a major
-// fault; the awaited Get reads it, and then TryGet answers again.
+// Without mmap_reads a table is still mapped, and a block the page cache
+// holds is decoded from the mapping: no system call, counted as a mapped read.
+BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
+  Random rnd(12);
+  const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
+  const TableOptions o = Options(1024, CompressionType::kSnappyCompression, false);
+  const std::string path = dir.Child("mapped-default.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  BOOST_REQUIRE(table->mapped());
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_REQUIRE(!all.empty());
+  }
+  table->RefreshResidencyForTesting();
+  for (const auto& [key, value] : model) {
+    std::optional<Result<LookupResult>> got = table->TryGet(ReadOptions(), key);
+    BOOST_REQUIRE(got.has_value());
+    BOOST_REQUIRE(got->ok());
+    BOOST_REQUIRE((*got)->value == value);
+  }
+  BOOST_TEST(table->block_reads() > 10u);
+  BOOST_TEST(table->mapped_block_reads() == table->block_reads());
+}
+
+// ... but a block whose pages left the page cache is not read through the
+// mapping (the page fault would block this thread on the disk): TryGet says
+// it needs I/O, without a major fault; the awaited Get reads it, and then
+// TryGet answers again.
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(test::FadviseEvictsAndMincoreSeesIt))
 BOOST_AUTO_TEST_CASE(EvictedBlockNeedsAnAwaitedReadNotAPageFault) {
   Random rnd(11);
   const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
   const TableOptions o = Options(1024, CompressionType::kSnappyCompression, false);
   const std::string path = dir.Child("evicted.ldb");
   std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  BOOST_REQUIRE(table->mapped());
   const std::string& key = model.rbegin()->first;
   const std::string& value = model.rbegin()->second;
   // (Nothing has touched the mapping yet: the kernel does not drop pages a
@@ -322,24 +351,15 @@ BOOST_AUTO_TEST_CASE(EvictedBlockNeedsAnAwaitedReadNotAPageFault) {
   BOOST_REQUIRE(fd >= 0);
   BOOST_REQUIRE(::fdatasync(fd) == 0);
   BOOST_REQUIRE(::posix_fadvise(fd, 0, 0, POSIX_FADV_DONTNEED) == 0);
-  const off_t size = ::lseek(fd, 0, SEEK_END);
-  void* probe = ::mmap(nullptr, static_cast<size_t>(size), PROT_READ, MAP_SHARED, fd, 0);
-  BOOST_REQUIRE(probe != MAP_FAILED);
-  std::vector<unsigned char> pages((static_cast<size_t>(size) + 4095) / 4096 + 1);
-  BOOST_REQUIRE(::mincore(probe, static_cast<size_t>(size), pages.data()) == 0);
-  ::munmap(probe, static_cast<size_t>(size));
   ::close(fd);
-  if (std::any_of(pages.begin(), pages.end(), [](unsigned char c) { return c & 1; })) {
-    BOOST_TEST_MESSAGE("posix_fadvise(DONTNEED) left pages cached here; eviction not checked");
-    return;
-  }
 
   table->RefreshResidencyForTesting();
   rusage before{}, after{};
-  ::getrusage(RUSAGE_SELF, &before);
+  ::getrusage(RUSAGE_THREAD, &before);
   BOOST_TEST(!table->TryGet(ReadOptions(), key).has_value());
-  ::getrusage(RUSAGE_SELF, &after);
+  ::getrusage(RUSAGE_THREAD, &after);
   BOOST_TEST(after.ru_majflt == before.ru_majflt);
+  BOOST_TEST(table->mapped_block_reads() == 0u);
 
   Result<LookupResult> got = test::Run(table->Get(ReadOptions(), key));
   BOOST_REQUIRE(got.ok());
@@ -349,6 +369,68 @@ BOOST_AUTO_TEST_CASE(EvictedBlockNeedsAnAwaitedReadNotAPageFault) {
   BOOST_REQUIRE(again.has_value());
   BOOST_REQUIRE(again->ok());
   BOOST_TEST((*again)->value == value);
+  BOOST_TEST(table->mapped_block_reads() == 1u);
+}
+
+// While the backend must see every read (fault injection's FailReads), a
+// cached block is not read from the mapping either: the injected error is
+// what the read returns.
+BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenForACachedBlock) {
+  Random rnd(13);
+  const Model model = RandomInternalModel(*this, &rnd, 300, 8, 100);
+  const TableOptions o = Options(1024, CompressionType::kNoCompression, false);
+  const std::string path = dir.Child("fail-reads.ldb");
+  const uint64_t size = Write(path, o, model);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName("threadpool"));
+  io::FileSystem fault_fs(fault);
+  Result<std::unique_ptr<io::File>> file = fault_fs.Open(path, io::OpenMode::kRead);
+  BOOST_REQUIRE(file.ok());
+  Result<std::unique_ptr<Table>> opened = test::Run(Table::Open(o, std::move(*file), size, false));
+  BOOST_REQUIRE(opened.ok());
+  const Table& table = **opened;
+  BOOST_REQUIRE(table.mapped());
+  {
+    std::ifstream in(path, std::ios::binary);
+    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  }
+  table.RefreshResidencyForTesting();
+  fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return true; });
+  const std::string& key = model.begin()->first;
+  BOOST_TEST(!table.TryGet(ReadOptions(), key).has_value());
+  Result<LookupResult> got = test::Run(table.Get(ReadOptions(), key));
+  BOOST_REQUIRE(!got.ok());
+  BOOST_TEST(got.status().IsIOError(), got.status().ToString());
+  BOOST_TEST(table.mapped_block_reads() == 0u);
+}
+
+// At most Table::kMaxMappedTables tables of the process are mapped (here
+// the limit is set to 2); a table past it reads with system calls, and
+// closing a mapped table frees its slot.
+BOOST_AUTO_TEST_CASE(TablesPastTheMappingLimitAreReadWithoutAMapping) {
+  struct RestoreLimit {
+    int old = Table::SetMappedTableLimitForTesting(2);
+    ~RestoreLimit() { Table::SetMappedTableLimitForTesting(old); }
+  } restore;
+  Random rnd(14);
+  const Model model = RandomInternalModel(*this, &rnd, 200, 8, 100);
+  const TableOptions o = Options(1024, CompressionType::kSnappyCompression, false);
+  std::vector<std::unique_ptr<Table>> tables;
+  for (int i = 0; i < 3; ++i) {
+    const std::string path = dir.Child("limit" + std::to_string(i) + ".ldb");
+    tables.push_back(OpenOrDie(path, o, Write(path, o, model)));
+  }
+  BOOST_TEST(tables[0]->mapped());
+  BOOST_TEST(tables[1]->mapped());
+  BOOST_TEST(!tables[2]->mapped());
+  for (const auto& [key, value] : model) {
+    Result<LookupResult> got = test::Run(tables[2]->Get(ReadOptions(), key));
+    BOOST_REQUIRE(got.ok());
+    BOOST_REQUIRE(got->value == value);
+  }
+  BOOST_TEST(tables[2]->mapped_block_reads() == 0u);
+  tables[0].reset();
+  const std::string path = dir.Child("limit3.ldb");
+  BOOST_TEST(OpenOrDie(path, o, Write(path, o, model))->mapped());
 }
 
 BOOST_AUTO_TEST_CASE(MappedTableCrossesBlocksWithoutSuspendingAndStopsAtItsEnds) {
