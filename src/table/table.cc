@@ -59,10 +59,13 @@ Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, u
       cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {
   // Without mmap_reads the mapping is read only where the page cache holds
   // it (decisions.md, "Reads from the page cache on the caller's thread"),
-  // so only where mincore tells this process the truth.
-  const bool wanted = options_.mmap_reads ||
-                      (options_.map_resident_pages && PageResidency::Reported(file_->fd(), file_->path()));
-  if (!direct_ && file_size_ > 0 && wanted && TakeMapSlot()) {
+  // so only where mincore tells this process the truth (asked last: it costs
+  // system calls).
+  const bool wanted =
+      !direct_ && file_size_ > 0 &&
+      (options_.mmap_reads ||
+       (options_.map_resident_pages && PageResidency::Reported(file_->fd(), file_->path())));
+  if (wanted && TakeMapSlot()) {
     // A table is immutable once written, so the mapping stays valid. A
     // failed map only costs the fast path.
     void* p = ::mmap(nullptr, file_size_, PROT_READ, MAP_SHARED, file_->fd(), 0);

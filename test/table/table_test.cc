@@ -52,6 +52,13 @@ struct Fixture {
   }
   Model NewModel() const { return Model(testing::ComparatorLess{&icmp}); }
 
+  // Reads every byte of `path` (through the page cache, so it holds them).
+  static void LoadIntoPageCache(const std::string& path) {
+    std::ifstream in(path, std::ios::binary);
+    const std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    BOOST_REQUIRE(!all.empty());
+  }
+
   uint64_t Write(const std::string& path, const TableOptions& o, const Model& m) {
     Result<uint64_t> size = test::Run(testing::WriteTable(&fs, path, o, &m));
     BOOST_REQUIRE_MESSAGE(size.ok(), size.status().ToString());
@@ -289,12 +296,7 @@ BOOST_AUTO_TEST_CASE(PageCacheHitAnswersWithoutSuspendingAndFillsTheCache) {
   const std::string path = dir.Child("pagecache.ldb");
   std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
   const std::string& key = model.rbegin()->first;
-  {
-    // Bring every page of the file into the page cache.
-    std::ifstream in(path, std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    BOOST_REQUIRE(!all.empty());
-  }
+  LoadIntoPageCache(path);
   const uint64_t reads = table->block_reads();
   std::optional<Result<LookupResult>> fast = table->TryGet(ReadOptions(), key);
   BOOST_REQUIRE(fast.has_value());
@@ -315,11 +317,7 @@ BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
   const std::string path = dir.Child("mapped-default.ldb");
   std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
   BOOST_REQUIRE(table->mapped());
-  {
-    std::ifstream in(path, std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    BOOST_REQUIRE(!all.empty());
-  }
+  LoadIntoPageCache(path);
   table->RefreshResidencyForTesting();
   for (const auto& [key, value] : model) {
     std::optional<Result<LookupResult>> got = table->TryGet(ReadOptions(), key);
@@ -389,10 +387,7 @@ BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenForACachedBlock) {
   BOOST_REQUIRE(opened.ok());
   const Table& table = **opened;
   BOOST_REQUIRE(table.mapped());
-  {
-    std::ifstream in(path, std::ios::binary);
-    std::string all((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  }
+  LoadIntoPageCache(path);
   table.RefreshResidencyForTesting();
   fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return true; });
   const std::string& key = model.begin()->first;
