@@ -13,8 +13,10 @@ namespace {
 constexpr size_t kHeader = WriteBatchInternal::kHeaderSize;
 
 // Walks the records of `rep`, calling `handler` for each. Shared by Iterate
-// and InsertInto's validation pass.
-Status ParseRecords(Slice rep, WriteBatch::Handler& handler) {
+// and InsertInto's validation pass; a template so that InsertInto's final
+// handlers are called directly.
+template <class Handler>
+Status ParseRecords(Slice rep, Handler& handler) {
   if (rep.size() < kHeader)
     return Status::Corruption("WriteBatch: too small (header cut)");
   const uint32_t expected = DecodeFixed32(rep.data() + 8);

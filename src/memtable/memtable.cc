@@ -20,7 +20,9 @@ Slice GetLengthPrefixed(const char* p) {
 }  // namespace
 
 int MemTable::KeyComparator::operator()(const char* a, const char* b) const {
-  return comparator.Compare(GetLengthPrefixed(a), GetLengthPrefixed(b));
+  const Slice ka = GetLengthPrefixed(a);
+  const Slice kb = GetLengthPrefixed(b);
+  return bytewise ? CompareBytewiseInternalKeys(ka, kb) : comparator.Compare(ka, kb);
 }
 
 std::shared_ptr<MemTable> MemTable::Create(const InternalKeyComparator& comparator) {

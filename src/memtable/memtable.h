@@ -33,7 +33,12 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
  private:
   // Orders entries (pointers to their varint32 length prefix) by internal key.
   struct KeyComparator {
+    explicit KeyComparator(const InternalKeyComparator& c)
+        : comparator(c), bytewise(IsBytewiseInternalComparator(&comparator)) {}
     InternalKeyComparator comparator;
+    // The user comparator is BytewiseComparator(): compared inline
+    // (CompareBytewiseInternalKeys), not through two virtual calls.
+    bool bytewise;
     int operator()(const char* a, const char* b) const;
   };
   using Table = SkipList<const char*, KeyComparator>;

@@ -2,7 +2,7 @@
 
 namespace corodb {
 
-const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* v) {
+const char* GetVarint32PtrSlow(const char* p, const char* limit, uint32_t* v) {
   uint64_t wide = 0;
   const char* end = GetVarint64Ptr(p, limit < p + kMaxVarint32Length ? limit : p + kMaxVarint32Length, &wide);
   if (end == nullptr || wide > 0xffffffffu) return nullptr;
@@ -25,14 +25,6 @@ const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v) {
   return nullptr;
 }
 
-bool GetVarint32(Slice* input, uint32_t* v) {
-  const char* p = input->data();
-  const char* end = GetVarint32Ptr(p, p + input->size(), v);
-  if (end == nullptr) return false;
-  input->remove_prefix(static_cast<size_t>(end - p));
-  return true;
-}
-
 bool GetVarint64(Slice* input, uint64_t* v) {
   const char* p = input->data();
   const char* end = GetVarint64Ptr(p, p + input->size(), v);
@@ -52,14 +44,6 @@ bool GetFixed64(Slice* input, uint64_t* v) {
   if (input->size() < 8) return false;
   *v = DecodeFixed64(input->data());
   input->remove_prefix(8);
-  return true;
-}
-
-bool GetLengthPrefixedSlice(Slice* input, Slice* result) {
-  uint32_t len = 0;
-  if (!GetVarint32(input, &len) || input->size() < len) return false;
-  *result = input->substr(0, len);
-  input->remove_prefix(len);
   return true;
 }
 

@@ -81,14 +81,41 @@ inline int VarintLength(uint64_t v) {
 }
 
 // Parses a varint in [p, limit). Returns the byte after it, or nullptr if the
-// encoding is truncated or too long.
-const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* v);
+// encoding is truncated or too long (a varint32 also when its value does not
+// fit 32 bits).
 const char* GetVarint64Ptr(const char* p, const char* limit, uint64_t* v);
+// GetVarint32Ptr's path for values of more than one byte (out of line).
+const char* GetVarint32PtrSlow(const char* p, const char* limit, uint32_t* v);
+// Inline for the one-byte case: lengths in memtable entries, batches and
+// block headers are nearly always below 128, and this runs several times per
+// memtable comparison.
+inline const char* GetVarint32Ptr(const char* p, const char* limit, uint32_t* v) {
+  if (p < limit) {
+    const auto byte = static_cast<uint32_t>(static_cast<unsigned char>(*p));
+    if ((byte & 128) == 0) {
+      *v = byte;
+      return p + 1;
+    }
+  }
+  return GetVarint32PtrSlow(p, limit, v);
+}
 
-bool GetVarint32(Slice* input, uint32_t* v);
+inline bool GetVarint32(Slice* input, uint32_t* v) {
+  const char* p = input->data();
+  const char* end = GetVarint32Ptr(p, p + input->size(), v);
+  if (end == nullptr) return false;
+  input->remove_prefix(static_cast<size_t>(end - p));
+  return true;
+}
 bool GetVarint64(Slice* input, uint64_t* v);
 bool GetFixed32(Slice* input, uint32_t* v);
 bool GetFixed64(Slice* input, uint64_t* v);
-bool GetLengthPrefixedSlice(Slice* input, Slice* result);
+inline bool GetLengthPrefixedSlice(Slice* input, Slice* result) {
+  uint32_t len = 0;
+  if (!GetVarint32(input, &len) || input->size() < len) return false;
+  *result = input->substr(0, len);
+  input->remove_prefix(len);
+  return true;
+}
 
 }  // namespace corodb

@@ -105,7 +105,10 @@ BOOST_DATA_TEST_CASE(EmptyDatabaseAndOneKey, bdata::make(BackendNames()), backen
   }());
   BOOST_CHECK(!it->Valid());
   BOOST_CHECK(it->status().ok());
-  BOOST_CHECK(it->TryNext());  // misuse: completes, with a status
+  // Misuse: completes, with a status. (A Try* move declines once every
+  // kReadsPerYield reads on a thread, owing its executor a yield; the next
+  // call cannot be such a turn.)
+  BOOST_CHECK(it->TryNext() || it->TryNext());
   BOOST_CHECK(it->status().IsInvalidArgument());
 
   const std::string binary("\0\xff", 2);
@@ -562,8 +565,8 @@ BOOST_DATA_TEST_CASE(DamagedBlockStopsTheIteratorWithCorruptionNamingTheFile,
         co_await it->Prev();
         co_return true;
       }());
-      BOOST_TEST(it->TryNext());
-      BOOST_TEST(it->TryPrev());
+      BOOST_TEST((it->TryNext() || it->TryNext()));  // a second call is never a yield turn
+      BOOST_TEST((it->TryPrev() || it->TryPrev()));
       BOOST_TEST(!it->Valid());
       BOOST_TEST(names_the_file(it->status()),
                  "after misuse: " << it->status().ToString());
@@ -627,11 +630,14 @@ BOOST_DATA_TEST_CASE(MisuseIsInvalidArgumentAndASeekRecovers, bdata::make(Backen
             case Misuse::kPrev:
               co_await it->Prev();
               break;
+            // A Try* move may decline once every kReadsPerYield reads on
+            // this thread (it owes its executor a yield): then the awaited
+            // move runs it, as a caller would.
             case Misuse::kTryNext:
-              BOOST_TEST(it->TryNext());
+              if (!it->TryNext()) co_await it->Next();
               break;
             case Misuse::kTryPrev:
-              BOOST_TEST(it->TryPrev());
+              if (!it->TryPrev()) co_await it->Prev();
               break;
           }
           co_return true;
