@@ -13,9 +13,10 @@
 // group and are resumed on their own executors); the engine executor runs
 // the slow steps (memtable and log switches, log growth). Reads run on the
 // caller's executor and complete without suspending when the data is in
-// memory, except that every 64th read on a thread first yields to its
-// executor (a post), so a loop of reads never holds a thread (and the engine
-// work queued on it) for long.
+// memory, except that once a thread's reads have held it for a turn (200 µs,
+// or 4096 reads) the next read first yields to its executor (a post), so a
+// loop of reads never holds a thread (and the engine work queued on it) for
+// long.
 //
 // Arguments passed as Slice (keys, values) and references (batches, options)
 // must stay alive until the awaitable completes — as they do with `co_await`.
@@ -77,8 +78,8 @@ class DB {
                                                const WriteBatch& batch) = 0;
 
   // The value for key, or NotFound.
-  // SUSPENDS: when a table block must be read from disk, and once every 64
-  // reads on a thread to yield to the caller's executor.
+  // SUSPENDS: when a table block must be read from disk, and at the end of a
+  // read turn on its thread (see above) to yield to the caller's executor.
   virtual boost::asio::awaitable<Result<std::string>> Get(const ReadOptions& options,
                                                           Slice key) = 0;
 
@@ -93,7 +94,7 @@ class DB {
   // cannot be opened) is the result of the keys that needed it only; a
   // snapshot that is not live fails every key.
   // SUSPENDS: when table blocks (or tables) must be read from disk, and as
-  // Get to yield (a batch counts as one read).
+  // Get to yield (a batch counts as many reads as it has keys).
   virtual boost::asio::awaitable<std::vector<Result<std::string>>> MultiGet(
       const ReadOptions& options, std::span<const Slice> keys) = 0;
 

@@ -12,9 +12,10 @@
 //
 // Moves that need a table block not in memory suspend; the Try* forms make
 // a move that needs no I/O cost no coroutine at all. So that a scan over
-// memory does not hold its thread, every 64th move on a thread (Try* forms
-// included) first yields to the caller's executor: a Try* form then returns
-// false and co_await Next()/Prev() makes the move. The iterator pins the
+// memory does not hold its thread, the move that ends a read turn on its
+// thread (200 µs or 4096 reads, Try* forms included; db.h) first yields to
+// the caller's executor: a Try* form then returns false and
+// co_await Next()/Prev() makes the move. The iterator pins the
 // memtables and table files it reads: flushes and compactions that replace
 // them meanwhile do not change what it sees.
 //
@@ -50,8 +51,8 @@ class Iterator {
   virtual Slice value() const = 0;
   virtual Status status() const = 0;
 
-  // SUSPENDS: to read table blocks that are not in memory, and once every 64
-  // reads on a thread to yield to the caller's executor (a post). `target`
+  // SUSPENDS: to read table blocks that are not in memory, and at the end of
+  // a read turn on its thread to yield to the caller's executor (a post). `target`
   // must stay alive until Seek completes (as it does with co_await).
   virtual boost::asio::awaitable<void> SeekToFirst() = 0;
   virtual boost::asio::awaitable<void> SeekToLast() = 0;

@@ -6,6 +6,8 @@
 #include <vector>
 
 #include "db/db_impl.h"
+
+#include <algorithm>
 #include "db/read_yield.h"
 #include "version/batch_get.h"
 
@@ -32,7 +34,10 @@ std::optional<Result<std::string>> GetFromMemTables(
 
 asio::awaitable<std::vector<Result<std::string>>> DBImpl::MultiGet(const ReadOptions& options,
                                                                    std::span<const Slice> keys) {
-  if (ReadTurnOver()) co_await YieldToExecutor();  // a batch counts as one read
+  // A batch counts as many reads as it has keys.
+  if (ReadTurnOver(static_cast<uint32_t>(std::clamp<size_t>(keys.size(), 1, kMaxReadsPerTurn)))) {
+    co_await YieldToExecutor();
+  }
   stats_.multigets.fetch_add(1, std::memory_order_relaxed);
   stats_.multiget_keys.fetch_add(keys.size(), std::memory_order_relaxed);
   std::vector<Result<std::string>> results(keys.size());

@@ -77,7 +77,7 @@ class DBIter final : public Iterator {
     }
     co_await Drive();
   }
-  // Every kReadsPerYield-th move declines (false, nothing started), so the
+  // The move that ends a read turn declines (false, nothing started), so the
   // caller's co_await Next() yields first: a scan over memory gives its
   // executor a turn too (read_yield.h).
   bool TryNext() override {

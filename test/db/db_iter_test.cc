@@ -105,9 +105,9 @@ BOOST_DATA_TEST_CASE(EmptyDatabaseAndOneKey, bdata::make(BackendNames()), backen
   }());
   BOOST_CHECK(!it->Valid());
   BOOST_CHECK(it->status().ok());
-  // Misuse: completes, with a status. (A Try* move declines once every
-  // kReadsPerYield reads on a thread, owing its executor a yield; the next
-  // call cannot be such a turn.)
+  // Misuse: completes, with a status. (A Try* move declines when it ends a
+  // read turn on its thread, owing its executor a yield, read_yield.h; the
+  // next call cannot end a turn.)
   BOOST_CHECK(it->TryNext() || it->TryNext());
   BOOST_CHECK(it->status().IsInvalidArgument());
 
@@ -630,7 +630,7 @@ BOOST_DATA_TEST_CASE(MisuseIsInvalidArgumentAndASeekRecovers, bdata::make(Backen
             case Misuse::kPrev:
               co_await it->Prev();
               break;
-            // A Try* move may decline once every kReadsPerYield reads on
+            // A Try* move may decline at the end of a read turn on
             // this thread (it owes its executor a yield): then the awaited
             // move runs it, as a caller would.
             case Misuse::kTryNext:

@@ -1,7 +1,8 @@
 // Reads answered from memory complete without suspending, yet a coroutine
 // looping over them must not hold its thread: handlers posted to its
-// executor run within kReadsPerYield reads, and a flush whose install waits
-// on the engine executor finishes while readers on that executor keep reading.
+// executor run within a turn (kReadTurnNanos, at most kMaxReadsPerTurn reads),
+// and a flush whose install waits on the engine executor finishes while
+// readers on that executor keep reading.
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -70,17 +71,24 @@ BOOST_DATA_TEST_CASE(HandlersPostedBehindAReadLoopRunWithinItsBudget,
   BOOST_REQUIRE(RunOn(ctx, db.Put({}, "a", "1")).ok());
   BOOST_REQUIRE(RunOn(ctx, db.Put({}, "b", "2")).ok());
 
-  constexpr int kReads = 20000;
+  constexpr int kReads = 3 * static_cast<int>(kMaxReadsPerTurn);
   int done = 0;
-  int done_when_handler_ran = -1;
+  int done_when_first_ran = -1;
+  int done_when_second_ran = -1;
   asio::co_spawn(ctx, ReadLoop(db, static_cast<ReadKind>(kind), kReads, &done), asio::detached);
-  // Queued behind the reader's first turn.
-  asio::post(ctx, [&] { done_when_handler_ran = done; });
+  // Queued behind the reader's first turn; the second is queued behind a
+  // whole turn that starts at the reader's yield.
+  asio::post(ctx, [&] {
+    done_when_first_ran = done;
+    asio::post(ctx, [&] { done_when_second_ran = done; });
+  });
   ctx.restart();
   ctx.run();
   BOOST_TEST(done == kReads);
-  BOOST_TEST(done_when_handler_ran >= 0);
-  BOOST_TEST(done_when_handler_ran <= static_cast<int>(kReadsPerYield));
+  BOOST_TEST(done_when_first_ran >= 0);
+  BOOST_TEST(done_when_first_ran <= static_cast<int>(kMaxReadsPerTurn));
+  BOOST_TEST(done_when_second_ran > done_when_first_ran);
+  BOOST_TEST(done_when_second_ran - done_when_first_ran <= static_cast<int>(kMaxReadsPerTurn));
   BOOST_REQUIRE(RunOn(ctx, db.Close()).ok());
 }
 
@@ -126,6 +134,47 @@ BOOST_DATA_TEST_CASE(AWriterOnTheReadersContextGetsItsFlushesInstalled, bdata::m
   BOOST_REQUIRE(db.GetProperty("corodb.stats", &stats));
   BOOST_TEST(stats.find("\nflushes: 0\n") == std::string::npos, stats);
   BOOST_REQUIRE(RunOn(ctx, db.Close()).ok());
+}
+
+// The turn's rule, on a clock the test drives: a yield once a turn has
+// lasted kReadTurnNanos (seen at a clock check), or has held kMaxReadsPerTurn
+// reads, whichever comes first; the clock is read once per
+// kReadsPerClockCheck reads.
+BOOST_AUTO_TEST_CASE(ATurnEndsAfterItsTimeOrItsReads) {
+  int64_t now = 1'000'000'000;  // ns
+  int clock_reads = 0;
+  auto clock = [&] {
+    ++clock_reads;
+    return now;
+  };
+  ReadTurn turn;
+  // Counts single reads, each taking `step_ns`, until one should yield;
+  // returns how many were counted (the yielding one included).
+  auto reads_until_yield = [&](int64_t step_ns) {
+    for (uint32_t n = 1;; ++n) {
+      now += step_ns;
+      if (turn.CountReadsWith(1, clock)) return n;
+      BOOST_REQUIRE(n < 10 * kMaxReadsPerTurn);
+    }
+  };
+  // A fresh turn began at time 0: over at the first clock check.
+  BOOST_TEST(reads_until_yield(0) == kReadsPerClockCheck);
+  BOOST_TEST(clock_reads == 1);
+
+  // Fast reads (the clock never reaches the turn's end): the read count ends it.
+  clock_reads = 0;
+  BOOST_TEST(reads_until_yield(0) == kMaxReadsPerTurn);
+  BOOST_TEST(clock_reads == static_cast<int>(kMaxReadsPerTurn / kReadsPerClockCheck));
+
+  // Slow reads: the turn ends at the first clock check at or past its length.
+  const int64_t step = 10'000;  // 10 µs per read
+  const auto checks = static_cast<uint32_t>(
+      (kReadTurnNanos / step + kReadsPerClockCheck - 1) / kReadsPerClockCheck);
+  BOOST_TEST(reads_until_yield(step) == checks * kReadsPerClockCheck);
+
+  // A MultiGet counts its keys: a batch of kMaxReadsPerTurn keys ends a turn.
+  BOOST_TEST(!turn.CountReadsWith(1, clock));
+  BOOST_TEST(turn.CountReadsWith(kMaxReadsPerTurn, clock));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
