@@ -13,10 +13,10 @@
 // group and are resumed on their own executors); the engine executor runs
 // the slow steps (memtable and log switches, log growth). Reads run on the
 // caller's executor and complete without suspending when the data is in
-// memory, except that once a thread's reads have held it for a turn (200 µs,
-// or 4096 reads) the next read first yields to its executor (a post), so a
-// loop of reads never holds a thread (and the engine work queued on it) for
-// long.
+// memory, except that once 200 µs (or 4096 reads) have passed since a
+// thread's reads last yielded, the next read first yields to its executor
+// (a post), so a loop of reads never holds a thread (and the engine work
+// queued on it) for long.
 //
 // Arguments passed as Slice (keys, values) and references (batches, options)
 // must stay alive until the awaitable completes — as they do with `co_await`.
@@ -94,7 +94,7 @@ class DB {
   // cannot be opened) is the result of the keys that needed it only; a
   // snapshot that is not live fails every key.
   // SUSPENDS: when table blocks (or tables) must be read from disk, and as
-  // Get to yield (a batch counts as many reads as it has keys).
+  // Get to yield (a batch counts as many reads as it has keys, 1 to 4096).
   virtual boost::asio::awaitable<std::vector<Result<std::string>>> MultiGet(
       const ReadOptions& options, std::span<const Slice> keys) = 0;
 

@@ -86,6 +86,7 @@ class DBIter final : public Iterator {
       yield_owed_ = true;
       return false;
     }
+    yield_owed_ = false;  // a declined move retried in Try* form: the caller goes on
     if (!valid_) {
       Misuse("Next()");
       return true;
@@ -99,6 +100,7 @@ class DBIter final : public Iterator {
       yield_owed_ = true;
       return false;
     }
+    yield_owed_ = false;  // a declined move retried in Try* form: the caller goes on
     if (!valid_) {
       Misuse("Prev()");
       return true;

@@ -7,6 +7,7 @@
 // descending, then type descending — so the newest entry for a key comes first.
 #pragma once
 
+#include <cassert>
 #include <cstdint>
 #include <string>
 
@@ -82,6 +83,7 @@ class InternalKeyComparator final : public Comparator {
 // virtual calls: for the hot loops of block searches. REQUIRES: both keys
 // at least 8 bytes.
 inline int CompareBytewiseInternalKeys(Slice a, Slice b) {
+  assert(a.size() >= 8 && b.size() >= 8);
   const int r = ExtractUserKey(a).compare(ExtractUserKey(b));
   if (r != 0) return r;
   const uint64_t atag = DecodeFixed64(a.data() + a.size() - 8);

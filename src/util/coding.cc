@@ -3,8 +3,10 @@
 namespace corodb {
 
 const char* GetVarint32PtrSlow(const char* p, const char* limit, uint32_t* v) {
+  if (p >= limit) return nullptr;  // (also keeps p + 5 below from leaving the buffer)
   uint64_t wide = 0;
-  const char* end = GetVarint64Ptr(p, limit < p + kMaxVarint32Length ? limit : p + kMaxVarint32Length, &wide);
+  const char* end =
+      GetVarint64Ptr(p, limit - p < kMaxVarint32Length ? limit : p + kMaxVarint32Length, &wide);
   if (end == nullptr || wide > 0xffffffffu) return nullptr;
   *v = static_cast<uint32_t>(wide);
   return end;

@@ -48,6 +48,41 @@ BOOST_AUTO_TEST_CASE(Varint32RejectsOverflowAndTruncation) {
   BOOST_TEST(!GetVarint32(&truncated, &v));
 }
 
+// GetVarint32Ptr decodes one-byte values inline and the rest out of line:
+// both paths, at the edges of the range they may read.
+BOOST_AUTO_TEST_CASE(Varint32RoundTripsAndStopsAtItsLimit) {
+  const std::vector<uint32_t> values = {0, 1, 127, 128, 255, 16383, 16384, (1u << 21) - 1,
+                                        1u << 21, (1u << 28) - 1, 1u << 28,
+                                        std::numeric_limits<uint32_t>::max()};
+  for (uint32_t value : values) {
+    std::string s;
+    PutVarint32(&s, value);
+    const char* begin = s.data();
+    const char* end = begin + s.size();
+    uint32_t got = 0;
+    BOOST_TEST(GetVarint32Ptr(begin, end, &got) == end, "value " << value);
+    BOOST_TEST(got == value);
+    // One byte short of its end: truncated, on either path.
+    BOOST_TEST(GetVarint32Ptr(begin, end - 1, &got) == nullptr, "value " << value);
+  }
+  // An empty range, and one that ends before its start, hold no varint.
+  const char byte = 5;
+  uint32_t got = 99;
+  BOOST_TEST(GetVarint32Ptr(&byte, &byte, &got) == nullptr);
+  const std::string two = "\x81\x01";  // 129, two bytes
+  BOOST_TEST(GetVarint32Ptr(two.data() + 1, two.data(), &got) == nullptr);
+  BOOST_TEST(GetVarint32Ptr(two.data(), two.data() + 1, &got) == nullptr);
+  BOOST_TEST(got == 99u);
+  Slice empty;
+  BOOST_TEST(!GetVarint32(&empty, &got));
+  // A length prefix longer than what follows it.
+  std::string s;
+  PutVarint32(&s, 3);
+  s += "ab";
+  Slice in(s), out;
+  BOOST_TEST(!GetLengthPrefixedSlice(&in, &out));
+}
+
 BOOST_AUTO_TEST_CASE(LengthPrefixedSliceRoundTripsBinary) {
   std::string s;
   const std::string binary("\0a\xff\0", 4);
