@@ -7,9 +7,9 @@
 // hold its thread for as long as the loop runs, and every other handler on
 // that executor waits: other connections of a server, and, when the reader
 // runs on the engine executor (Options::engine_context), the installs of
-// flushes and compactions, so writers stall until the loop ends. So once the
-// reads on one thread have held it for a turn (kReadTurnNanos since its last
-// yield), or for kMaxReadsPerTurn reads, the next read first yields to its
+// flushes and compactions, so writers stall until the loop ends. So once
+// kReadTurnNanos have passed since a thread's reads last yielded (a *turn*),
+// or kMaxReadsPerTurn reads were counted, the next read first yields to its
 // executor (docs/decisions.md, "Reads yield to their executor after a
 // 200 µs turn").
 //
@@ -57,7 +57,6 @@ class ReadTurn {
     reads_ = 0;
     return true;
   }
-  uint32_t reads() const { return reads_; }
 
   static int64_t MonotonicNanos();
 
