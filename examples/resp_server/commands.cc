@@ -174,35 +174,37 @@ asio::awaitable<Commands::Outcome> Commands::Run(
     stats_.total_commands.fetch_add(1, std::memory_order_relaxed);
     const std::string name = Lower(c[0]);
     // Consecutive GETs: one MultiGet.
+    // (Each Flush* is awaited only when its run holds something: an empty
+    // one would still cost a coroutine frame per command.)
     if (name == "get" && c.size() == 2) {
-      co_await FlushWrites(pending, out);
-      co_await FlushRmw(rmw, out);
+      if (pending.commands != 0) co_await FlushWrites(pending, out);
+      if (!rmw.empty()) co_await FlushRmw(rmw, out);
       gets.push_back(c[1]);
       if (gets.size() >= kMaxGetRun) co_await FlushGets(gets, out);
       continue;
     }
-    co_await FlushGets(gets, out);
+    if (!gets.empty()) co_await FlushGets(gets, out);
     // A plain SET or an MSET joins the pending run of writes.
     if ((name == "set" && c.size() == 3) ||
         (name == "mset" && c.size() >= 3 && c.size() % 2 == 1)) {
-      co_await FlushRmw(rmw, out);
+      if (!rmw.empty()) co_await FlushRmw(rmw, out);
       for (size_t i = 1; i + 1 < c.size(); i += 2) {
         pending.batch.Put(c[i], c[i + 1]);
-        pending.keys.push_back(c[i]);
+        pending.keys.push_back(std::move(c[i]));  // c is not read again
       }
       ++pending.commands;
       if (pending.batch.ApproximateSize() >= kMaxPendingBytes)
         co_await FlushWrites(pending, out);
       continue;
     }
-    co_await FlushWrites(pending, out);
+    if (pending.commands != 0) co_await FlushWrites(pending, out);
     // A well-formed INCR... or SET NX|XX joins the run of read-modify-writes.
     std::string error;
     if (auto op = ParseRmw(c, name, &error)) {
       rmw.push_back(std::move(*op));
       continue;
     }
-    co_await FlushRmw(rmw, out);
+    if (!rmw.empty()) co_await FlushRmw(rmw, out);
     const Spec* spec = FindSpec(name);
     if (spec == nullptr) {
       w.Error(UnknownCommand(c));
