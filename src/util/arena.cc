@@ -32,7 +32,9 @@ char* Arena::AllocateAligned(size_t bytes) {
 }
 
 char* Arena::NewBlock(size_t bytes) {
-  blocks_.push_back(std::make_unique<char[]>(bytes));
+  // Not zero-filled: every byte is written before it is read, and a large
+  // entry gets a block of its own that zeroing would cost a second pass over.
+  blocks_.push_back(std::make_unique_for_overwrite<char[]>(bytes));
   usage_.fetch_add(bytes + sizeof(char*), std::memory_order_relaxed);
   return blocks_.back().get();
 }
