@@ -103,8 +103,13 @@ Result<Out> Uncompress(Slice contents, unsigned char type, const BlockHandle& ha
     return Status::Corruption(BlockWhere(file_name, handle), "bad block type");
   }
   size_t ulength = 0;
+  // Snappy expands at most 64/3-fold (a 3-byte copy element makes at most 64
+  // bytes; literals and other copies make fewer per byte). A length claimed
+  // past that cannot decode, so it is damage, refused before allocating it:
+  // otherwise a few damaged bytes of a small block ask for up to a GiB.
   if (!snappy::GetUncompressedLength(contents.data(), contents.size(), &ulength) ||
-      ulength > kMaxBlockSize) {
+      ulength > kMaxBlockSize ||
+      static_cast<uint64_t>(ulength) * 3 > static_cast<uint64_t>(contents.size()) * 64) {
     return Status::Corruption(BlockWhere(file_name, handle), "corrupted compressed block");
   }
   Out out = make(ulength);

@@ -1,7 +1,13 @@
 // Block builder and reader, block handles and footer, filter block.
 #include "table/block.h"
 
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <boost/test/unit_test.hpp>
+#include <fstream>
+#include <new>
 
 #include "corodb/filter_policy.h"
 #include "table/block_builder.h"
@@ -278,6 +284,52 @@ BOOST_AUTO_TEST_CASE(SnappyKeptOnlyWhenItSavesAnEighth) {
   Result<std::string> decoded = DecodeBlock(&framed, BlockHandle(0, out.size()), true, "x");
   BOOST_REQUIRE(decoded.ok());
   BOOST_TEST(*decoded == compressible);
+}
+
+// A damaged snappy header can claim any length up to kMaxBlockSize; one that
+// no block of this size can decode to is refused before the buffer is made.
+// The child process may allocate only 64 MiB more than it has: with the claim
+// allocated first (1 GiB), it dies of bad_alloc instead of reporting damage.
+BOOST_AUTO_TEST_CASE(ClaimedLengthPastSnappysExpansionIsRefusedBeforeAllocating) {
+  // Snappy stream: varint length 2^30 - 1, then one literal "ab".
+  std::string body;
+  PutVarint32(&body, (1u << 30) - 1);
+  body.push_back('\x04');  // literal tag, length 2
+  body += "ab";
+  std::string framed;
+  AppendBlockWithTrailer(body, CompressionType::kSnappyCompression, &framed);
+
+  const auto decode_both = [&] {
+    std::string copy = framed;
+    Result<std::string> s = DecodeBlock(&copy, BlockHandle(0, body.size()), true, "d.ldb");
+    Result<BlockContents> c = DecodeBlock(Slice(framed), BlockHandle(0, body.size()), true, "d.ldb");
+    return !s.ok() && s.status().IsCorruption() && !c.ok() && c.status().IsCorruption() &&
+           std::string(s.status().message()).find("d.ldb") != std::string::npos;
+  };
+  const pid_t pid = fork();
+  BOOST_REQUIRE(pid >= 0);
+  if (pid == 0) {
+    uint64_t data_kib = 0;
+    std::ifstream status("/proc/self/status");
+    for (std::string line; std::getline(status, line);) {
+      if (line.rfind("VmData:", 0) == 0) data_kib = std::stoull(line.substr(7));
+    }
+    const rlim_t limit = (data_kib + 64 * 1024) * 1024;
+    const struct rlimit r = {limit, limit};
+    if (data_kib == 0 || setrlimit(RLIMIT_DATA, &r) != 0) _exit(3);
+    try {
+      _exit(decode_both() ? 0 : 1);
+    } catch (const std::bad_alloc&) {
+      _exit(2);
+    }
+  }
+  int status = 0;
+  BOOST_REQUIRE(waitpid(pid, &status, 0) == pid);
+  BOOST_REQUIRE_MESSAGE(WIFEXITED(status), "the child died of signal " << WTERMSIG(status));
+  BOOST_TEST(WEXITSTATUS(status) == 0,
+             "child exit " << WEXITSTATUS(status)
+                           << " (1: not Corruption naming the file, 2: the claim was allocated, "
+                              "3: no limit set)");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
