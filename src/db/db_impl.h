@@ -140,6 +140,7 @@ class DBImpl final : public DB, private CommitTarget {
   // Tests: writers queued and not yet in a group.
   size_t QueuedWritersForTesting() { return write_queue_.QueuedForTesting(); }
   size_t SuspendedQueuedWritersForTesting() { return write_queue_.SuspendedQueuedForTesting(); }
+  uint64_t SoloCommitsForTesting() const { return write_queue_.SoloCommitsForTesting(); }
 
  private:
   // What a reader consults: the memtables, newest first, then the tables of

@@ -32,11 +32,13 @@ Status FromException(const char* what_failed, std::exception_ptr e) {
 // may write to another DB, whose holder resumes its writers nested). While
 // one is alive for a queue, writers resumed inline that write to it again
 // only queue: the resuming thread begins their group once all are resumed.
-// The DB's destructor marks its frames dead, so the resuming code never
-// touches the queue again.
+// The one exception is TryCommitNow's solo commit, allowed once no other
+// writer is left to resume (see SoloCommitRefusedHere). The DB's destructor
+// marks its frames dead, so the resuming code never touches the queue again.
 struct ResumeFrame {
   const WriteQueue* queue;
   bool alive;
+  bool others_pending;  // writers after the one being resumed still wait for it
   ResumeFrame* outer;
 };
 thread_local ResumeFrame* t_frames = nullptr;
@@ -44,6 +46,26 @@ thread_local ResumeFrame* t_frames = nullptr;
 bool ResumingHere(const WriteQueue* queue) {
   for (const ResumeFrame* f = t_frames; f != nullptr; f = f->outer) {
     if (f->queue == queue && f->alive) return true;
+  }
+  return false;
+}
+
+// Whether a writer on this thread must not commit solo (TryCommitNow) because
+// of resumptions of `queue` in progress here. It may when at most one frame of
+// `queue` is alive on this thread and that frame resumes its last writer: a
+// lone writer resumed inline once (after a memtable switch, say) otherwise
+// queued and suspended on every later write, never taking the fast path
+// again. Refused while writers are still to be resumed after the current one
+// (committing ahead of them would hold them until this coroutine suspends),
+// and inside a nested frame: a solo commit's Drive can resume, inline, a
+// writer another thread queued meanwhile; if that one committed solo too, it
+// could pull in the next, one stack level per writer (an executor run by
+// several threads). So nesting stops at two frames.
+bool SoloCommitRefusedHere(const WriteQueue* queue) {
+  int frames = 0;
+  for (const ResumeFrame* f = t_frames; f != nullptr; f = f->outer) {
+    if (f->queue != queue || !f->alive) continue;
+    if (f->others_pending || ++frames > 1) return true;
   }
   return false;
 }
@@ -67,7 +89,7 @@ asio::awaitable<Status> WriteQueue::Barrier(bool close_log) {
 
 std::optional<Status> WriteQueue::TryCommitNow(const WriteBatch& batch, bool sync,
                                                const asio::any_io_executor& ex) {
-  if (sync || ResumingHere(this)) return std::nullopt;
+  if (sync || SoloCommitRefusedHere(this)) return std::nullopt;
   {
     std::lock_guard lock(mu_);
     if (driving_ || !queue_.empty() || !inflight_.empty() || room_busy_ ||
@@ -77,6 +99,7 @@ std::optional<Status> WriteQueue::TryCommitNow(const WriteBatch& batch, bool syn
     driving_ = true;  // nothing ahead of it: a group of one, now
   }
   const Status s = CommitSolo(batch, ex);
+  solo_commits_.fetch_add(1, std::memory_order_relaxed);
   Drive(ex, nullptr);  // writers that queued meanwhile, or let go of the role
   return s;
 }
@@ -194,11 +217,12 @@ void WriteQueue::Drive(const asio::any_io_executor& ex, Writer* self) {
 }
 
 bool WriteQueue::ResumeAll(std::vector<Resumption>& resume, const asio::any_io_executor& ex) {
-  ResumeFrame frame{this, true, t_frames};
+  ResumeFrame frame{this, true, true, t_frames};
   t_frames = &frame;
   std::exception_ptr escaped;
   for (size_t i = 0; i < resume.size(); ++i) {
     Resumption& r = resume[i];
+    frame.others_pending = i + 1 < resume.size();
     try {
       // Inline when the writer's executor runs on this thread.
       asio::dispatch(r.work, asio::append(std::move(r.handler), r.status));

@@ -10,7 +10,10 @@
 // role is held join the next group and are resumed on their own executors
 // — never while the role is held (a resumed writer may destroy the DB), but
 // right after the holder lets go; writes that writers resumed inline queue
-// meanwhile become one group, begun once all are resumed.
+// meanwhile become one group, begun once all are resumed. Only the writer
+// resumed last may still take the non-sync fast path (nobody is left to
+// resume behind it), so a lone writer resumed inline once keeps it; not in a
+// resumption nested in another of the same queue (bounded stack).
 //
 // Steps (CommitTarget does the work): take a group (LevelDB's rules: at most
 // 1 MiB, or the first batch's size + 128 KiB when the first is at most
@@ -36,6 +39,7 @@
 // awaiting coroutine's frame.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <cstdint>
@@ -161,6 +165,8 @@ class WriteQueue {
   // suspended (tests synchronize on them).
   size_t QueuedForTesting();
   size_t SuspendedQueuedForTesting();
+  // Writes TryCommitNow took (the fast path; failed ones too), since construction.
+  uint64_t SoloCommitsForTesting() const { return solo_commits_.load(std::memory_order_relaxed); }
 
  private:
   struct Writer {
@@ -252,6 +258,7 @@ class WriteQueue {
   bool room_busy_ = false;  // a room task runs; no group begins
   int syncs_pending_ = 0;   // syncs started by groups and not completed
   int resumers_ = 0;        // threads resuming writers after letting go of the role
+  std::atomic<uint64_t> solo_commits_{0};
   std::vector<std::unique_ptr<InFlight>> dead_;  // failed while a sync was in flight
 
   // Role holder only.
