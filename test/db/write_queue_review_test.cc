@@ -59,6 +59,18 @@ __attribute__((noinline)) uintptr_t StackPointer() {
   return reinterpret_cast<uintptr_t>(__builtin_frame_address(0));
 }
 
+// A DB whose memtable never fills in these tests (no room task breaks a
+// writer's chain of writes), its log preallocated by a sync write, and the
+// commit role free.
+std::unique_ptr<DB> OpenWithoutRoomTasks(const TempDir& dir, const std::string& backend) {
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;
+  std::unique_ptr<DB> db = OpenOrDie(options, dir.Child("db"), backend);
+  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
+  UntilRoleIsFree(*db);
+  return db;
+}
+
 BOOST_AUTO_TEST_SUITE(WriteQueueReview2Test)
 
 // A coroutine's sync write returns (resumed inline, after the role was let
@@ -94,11 +106,7 @@ BOOST_DATA_TEST_CASE(DestroyOnOtherThreadAfterWriteReturns, bdata::make(BackendN
 // recursion, or the stack grows with every write.
 BOOST_DATA_TEST_CASE(StackDoesNotGrowPerWriteAfterInlineResume, bdata::make(BackendNames()), backend) {
   TempDir dir;
-  Options options = TestOptions(backend);
-  options.write_buffer_size = 64 << 20;  // no room task to break the chain
-  std::unique_ptr<DB> db = OpenOrDie(options, dir.Child("db"), backend);
-  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
-  UntilRoleIsFree(*db);
+  std::unique_ptr<DB> db = OpenWithoutRoomTasks(dir, backend);
   const int writes = 2000;
   asio::io_context ctx;
   uintptr_t first = 0, last = 0;
@@ -129,12 +137,8 @@ BOOST_DATA_TEST_CASE(StackDoesNotGrowPerWriteAfterInlineResume, bdata::make(Back
 // goes first: TryCommitNow declines while anything is queued or in flight.
 BOOST_DATA_TEST_CASE(LoneWriterResumedInlineKeepsTheFastPath, bdata::make(BackendNames()), backend) {
   TempDir dir;
-  Options options = TestOptions(backend);
-  options.write_buffer_size = 64 << 20;  // no room task
-  std::unique_ptr<DB> db = OpenOrDie(options, dir.Child("db"), backend);
+  std::unique_ptr<DB> db = OpenWithoutRoomTasks(dir, backend);
   auto& impl = static_cast<DBImpl&>(*db);
-  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
-  UntilRoleIsFree(*db);
   const int writes = 100;
   asio::io_context ctx;
   uint64_t solo_before = 0, solo_after = 0;
@@ -163,12 +167,8 @@ BOOST_DATA_TEST_CASE(LoneWriterResumedInlineKeepsTheFastPath, bdata::make(Backen
 // hold W1 until W0's coroutine next suspends.)
 BOOST_DATA_TEST_CASE(FirstOfTwoResumedDoesNotTakeFastPath, bdata::make(BackendNames()), backend) {
   TempDir dir;
-  Options options = TestOptions(backend);
-  options.write_buffer_size = 64 << 20;  // no room task
-  std::unique_ptr<DB> db = OpenOrDie(options, dir.Child("db"), backend);
+  std::unique_ptr<DB> db = OpenWithoutRoomTasks(dir, backend);
   auto& impl = static_cast<DBImpl&>(*db);
-  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
-  UntilRoleIsFree(*db);
   asio::io_context ctx;
   bool w1_resumed = false, w1_resumed_before_w0_next = false;
   uint64_t solo_before = 0, solo_after = 0;
@@ -200,12 +200,8 @@ BOOST_DATA_TEST_CASE(FirstOfTwoResumedDoesNotTakeFastPath, bdata::make(BackendNa
 // Nesting must stop at two frames: the stack of each thread stays flat.
 BOOST_DATA_TEST_CASE(SoloCommitsDoNotNestResumptionsAcrossThreads, bdata::make(BackendNames()), backend) {
   TempDir dir;
-  Options options = TestOptions(backend);
-  options.write_buffer_size = 64 << 20;  // no room task
-  std::unique_ptr<DB> db = OpenOrDie(options, dir.Child("db"), backend);
+  std::unique_ptr<DB> db = OpenWithoutRoomTasks(dir, backend);
   auto& impl = static_cast<DBImpl&>(*db);
-  BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
-  UntilRoleIsFree(*db);
   const int writers = 200;
   asio::io_context ctx;
   auto guard = asio::make_work_guard(ctx);
