@@ -14,6 +14,11 @@
 #   CORODB_RESP_SERVER=PATH another corodb-resp-server binary (e.g. an older
 #                           build, to compare), default the release build.
 #   FIO=0                   skip the fio measurement.
+#   TESTS=set,get,mset,incr redis-benchmark's -t list (default these four);
+#                           TESTS=set makes the CPU line below per SET.
+# After each run it prints the server's CPU time over the run (user + system,
+# every thread, io_uring workers included: /proc/PID/stat) and that time per
+# request.
 # Debian's redis-server binary is redis-tools' /usr/bin/redis-check-rdb
 # (the redis-server package only adds a symlink to it named redis-server,
 # which decides the mode by its name), so no daemon is installed or started:
@@ -48,11 +53,21 @@ if [ "${FIO:-1}" = 1 ] && command -v fio > /dev/null; then
   rm -f "$tmp/fio-sync.dat"
 fi
 
+tests=${TESTS:-set,get,mset,incr}
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # of the server ($pid)
+
 bench() {  # label port
   echo "== $1   (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  echo "   redis-benchmark -h 127.0.0.1 -p PORT -t set,get,mset,incr -n $requests -c 50 -P 16 -q"
-  redis-benchmark -h 127.0.0.1 -p "$2" -t set,get,mset,incr -n "$requests" -c 50 -P 16 -q \
+  echo "   redis-benchmark -h 127.0.0.1 -p PORT -t $tests -n $requests -c 50 -P 16 -q"
+  local before after
+  before=$(cpu_ticks)
+  redis-benchmark -h 127.0.0.1 -p "$2" -t "$tests" -n "$requests" -c 50 -P 16 -q \
     | tr '\r' '\n' | grep 'requests per second' || true
+  after=$(cpu_ticks)
+  local n_tests
+  n_tests=$(tr ',' '\n' <<< "$tests" | grep -c .)
+  awk -v t=$((after - before)) -v hz="$(getconf CLK_TCK)" -v n=$((requests * n_tests)) \
+    'BEGIN { printf "   server CPU: %.2f s, %.2f us per request\n", t / hz, t / hz * 1e6 / n }'
 }
 
 stop() {
