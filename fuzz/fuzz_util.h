@@ -68,6 +68,24 @@ T Run(boost::asio::awaitable<T> aw) {
   return std::move(*result);
 }
 
+// Runs `aw` on `ctx` (which this thread runs, and which may hold work of
+// its own, such as a DB engine's) until `aw` completes, and returns its
+// value. An exception out of the engine is a bug: it aborts.
+template <typename T>
+T RunOn(boost::asio::io_context& ctx, boost::asio::awaitable<T> aw) {
+  std::optional<T> result;
+  boost::asio::co_spawn(ctx, std::move(aw), [&](std::exception_ptr e, T value) {
+    if (e) Fail(__FILE__, __LINE__, "no exception", "a coroutine threw");
+    result.emplace(std::move(value));
+  });
+  ctx.restart();
+  while (!result) {
+    if (ctx.run_one() == 0) Fail(__FILE__, __LINE__, "completed", "a coroutine never completed");
+  }
+  ctx.poll();  // what the completion left behind (a closed DB's last handlers)
+  return std::move(*result);
+}
+
 // A directory of this process's own (under $TMPDIR or /tmp), created on
 // first use and removed with everything in it at exit.
 const std::string& ScratchDir();
