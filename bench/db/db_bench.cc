@@ -12,6 +12,7 @@
 // seeded from --seed). With --repeats the engine order alternates (A B C,
 // C B A, ...) and the median run of each engine is reported.
 #include <fcntl.h>
+#include <malloc.h>
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -20,6 +21,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <condition_variable>
 #include <cstdio>
 #include <cstring>
@@ -28,6 +30,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -54,6 +57,7 @@ struct Result {
   double disk_mb = 0;                   // the database's size on disk after the run
   double live_mb = 0;                   // key + value bytes live in it; 0 unknown
   double peak_rss_mb = 0;
+  double peak_heap_mb = 0;              // heap bytes the engine added at its peak (HeapPeak)
   std::vector<double> timeline;         // ops/s, one sample per second
   std::string stats_text;               // "stats", --stats
   std::vector<Result> writer;           // readwhilewriting: the writer's row
@@ -90,14 +94,64 @@ ProcIo ReadProcIo() {
 void ResetPeakRss() {
   std::ofstream("/proc/self/clear_refs") << "5";
 }
-double PeakRssMb() {
+// A line of /proc/self/status in MiB ("VmHWM"); -1 when absent.
+double StatusMb(std::string_view field) {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;
+    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
+        line[field.size()] == ':') {
+      return std::atof(line.c_str() + field.size() + 1) / 1024;
+    }
   }
-  return 0;
+  return -1;
 }
+double PeakRssMb() { return std::max(0.0, StatusMb("VmHWM")); }
+
+// The peak of the bytes this process's allocator has handed out and not
+// got back (mallinfo2: uordblks + hblkhd, over every arena) above what it
+// was when the tracker started: what the engine holds (memtables, caches,
+// table indexes and filters, buffers), not the mapped table files, whose
+// pages are the page cache's. Sampled every 50 ms on a thread of its own and
+// once more at Finish, so a spike shorter than that can be missed. Heap in
+// use rather than RssAnon, because RssAnon keeps what an earlier engine of
+// the same process freed (arenas that malloc_trim cannot empty): an engine
+// measured second would look smaller than it is. The allocator's own
+// fragmentation is not counted.
+class HeapPeak {
+ public:
+  HeapPeak() : base_(HeapMb()), peak_(base_), thread_([this] { Loop(); }) {}
+  // The peak growth in MiB.
+  double Finish() {
+    {
+      const std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+    peak_ = std::max(peak_, HeapMb());
+    return peak_ - base_;
+  }
+
+ private:
+  static double HeapMb() {
+    const struct mallinfo2 m = ::mallinfo2();
+    return static_cast<double>(m.uordblks + m.hblkhd) / (1024 * 1024);
+  }
+  void Loop() {
+    std::unique_lock lock(mu_);
+    while (!cv_.wait_for(lock, std::chrono::milliseconds(50), [&] { return stop_; })) {
+      peak_ = std::max(peak_, HeapMb());
+    }
+  }
+
+  const double base_;
+  double peak_;  // guarded by mu_ until the thread is joined
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;
+  std::thread thread_;
+};
 
 // Empties the page cache of the database in `dir`: /proc/sys/vm/drop_caches
 // when this process may write it, else posix_fadvise(DONTNEED) on every
@@ -212,9 +266,19 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
                  engine_name.c_str(), dir.c_str(), w.name.c_str());
     std::exit(1);
   }
+  // The benchmark's own buffers first, so that the engine's memory
+  // (HeapPeak, from just before Open) does not include them.
+  RunContext ctx(w, f, values, live);
+  if (w.ycsb) ctx.st.next_insert = live.ycsb_records > 0 ? live.ycsb_records : (w.read ? f.num : 0);
+  ReserveLive(w, f, live);
+  const int64_t latency_room = std::min<int64_t>(w.ops / Workers(f) + 16, (int64_t{1} << 24) / Workers(f));
+  for (auto& v : ctx.st.latencies) {
+    v.reserve(static_cast<size_t>(std::max<int64_t>(latency_room, 16)));
+  }
   std::unique_ptr<Engine> engine = MakeEngine(engine_name, f);
   const ProcIo io0 = ReadProcIo();
   ResetPeakRss();
+  HeapPeak heap;
   if (const std::string error = engine->Open(dir); !error.empty()) {
     std::fprintf(stderr, "corodb-bench: %s open failed: %s\n", engine_name.c_str(), error.c_str());
     std::exit(1);
@@ -223,19 +287,15 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
     r.stats_only = true;
     r.stats_text = engine->StatsText();
     engine->Close();
+    heap.Finish();
     return r;
   }
   if (w.read && f.cold) *cold_method = DropCaches(dir);
   const EngineCounters c0 = engine->Counters();
-  RunContext ctx(w, f, values, live);
-  if (w.ycsb) ctx.st.next_insert = live.ycsb_records > 0 ? live.ycsb_records : (w.read ? f.num : 0);
-  ReserveLive(w, f, live);
-  for (auto& v : ctx.st.latencies) {
-    v.reserve(static_cast<size_t>(std::min<int64_t>(w.ops / Workers(f) + 16, 1 << 20)));
-  }
   Sampler sampler(engine_name + " " + w.name, ctx.st.done, w.ops);
   engine->Run(ctx);
   r.timeline = sampler.Finish();
+  r.peak_heap_mb = heap.Finish();
   if (ctx.st.failed) {
     std::fprintf(stderr, "corodb-bench: %s\n", ctx.st.error.c_str());
     std::exit(1);
@@ -306,7 +366,8 @@ std::string ResultJson(const Result& r, double ratio) {
     << ", \"write_amp\": " << Fixed(r.write_amp(), 3) << ", \"device_write_mb\": " << Fixed(r.device_write_mb, 2)
     << ", \"device_write_amp\": " << Fixed(r.device_write_amp(), 3) << ", \"disk_mb\": " << Fixed(r.disk_mb, 2)
     << ", \"live_mb\": " << Fixed(r.live_mb, 2) << ", \"space_amp\": " << Fixed(r.space_amp(), 3)
-    << ", \"peak_rss_mb\": " << Fixed(r.peak_rss_mb, 1) << ", \"ratio_vs_leveldb\": " << Fixed(ratio, 3)
+    << ", \"peak_rss_mb\": " << Fixed(r.peak_rss_mb, 1)
+    << ", \"peak_heap_mb\": " << Fixed(r.peak_heap_mb, 3) << ", \"ratio_vs_leveldb\": " << Fixed(ratio, 3)
     << ", \"timeline_interval_s\": 1.0, \"timeline\": [";
   for (size_t i = 0; i < r.timeline.size(); ++i) o << (i ? ", " : "") << Fixed(r.timeline[i], 1);
   o << "]";
@@ -367,20 +428,22 @@ void PrintTable(const Flags& f, const std::vector<Result>& results, const std::v
                 f.multiget_batch);
   }
   std::printf("wamp: engine file bytes written / user bytes written; samp: size on disk / live bytes; "
-              "group, stall, hit: corodb only\n");
-  std::printf("%-11s %-24s %10s %11s %8s %9s %9s %9s %8s %8s %6s %6s %7s %6s %8s %6s %7s\n", "engine", "benchmark",
-              "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "us/op", "wamp", "samp", "rss MB",
-              "group", "stall ms", "hit%", "vs ldb");
+              "rss: peak resident set (mapped table pages included); heap: peak heap bytes in use the "
+              "engine added from its open to the run's end; group, stall, hit: corodb only\n");
+  std::printf("%-11s %-24s %10s %11s %8s %9s %9s %9s %8s %8s %6s %6s %7s %7s %6s %8s %6s %7s\n", "engine",
+              "benchmark", "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "us/op", "wamp", "samp",
+              "rss MB", "heap MB", "group", "stall ms", "hit%", "vs ldb");
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     if (r.stats_only) continue;
     const bool lat = r.latency.p50 > 0 || r.latency.p99 > 0;
-    std::printf("%-11s %-24s %10lld %11.0f %8.2f %9s %9s %9s %8.2f %8.2f %6s %6s %7.0f %6s %8s %6s %7s\n",
+    std::printf("%-11s %-24s %10lld %11.0f %8.2f %9s %9s %9s %8.2f %8.2f %6s %6s %7.0f %7s %6s %8s %6s %7s\n",
                 r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * r.entry_bytes / 1e6, Cell(r.latency.p50, 1, lat).c_str(),
                 Cell(r.latency.p99, 1, lat).c_str(), Cell(r.latency.p999, 1, lat).c_str(), r.cpu_seconds,
                 r.cpu_us_per_op(), Cell(r.write_amp(), 2, r.write_amp() > 0).c_str(),
                 Cell(r.space_amp(), 2, r.space_amp() > 0).c_str(), r.peak_rss_mb,
+                Fixed(r.peak_heap_mb, 0).c_str(),
                 Cell(r.avg_group, 2, r.avg_group > 0).c_str(), Cell(r.stall_ms, 1, r.engine.rfind("corodb", 0) == 0).c_str(),
                 Cell(100 * r.cache_hit_rate, 1, r.cache_hit_rate >= 0).c_str(),
                 ratios[i] > 0 ? (Fixed(ratios[i], 2) + "x").c_str() : "-");

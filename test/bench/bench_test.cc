@@ -398,7 +398,7 @@ BOOST_AUTO_TEST_SUITE_END()
 
 struct Row {
   std::string engine, benchmark;
-  double ops = 0, ops_per_sec = 0, p50 = 0, write_amp = 0, space_amp = 0, rss = 0;
+  double ops = 0, ops_per_sec = 0, p50 = 0, write_amp = 0, space_amp = 0, rss = 0, heap = -1;
   size_t timeline = 0;
 };
 
@@ -430,6 +430,7 @@ std::vector<Row> ParseRows(const std::string& json, boost::property_tree::ptree*
     row.write_amp = r.get<double>("write_amp");
     row.space_amp = r.get<double>("space_amp");
     row.rss = r.get<double>("peak_rss_mb");
+    row.heap = r.get<double>("peak_heap_mb");
     for (const char* field : {"p99_us", "p999_us", "cpu_s", "mb_per_sec", "device_write_amp", "ratio_vs_leveldb"}) {
       BOOST_REQUIRE_MESSAGE(r.get_optional<double>(field), "field " << field << " missing");
     }
@@ -477,6 +478,9 @@ BOOST_DATA_TEST_CASE(EveryWorkloadRunsOnEveryEngine, bdata::make(BackendNames())
           // Everything written went to a log at least once.
           BOOST_TEST(r.write_amp >= 1.0);
           BOOST_TEST(r.space_amp > 0);
+          // The memtable holding the last writes is on the heap when the
+          // run ends (the last sample is taken before Close).
+          BOOST_TEST(r.heap > 0);
         }
       }
     }
