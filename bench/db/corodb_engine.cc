@@ -29,6 +29,9 @@ corodb::Options CorodbOptions(const Flags& f) {
   options.block_cache_capacity = static_cast<size_t>(f.cache_size);
   options.write_buffer_size = static_cast<size_t>(f.write_buffer_size);
   options.max_file_size = static_cast<size_t>(f.max_file_size);
+  if (f.compaction_readahead >= 0) {
+    options.compaction_readahead_size = static_cast<size_t>(f.compaction_readahead);
+  }
   options.max_open_files = f.open_files;
   options.block_size = static_cast<size_t>(f.block_size);
   options.mmap_reads = f.mmap_reads;

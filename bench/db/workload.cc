@@ -29,7 +29,7 @@ void Usage(const std::string& msg) {
                "--duration=S --value_size=N --key_size=N --compression_ratio=R --threads=T --concurrency=C "
                "--db=DIR --use_existing_db --backend=auto|uring|threadpool --engine=shared|owned --repeats=N "
                "--seed=N --json --json_out=FILE --histogram --stats --plot=FILE.svg --keep_db --cold --direct_reads --mmap_reads "
-               "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --open_files=N "
+               "--bloom_bits=N --cache_size=B --write_buffer_size=B --max_file_size=B --compaction_readahead=B --open_files=N "
                "--block_size=B --compression=snappy|none --multiget_batch=N\n"
                "benchmarks:%s\n",
                msg.c_str(), names.c_str());
@@ -99,6 +99,10 @@ Flags ParseFlags(int argc, char** argv) {
     else if (name == "cache_size") f.cache_size = IntFlag(name, v);
     else if (name == "write_buffer_size") f.write_buffer_size = positive(IntFlag(name, v));
     else if (name == "max_file_size") f.max_file_size = positive(IntFlag(name, v));
+    else if (name == "compaction_readahead") {
+      f.compaction_readahead = IntFlag(name, v);
+      if (f.compaction_readahead < 0) Usage("--compaction_readahead must be >= 0");
+    }
     else if (name == "open_files") f.open_files = static_cast<int>(positive(IntFlag(name, v)));
     else if (name == "block_size") f.block_size = static_cast<int>(positive(IntFlag(name, v)));
     else if (name == "multiget_batch") f.multiget_batch = static_cast<int>(positive(IntFlag(name, v)));

@@ -39,6 +39,7 @@ struct Flags {
   int64_t cache_size = 8 << 20;
   int64_t write_buffer_size = 4 << 20;
   int64_t max_file_size = 2 << 20;
+  int64_t compaction_readahead = -1;  // corodb: Options::compaction_readahead_size; -1 its default
   int open_files = 1000;
   int block_size = 4096;
   bool compression = true;  // snappy

@@ -36,9 +36,6 @@ inline constexpr size_t kRecoveryRewriteChunk = 1 << 20;
 inline constexpr int kL0SlowdownWritesTrigger = 8;
 // ... and at this many, groups wait until a compaction brings it down.
 inline constexpr int kL0StopWritesTrigger = 12;
-// Compaction input is read in pieces of this size (large sequential reads,
-// never through the block cache).
-inline constexpr size_t kCompactionReadahead = 2 << 20;
 // A compaction lets other handlers of the background context run every
 // this many input entries.
 inline constexpr int kCompactionYieldEvery = 1024;

@@ -544,7 +544,7 @@ asio::awaitable<Result<std::unique_ptr<table::AsyncIterator>>> DBImpl::OpenCompa
   Result<table::TableCache::Handle> table = co_await table_cache_->FindTable(number, file_size);
   if (!table.ok()) co_return table.status();
   std::unique_ptr<table::AsyncIterator> it =
-      table->value()->NewSequentialIterator(config::kCompactionReadahead);
+      table->value()->NewSequentialIterator(options_.compaction_readahead_size);
   it->Hold(std::move(table).value());
   co_return it;
 }
