@@ -35,6 +35,9 @@ Status CheckOptions(const Options& o) {
     return Status::InvalidArgument("block_restart_interval", "must be >= 1");
   }
   if (o.background_threads < 1) return Status::InvalidArgument("background_threads", "must be >= 1");
+  if (o.compaction_readahead_size > (size_t{1} << 30)) {
+    return Status::InvalidArgument("compaction_readahead_size", "must be <= 1 GiB");
+  }
   if (o.block_cache != nullptr && BlockCacheOf(*o.block_cache) == nullptr) {
     return Status::InvalidArgument("block_cache", "must come from corodb::NewLRUCache");
   }

@@ -747,6 +747,7 @@ std::string DBImpl::StatsString() const {
                 "room_tasks: %llu\nwrite_stall_micros: %llu\nslowdowns: %llu\nstops: %llu\n"
                 "stop_micros: %llu\nflushes: %llu\nflush_bytes: %llu\ncompactions: %llu\n"
                 "trivial_moves: %llu\nseek_compactions: %llu\ncompaction_bytes_read: %llu\n"
+                "compaction_input_reads: %llu\ncompaction_input_read_bytes: %llu\n"
                 "compaction_bytes_written: %llu\ncompaction_micros: %llu\n"
                 "flush_preemptions: %llu\nmultigets: %llu\nmultiget_keys: %llu\n"
                 "multiget_block_reads: %llu\nmultiget_read_rounds: %llu\n",
@@ -757,6 +758,7 @@ std::string DBImpl::StatsString() const {
                 u(stats_.slowdowns), u(stats_.stops), u(stats_.stop_micros), u(stats_.flushes),
                 u(stats_.flush_bytes), u(stats_.compactions), u(stats_.trivial_moves),
                 u(stats_.seek_compactions), u(stats_.compaction_bytes_read),
+                u(stats_.compaction_input_reads.reads), u(stats_.compaction_input_reads.bytes),
                 u(stats_.compaction_bytes_written), u(stats_.compaction_micros),
                 u(stats_.flush_preemptions), u(stats_.multigets), u(stats_.multiget_keys),
                 u(stats_.multiget_block_reads), u(stats_.multiget_read_rounds));

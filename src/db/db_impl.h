@@ -379,6 +379,7 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> trivial_moves{0};
     std::atomic<uint64_t> seek_compactions{0};
     std::atomic<uint64_t> compaction_bytes_read{0};
+    table::SequentialReadCount compaction_input_reads;  // file reads of compaction inputs
     std::atomic<uint64_t> compaction_bytes_written{0};
     std::atomic<uint64_t> compaction_micros{0};
     std::atomic<uint64_t> flush_preemptions{0};  // flushes run from inside a compaction

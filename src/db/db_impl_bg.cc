@@ -544,7 +544,8 @@ asio::awaitable<Result<std::unique_ptr<table::AsyncIterator>>> DBImpl::OpenCompa
   Result<table::TableCache::Handle> table = co_await table_cache_->FindTable(number, file_size);
   if (!table.ok()) co_return table.status();
   std::unique_ptr<table::AsyncIterator> it =
-      table->value()->NewSequentialIterator(options_.compaction_readahead_size);
+      table->value()->NewSequentialIterator(options_.compaction_readahead_size,
+                                           &stats_.compaction_input_reads);
   it->Hold(std::move(table).value());
   co_return it;
 }

@@ -11,9 +11,11 @@ uint64_t BlockEnd(const BlockHandle& h) { return h.offset() + h.size() + kBlockT
 
 }  // namespace
 
-SequentialIterator::SequentialIterator(const Table* table, size_t readahead)
+SequentialIterator::SequentialIterator(const Table* table, size_t readahead,
+                                       SequentialReadCount* reads)
     : table_(table),
       readahead_(readahead),
+      reads_(reads),
       index_(&table->index_block(), table->comparator(), table->internal_keys()),
       buf_(0) {}
 
@@ -95,6 +97,10 @@ boost::asio::awaitable<bool> SequentialIterator::FillWindow() {
     buf_ = io::AlignedBuffer(std::max(n, readahead_) + 2 * io::AlignedBuffer::kAlignment);
   }
   Result<Slice> got = co_await table_->ReadRaw(first->offset(), n, &buf_);
+  if (reads_ != nullptr) {
+    reads_->reads.fetch_add(1, std::memory_order_relaxed);
+    reads_->bytes.fetch_add(n, std::memory_order_relaxed);
+  }
   if (!got.ok()) {
     SetError(got.status());
     co_return false;

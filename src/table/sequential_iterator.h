@@ -41,8 +41,8 @@ namespace corodb::table {
 
 class SequentialIterator final : public AsyncIterator {
  public:
-  // `table` must outlive the iterator.
-  SequentialIterator(const Table* table, size_t readahead);
+  // `table` (and `reads`, when set) must outlive the iterator.
+  SequentialIterator(const Table* table, size_t readahead, SequentialReadCount* reads = nullptr);
 
   bool Valid() const override { return status_.ok() && data_.has_value() && data_->Valid(); }
   Slice key() const override { return data_->key(); }
@@ -76,6 +76,7 @@ class SequentialIterator final : public AsyncIterator {
 
   const Table* table_;
   const size_t readahead_;
+  SequentialReadCount* const reads_;
   BlockIter index_;
   io::AlignedBuffer buf_;
   Slice window_bytes_;

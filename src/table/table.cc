@@ -415,8 +415,9 @@ std::unique_ptr<AsyncIterator> Table::NewIterator(const ReadOptions& options) co
   return std::make_unique<TableIterator>(this, options);
 }
 
-std::unique_ptr<AsyncIterator> Table::NewSequentialIterator(size_t readahead) const {
-  return std::make_unique<SequentialIterator>(this, readahead);
+std::unique_ptr<AsyncIterator> Table::NewSequentialIterator(size_t readahead,
+                                                            SequentialReadCount* reads) const {
+  return std::make_unique<SequentialIterator>(this, readahead, reads);
 }
 
 uint64_t Table::ApproximateOffsetOf(Slice key) const {

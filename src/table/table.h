@@ -24,7 +24,6 @@
 // thread-safe and block_reads_ is atomic). It owns its file.
 #pragma once
 
-#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -144,8 +143,10 @@ class Table {
   // block's checksum is verified, and the block cache is neither consulted
   // nor filled. Supports SeekToFirst, Next and TryNext; Seek, SeekToLast and
   // Prev make it invalid with NotSupported. The table must outlive it.
+  // `reads`, when set, counts its file reads and their bytes (shared by
+  // many iterators: relaxed atomics).
   std::unique_ptr<AsyncIterator> NewSequentialIterator(
-      size_t readahead = kDefaultSequentialReadahead) const;
+      size_t readahead = kDefaultSequentialReadahead, SequentialReadCount* reads = nullptr) const;
 
   // Approximate file offset where the data for `key` begins (or would).
   uint64_t ApproximateOffsetOf(Slice key) const;

@@ -9,7 +9,9 @@
 // writes, so LevelDB reads our filters and we read LevelDB's.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 
 #include "corodb/comparator.h"
@@ -21,6 +23,13 @@ class InternalKeyComparator;
 }
 
 namespace corodb::table {
+
+// File reads made by sequential iterators (Table::NewSequentialIterator):
+// shared by many iterators, relaxed atomics.
+struct SequentialReadCount {
+  std::atomic<uint64_t> reads{0};
+  std::atomic<uint64_t> bytes{0};
+};
 
 class Block;
 template <typename V>

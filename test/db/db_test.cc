@@ -152,6 +152,12 @@ BOOST_AUTO_TEST_CASE(UnusableOptionsAreRefused) {
   BOOST_TEST(db.status().ToString().find("block_cache") != std::string::npos);
   BOOST_TEST(!io::FileExists(dir.Child("db")));
   options.block_cache = NewLRUCache(1 << 20);
+  options.compaction_readahead_size = (size_t{1} << 30) + 1;  // a buffer per input table
+  db = SyncDB::Open(options, dir.Child("db"));
+  BOOST_REQUIRE(!db.ok());
+  BOOST_TEST(db.status().ToString().find("compaction_readahead_size") != std::string::npos);
+  BOOST_TEST(!io::FileExists(dir.Child("db")));
+  options.compaction_readahead_size = 0;  // a block per read
   BOOST_TEST(SyncDB::Open(options, dir.Child("db")).ok());
 }
 
