@@ -13,6 +13,19 @@
 // C B A, ...) and the median run of each engine is reported.
 #include <fcntl.h>
 #include <malloc.h>
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CORODB_BENCH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CORODB_BENCH_SANITIZED 1
+#endif
+#endif
+#ifndef CORODB_BENCH_SANITIZED
+#define CORODB_BENCH_SANITIZED 0
+#endif
+#if CORODB_BENCH_SANITIZED
+#include <sanitizer/allocator_interface.h>
+#endif
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -124,6 +137,11 @@ double PeakRssMb() { return std::max(0.0, StatusMb("VmHWM")); }
 class HeapPeak {
  public:
   HeapPeak() : base_(HeapMb()), peak_(base_), thread_([this] { Loop(); }) {}
+  ~HeapPeak() {
+    if (thread_.joinable()) Finish();
+  }
+  HeapPeak(const HeapPeak&) = delete;
+  HeapPeak& operator=(const HeapPeak&) = delete;
   // The peak growth in MiB.
   double Finish() {
     {
@@ -138,8 +156,13 @@ class HeapPeak {
 
  private:
   static double HeapMb() {
+#if CORODB_BENCH_SANITIZED
+    // The sanitizers replace malloc (mallinfo2 then reports zeros).
+    return static_cast<double>(__sanitizer_get_current_allocated_bytes()) / (1024 * 1024);
+#else
     const struct mallinfo2 m = ::mallinfo2();
     return static_cast<double>(m.uordblks + m.hblkhd) / (1024 * 1024);
+#endif
   }
   void Loop() {
     std::unique_lock lock(mu_);
@@ -278,6 +301,7 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
   for (auto& v : ctx.st.latencies) {
     v.reserve(static_cast<size_t>(std::max<int64_t>(latency_room, 16)));
   }
+  if (w.writer) ctx.st.writer_latencies.reserve(static_cast<size_t>(latency_room));
   std::unique_ptr<Engine> engine = MakeEngine(engine_name, f);
   const ProcIo io0 = ReadProcIo();
   ResetPeakRss();
@@ -398,6 +422,7 @@ std::string ConfigJson(const Flags& f, const std::string& cold_method, const std
     << ", \"seed\": " << f.seed << ", \"backend\": " << JsonString(f.backend)
     << ", \"bloom_bits\": " << f.bloom_bits << ", \"cache_size\": " << f.cache_size
     << ", \"write_buffer_size\": " << f.write_buffer_size << ", \"max_file_size\": " << f.max_file_size
+    << ", \"compaction_readahead\": " << f.compaction_readahead
     << ", \"open_files\": " << f.open_files << ", \"block_size\": " << f.block_size
     << ", \"compression\": " << JsonString(f.compression ? "snappy" : "none")
     << ", \"multiget_batch\": " << f.multiget_batch << ", \"direct_reads\": " << (f.direct_reads ? "true" : "false")
