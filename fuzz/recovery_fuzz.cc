@@ -1,18 +1,21 @@
 // libFuzzer target: recovery of a whole database directory from a fuzzed
 // MANIFEST (VersionSet::Recover, then the log replay, the recovery flush and
 // the new MANIFEST), through DB's coroutines on the fuzzer's own thread: the
-// DB's engine is an io_context this thread runs (Options::engine_context)
-// and its files go through io_uring where the kernel allows it, so an
-// execution starts only the background thread of each open. (The blocking
-// API costs two more threads per open, and thread start-up and teardown
-// under ASan took most of an execution's time.)
+// DB's engine is an io_context this thread runs (Options::engine_context),
+// so an execution starts only the background thread of each open (plus the
+// thread pool's one I/O thread on that backend). The blocking API cost two
+// more threads per open, and thread start-up and teardown under ASan took
+// most of an execution's time. Byte 0 bit 1 picks the backend: io_uring
+// (where the kernel allows it) or the thread pool, whose pread/pwrite ASan
+// checks against the buffers (the kernel fills io_uring's unchecked).
 //
 // Each run lays out the fixed template of seed_files.h (two tables and a
 // log, all valid) with the input as MANIFEST-000002 and CURRENT naming it,
 // opens the directory (create_if_missing off), reads everything, closes it
 // and empties the directory.
 //
-// Input: byte 0 bit 0 = paranoid_checks; the rest is the MANIFEST.
+// Input: byte 0 bit 0 = paranoid_checks, bit 1 = the thread-pool backend
+// (else io_uring); the rest is the MANIFEST.
 // CORODB_FUZZ_VERBOSE=1 prints each open's status and entry count.
 // Invariants checked:
 // - a failed open is Corruption, InvalidArgument, NotFound or IOError (a
@@ -86,8 +89,10 @@ boost::asio::io_context& Engine() {
   return engine;
 }
 
-IoBackendKind Backend() {
-  static const IoBackendKind kind = [] {
+// Whether io_uring works here; probed once, at initialization (the probe
+// runs Engine(), so it must not run inside a coroutine on it).
+bool UringWorks() {
+  static const bool works = [] {
     Options probe;
     probe.create_if_missing = true;
     probe.engine_context = &Engine();
@@ -95,22 +100,23 @@ IoBackendKind Backend() {
     const std::string dir = ScratchDir() + "/probe";
     Result<std::unique_ptr<DB>> db = RunOn(Engine(), DB::Open(probe, dir));
     if (!db.ok()) {
-      std::fprintf(stderr, "recovery_fuzz: no io_uring (%s): using the thread pool\n",
+      std::fprintf(stderr, "recovery_fuzz: no io_uring (%s): the thread pool for every input\n",
                    db.status().ToString().c_str());
-      return IoBackendKind::kThreadPool;
+      return false;
     }
     FUZZ_CHECK(RunOn(Engine(), (*db)->Close()).ok(), "closing the probe DB");
-    return probe.io_backend;
+    return true;
   }();
-  return kind;
+  return works;
 }
 
-Options DbOptions(bool paranoid) {
+Options DbOptions(bool paranoid, bool thread_pool) {
   Options options;
   options.create_if_missing = false;
   options.paranoid_checks = paranoid;
   options.engine_context = &Engine();
-  options.io_backend = Backend();
+  options.io_backend =
+      thread_pool || !UringWorks() ? IoBackendKind::kThreadPool : IoBackendKind::kUring;
   options.io_threads = 1;
   options.block_cache_capacity = 1 << 20;
   return options;
@@ -119,9 +125,9 @@ Options DbOptions(bool paranoid) {
 // Opens the directory laid out as `given`, checks what it returns, closes it
 // and opens it once more (see the invariants at the top).
 boost::asio::awaitable<int> CheckRecovery(
-    bool paranoid, std::string dir,
+    bool paranoid, bool thread_pool, std::string dir,
     std::vector<std::pair<std::string, std::string>> given) {
-  Result<std::unique_ptr<DB>> db = co_await DB::Open(DbOptions(paranoid), dir);
+  Result<std::unique_ptr<DB>> db = co_await DB::Open(DbOptions(paranoid, thread_pool), dir);
   static const bool verbose = std::getenv("CORODB_FUZZ_VERBOSE") != nullptr;
   if (verbose) std::fprintf(stderr, "recovery_fuzz: open: %s\n", db.status().ToString().c_str());
   if (!db.ok()) {
@@ -152,7 +158,7 @@ boost::asio::awaitable<int> CheckRecovery(
   db->reset();
   FUZZ_CHECK(closed.ok(), "Close: " + closed.ToString());
 
-  Result<std::unique_ptr<DB>> reopened = co_await DB::Open(DbOptions(false), dir);
+  Result<std::unique_ptr<DB>> reopened = co_await DB::Open(DbOptions(false, thread_pool), dir);
   FUZZ_CHECK(reopened.ok(),
              "a recovered DB does not open again: " + reopened.status().ToString());
   const std::vector<Entry> again = co_await ScanAll(**reopened);
@@ -165,11 +171,18 @@ boost::asio::awaitable<int> CheckRecovery(
 }  // namespace
 }  // namespace corodb::fuzz
 
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  corodb::fuzz::UringWorks();
+  return 0;
+}
+
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace corodb;
   using namespace corodb::fuzz;
   Input in(data, size);
-  const bool paranoid = in.Bool();
+  const uint8_t flags = in.Byte();
+  const bool paranoid = (flags & 1) != 0;
+  const bool thread_pool = (flags & 2) != 0;
   const std::string manifest(in.Rest());
 
   const std::string dir = ScratchDir() + "/db";
@@ -182,7 +195,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   given.emplace_back(dir + "/CURRENT", ManifestName() + "\n");
   for (const auto& [path, bytes] : given) WriteFileOrDie(path, bytes);
 
-  Backend();  // probed here: the probe runs Engine(), which CheckRecovery runs on
-  RunOn(Engine(), CheckRecovery(paranoid, dir, given));
+  RunOn(Engine(), CheckRecovery(paranoid, thread_pool, dir, given));
+  // Nothing of this input's DBs may run during the next input.
+  FUZZ_CHECK(Engine().stopped(), "work left on the engine after the DBs closed");
   return 0;
 }
