@@ -24,7 +24,8 @@
 #define CORODB_BENCH_SANITIZED 0
 #endif
 #if CORODB_BENCH_SANITIZED
-#include <sanitizer/allocator_interface.h>
+// The sanitizer runtimes' allocator count (gcc ships no header for it).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #endif
 #include <spawn.h>
 #include <sys/mman.h>
