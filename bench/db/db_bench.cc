@@ -13,20 +13,6 @@
 // C B A, ...) and the median run of each engine is reported.
 #include <fcntl.h>
 #include <malloc.h>
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define CORODB_BENCH_SANITIZED 1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
-#define CORODB_BENCH_SANITIZED 1
-#endif
-#endif
-#ifndef CORODB_BENCH_SANITIZED
-#define CORODB_BENCH_SANITIZED 0
-#endif
-#if CORODB_BENCH_SANITIZED
-// The sanitizer runtimes' allocator count (gcc ships no header for it).
-extern "C" size_t __sanitizer_get_current_allocated_bytes();
-#endif
 #include <spawn.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -44,11 +30,25 @@ extern "C" size_t __sanitizer_get_current_allocated_bytes();
 #include <mutex>
 #include <sstream>
 #include <string>
-#include <string_view>
 #include <thread>
 #include <vector>
 
 #include "engine.h"
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CORODB_BENCH_SANITIZED 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer) || __has_feature(thread_sanitizer)
+#define CORODB_BENCH_SANITIZED 1
+#endif
+#endif
+#ifndef CORODB_BENCH_SANITIZED
+#define CORODB_BENCH_SANITIZED 0
+#endif
+#if CORODB_BENCH_SANITIZED
+// The sanitizer runtimes' allocator count (gcc ships no header for it).
+extern "C" size_t __sanitizer_get_current_allocated_bytes();
+#endif
 
 extern char** environ;
 
@@ -108,19 +108,14 @@ ProcIo ReadProcIo() {
 void ResetPeakRss() {
   std::ofstream("/proc/self/clear_refs") << "5";
 }
-// A line of /proc/self/status in MiB ("VmHWM"); -1 when absent.
-double StatusMb(std::string_view field) {
+double PeakRssMb() {
   std::ifstream in("/proc/self/status");
   std::string line;
   while (std::getline(in, line)) {
-    if (line.size() > field.size() && line.compare(0, field.size(), field) == 0 &&
-        line[field.size()] == ':') {
-      return std::atof(line.c_str() + field.size() + 1) / 1024;
-    }
+    if (line.rfind("VmHWM:", 0) == 0) return std::atof(line.c_str() + 6) / 1024;
   }
-  return -1;
+  return 0;
 }
-double PeakRssMb() { return std::max(0.0, StatusMb("VmHWM")); }
 
 // The peak of the bytes this process's allocator has handed out and not
 // got back (mallinfo2: uordblks + hblkhd, over every arena) above what it
@@ -128,9 +123,9 @@ double PeakRssMb() { return std::max(0.0, StatusMb("VmHWM")); }
 // table indexes and filters, buffers), not the mapped table files, whose
 // pages are the page cache's. Sampled every 200 ms on a thread of its own
 // and once more at Finish, so a spike shorter than that can be missed. (A
-// sample walks the allocator's free lists under each arena's lock: 140 us
-// on average during a 1 M-key fillrandom, so sampling more often would
-// start to disturb what is measured.) Heap in
+// sample walks the allocator's free lists under each arena's lock, longer
+// the more free chunks there are: sampling more often would start to
+// disturb what is measured.) Heap in
 // use rather than RssAnon, because RssAnon keeps what an earlier engine of
 // the same process freed (arenas that malloc_trim cannot empty): an engine
 // measured second would look smaller than it is. The allocator's own

@@ -360,6 +360,17 @@ BOOST_DATA_TEST_CASE(MarkersStayUntilTheyMeetEveryOlderValue, bdata::make(Backen
   check("after level 2 into level 3, reopened");
 }
 
+// 4000 puts of 1000-byte random values to `keys` keys named `prefix` + a
+// number, recorded in `model`: enough for flushes and compactions with
+// EngineOptions.
+void PutRandom(DB& db, Random& rnd, Model& model, const std::string& prefix, int keys) {
+  for (int i = 0; i < 4000; ++i) {
+    const std::string k = NumKey(prefix, static_cast<int>(rnd.Uniform(keys)));
+    model[k] = RandomValue(rnd, 1000);
+    BOOST_REQUIRE(Run(db.Put({}, k, model[k])).ok());
+  }
+}
+
 // After flushes and compactions have replaced many tables and logs, the
 // directory holds exactly the live tables, one log and one MANIFEST — also
 // after a reopen.
@@ -370,11 +381,7 @@ BOOST_DATA_TEST_CASE(ObsoleteFilesAreDeleted, bdata::make(BackendNames()), backe
   Random rnd(17);
   Model model;
   auto db = OpenOrDie(options, path, backend);
-  for (int i = 0; i < 4000; ++i) {
-    const std::string k = NumKey("o", static_cast<int>(rnd.Uniform(800)));
-    model[k] = RandomValue(rnd, 1000);
-    BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
-  }
+  PutRandom(*db, rnd, model, "o", 800);
   BOOST_REQUIRE(WaitIdle(*db).ok());
   const uint64_t flushes = Stat(*db, "flushes");
   BOOST_REQUIRE_GT(Stat(*db, "compactions"), 0u);
@@ -418,11 +425,7 @@ BOOST_DATA_TEST_CASE(CompactionReadaheadSizeChangesOnlyHowInputIsRead,
       Random rnd(23);
       Model model;
       auto db = OpenOrDie(options, path, backend);
-      for (int i = 0; i < 4000; ++i) {
-        const std::string k = NumKey("r", static_cast<int>(rnd.Uniform(800)));
-        model[k] = RandomValue(rnd, 1000);
-        BOOST_REQUIRE(Run(db->Put({}, k, model[k])).ok());
-      }
+      PutRandom(*db, rnd, model, "r", 800);
       BOOST_REQUIRE(WaitIdle(*db).ok());
       const uint64_t reads = Stat(*db, "compaction_input_reads");
       BOOST_REQUIRE_GT(reads, 0u);
