@@ -313,7 +313,7 @@ bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
         Complete(front, s, self, resume);
         return true;
       }
-    } else if (inflight_.size() < max_in_flight_) {
+    } else if (inflight_.size() < max_in_flight_ && MayBeginBehindLocked()) {
       if (InFlight* flight = TakeGroupLocked(lock)) {
         lock.unlock();
         BeginOne(flight);
@@ -330,19 +330,38 @@ bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
   return false;
 }
 
-WriteQueue::InFlight* WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock) {
-  Writer* first = queue_.front();
+size_t WriteQueue::NextGroupLocked(size_t* bytes, bool* closed) const {
+  const Writer* first = queue_.front();
   size_t size = WriteBatchInternal::ByteSize(*first->batch);
   const size_t max_size = size <= kSmallBatchBytes ? size + kSmallBatchBytes : kMaxGroupBytes;
   size_t n = 1;
+  bool stopped = false;
   for (; n < queue_.size(); ++n) {
     const Writer* w = queue_[n];
-    if (w->batch == nullptr) break;
-    if (w->sync && !first->sync) break;  // a sync write never rides in a non-sync group
-    const size_t next = size + WriteBatchInternal::ByteSize(*w->batch);
-    if (next > max_size) break;
-    size = next;
+    stopped = w->batch == nullptr ||
+              (w->sync && !first->sync) ||  // a sync write never rides in a non-sync group
+              size + WriteBatchInternal::ByteSize(*w->batch) > max_size;
+    if (stopped) break;
+    size += WriteBatchInternal::ByteSize(*w->batch);
   }
+  *bytes = size;
+  *closed = stopped;
+  return n;
+}
+
+bool WriteQueue::MayBeginBehindLocked() const {
+  if (inflight_.empty() || !queue_.front()->sync) return true;
+  size_t bytes = 0;
+  bool closed = false;
+  const size_t n = NextGroupLocked(&bytes, &closed);
+  return closed || n >= inflight_.back()->commit.members;
+}
+
+WriteQueue::InFlight* WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock) {
+  Writer* first = queue_.front();
+  size_t size = 0;
+  bool closed = false;
+  const size_t n = NextGroupLocked(&size, &closed);
   if (target_->NeedsRoom(size, first->sync)) {
     room_busy_ = true;
     const bool sync = first->sync;

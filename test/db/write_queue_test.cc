@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <deque>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -79,6 +80,64 @@ std::string Slurp(const std::string& path) {
   ss << in.rdbuf();
   return ss.str();
 }
+
+// Once armed, holds every fdatasync until the test starts it by its arrival
+// index (0-based), so a test decides which group's sync completes when.
+class GateSyncs final : public io::Backend {
+ public:
+  explicit GateSyncs(std::shared_ptr<io::Backend> inner) : inner_(std::move(inner)) {}
+  std::string_view Name() const override { return inner_->Name(); }
+  void Start(const asio::any_io_executor& ex, const io::IoRequest& req,
+             io::IoHandler handler) override {
+    if (req.opcode == io::IoOpcode::kFdatasync && armed_.load()) {
+      std::lock_guard lock(mu_);
+      held_.push_back(Held{ex, req, std::move(handler)});
+      return;
+    }
+    inner_->Start(ex, req, std::move(handler));
+  }
+  io::IoCompletion RunInline(const io::IoRequest& req) override { return inner_->RunInline(req); }
+  void OnOpen(int fd, const std::string& path) override { inner_->OnOpen(fd, path); }
+  void OnClose(int fd) override { inner_->OnClose(fd); }
+  void Arm() { armed_.store(true); }
+  // fdatasyncs started since Arm(), held or released.
+  size_t arrived() {
+    std::lock_guard lock(mu_);
+    return held_.size();
+  }
+  // Starts the i-th held sync from its executor's thread, as the commit
+  // path would have.
+  void Release(size_t i) {
+    std::lock_guard lock(mu_);
+    BOOST_REQUIRE(i < held_.size() && !held_[i].released);
+    Held* h = &held_[i];
+    h->released = true;
+    asio::post(h->ex, [this, h] { inner_->Start(h->ex, h->req, std::move(h->handler)); });
+  }
+  // Stops holding; starts every sync not released yet.
+  void ReleaseRest() {
+    armed_.store(false);
+    std::lock_guard lock(mu_);
+    for (Held& h : held_) {
+      if (!h.released) {
+        h.released = true;
+        asio::post(h.ex, [this, p = &h] { inner_->Start(p->ex, p->req, std::move(p->handler)); });
+      }
+    }
+  }
+
+ private:
+  struct Held {
+    asio::any_io_executor ex;
+    io::IoRequest req;
+    io::IoHandler handler;
+    bool released = false;
+  };
+  std::shared_ptr<io::Backend> inner_;
+  std::atomic<bool> armed_{false};
+  std::mutex mu_;
+  std::deque<Held> held_;  // a deque: posted starts point into it
+};
 
 BOOST_AUTO_TEST_SUITE(WriteQueueTest)
 
@@ -457,6 +516,77 @@ BOOST_DATA_TEST_CASE(PowerCutAfterEverySyncKeepsAPrefix, bdata::make(BackendName
   }
 }
 
+// A sync group begins behind the group in flight once as many writers would
+// join it as that group has, not with the first writer that arrives: a
+// thin group started early would cost a whole fdatasync, and it could not
+// end before the group ahead anyway. Groups of one still pipeline (two
+// fdatasyncs in flight), and a group declined this way begins when the one
+// ahead ends. Nothing ends before its sync.
+BOOST_DATA_TEST_CASE(SyncGroupBeginsBehindAnotherOnceAsLarge, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;  // no memtable switch: no room task, no other sync
+  auto gate = std::make_shared<GateSyncs>(test::MakeBackendByName(backend));
+  auto opened = test::TryOpen(options, dir.Child("db"), gate);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  auto& db = **opened;
+  auto& impl = static_cast<DBImpl&>(db);
+  BOOST_REQUIRE(Run(db.Put({.sync = true}, "warm", "w")).ok());  // grows the log first
+  UntilRoleIsFree(db);
+  gate->Arm();
+
+  asio::io_context ctx;
+  auto guard = asio::make_work_guard(ctx);
+  std::thread writers([&ctx] { ctx.run(); });
+  constexpr int kWriters = 7;
+  Status status[kWriters];
+  std::atomic<bool> done[kWriters] = {};
+  auto spawn = [&](int i) {
+    asio::co_spawn(ctx, PutInto(db, {.sync = true}, "k" + std::to_string(i), &status[i], &done[i]),
+                   asio::detached);
+  };
+  auto suspended_queued = [&](size_t n) {
+    return WaitFor([&] { return impl.SuspendedQueuedWritersForTesting() == n; }, 20000);
+  };
+  spawn(0);  // group A = {0}
+  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 1; }, 20000));
+  spawn(1);  // group B = {1}, behind A: as many as A
+  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 2; }, 20000));
+  spawn(2);
+  spawn(3);  // two groups in flight: 2 and 3 wait
+  BOOST_REQUIRE(suspended_queued(2));
+  gate->Release(0);  // A ends; C = {2, 3} begins behind B
+  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 3 && done[0].load(); }, 20000));
+  gate->Release(1);  // B ends: C, two writers, is the group in flight
+  BOOST_REQUIRE(WaitFor([&] { return done[1].load(); }, 20000));
+
+  spawn(4);  // one writer behind a group of two: it waits
+  BOOST_REQUIRE(suspended_queued(1));
+  BOOST_TEST(gate->arrived() == 3);
+  spawn(5);  // now two: D = {4, 5} begins behind C
+  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 4; }, 20000));
+  BOOST_TEST(impl.QueuedWritersForTesting() == 0);
+  gate->Release(2);  // C ends: D, two writers, is in flight
+  BOOST_REQUIRE(WaitFor([&] { return done[2].load() && done[3].load(); }, 20000));
+
+  spawn(6);  // declined behind D ...
+  BOOST_REQUIRE(suspended_queued(1));
+  BOOST_TEST(gate->arrived() == 4);
+  for (int i = 4; i < kWriters; ++i) BOOST_TEST(!done[i].load());  // nothing unsynced ended
+  gate->Release(3);  // ... and begins once D ends
+  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 5; }, 20000));
+  BOOST_TEST(!done[6].load());
+
+  gate->ReleaseRest();
+  guard.reset();
+  writers.join();
+  for (int i = 0; i < kWriters; ++i) {
+    BOOST_TEST(status[i].ok(), i << ": " << status[i].ToString());
+    BOOST_TEST(GetOrStatus(db, "k" + std::to_string(i)) == "vk" + std::to_string(i));
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // Holds the next fdatasync started through Start(); the test then fails it.
@@ -687,6 +817,7 @@ BOOST_DATA_TEST_CASE(CloseTruncatesPartialPreallocation, bdata::make(BackendName
   BOOST_TEST(log.size() < 8192u, "log is " << log.size() << " bytes after a clean close");
   BOOST_TEST((!log.empty() && log.back() != '\0'), "zero tail after a clean close");
 }
+
 
 BOOST_AUTO_TEST_SUITE_END()
 
