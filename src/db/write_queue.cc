@@ -330,38 +330,27 @@ bool WriteQueue::Step(Writer* self, std::vector<Resumption>& resume) {
   return false;
 }
 
-size_t WriteQueue::NextGroupLocked(size_t* bytes, bool* closed) const {
-  const Writer* first = queue_.front();
-  size_t size = WriteBatchInternal::ByteSize(*first->batch);
-  const size_t max_size = size <= kSmallBatchBytes ? size + kSmallBatchBytes : kMaxGroupBytes;
-  size_t n = 1;
-  bool stopped = false;
-  for (; n < queue_.size(); ++n) {
-    const Writer* w = queue_[n];
-    stopped = w->batch == nullptr ||
-              (w->sync && !first->sync) ||  // a sync write never rides in a non-sync group
-              size + WriteBatchInternal::ByteSize(*w->batch) > max_size;
-    if (stopped) break;
-    size += WriteBatchInternal::ByteSize(*w->batch);
-  }
-  *bytes = size;
-  *closed = stopped;
-  return n;
-}
-
 bool WriteQueue::MayBeginBehindLocked() const {
   if (inflight_.empty() || !queue_.front()->sync) return true;
-  size_t bytes = 0;
-  bool closed = false;
-  const size_t n = NextGroupLocked(&bytes, &closed);
-  return closed || n >= inflight_.back()->commit.members;
+  // O(1): every arriving writer asks. Writers the group cannot take (behind
+  // a barrier, past the size limit) count too: then it begins with what it
+  // can take, as it would have before.
+  return queue_.size() >= inflight_.back()->commit.members;
 }
 
 WriteQueue::InFlight* WriteQueue::TakeGroupLocked(std::unique_lock<std::mutex>& lock) {
   Writer* first = queue_.front();
-  size_t size = 0;
-  bool closed = false;
-  const size_t n = NextGroupLocked(&size, &closed);
+  size_t size = WriteBatchInternal::ByteSize(*first->batch);
+  const size_t max_size = size <= kSmallBatchBytes ? size + kSmallBatchBytes : kMaxGroupBytes;
+  size_t n = 1;
+  for (; n < queue_.size(); ++n) {
+    const Writer* w = queue_[n];
+    if (w->batch == nullptr) break;
+    if (w->sync && !first->sync) break;  // a sync write never rides in a non-sync group
+    const size_t next = size + WriteBatchInternal::ByteSize(*w->batch);
+    if (next > max_size) break;
+    size = next;
+  }
   if (target_->NeedsRoom(size, first->sync)) {
     room_busy_ = true;
     const bool sync = first->sync;

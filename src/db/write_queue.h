@@ -227,15 +227,12 @@ class WriteQueue {
   // the role and begins the queued writers' group if nothing is in flight
   // and at least `remaining` writers wait; lets go of the role again.
   void BeginIfAsManyWait(size_t remaining);
-  // The group the queue's front would begin now: its member count, its
-  // bytes, and in `closed` whether a later writer cannot join it (a barrier,
-  // a sync write behind a non-sync one, or the size limit).
-  // REQUIRES: mu_ held, queue_ front is a batch.
-  size_t NextGroupLocked(size_t* bytes, bool* closed) const;
   // Whether the front's group may begin now as far as batching goes: always
   // when nothing is in flight or the group is not a sync group; behind a
-  // group in flight, a sync group waits until as many writers would join it
-  // as that group has (or it cannot grow), or until that group ends. A
+  // group in flight, a sync group waits until as many writers are queued as
+  // that group has, or until that group ends. (With more than two groups in
+  // flight, the group compared with could be a non-sync one; with two it
+  // cannot: a begun non-sync group is ready and ends first.) A
   // thin group begun early saves its writers part of one sync's latency
   // but costs a whole fdatasync (0.1-0.2 ms of CPU here, with io_uring's
   // worker); when writers arrive more slowly than syncs complete, waiting

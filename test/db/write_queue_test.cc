@@ -12,6 +12,7 @@
 #include <future>
 #include <mutex>
 #include <new>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -81,25 +82,31 @@ std::string Slurp(const std::string& path) {
   return ss.str();
 }
 
-// Once armed, holds every fdatasync until the test starts it by its arrival
-// index (0-based), so a test decides which group's sync completes when.
+// Once armed, holds every fdatasync until the test starts (or fails) it by
+// its arrival index (0-based), so a test decides which group's sync
+// completes when.
 class GateSyncs final : public io::Backend {
  public:
   explicit GateSyncs(std::shared_ptr<io::Backend> inner) : inner_(std::move(inner)) {}
   std::string_view Name() const override { return inner_->Name(); }
   void Start(const asio::any_io_executor& ex, const io::IoRequest& req,
              io::IoHandler handler) override {
-    if (req.opcode == io::IoOpcode::kFdatasync && armed_.load()) {
+    if (req.opcode == io::IoOpcode::kFdatasync) {
       std::lock_guard lock(mu_);
-      held_.push_back(Held{ex, req, std::move(handler)});
-      return;
+      if (armed_) {
+        held_.push_back(Held{ex, req, std::move(handler)});
+        return;
+      }
     }
     inner_->Start(ex, req, std::move(handler));
   }
   io::IoCompletion RunInline(const io::IoRequest& req) override { return inner_->RunInline(req); }
   void OnOpen(int fd, const std::string& path) override { inner_->OnOpen(fd, path); }
   void OnClose(int fd) override { inner_->OnClose(fd); }
-  void Arm() { armed_.store(true); }
+  void Arm() {
+    std::lock_guard lock(mu_);
+    armed_ = true;
+  }
   // fdatasyncs started since Arm(), held or released.
   size_t arrived() {
     std::lock_guard lock(mu_);
@@ -114,15 +121,22 @@ class GateSyncs final : public io::Backend {
     h->released = true;
     asio::post(h->ex, [this, h] { inner_->Start(h->ex, h->req, std::move(h->handler)); });
   }
+  // Completes the i-th held sync with -err, without running it.
+  void Fail(size_t i, int err) {
+    std::lock_guard lock(mu_);
+    BOOST_REQUIRE(i < held_.size() && !held_[i].released);
+    Held* h = &held_[i];
+    h->released = true;
+    asio::post(h->ex, [h, err] { std::move(h->handler)(io::IoCompletion{-err, 0}); });
+  }
   // Stops holding; starts every sync not released yet.
   void ReleaseRest() {
-    armed_.store(false);
     std::lock_guard lock(mu_);
+    armed_ = false;
     for (Held& h : held_) {
-      if (!h.released) {
-        h.released = true;
-        asio::post(h.ex, [this, p = &h] { inner_->Start(p->ex, p->req, std::move(p->handler)); });
-      }
+      if (h.released) continue;
+      h.released = true;
+      asio::post(h.ex, [this, p = &h] { inner_->Start(p->ex, p->req, std::move(p->handler)); });
     }
   }
 
@@ -134,9 +148,75 @@ class GateSyncs final : public io::Backend {
     bool released = false;
   };
   std::shared_ptr<io::Backend> inner_;
-  std::atomic<bool> armed_{false};
   std::mutex mu_;
-  std::deque<Held> held_;  // a deque: posted starts point into it
+  bool armed_ = false;     // GUARDED_BY(mu_)
+  std::deque<Held> held_;  // GUARDED_BY(mu_); a deque: posted starts point into it
+};
+
+// A DB whose fdatasyncs a GateSyncs holds (armed after a first sync write
+// grew the log), no memtable switch (no room task, no other sync), and
+// sync writers on a context of their own. Its destructor releases every
+// held sync and joins the writers' thread, also when a check failed.
+struct GatedDB {
+  static constexpr int kWriters = 8;
+  TempDir dir;
+  std::shared_ptr<GateSyncs> gate;
+  std::unique_ptr<DB> db;
+  asio::io_context ctx;
+  std::optional<asio::executor_work_guard<asio::io_context::executor_type>> guard;
+  std::thread writers;
+  Status status[kWriters];
+  std::atomic<bool> done[kWriters] = {};
+
+  explicit GatedDB(const std::string& backend) {
+    Options options = TestOptions(backend);
+    options.write_buffer_size = 64 << 20;
+    gate = std::make_shared<GateSyncs>(test::MakeBackendByName(backend));
+    auto opened = test::TryOpen(options, dir.Child("db"), gate);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    db = std::move(opened).value();
+    BOOST_REQUIRE(Run(db->Put({.sync = true}, "warm", "w")).ok());
+    UntilRoleIsFree(*db);
+    gate->Arm();
+    guard.emplace(ctx.get_executor());
+    writers = std::thread([this] { ctx.run(); });
+  }
+  ~GatedDB() {
+    gate->ReleaseRest();
+    guard.reset();
+    if (writers.joinable()) writers.join();
+  }
+  DBImpl& impl() { return static_cast<DBImpl&>(*db); }
+  void Spawn(int i, bool sync = true) {
+    asio::co_spawn(ctx, PutInto(*db, {.sync = sync}, Key(i), &status[i], &done[i]), asio::detached);
+  }
+  static std::string Key(int i) { return "k" + std::to_string(i); }
+  bool WaitSuspendedQueued(size_t n) {
+    return WaitFor([&] { return impl().SuspendedQueuedWritersForTesting() == n; }, 20000);
+  }
+  bool WaitArrived(size_t n) {
+    return WaitFor([&] { return gate->arrived() == n; }, 20000);
+  }
+  bool WaitDone(int i) {
+    return WaitFor([&] { return done[i].load(); }, 20000);
+  }
+  // Groups A = {0} and B = {1} (one each: pipelined), then C = {2, 3}
+  // begun behind B and, once A and B ended, in flight alone (its sync
+  // held: index 2). Writer 4 then arrives, one behind a group of two.
+  void UpToOneBehindAGroupOfTwo() {
+    Spawn(0);  // group A = {0}
+    BOOST_REQUIRE(WaitArrived(1));
+    Spawn(1);  // group B = {1}, behind A: as many as A
+    BOOST_REQUIRE(WaitArrived(2));
+    Spawn(2);
+    Spawn(3);  // two groups in flight: 2 and 3 wait
+    BOOST_REQUIRE(WaitSuspendedQueued(2));
+    gate->Release(0);  // A ends; C = {2, 3} begins behind B
+    BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 3 && done[0].load(); }, 20000));
+    gate->Release(1);  // B ends: C is the group in flight
+    BOOST_REQUIRE(WaitDone(1));
+    Spawn(4);
+  }
 };
 
 BOOST_AUTO_TEST_SUITE(WriteQueueTest)
@@ -516,75 +596,77 @@ BOOST_DATA_TEST_CASE(PowerCutAfterEverySyncKeepsAPrefix, bdata::make(BackendName
   }
 }
 
-// A sync group begins behind the group in flight once as many writers would
-// join it as that group has, not with the first writer that arrives: a
-// thin group started early would cost a whole fdatasync, and it could not
-// end before the group ahead anyway. Groups of one still pipeline (two
+// A sync group begins behind the group in flight once as many writers are
+// queued as that group has, not with the first writer that arrives: a thin
+// group started early would cost a whole fdatasync, and it could not end
+// before the group ahead anyway. Groups of one still pipeline (two
 // fdatasyncs in flight), and a group declined this way begins when the one
 // ahead ends. Nothing ends before its sync.
 BOOST_DATA_TEST_CASE(SyncGroupBeginsBehindAnotherOnceAsLarge, bdata::make(BackendNames()),
                      backend) {
-  TempDir dir;
-  Options options = TestOptions(backend);
-  options.write_buffer_size = 64 << 20;  // no memtable switch: no room task, no other sync
-  auto gate = std::make_shared<GateSyncs>(test::MakeBackendByName(backend));
-  auto opened = test::TryOpen(options, dir.Child("db"), gate);
-  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-  auto& db = **opened;
-  auto& impl = static_cast<DBImpl&>(db);
-  BOOST_REQUIRE(Run(db.Put({.sync = true}, "warm", "w")).ok());  // grows the log first
-  UntilRoleIsFree(db);
-  gate->Arm();
+  GatedDB g(backend);
+  g.UpToOneBehindAGroupOfTwo();
+  BOOST_REQUIRE(g.WaitSuspendedQueued(1));  // 4 waits
+  BOOST_TEST(g.gate->arrived() == 3);
+  g.Spawn(5);  // now two: D = {4, 5} begins behind C
+  BOOST_REQUIRE(g.WaitArrived(4));
+  BOOST_TEST(g.impl().QueuedWritersForTesting() == 0);
+  g.gate->Release(2);  // C ends: D, two writers, is in flight
+  BOOST_REQUIRE(g.WaitDone(2) && g.WaitDone(3));
 
-  asio::io_context ctx;
-  auto guard = asio::make_work_guard(ctx);
-  std::thread writers([&ctx] { ctx.run(); });
-  constexpr int kWriters = 7;
-  Status status[kWriters];
-  std::atomic<bool> done[kWriters] = {};
-  auto spawn = [&](int i) {
-    asio::co_spawn(ctx, PutInto(db, {.sync = true}, "k" + std::to_string(i), &status[i], &done[i]),
-                   asio::detached);
-  };
-  auto suspended_queued = [&](size_t n) {
-    return WaitFor([&] { return impl.SuspendedQueuedWritersForTesting() == n; }, 20000);
-  };
-  spawn(0);  // group A = {0}
-  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 1; }, 20000));
-  spawn(1);  // group B = {1}, behind A: as many as A
-  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 2; }, 20000));
-  spawn(2);
-  spawn(3);  // two groups in flight: 2 and 3 wait
-  BOOST_REQUIRE(suspended_queued(2));
-  gate->Release(0);  // A ends; C = {2, 3} begins behind B
-  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 3 && done[0].load(); }, 20000));
-  gate->Release(1);  // B ends: C, two writers, is the group in flight
-  BOOST_REQUIRE(WaitFor([&] { return done[1].load(); }, 20000));
+  g.Spawn(6);  // declined behind D ...
+  BOOST_REQUIRE(g.WaitSuspendedQueued(1));
+  BOOST_TEST(g.gate->arrived() == 4);
+  for (int i = 4; i <= 6; ++i) BOOST_TEST(!g.done[i].load());  // nothing unsynced ended
+  g.gate->Release(3);  // ... and begins once D ends
+  BOOST_REQUIRE(g.WaitArrived(5));
+  BOOST_TEST(!g.done[6].load());
 
-  spawn(4);  // one writer behind a group of two: it waits
-  BOOST_REQUIRE(suspended_queued(1));
-  BOOST_TEST(gate->arrived() == 3);
-  spawn(5);  // now two: D = {4, 5} begins behind C
-  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 4; }, 20000));
-  BOOST_TEST(impl.QueuedWritersForTesting() == 0);
-  gate->Release(2);  // C ends: D, two writers, is in flight
-  BOOST_REQUIRE(WaitFor([&] { return done[2].load() && done[3].load(); }, 20000));
-
-  spawn(6);  // declined behind D ...
-  BOOST_REQUIRE(suspended_queued(1));
-  BOOST_TEST(gate->arrived() == 4);
-  for (int i = 4; i < kWriters; ++i) BOOST_TEST(!done[i].load());  // nothing unsynced ended
-  gate->Release(3);  // ... and begins once D ends
-  BOOST_REQUIRE(WaitFor([&] { return gate->arrived() == 5; }, 20000));
-  BOOST_TEST(!done[6].load());
-
-  gate->ReleaseRest();
-  guard.reset();
-  writers.join();
-  for (int i = 0; i < kWriters; ++i) {
-    BOOST_TEST(status[i].ok(), i << ": " << status[i].ToString());
-    BOOST_TEST(GetOrStatus(db, "k" + std::to_string(i)) == "vk" + std::to_string(i));
+  g.gate->ReleaseRest();
+  BOOST_REQUIRE(g.WaitDone(6));
+  for (int i = 0; i <= 6; ++i) {
+    BOOST_TEST(g.status[i].ok(), i << ": " << g.status[i].ToString());
+    BOOST_TEST(GetOrStatus(*g.db, GatedDB::Key(i)) == "v" + GatedDB::Key(i));
   }
+}
+
+// A group declined behind a group whose fdatasync then fails is refused,
+// not begun and not left waiting: every writer of both gets the error, and
+// no further sync is started.
+BOOST_DATA_TEST_CASE(SyncGroupDeclinedBehindAFailedSyncFails, bdata::make(BackendNames()),
+                     backend) {
+  GatedDB g(backend);
+  g.UpToOneBehindAGroupOfTwo();
+  BOOST_REQUIRE(g.WaitSuspendedQueued(1));
+  g.gate->Fail(2, EIO);  // C's sync
+  BOOST_REQUIRE(g.WaitDone(2) && g.WaitDone(3) && g.WaitDone(4));
+  for (int i = 2; i <= 4; ++i) BOOST_TEST(g.status[i].IsIOError(), i << ": " << g.status[i].ToString());
+  BOOST_TEST(g.gate->arrived() == 3);
+  for (int i = 2; i <= 4; ++i) BOOST_TEST(GetOrStatus(*g.db, GatedDB::Key(i)) == "NOT_FOUND");
+}
+
+// Close's barrier behind a declined writer: the writer's group begins
+// (the barrier stops it from growing), its sync completes, then Close.
+BOOST_DATA_TEST_CASE(CloseBehindADeclinedSyncGroupCompletesBoth, bdata::make(BackendNames()),
+                     backend) {
+  GatedDB g(backend);
+  g.UpToOneBehindAGroupOfTwo();
+  BOOST_REQUIRE(g.WaitSuspendedQueued(1));
+  Status closed;
+  std::atomic<bool> close_done{false};
+  asio::co_spawn(
+      g.ctx,
+      [&]() -> asio::awaitable<void> {
+        closed = co_await g.db->Close();
+        close_done.store(true);
+      },
+      asio::detached);
+  BOOST_REQUIRE(g.WaitArrived(4));  // {4} began behind C
+  g.gate->ReleaseRest();
+  BOOST_REQUIRE(g.WaitDone(4));
+  BOOST_REQUIRE(WaitFor([&] { return close_done.load(); }, 20000));
+  BOOST_TEST(g.status[4].ok(), g.status[4].ToString());
+  BOOST_TEST(closed.ok(), closed.ToString());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
