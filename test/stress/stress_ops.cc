@@ -42,9 +42,12 @@ std::vector<KeyWord> LoadRange(ExpectedState& state, uint32_t first, uint32_t n)
   return words;
 }
 
+// DoWrite's kinds (at namespace scope: g++ 12 crashed compiling the
+// coroutine with this enum local to it under -fsanitize=thread).
+enum WriteKind { kPut, kDelete, kBatch };
+
 // A put, a delete, or a batch of up to kMaxBatchKeys updates, sync or not.
 asio::awaitable<void> DoWrite(Context& ctx, Rng& rng, uint32_t slot_index, int kind) {
-  enum { kPut, kDelete, kBatch };
   const uint32_t n = ctx.state.num_keys();
   const int wanted = kind == kBatch ? 1 + static_cast<int>(Pick(rng, kMaxBatchKeys)) : 1;
   std::vector<uint32_t> keys;
