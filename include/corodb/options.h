@@ -61,6 +61,12 @@ struct Options {
   // logs, the MANIFEST, LOG and LOCK), as in LevelDB.
   int max_open_files = 1000;
   // Capacity of the DB's own block cache in bytes (when block_cache is null).
+  // While the cache has room every block read is kept; once it is full, a
+  // block read from the page cache (or the mapping) is kept only on its
+  // second miss within the cache's recent misses, so a scan or uniform
+  // random reads over far more data than the cache holds do not churn it
+  // (blocks read from the disk are always kept; docs/decisions.md,
+  // "Block cache admission").
   size_t block_cache_capacity = 8 * 1024 * 1024;
   // A block cache shared with other DBs (NewLRUCache); null: the DB makes
   // its own of block_cache_capacity bytes.
@@ -117,7 +123,8 @@ struct Options {
 struct ReadOptions {
   // Verify the checksum of every table block this read loads.
   bool verify_checksums = false;
-  // Keep table blocks loaded for this read in the block cache.
+  // Keep table blocks loaded for this read in the block cache (as the
+  // cache admits them: see Options::block_cache_capacity). false: never.
   bool fill_cache = true;
   // Read as of this snapshot (DB::GetSnapshot; must be this DB's and not
   // released). nullptr: the newest visible write when the read starts.

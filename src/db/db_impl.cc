@@ -779,10 +779,12 @@ std::string DBImpl::StatsString() const {
   if (table_cache_) tables = table_cache_->Counts();
   std::snprintf(buf, sizeof(buf),
                 "write_amplification: %.2f\nblock_cache_hits: %llu\nblock_cache_misses: %llu\n"
-                "block_cache_hit_rate: %.3f\ntable_cache_hits: %llu\ntable_cache_misses: %llu\n"
+                "block_cache_hit_rate: %.3f\nblock_cache_declined: %llu\n"
+                "table_cache_hits: %llu\ntable_cache_misses: %llu\n"
                 "table_cache_hit_rate: %.3f\n",
                 amp, static_cast<unsigned long long>(block.hits),
                 static_cast<unsigned long long>(block.misses), rate(block.hits, block.misses),
+                static_cast<unsigned long long>(block.declined),
                 static_cast<unsigned long long>(tables.hits),
                 static_cast<unsigned long long>(tables.misses), rate(tables.hits, tables.misses));
   out += buf;

@@ -151,6 +151,20 @@ Result<BlockContents> DecodeBlock(Slice raw, const BlockHandle& handle, bool ver
                                    BlockContents::Uninitialized);
 }
 
+Result<BlockContents> DecodeBlockView(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                      const std::string& file_name, char* (*scratch)(size_t n)) {
+  Result<unsigned char> type = StoredBlockType(raw, handle, verify_checksum, file_name);
+  if (!type.ok()) return type.status();
+  const Slice contents = raw.substr(0, static_cast<size_t>(handle.size()));
+  if (*type == kStoredRaw) {
+    // Never written through: the view only lets Block read the bytes.
+    return BlockContents::View(const_cast<char*>(contents.data()), contents.size());
+  }
+  return Uncompress<BlockContents>(contents, *type, handle, file_name, [scratch](size_t n) {
+    return BlockContents::View(scratch(n), n);
+  });
+}
+
 boost::asio::awaitable<Result<std::string>> ReadRange(io::File& file, bool direct, uint64_t offset,
                                                       size_t n) {
   if (!direct) {

@@ -110,6 +110,14 @@ Result<std::string> DecodeBlock(std::string* raw, const BlockHandle& handle,
 Result<BlockContents> DecodeBlock(Slice raw, const BlockHandle& handle, bool verify_checksum,
                                   const std::string& file_name);
 
+// DecodeBlock for a block that is searched once and dropped: a block stored
+// uncompressed is a view of `raw` itself, a compressed one is uncompressed
+// into the bytes `scratch(n)` returns (at least n, kept by the caller, and
+// not overlapping `raw`) and is a view of them. Valid while those bytes are
+// unchanged. Checks and errors as DecodeBlock.
+Result<BlockContents> DecodeBlockView(Slice raw, const BlockHandle& handle, bool verify_checksum,
+                                      const std::string& file_name, char* (*scratch)(size_t n));
+
 // Checks the size of one block as read from disk (`raw`: contents + trailer)
 // and, with `verify_checksum`, its crc, as DecodeBlock does, and returns the
 // compression type byte stored in its trailer, whatever its value (0 none,

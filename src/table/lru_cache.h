@@ -17,10 +17,23 @@
 // - LookupOrLoad(): when several coroutines (on any executors) miss the same
 //   key while it is being loaded, only the first runs the loader; the others
 //   wait and receive a handle to the loaded entry (or its error).
+// - Admit() is the admission rule for callers that may keep a missed value
+//   without caching it (the block cache's synchronous reads): yes while the
+//   key's shard has room for it; once it is full, yes only for a key that missed
+//   before among the shard's recent misses (a two-way set-associative table
+//   of key tags, twice as many as the shard holds entries of
+//   `admission_unit` charge; a third key in a set forgets an older one). A value read once is then
+//   not cached and evicts nothing: a scan, or uniform random reads over
+//   far more than the cache holds, stop churning it, while a value missed
+//   twice within that window is cached from its second miss on.
+//   Insert() itself always inserts.
 //
 // Invariants / thread safety: every method may be called from any thread.
 // Each shard has one mutex guarding its table, lists, usage and pin counts;
 // it is never held across a co_await, and values are destroyed outside it.
+// Admit() takes no lock: it reads a relaxed copy of the shard's usage and
+// relaxed tags, so racing callers may both admit or both decline a key
+// (an admission rule may be approximate; the cache's state is never torn).
 // `usage` is the sum of the charges of resident entries. An entry is in the
 // shard's hash table iff it is resident; it is on the LRU list iff resident
 // and unpinned, on the in-use list iff resident and pinned, and on the
@@ -224,11 +237,19 @@ class ShardedLruCache {
   };
 
   // `capacity` is split evenly over `num_shards` (>= 1) shards, so the sum
-  // of the shard capacities is exactly `capacity`.
-  explicit ShardedLruCache(size_t capacity, size_t num_shards = 16)
+  // of the shard capacities is exactly `capacity`. `admission_unit` is the
+  // typical charge of an entry, which sizes Admit()'s table of recent
+  // misses (a table block's 4 KiB by default).
+  explicit ShardedLruCache(size_t capacity, size_t num_shards = 16,
+                           size_t admission_unit = 4096)
       : capacity_(capacity), shards_(std::max<size_t>(num_shards, 1)) {
     for (size_t i = 0; i < shards_.size(); ++i) {
-      shards_[i].capacity = capacity / shards_.size() + (i < capacity % shards_.size() ? 1 : 0);
+      Shard& s = shards_[i];
+      s.capacity = capacity / shards_.size() + (i < capacity % shards_.size() ? 1 : 0);
+      const size_t entries = s.capacity / std::max<size_t>(admission_unit, 1);
+      const size_t slots = std::bit_ceil(std::max<size_t>(2 * entries, kMinRecentMisses));
+      s.recent_misses = std::make_unique<std::atomic<uint32_t>[]>(slots);
+      s.recent_mask = slots - 1;
     }
   }
   ShardedLruCache(const ShardedLruCache&) = delete;
@@ -250,6 +271,35 @@ class ShardedLruCache {
     }
     ++s.hits;
     return s.PinLocked(e);
+  }
+
+  // Whether a value for `key`, which just missed and would be charged about
+  // `charge`, should be inserted (see Admit() above): true while the key's
+  // shard has room for it, or when the key missed recently (its tag is then
+  // cleared); otherwise records the miss and returns false. Never blocks.
+  bool Admit(const CacheKey& key, size_t charge) {
+    const size_t hash = CacheKeyHash()(key);
+    Shard& s = ShardFor(hash);
+    if (s.usage_hint.load(std::memory_order_relaxed) + charge <= s.capacity) return true;
+    // Two-way sets: a pair of slots chosen by bits above the shard's, tags
+    // from the other half of the hash; a zero tag marks an empty slot, so
+    // tags are odd. A new tag takes an empty slot of the pair, else the one
+    // its own bit picks, so two keys that share a pair can both be kept.
+    const size_t set = (hash >> 8) & s.recent_mask & ~size_t{1};
+    std::atomic<uint32_t>* pair = &s.recent_misses[set];
+    const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1u;
+    for (int way = 0; way < 2; ++way) {
+      if (pair[way].load(std::memory_order_relaxed) == tag) {
+        pair[way].store(0, std::memory_order_relaxed);
+        return true;
+      }
+    }
+    const int way = pair[0].load(std::memory_order_relaxed) == 0   ? 0
+                    : pair[1].load(std::memory_order_relaxed) == 0 ? 1
+                                                                    : static_cast<int>(tag >> 1 & 1);
+    pair[way].store(tag, std::memory_order_relaxed);
+    s.declined.fetch_add(1, std::memory_order_relaxed);
+    return false;
   }
 
   // Makes `value` resident under `key` (replacing an older entry) and returns
@@ -306,9 +356,11 @@ class ShardedLruCache {
   // Lookups that found their key resident, and lookups that did not (a
   // LookupOrLoad counts once per load; its waiters for the same load are
   // counted in neither).
+  // `declined`: Admit() calls that returned false.
   struct HitCounts {
     uint64_t hits = 0;
     uint64_t misses = 0;
+    uint64_t declined = 0;
   };
   HitCounts Counts() const {
     HitCounts c;
@@ -316,6 +368,7 @@ class ShardedLruCache {
       std::lock_guard lock(s.mu);
       c.hits += s.hits;
       c.misses += s.misses;
+      c.declined += s.declined.load(std::memory_order_relaxed);
     }
     return c;
   }
@@ -396,6 +449,12 @@ class ShardedLruCache {
     size_t usage = 0;
     uint64_t hits = 0;    // Lookup/LookupOrLoad found the key resident
     uint64_t misses = 0;  // Lookup found nothing / LookupOrLoad loaded
+    // Admit(): `usage` as of its last change (written under mu, read without),
+    // the tags of recent declined misses (0: empty), and the declines.
+    std::atomic<size_t> usage_hint{0};
+    std::unique_ptr<std::atomic<uint32_t>[]> recent_misses;
+    size_t recent_mask = 0;
+    std::atomic<uint64_t> declined{0};
     Links lru;      // resident, unpinned; lru.next is the oldest
     Links in_use;   // resident, pinned
     Links orphans;  // non-resident, pinned
@@ -462,6 +521,7 @@ class ShardedLruCache {
       Unlink(e);
       e->resident = false;
       usage -= e->charge;
+      usage_hint.store(usage, std::memory_order_relaxed);
       if (e->pins > 0) {
         Append(&orphans, e);
       } else {
@@ -479,6 +539,7 @@ class ShardedLruCache {
       Append(&lru, e);
       Handle h = PinLocked(e);
       EvictWhileOverLocked(doomed);
+      usage_hint.store(usage, std::memory_order_relaxed);
       return h;
     }
   };
@@ -559,6 +620,9 @@ class ShardedLruCache {
   };
 
   Shard& ShardFor(size_t hash) { return shards_[hash % shards_.size()]; }
+
+  // Admit()'s table of recent misses has at least this many slots per shard.
+  static constexpr size_t kMinRecentMisses = 64;
 
   const size_t capacity_;
   std::vector<Shard> shards_;

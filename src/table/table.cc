@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 
 #include <algorithm>
+#include <cstring>
 #include <memory>
 #include <span>
 
@@ -20,11 +21,12 @@ Status Named(const std::string& file_name, std::string_view what, const Status& 
   return Status::Corruption(file_name + ": " + std::string(what), s.message());
 }
 
-// A buffer of `n` bytes for this thread's use until its next call (contents
-// unspecified). Blocks are at most a few KiB in practice; an unusually large
-// one gets its own buffer, released at the next call, so no thread keeps
-// megabytes for good.
-std::span<char> ScratchBuffer(size_t n) {
+// A buffer of `n` bytes for this thread's use until its next call with the
+// same `kWhich` (contents unspecified). Blocks are at most a few KiB in
+// practice; an unusually large one gets its own buffer, released at the
+// next call, so no thread keeps megabytes for good.
+template <int kWhich>
+std::span<char> PerThreadBuffer(size_t n) {
   constexpr size_t kKeep = 256 << 10;
   thread_local std::unique_ptr<char[]> buf;
   thread_local size_t capacity = 0;
@@ -35,6 +37,13 @@ std::span<char> ScratchBuffer(size_t n) {
   }
   return std::span<char>(buf.get(), n);
 }
+
+// The stored bytes of a block read with a system call.
+std::span<char> ScratchBuffer(size_t n) { return PerThreadBuffer<0>(n); }
+
+// A block decoded only to be searched once (the read buffer may hold its
+// stored bytes meanwhile).
+char* DecodeScratch(size_t n) { return PerThreadBuffer<1>(n).data(); }
 
 // True when [handle.offset, +size + trailer) lies within the first `limit` bytes.
 bool HandleWithin(const BlockHandle& handle, uint64_t limit) {
@@ -234,27 +243,56 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
       return probe;
     }
   }
-  // Not in the block cache: a page-cache hit is copied on this thread.
-  if (std::optional<Result<BlockRef>> block = TryReadCachedBlock(options, *handle)) {
-    if (!block->ok()) {
-      probe.answer.emplace(block->status());
-    } else {
-      probe.answer.emplace(SearchBlock(*(*block)->get(), *handle, key));
-    }
+  // Not in the block cache: a block the mapping or the page cache holds is
+  // decoded on this thread.
+  std::optional<Result<Slice>> raw = TryCachedBytes(*handle);
+  if (!raw.has_value()) return probe;  // the disk is needed: co_await Get
+  if (!raw->ok()) {
+    probe.answer.emplace(raw->status());
+    return probe;
   }
+  // Decoded into this thread's buffer first: the block cache's admission
+  // rule needs the decoded size, and a block it declines is searched there
+  // and dropped, so the lookup allocates nothing and evicts nothing.
+  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  Result<BlockContents> view = DecodeBlockView(**raw, *handle, verify, file_->path(), DecodeScratch);
+  if (!view.ok()) {
+    probe.answer.emplace(view.status());
+    return probe;
+  }
+  const size_t charge = view->size() + sizeof(Block);  // as Block::charge() of an owned copy
+  if (options_.block_cache != nullptr && options.fill_cache &&
+      options_.block_cache->Admit({cache_id_, handle->offset()}, charge)) {
+    BlockContents owned = BlockContents::Uninitialized(view->size());
+    std::memcpy(owned.mutable_data(), view->data(), view->size());
+    Result<BlockRef> block = CacheBlock(*handle, std::move(owned));
+    probe.answer.emplace(block.ok() ? SearchBlock(*block->get(), *handle, key)
+                                    : Result<LookupResult>(block.status()));
+    return probe;
+  }
+  Result<Block> block = ParseDataBlock(std::move(*view), *handle);
+  probe.answer.emplace(block.ok() ? SearchBlock(*block, *handle, key)
+                                  : Result<LookupResult>(block.status()));
   return probe;
 }
 
 std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& options,
                                                           const BlockHandle& handle) const {
-  if (direct_) return std::nullopt;
+  std::optional<Result<Slice>> raw = TryCachedBytes(handle);
+  if (!raw.has_value()) return std::nullopt;
+  if (!raw->ok()) return Result<BlockRef>(raw->status());
   const bool verify = options.verify_checksums || options_.paranoid_checks;
+  return KeepBlock(options, handle, DecodeBlock(**raw, handle, verify, file_->path()));
+}
+
+std::optional<Result<Slice>> Table::TryCachedBytes(const BlockHandle& handle) const {
+  if (direct_) return std::nullopt;
   const uint64_t n = handle.size() + kBlockTrailerSize;
   if (map_ != nullptr) {
     // Handles come from the verified index block, but an entry may still
     // point past the end: that is Corruption, never a read past the mapping.
     if (handle.offset() > file_size_ || n > file_size_ - handle.offset()) {
-      return Result<BlockRef>(
+      return Result<Slice>(
           BlockError(handle, Status::Corruption("block handle past the end of the file")));
     }
   }
@@ -263,21 +301,18 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
       file_->AllowsCachedReads()) {
     block_reads_.fetch_add(1, std::memory_order_relaxed);
     mapped_block_reads_.fetch_add(1, std::memory_order_relaxed);
-    return KeepBlock(options, handle,
-                     DecodeBlock(Slice(map_ + handle.offset(), static_cast<size_t>(n)), handle,
-                                 verify, file_->path()));
+    return Result<Slice>(Slice(map_ + handle.offset(), static_cast<size_t>(n)));
   }
   // The stored bytes only pass through: a per-thread buffer, reused, so a
   // block-cache miss allocates (and fills) nothing but the decoded block.
   std::span<char> raw = ScratchBuffer(static_cast<size_t>(n));
   std::optional<Result<size_t>> got = file_->TryReadCached(handle.offset(), raw);
   if (!got.has_value()) return std::nullopt;
-  if (!got->ok()) return Result<BlockRef>(got->status());
+  if (!got->ok()) return Result<Slice>(got->status());
   if (**got != raw.size()) return std::nullopt;  // partly cached: the awaited read does it
   if (residency_ != nullptr) residency_->MarkResident(handle.offset(), n);
   block_reads_.fetch_add(1, std::memory_order_relaxed);
-  return KeepBlock(options, handle,
-                   DecodeBlock(Slice(raw.data(), raw.size()), handle, verify, file_->path()));
+  return Result<Slice>(Slice(raw.data(), raw.size()));
 }
 
 Result<BlockRef> Table::KeepBlock(const ReadOptions& options, const BlockHandle& handle,
@@ -285,12 +320,23 @@ Result<BlockRef> Table::KeepBlock(const ReadOptions& options, const BlockHandle&
   if (!contents.ok()) return contents.status();
   Result<Block> block = ParseDataBlock(std::move(*contents), handle);
   if (!block.ok()) return block.status();
-  if (options_.block_cache != nullptr && options.fill_cache) {
-    const size_t charge = block->charge();
+  const size_t charge = block->charge();
+  if (options_.block_cache != nullptr && options.fill_cache &&
+      options_.block_cache->Admit({cache_id_, handle.offset()}, charge)) {
     return BlockRef(
         options_.block_cache->Insert({cache_id_, handle.offset()}, std::move(*block), charge));
   }
   return BlockRef(std::make_unique<const Block>(std::move(*block)));
+}
+
+Result<BlockRef> Table::CacheBlock(const BlockHandle& handle,
+                                   Result<BlockContents> contents) const {
+  if (!contents.ok()) return contents.status();
+  Result<Block> block = ParseDataBlock(std::move(*contents), handle);
+  if (!block.ok()) return block.status();
+  const size_t charge = block->charge();
+  return BlockRef(
+      options_.block_cache->Insert({cache_id_, handle.offset()}, std::move(*block), charge));
 }
 
 Result<io::BatchRead> Table::BlockRead(const BlockHandle& handle, io::AlignedBuffer* buf,
@@ -314,6 +360,11 @@ Result<BlockRef> Table::AdoptBlock(const ReadOptions& options, const BlockHandle
   const Slice block = raw.substr(0, std::min(raw.size(), n));
   // A buffered read (MultiGet's batch) leaves the block's pages cached.
   if (residency_ != nullptr && block.size() == n) residency_->MarkResident(handle.offset(), n);
+  // An awaited read is kept whenever fill_cache asks, as LoadBlock's are:
+  // only blocks that cost no wait go through the admission rule.
+  if (options_.block_cache != nullptr && options.fill_cache) {
+    return CacheBlock(handle, DecodeBlock(block, handle, verify, file_->path()));
+  }
   return KeepBlock(options, handle, DecodeBlock(block, handle, verify, file_->path()));
 }
 

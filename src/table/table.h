@@ -7,7 +7,10 @@
 //   TryGet(...)                  point lookup, synchronous part: answers when
 //                                the filter rules the key out or the data
 //                                block is in the block cache or the page
-//                                cache (RWF_NOWAIT read); never suspends
+//                                cache (RWF_NOWAIT read); never suspends.
+//                                A block the cache declines (Admit) is
+//                                decoded into a per-thread buffer, searched
+//                                and dropped
 //   co_await Get(...)            point lookup; suspends only for a block read
 //   ProbeWithoutIO, BlockRead,   a point lookup in steps, for lookups that
 //   AdoptBlock, SearchBlock      read their blocks in batches (BlockBatch)
@@ -127,7 +130,8 @@ class Table {
   // AdoptBlock then checks and decodes the bytes read (`raw`, from the
   // block's start; short at end of file), verifying the checksum when
   // options.verify_checksums or paranoid_checks asks, and inserts the
-  // block into the block cache when options.fill_cache (as LoadBlock).
+  // block into the block cache when options.fill_cache (as LoadBlock: a
+  // block that needed a read is kept without asking Admit).
   // Corruption names the file and block offset.
   Result<io::BatchRead> BlockRead(const BlockHandle& handle, io::AlignedBuffer* buf,
                                   size_t* skip) const;
@@ -227,11 +231,18 @@ class Table {
 
  private:
   // The data block at `handle` when the page cache holds all of it (copied
-  // on this thread with RWF_NOWAIT, decoded, inserted into the block cache
-  // when options.fill_cache); nullopt when it would need the disk (or the
-  // file is O_DIRECT). Never suspends.
+  // on this thread with RWF_NOWAIT, decoded, kept as KeepBlock does);
+  // nullopt when it would need the disk (or the file is O_DIRECT). Never
+  // suspends.
   std::optional<Result<BlockRef>> TryReadCachedBlock(const ReadOptions& options,
                                                      const BlockHandle& handle) const;
+  // The stored bytes (contents + trailer) of the block at `handle` when the
+  // mapping or the page cache holds all of them: a view of the mapping, or
+  // a copy in this thread's read buffer (valid until the thread's next such
+  // read); nullopt when the disk is needed (or the file is O_DIRECT).
+  // Counts the read in block_reads(). Corruption when the handle points
+  // past the end of a mapped file. Never suspends.
+  std::optional<Result<Slice>> TryCachedBytes(const BlockHandle& handle) const;
   // Counts this table among the process's mapped ones; false at the limit.
   static bool TakeMapSlot();
 
@@ -240,9 +251,13 @@ class Table {
   // Parses decoded block contents; a bad layout is Corruption naming the block.
   Result<Block> ParseDataBlock(BlockContents contents, const BlockHandle& handle) const;
   // The decoded data block `contents` as a BlockRef: inserted into the block
-  // cache when it has one and options.fill_cache, else owned.
+  // cache when there is one, options.fill_cache is set and the cache admits
+  // it (ShardedLruCache::Admit), else owned.
   Result<BlockRef> KeepBlock(const ReadOptions& options, const BlockHandle& handle,
                              Result<BlockContents> contents) const;
+  // The decoded data block `contents`, inserted into the block cache.
+  // REQUIRES: options_.block_cache.
+  Result<BlockRef> CacheBlock(const BlockHandle& handle, Result<BlockContents> contents) const;
 
   const TableOptions options_;
   std::unique_ptr<io::File> file_;

@@ -308,6 +308,48 @@ BOOST_AUTO_TEST_CASE(PageCacheHitAnswersWithoutSuspendingAndFillsTheCache) {
   BOOST_TEST(table->block_reads() == reads + 1);  // from the block cache now
 }
 
+// Once the block cache is full, a block read from the page cache is
+// declined on its first miss (answered from a per-thread buffer, the cache
+// unchanged) and kept on its second.
+BOOST_AUTO_TEST_CASE(FullBlockCacheKeepsAPageCacheBlockOnItsSecondMiss) {
+  Random rnd(5);
+  const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
+  BlockCache cache(64 << 10, 1);
+  const TableOptions o = Options(1024, CompressionType::kSnappyCompression, true, &cache);
+  const std::string path = dir.Child("admission.ldb");
+  std::unique_ptr<Table> table = OpenOrDie(path, o, Write(path, o, model));
+  LoadIntoPageCache(path);
+  table->RefreshResidencyForTesting();
+  // Another user's block fills the cache to the byte.
+  Result<Block> filler = Block::Parse(std::string("\0\0\0\0\1\0\0\0", 8));
+  BOOST_REQUIRE(filler.ok());
+  cache.Insert({1u << 30, 0}, std::move(*filler), 64 << 10).Reset();
+  BOOST_REQUIRE(cache.TotalCharge() == cache.capacity());
+  // A block never read: declined, answered all the same.
+  const auto& [key, value] = *model.rbegin();
+  const uint64_t declined = cache.Counts().declined;
+  uint64_t reads = table->block_reads();
+  std::optional<Result<LookupResult>> first = table->TryGet(ReadOptions(), key);
+  BOOST_REQUIRE(first.has_value());
+  BOOST_REQUIRE(first->ok());
+  BOOST_TEST((*first)->value == value);
+  BOOST_TEST(cache.Counts().declined == declined + 1);
+  BOOST_TEST(table->block_reads() == reads + 1);
+  // Its second miss reads it again and keeps it ...
+  std::optional<Result<LookupResult>> second = table->TryGet(ReadOptions(), key);
+  BOOST_REQUIRE(second.has_value());
+  BOOST_REQUIRE(second->ok());
+  BOOST_TEST((*second)->value == value);
+  BOOST_TEST(cache.Counts().declined == declined + 1, "the second miss was declined");
+  BOOST_TEST(table->block_reads() == reads + 2);
+  // ... so the third lookup is a block-cache hit.
+  std::optional<Result<LookupResult>> third = table->TryGet(ReadOptions(), key);
+  BOOST_REQUIRE(third.has_value());
+  BOOST_REQUIRE(third->ok());
+  BOOST_TEST((*third)->value == value);
+  BOOST_TEST(table->block_reads() == reads + 2, "the block was not kept on its second miss");
+}
+
 // Without mmap_reads a table is still mapped, and a block the page cache
 // holds is decoded from the mapping: no system call, counted as a mapped read.
 BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
