@@ -61,12 +61,12 @@ struct Options {
   // logs, the MANIFEST, LOG and LOCK), as in LevelDB.
   int max_open_files = 1000;
   // Capacity of the DB's own block cache in bytes (when block_cache is null).
-  // While the cache has room every block read is kept; once it is full, a
-  // block read from the page cache (or the mapping) is kept only on its
-  // second miss within the cache's recent misses, so a scan or uniform
-  // random reads over far more data than the cache holds do not churn it
-  // (blocks read from the disk are always kept; docs/decisions.md,
-  // "Block cache admission").
+  // While a shard of the cache (one of 16) has room every block read into
+  // it is kept; once it is full, a block read from the page cache (or the
+  // mapping) is kept only on its second miss within the shard's recent
+  // misses, so a scan or uniform random reads over far more data than the
+  // cache holds do not churn it (blocks read from the disk are always kept;
+  // docs/decisions.md, "Block cache admission").
   size_t block_cache_capacity = 8 * 1024 * 1024;
   // A block cache shared with other DBs (NewLRUCache); null: the DB makes
   // its own of block_cache_capacity bytes.

@@ -129,7 +129,9 @@ Status DBImpl::OpenFilesAndCaches() {
   fs_ = std::make_unique<io::FileSystem>(std::move(backend));
 
   if (options_.block_cache == nullptr) {
-    owned_block_cache_ = std::make_shared<table::BlockCache>(options_.block_cache_capacity);
+    // Admit()'s window of recent misses is sized in this DB's blocks.
+    owned_block_cache_ = std::make_shared<table::BlockCache>(
+        options_.block_cache_capacity, 16, std::max<size_t>(options_.block_size, 1));
   }
   table::BlockCache* block_cache = options_.block_cache != nullptr
                                        ? BlockCacheOf(*options_.block_cache)

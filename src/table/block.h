@@ -39,7 +39,9 @@ class Block {
   Block& operator=(Block&&) noexcept = default;
 
   // Bytes of memory the block holds, for cache charges.
-  size_t charge() const { return data_.capacity() + sizeof(Block); }
+  size_t charge() const { return ChargeFor(data_.capacity()); }
+  // The charge of a block whose contents hold `bytes` of memory.
+  static size_t ChargeFor(size_t bytes) { return bytes + sizeof(Block); }
   size_t size() const { return data_.size(); }
   uint32_t num_restarts() const { return num_restarts_; }
   // True when the block holds no entries (only its restart array).

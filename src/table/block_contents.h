@@ -56,6 +56,7 @@ class BlockContents {
   const char* data() const { return heap_ ? heap_.get() : view_ != nullptr ? view_ : str_.data(); }
   char* mutable_data() { return heap_ ? heap_.get() : view_ != nullptr ? view_ : str_.data(); }
   size_t size() const { return size_; }
+  bool is_view() const { return view_ != nullptr; }
   // Bytes of memory held, for cache charges (0 for a view).
   size_t capacity() const { return heap_ ? size_ : view_ != nullptr ? 0 : str_.capacity(); }
 

@@ -21,8 +21,9 @@
 //   without caching it (the block cache's synchronous reads): yes while the
 //   key's shard has room for it; once it is full, yes only for a key that missed
 //   before among the shard's recent misses (a two-way set-associative table
-//   of key tags, twice as many as the shard holds entries of
-//   `admission_unit` charge; a third key in a set forgets an older one). A value read once is then
+//   of key tags: twice as many slots as the shard holds entries of
+//   `admission_unit` charge, at least 64, a power of two; a third key in a
+//   set forgets the oldest). A value read once is then
 //   not cached and evicts nothing: a scan, or uniform random reads over
 //   far more than the cache holds, stop churning it, while a value missed
 //   twice within that window is cached from its second miss on.
@@ -283,8 +284,9 @@ class ShardedLruCache {
     if (s.usage_hint.load(std::memory_order_relaxed) + charge <= s.capacity) return true;
     // Two-way sets: a pair of slots chosen by bits above the shard's, tags
     // from the other half of the hash; a zero tag marks an empty slot, so
-    // tags are odd. A new tag takes an empty slot of the pair, else the one
-    // its own bit picks, so two keys that share a pair can both be kept.
+    // tags are odd. Slot 0 holds the newer tag: a new one moves it to slot
+    // 1 (forgetting the older), so two keys that share a set are both
+    // remembered whatever the set held before.
     const size_t set = (hash >> 8) & s.recent_mask & ~size_t{1};
     std::atomic<uint32_t>* pair = &s.recent_misses[set];
     const uint32_t tag = static_cast<uint32_t>(hash >> 32) | 1u;
@@ -294,10 +296,8 @@ class ShardedLruCache {
         return true;
       }
     }
-    const int way = pair[0].load(std::memory_order_relaxed) == 0   ? 0
-                    : pair[1].load(std::memory_order_relaxed) == 0 ? 1
-                                                                    : static_cast<int>(tag >> 1 & 1);
-    pair[way].store(tag, std::memory_order_relaxed);
+    pair[1].store(pair[0].load(std::memory_order_relaxed), std::memory_order_relaxed);
+    pair[0].store(tag, std::memory_order_relaxed);
     s.declined.fetch_add(1, std::memory_order_relaxed);
     return false;
   }

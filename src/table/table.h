@@ -255,8 +255,8 @@ class Table {
   // it (ShardedLruCache::Admit), else owned.
   Result<BlockRef> KeepBlock(const ReadOptions& options, const BlockHandle& handle,
                              Result<BlockContents> contents) const;
-  // The decoded data block `contents`, inserted into the block cache.
-  // REQUIRES: options_.block_cache.
+  // The decoded data block `contents`, inserted into the block cache (a
+  // view is copied first). REQUIRES: options_.block_cache.
   Result<BlockRef> CacheBlock(const BlockHandle& handle, Result<BlockContents> contents) const;
 
   const TableOptions options_;

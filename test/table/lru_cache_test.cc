@@ -187,6 +187,32 @@ BOOST_AUTO_TEST_CASE(TwoKeysOfOneSetAreBothAdmittedOnTheirSecondMiss) {
   BOOST_TEST(cache.Admit(K(b), 1));
 }
 
+// A set that already holds two older tags still remembers two new keys
+// that alternate in it (the newest tags replace the oldest).
+BOOST_AUTO_TEST_CASE(AlternatingKeysOfAFullSetAreAdmitted) {
+  Cache cache(1, 1, 1);  // 64 slots: 32 sets of two
+  cache.Insert(K(0), Tracked(0), 1).Reset();
+  // Four keys of one set whose tags agree in every bit but the top ones (a
+  // rule that picked a slot by a tag bit would put all four in one slot).
+  std::vector<uint64_t> same_set;
+  const size_t hash0 = CacheKeyHash()(K(1000));
+  for (uint64_t i = 1000; i < 1000000 && same_set.size() < 4; ++i) {
+    const size_t h = CacheKeyHash()(K(i));
+    if (((h >> 8) & 62) == ((hash0 >> 8) & 62) && ((h >> 32) & 0xff) == ((hash0 >> 32) & 0xff)) {
+      same_set.push_back(i);
+    }
+  }
+  BOOST_REQUIRE(same_set.size() == 4u);
+  // Two other keys fill the set first.
+  BOOST_TEST(!cache.Admit(K(same_set[2]), 1));
+  BOOST_TEST(!cache.Admit(K(same_set[3]), 1));
+  const uint64_t a = same_set[0], b = same_set[1];
+  BOOST_TEST(!cache.Admit(K(a), 1));
+  BOOST_TEST(!cache.Admit(K(b), 1));
+  BOOST_TEST(cache.Admit(K(a), 1), "a key alternating with another was never admitted");
+  BOOST_TEST(cache.Admit(K(b), 1));
+}
+
 BOOST_AUTO_TEST_CASE(PinnedEntriesSurviveEvictionUntilReleased) {
   Cache cache(4, 1);
   Cache::Handle pinned = cache.Insert(K(0), Tracked(42), 1);

@@ -350,6 +350,65 @@ BOOST_AUTO_TEST_CASE(FullBlockCacheKeepsAPageCacheBlockOnItsSecondMiss) {
   BOOST_TEST(table->block_reads() == reads + 2, "the block was not kept on its second miss");
 }
 
+// The same full cache, read in other ways: fill_cache = false neither
+// inserts nor records a miss; a scan's blocks go through the rule too (a
+// declined block is the iterator's own, and every entry is still read);
+// and a damaged block that the cache declines is Corruption naming the
+// file and the block's offset, stored compressed or not.
+BOOST_AUTO_TEST_CASE(FullBlockCacheDeclinesForScansIgnoresNoFillAndReportsDamage) {
+  Random rnd(6);
+  const Model model = RandomInternalModel(*this, &rnd, 500, 8, 100);
+  for (const CompressionType compression :
+       {CompressionType::kNoCompression, CompressionType::kSnappyCompression}) {
+    BOOST_TEST_CONTEXT("compression " << static_cast<int>(compression)) {
+      BlockCache cache(64 << 10, 1);
+      const TableOptions o = Options(1024, compression, true, &cache);
+      const std::string path =
+          dir.Child("admission-" + std::to_string(static_cast<int>(compression)) + ".ldb");
+      const uint64_t size = Write(path, o, model);
+      std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+      LoadIntoPageCache(path);
+      table->RefreshResidencyForTesting();
+      Result<Block> filler = Block::Parse(std::string("\0\0\0\0\1\0\0\0", 8));
+      BOOST_REQUIRE(filler.ok());
+      cache.Insert({1u << 30, 0}, std::move(*filler), 64 << 10).Reset();
+
+      ReadOptions no_fill;
+      no_fill.fill_cache = false;
+      for (int round = 0; round < 2; ++round) {
+        std::optional<Result<LookupResult>> got = table->TryGet(no_fill, model.rbegin()->first);
+        BOOST_REQUIRE(got.has_value());
+        BOOST_REQUIRE(got->ok());
+        BOOST_TEST((*got)->value == model.rbegin()->second);
+      }
+      BOOST_TEST(cache.Counts().declined == 0u, "fill_cache=false recorded a miss");
+      BOOST_TEST(cache.Size() == 1u, "fill_cache=false inserted a block");
+
+      testing::RunVoid(CheckScans(table.get(), &model, ReadOptions()));
+      BOOST_TEST(cache.Counts().declined > 10u, "a scan's blocks skipped the admission rule");
+
+      // Damage the first data block, then look its first key up with checks.
+      {
+        std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+        f.seekp(10);
+        f.put('\x7f');
+      }
+      std::unique_ptr<Table> damaged = OpenOrDie(path, o, size);
+      damaged->RefreshResidencyForTesting();
+      ReadOptions verify;
+      verify.verify_checksums = true;
+      const size_t entries = cache.Size();
+      std::optional<Result<LookupResult>> bad = damaged->TryGet(verify, model.begin()->first);
+      BOOST_REQUIRE(bad.has_value());
+      BOOST_REQUIRE(!bad->ok());
+      BOOST_TEST(bad->status().IsCorruption());
+      BOOST_TEST(bad->status().ToString().find(path + ": block at offset 0") != std::string::npos,
+                 bad->status().ToString());
+      BOOST_TEST(cache.Size() == entries, "a damaged block reached the cache");
+    }
+  }
+}
+
 // Without mmap_reads a table is still mapped, and a block the page cache
 // holds is decoded from the mapping: no system call, counted as a mapped read.
 BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
