@@ -138,7 +138,8 @@ class DB {
   // "leveldb.num-files-at-level<N>", "leveldb.sstables",
   // "leveldb.approximate-memory-usage"; and "corodb.stats" (writes, WAL
   // groups and syncs, stalls, flushes, compactions per level, block and
-  // table cache hit rates, write amplification, MultiGet counts),
+  // table cache hit rates, blocks the block cache declined, write
+  // amplification, MultiGet counts),
   // "corodb.io-backend". Returns false for unknown properties. Any thread;
   // does not suspend.
   virtual bool GetProperty(Slice property, std::string* value) = 0;
