@@ -243,6 +243,10 @@ class Table {
   // Counts the read in block_reads(). Corruption when the handle points
   // past the end of a mapped file. Never suspends.
   std::optional<Result<Slice>> TryCachedBytes(const BlockHandle& handle) const;
+  // Asks the CPU for the first lines and the trailer of the block at
+  // `handle` in the mapping (nothing when not mapped), so that reading it
+  // after other work finds them on the way. Never faults, never blocks.
+  void PrefetchMapped(const BlockHandle& handle) const;
   // Counts this table among the process's mapped ones; false at the limit.
   static bool TakeMapSlot();
 
