@@ -213,6 +213,33 @@ BOOST_AUTO_TEST_CASE(AlternatingKeysOfAFullSetAreAdmitted) {
   BOOST_TEST(cache.Admit(K(b), 1));
 }
 
+// Admit races Insert, Erase, Lookup and Prune on other threads (the rule
+// reads relaxed atomics; TSan checks there is no other sharing): the
+// cache stays within its capacity and every value found is its key's.
+BOOST_AUTO_TEST_CASE(AdmitRacesInsertEraseAndPruneFromFourThreads) {
+  Cache cache(64, 4, 1);
+  std::atomic<int> wrong{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 4; ++t) {
+    threads.emplace_back([&cache, &wrong, t] {
+      for (uint64_t i = 0; i < 20000; ++i) {
+        const uint64_t k = (i * 7919 + static_cast<uint64_t>(t) * 104729) % 500;
+        if (Cache::Handle h = cache.Lookup(K(k))) {
+          if (h->v != static_cast<int>(k)) ++wrong;
+        } else if (cache.Admit(K(k), 1)) {
+          cache.Insert(K(k), Tracked(static_cast<int>(k)), 1).Reset();
+        }
+        if (i % 997 == 0) cache.Erase(K(k));
+        if (t == 0 && i % 4999 == 0) cache.Prune();
+      }
+    });
+  }
+  for (std::thread& th : threads) th.join();
+  BOOST_TEST(wrong.load() == 0);
+  BOOST_TEST(cache.TotalCharge() <= 64u);
+  BOOST_TEST(cache.Counts().declined > 0u);
+}
+
 BOOST_AUTO_TEST_CASE(PinnedEntriesSurviveEvictionUntilReleased) {
   Cache cache(4, 1);
   Cache::Handle pinned = cache.Insert(K(0), Tracked(42), 1);
