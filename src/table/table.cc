@@ -235,13 +235,13 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
     return probe;
   }
   probe.handle = *handle;
-  // Read below after the filter and the block cache: the misses overlap.
-  PrefetchMapped(*handle);
   if (filter_.has_value() && !filter_->KeyMayMatch(handle->offset(), key)) {
     filter_negatives_.fetch_add(1, std::memory_order_relaxed);
     probe.answer.emplace(LookupResult{});
     return probe;
   }
+  // Read below after the block cache lookup: the misses overlap.
+  PrefetchMapped(*handle);
   if (options_.block_cache != nullptr) {
     if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle->offset()})) {
       probe.answer.emplace(SearchBlock(cached.value(), *handle, key));
