@@ -72,6 +72,7 @@ struct Result {
   double live_mb = 0;                   // key + value bytes live in it; 0 unknown
   double peak_rss_mb = 0;
   double peak_heap_mb = 0;              // heap bytes the engine added at its peak (HeapPeak)
+  double peak_anon_mb = 0;              // anonymous resident memory added at its peak (HeapPeak)
   std::vector<double> timeline;         // ops/s, one sample per second
   std::string stats_text;               // "stats", --stats
   std::vector<Result> writer;           // readwhilewriting: the writer's row
@@ -130,16 +131,28 @@ double PeakRssMb() {
 // the same process freed (arenas that malloc_trim cannot empty): an engine
 // measured second would look smaller than it is. The allocator's own
 // fragmentation is not counted.
+//
+// Beside it, the peak growth of the process's anonymous resident memory
+// (RssAnon in /proc/self/status, sampled alike): what the engine's heap
+// costs in RAM, its allocator's fragmentation and its threads' stacks
+// included, the mapped table files (RssFile) not. Meaningful for an engine
+// run alone in the process (--engines=corodb): it cannot see memory that
+// an earlier engine freed and this one reused.
+struct MemoryPeaks {
+  double heap_mb = 0;
+  double anon_mb = 0;
+};
 class HeapPeak {
  public:
-  HeapPeak() : base_(HeapMb()), peak_(base_), thread_([this] { Loop(); }) {}
+  HeapPeak()
+      : base_(HeapMb()), peak_(base_), anon_base_(AnonMb()), anon_peak_(anon_base_), thread_([this] { Loop(); }) {}
   ~HeapPeak() {
     if (thread_.joinable()) Finish();
   }
   HeapPeak(const HeapPeak&) = delete;
   HeapPeak& operator=(const HeapPeak&) = delete;
-  // The peak growth in MiB.
-  double Finish() {
+  // The peak growths in MiB.
+  MemoryPeaks Finish() {
     {
       const std::lock_guard lock(mu_);
       stop_ = true;
@@ -147,10 +160,19 @@ class HeapPeak {
     cv_.notify_all();
     thread_.join();
     peak_ = std::max(peak_, HeapMb());
-    return peak_ - base_;
+    anon_peak_ = std::max(anon_peak_, AnonMb());
+    return {peak_ - base_, anon_peak_ - anon_base_};
   }
 
  private:
+  static double AnonMb() {
+    std::ifstream in("/proc/self/status");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind("RssAnon:", 0) == 0) return std::atof(line.c_str() + 8) / 1024;
+    }
+    return 0;
+  }
   static double HeapMb() {
 #if CORODB_BENCH_SANITIZED
     // The sanitizers replace malloc (mallinfo2 then reports zeros).
@@ -164,11 +186,14 @@ class HeapPeak {
     std::unique_lock lock(mu_);
     while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [&] { return stop_; })) {
       peak_ = std::max(peak_, HeapMb());
+      anon_peak_ = std::max(anon_peak_, AnonMb());
     }
   }
 
   const double base_;
   double peak_;  // guarded by mu_ until the thread is joined
+  const double anon_base_;
+  double anon_peak_;  // guarded by mu_ until the thread is joined
   std::mutex mu_;
   std::condition_variable cv_;
   bool stop_ = false;
@@ -294,10 +319,15 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
   if (w.ycsb) ctx.st.next_insert = live.ycsb_records > 0 ? live.ycsb_records : (w.read ? f.num : 0);
   ReserveLive(w, f, live);
   const int64_t latency_room = std::min<int64_t>(w.ops / Workers(f) + 16, (int64_t{1} << 24) / Workers(f));
-  for (auto& v : ctx.st.latencies) {
-    v.reserve(static_cast<size_t>(std::max<int64_t>(latency_room, 16)));
-  }
-  if (w.writer) ctx.st.writer_latencies.reserve(static_cast<size_t>(latency_room));
+  // Filled once and emptied (the capacity stays), so that their pages are
+  // resident before the anon baseline: the run's latencies are not counted
+  // as the engine's memory.
+  auto reserve_resident = [](std::vector<float>& v, int64_t n) {
+    v.resize(static_cast<size_t>(n));
+    v.clear();
+  };
+  for (auto& v : ctx.st.latencies) reserve_resident(v, std::max<int64_t>(latency_room, 16));
+  if (w.writer) reserve_resident(ctx.st.writer_latencies, latency_room);
   std::unique_ptr<Engine> engine = MakeEngine(engine_name, f);
   const ProcIo io0 = ReadProcIo();
   ResetPeakRss();
@@ -310,7 +340,7 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
     r.stats_only = true;
     r.stats_text = engine->StatsText();
     engine->Close();
-    heap.Finish();
+    (void)heap.Finish();
     return r;
   }
   if (w.read && f.cold) *cold_method = DropCaches(dir);
@@ -318,7 +348,9 @@ Result RunOne(const std::string& engine_name, const Workload& w, const Flags& f,
   Sampler sampler(engine_name + " " + w.name, ctx.st.done, w.ops);
   engine->Run(ctx);
   r.timeline = sampler.Finish();
-  r.peak_heap_mb = heap.Finish();
+  const MemoryPeaks memory = heap.Finish();
+  r.peak_heap_mb = memory.heap_mb;
+  r.peak_anon_mb = memory.anon_mb;
   if (ctx.st.failed) {
     std::fprintf(stderr, "corodb-bench: %s\n", ctx.st.error.c_str());
     std::exit(1);
@@ -390,7 +422,8 @@ std::string ResultJson(const Result& r, double ratio) {
     << ", \"device_write_amp\": " << Fixed(r.device_write_amp(), 3) << ", \"disk_mb\": " << Fixed(r.disk_mb, 2)
     << ", \"live_mb\": " << Fixed(r.live_mb, 2) << ", \"space_amp\": " << Fixed(r.space_amp(), 3)
     << ", \"peak_rss_mb\": " << Fixed(r.peak_rss_mb, 1)
-    << ", \"peak_heap_mb\": " << Fixed(r.peak_heap_mb, 3) << ", \"ratio_vs_leveldb\": " << Fixed(ratio, 3)
+    << ", \"peak_heap_mb\": " << Fixed(r.peak_heap_mb, 3) << ", \"peak_anon_mb\": " << Fixed(r.peak_anon_mb, 3)
+    << ", \"ratio_vs_leveldb\": " << Fixed(ratio, 3)
     << ", \"timeline_interval_s\": 1.0, \"timeline\": [";
   for (size_t i = 0; i < r.timeline.size(); ++i) o << (i ? ", " : "") << Fixed(r.timeline[i], 1);
   o << "]";
@@ -453,21 +486,22 @@ void PrintTable(const Flags& f, const std::vector<Result>& results, const std::v
   }
   std::printf("wamp: engine file bytes written / user bytes written; samp: size on disk / live bytes; "
               "rss: peak resident set (mapped table pages included); heap: peak heap bytes in use the "
-              "engine added from its open to the run's end; group, stall, hit: corodb only\n");
-  std::printf("%-11s %-24s %10s %11s %8s %9s %9s %9s %8s %8s %6s %6s %7s %7s %6s %8s %6s %7s\n", "engine",
+              "engine added from its open to the run's end; anon: peak anonymous resident memory it added "
+              "(fragmentation and stacks included; for an engine run alone); group, stall, hit: corodb only\n");
+  std::printf("%-11s %-24s %10s %11s %8s %9s %9s %9s %8s %8s %6s %6s %7s %7s %7s %6s %8s %6s %7s\n", "engine",
               "benchmark", "ops", "ops/s", "MB/s", "p50 us", "p99 us", "p99.9 us", "cpu s", "us/op", "wamp", "samp",
-              "rss MB", "heap MB", "group", "stall ms", "hit%", "vs ldb");
+              "rss MB", "heap MB", "anon MB", "group", "stall ms", "hit%", "vs ldb");
   for (size_t i = 0; i < results.size(); ++i) {
     const Result& r = results[i];
     if (r.stats_only) continue;
     const bool lat = r.latency.p50 > 0 || r.latency.p99 > 0;
-    std::printf("%-11s %-24s %10lld %11.0f %8.2f %9s %9s %9s %8.2f %8.2f %6s %6s %7.0f %7s %6s %8s %6s %7s\n",
+    std::printf("%-11s %-24s %10lld %11.0f %8.2f %9s %9s %9s %8.2f %8.2f %6s %6s %7.0f %7s %7s %6s %8s %6s %7s\n",
                 r.engine.c_str(), r.workload.c_str(), static_cast<long long>(r.ops), r.ops_per_sec(),
                 r.ops_per_sec() * r.entry_bytes / 1e6, Cell(r.latency.p50, 1, lat).c_str(),
                 Cell(r.latency.p99, 1, lat).c_str(), Cell(r.latency.p999, 1, lat).c_str(), r.cpu_seconds,
                 r.cpu_us_per_op(), Cell(r.write_amp(), 2, r.write_amp() > 0).c_str(),
                 Cell(r.space_amp(), 2, r.space_amp() > 0).c_str(), r.peak_rss_mb,
-                Fixed(r.peak_heap_mb, 0).c_str(),
+                Fixed(r.peak_heap_mb, 0).c_str(), Fixed(r.peak_anon_mb, 0).c_str(),
                 Cell(r.avg_group, 2, r.avg_group > 0).c_str(), Cell(r.stall_ms, 1, r.engine.rfind("corodb", 0) == 0).c_str(),
                 Cell(100 * r.cache_hit_rate, 1, r.cache_hit_rate >= 0).c_str(),
                 ratios[i] > 0 ? (Fixed(ratios[i], 2) + "x").c_str() : "-");
