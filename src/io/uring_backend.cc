@@ -42,6 +42,18 @@ std::atomic<int> g_submit_error_for_testing{0};
 std::atomic<int> g_wait_error_for_testing{0};
 // Operation ids (cancellation keys), unique in the process.
 std::atomic<uint64_t> g_next_op_id{1};
+// Rings set up by InitRing, ever (tests: ProbeUring's remembered answer).
+std::atomic<uint64_t> g_rings_set_up{0};
+
+// ProbeUring's last successful answer, for one ring size.
+struct ProbeAnswer {
+  bool known = false;
+  unsigned sq_entries = 0;
+  unsigned cq_entries = 0;
+  unsigned features = 0;
+};
+std::mutex g_probe_mu;
+ProbeAnswer g_probe;  // GUARDED_BY(g_probe_mu)
 
 // Operations leaked on purpose at shutdown (the kernel may still write into
 // their buffers). Reachable from here, so leak checkers do not flag them.
@@ -96,6 +108,7 @@ int InitRing(io_uring* ring, const UringConfig& config, unsigned* features) {
     if (r < 0) return r;
     break;
   }
+  g_rings_set_up.fetch_add(1, std::memory_order_relaxed);
   unsigned have = 0;
   if ((optional & IORING_SETUP_SUBMIT_ALL) != 0) have |= kUringSubmitAll;
   if ((ring->features & IORING_FEAT_CQE_SKIP) != 0) have |= kUringCqeSkip;
@@ -800,12 +813,37 @@ std::string DescribeUringFeatures(unsigned features) {
 }
 
 int ProbeUring(const UringConfig& config, unsigned* features) {
+  // A success is remembered: setting a ring up and tearing it down maps and
+  // unmaps its queues (the unmap shoots down the TLB of every CPU the
+  // process ran on), which was about 5 % of each DB::Open. A refusal is
+  // not: it may pass later (a raised memlock limit). And a kernel that
+  // accepted but refuses later (a seccomp filter installed since) fails
+  // each io_context's own ring setup, which then uses the thread pool. The
+  // testing overrides bypass the memory, both ways.
+  const bool overridden =
+      g_setup_error_for_testing.load() != 0 || g_missing_features_for_testing.load() != 0;
+  if (!overridden) {
+    const std::lock_guard lock(g_probe_mu);
+    if (g_probe.known && g_probe.sq_entries == config.sq_entries &&
+        g_probe.cq_entries == config.cq_entries) {
+      if (features != nullptr) *features = g_probe.features;
+      return 0;
+    }
+  }
   io_uring ring{};
-  const int r = InitRing(&ring, config, features);
+  unsigned have = 0;
+  const int r = InitRing(&ring, config, &have);
   if (r < 0) return r;
   ExitRing(&ring);
+  if (features != nullptr) *features = have;
+  if (!overridden) {
+    const std::lock_guard lock(g_probe_mu);
+    g_probe = {true, config.sq_entries, config.cq_entries, have};
+  }
   return 0;
 }
+
+uint64_t UringRingsSetUpForTesting() { return g_rings_set_up.load(); }
 
 void SetUringSetupErrorForTesting(int err) { g_setup_error_for_testing.store(err); }
 void SetUringMissingFeaturesForTesting(unsigned features) {

@@ -77,8 +77,12 @@ std::string DescribeUringFeatures(unsigned features);
 // Returns 0 and stores the UringFeature bits the kernel has in `*features`
 // (when not null), or -errno: from io_uring_setup (EPERM under seccomp or
 // kernel.io_uring_disabled, ENOSYS, ENOMEM, ...), or EOPNOTSUPP when a
-// required opcode is missing.
+// required opcode is missing. A success is remembered for the process (per
+// ring size) and answers later calls without a ring; a failure is not, and
+// the testing overrides below bypass the memory.
 int ProbeUring(const UringConfig& config = {}, unsigned* features = nullptr);
+// Tests: rings set up so far in this process (probes and io_contexts').
+uint64_t UringRingsSetUpForTesting();
 
 // Tests: while non-zero, every ring setup (and the probe) fails with -err.
 void SetUringSetupErrorForTesting(int err);

@@ -157,6 +157,34 @@ BOOST_AUTO_TEST_CASE(UringAndAutoChooseUringWhereItWorks, test::NeedsUring()) {
   BOOST_TEST((*autod)->Name() == "uring");
 }
 
+// A success answers later probes (and so later DB::Opens) without a ring;
+// a refusal, or a testing override, is never answered from that memory.
+BOOST_AUTO_TEST_CASE(ProbeRemembersSuccessOnly, test::NeedsUring()) {
+  unsigned first = 0;
+  BOOST_REQUIRE(ProbeUring(UringConfig{}, &first) == 0);
+  const uint64_t rings = UringRingsSetUpForTesting();
+  unsigned again = ~0u;
+  BOOST_TEST(ProbeUring(UringConfig{}, &again) == 0);
+  BOOST_TEST(again == first);
+  BOOST_TEST(UringRingsSetUpForTesting() == rings);
+  {
+    ScopedUringRefusal refuse(EPERM);
+    BOOST_TEST(ProbeUring() == -EPERM);
+  }
+  {
+    ScopedMissingFeatures old_kernel(kUringSubmitAll);
+    unsigned features = 0;
+    BOOST_TEST(ProbeUring(UringConfig{}, &features) == 0);
+    BOOST_TEST((features & kUringSubmitAll) == 0u);
+  }
+  // Another ring size is probed on its own.
+  const uint64_t before_other = UringRingsSetUpForTesting();
+  BOOST_TEST(ProbeUring(UringConfig{64, 128}) == 0);
+  BOOST_TEST(UringRingsSetUpForTesting() == before_other + 1);
+  BOOST_TEST(ProbeUring(UringConfig{}, &again) == 0);
+  BOOST_TEST(again == first);
+}
+
 BOOST_AUTO_TEST_CASE(EnvironmentOverridesOptions) {
   ScopedEnv env("CORODB_IO_BACKEND", "threadpool");
   auto b = MakeBackend(IoBackendKind::kUring, 2, nullptr);
