@@ -115,8 +115,11 @@ Options DbOptions(bool paranoid, bool thread_pool) {
   options.create_if_missing = false;
   options.paranoid_checks = paranoid;
   options.engine_context = &Engine();
+  // kAuto where io_uring works (UringWorks opened a DB with kUring): the
+  // same backend, chosen without setting up and tearing down a probe ring
+  // per input (io::ProbeUringRemembered).
   options.io_backend =
-      thread_pool || !UringWorks() ? IoBackendKind::kThreadPool : IoBackendKind::kUring;
+      thread_pool || !UringWorks() ? IoBackendKind::kThreadPool : IoBackendKind::kAuto;
   options.io_threads = 1;
   options.block_cache_capacity = 1 << 20;
   return options;

@@ -22,6 +22,8 @@ class Snapshot;
 enum class IoBackendKind {
   // io_uring when a probe ring with the real setup flags can be created on the
   // engine thread; otherwise the thread pool, with the reason logged once.
+  // The first successful probe answers later opens in the process; an
+  // io_context whose own ring fails later uses the thread pool (logged).
   kAuto,
   // io_uring; opening fails when the ring cannot be set up.
   kUring,

@@ -43,7 +43,10 @@ Result<std::shared_ptr<Backend>> MakeBackend(IoBackendKind kind, int io_threads,
   }
   const UringConfig config;
   unsigned features = 0;
-  if (const int r = ProbeUring(config, &features); r < 0) {
+  // kUring must fail the open where rings fail now: it probes every time.
+  const int probed = kind == IoBackendKind::kUring ? ProbeUring(config, &features)
+                                                   : ProbeUringRemembered(config, &features);
+  if (const int r = probed; r < 0) {
     if (kind == IoBackendKind::kUring) {
       return Status::NotSupported("io_uring setup failed", std::strerror(-r));
     }

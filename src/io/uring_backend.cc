@@ -29,6 +29,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
 
+#include "io/uring_diagnosis.h"
 #include "util/logging.h"
 
 namespace corodb::io {
@@ -258,8 +259,16 @@ class RingService final : public asio::execution_context::service {
     setup_done_ = true;
     int r = InitRing(&ring_, config, &features_);
     if (r < 0) {
-      CORODB_LOG(logger, "io_uring: ring setup failed for an io_context (%s); its I/O uses the thread pool",
-                 std::strerror(-r));
+      // Rings worked when the backend was chosen and fail now (a seccomp
+      // filter or kernel.io_uring_disabled since, or a memlock limit): the
+      // next backend choice probes again instead of trusting its memory.
+      ForgetUringProbe();
+      const UringFacts facts = GatherUringFacts(r, 0);
+      CORODB_LOG(logger,
+                 "io_uring: ring setup failed for an io_context (%s: %s %s); its I/O uses the "
+                 "thread pool",
+                 std::strerror(-r), VerdictName(ClassifyUring(facts)),
+                 ExplainUringVerdict(facts).c_str());
       return;
     }
     event_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
@@ -813,16 +822,26 @@ std::string DescribeUringFeatures(unsigned features) {
 }
 
 int ProbeUring(const UringConfig& config, unsigned* features) {
-  // A success is remembered: setting a ring up and tearing it down maps and
-  // unmaps its queues (the unmap shoots down the TLB of every CPU the
-  // process ran on), which was about 5 % of each DB::Open. A refusal is
-  // not: it may pass later (a raised memlock limit). And a kernel that
-  // accepted but refuses later (a seccomp filter installed since) fails
-  // each io_context's own ring setup, which then uses the thread pool. The
-  // testing overrides bypass the memory, both ways.
   const bool overridden =
       g_setup_error_for_testing.load() != 0 || g_missing_features_for_testing.load() != 0;
-  if (!overridden) {
+  io_uring ring{};
+  unsigned have = 0;
+  const int r = InitRing(&ring, config, &have);
+  if (r < 0) return r;
+  ExitRing(&ring);
+  if (features != nullptr) *features = have;
+  // A reduced answer made under a testing override is not remembered (the
+  // flags are read again: one may have been set meanwhile).
+  if (!overridden && g_setup_error_for_testing.load() == 0 &&
+      g_missing_features_for_testing.load() == 0) {
+    const std::lock_guard lock(g_probe_mu);
+    g_probe = {true, config.sq_entries, config.cq_entries, have};
+  }
+  return 0;
+}
+
+int ProbeUringRemembered(const UringConfig& config, unsigned* features) {
+  if (g_setup_error_for_testing.load() == 0 && g_missing_features_for_testing.load() == 0) {
     const std::lock_guard lock(g_probe_mu);
     if (g_probe.known && g_probe.sq_entries == config.sq_entries &&
         g_probe.cq_entries == config.cq_entries) {
@@ -830,17 +849,12 @@ int ProbeUring(const UringConfig& config, unsigned* features) {
       return 0;
     }
   }
-  io_uring ring{};
-  unsigned have = 0;
-  const int r = InitRing(&ring, config, &have);
-  if (r < 0) return r;
-  ExitRing(&ring);
-  if (features != nullptr) *features = have;
-  if (!overridden) {
-    const std::lock_guard lock(g_probe_mu);
-    g_probe = {true, config.sq_entries, config.cq_entries, have};
-  }
-  return 0;
+  return ProbeUring(config, features);
+}
+
+void ForgetUringProbe() {
+  const std::lock_guard lock(g_probe_mu);
+  g_probe = {};
 }
 
 uint64_t UringRingsSetUpForTesting() { return g_rings_set_up.load(); }

@@ -77,10 +77,19 @@ std::string DescribeUringFeatures(unsigned features);
 // Returns 0 and stores the UringFeature bits the kernel has in `*features`
 // (when not null), or -errno: from io_uring_setup (EPERM under seccomp or
 // kernel.io_uring_disabled, ENOSYS, ENOMEM, ...), or EOPNOTSUPP when a
-// required opcode is missing. A success is remembered for the process (per
-// ring size) and answers later calls without a ring; a failure is not, and
-// the testing overrides below bypass the memory.
+// required opcode is missing. A success is remembered for the process (the
+// ring size last probed), except under a testing override below.
 int ProbeUring(const UringConfig& config = {}, unsigned* features = nullptr);
+// ProbeUring answered from its remembered success for this ring size,
+// without a ring; a real probe when none is remembered or a testing
+// override is set. For IoBackendKind::kAuto only: the answer can be stale
+// (a seccomp filter installed on this thread since, io_uring disabled by
+// sysctl since), which kAuto survives (each io_context whose ring then
+// fails uses the thread pool, and forgets the answer) but kUring's promise
+// to fail the open would not.
+int ProbeUringRemembered(const UringConfig& config = {}, unsigned* features = nullptr);
+// Drops the remembered success (an io_context's ring setup failed).
+void ForgetUringProbe();
 // Tests: rings set up so far in this process (probes and io_contexts').
 uint64_t UringRingsSetUpForTesting();
 

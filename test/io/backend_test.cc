@@ -157,32 +157,54 @@ BOOST_AUTO_TEST_CASE(UringAndAutoChooseUringWhereItWorks, test::NeedsUring()) {
   BOOST_TEST((*autod)->Name() == "uring");
 }
 
-// A success answers later probes (and so later DB::Opens) without a ring;
-// a refusal, or a testing override, is never answered from that memory.
-BOOST_AUTO_TEST_CASE(ProbeRemembersSuccessOnly, test::NeedsUring()) {
+// kAuto's probe answers from the last success without a ring; kUring, the
+// diagnostics and a testing override always set one up; a context whose ring
+// fails makes the next kAuto choice probe again.
+BOOST_AUTO_TEST_CASE(AutoProbeRemembersSuccessUntilARingFails, test::NeedsUring()) {
+  ScopedEnv env("CORODB_IO_BACKEND", nullptr);
   unsigned first = 0;
   BOOST_REQUIRE(ProbeUring(UringConfig{}, &first) == 0);
-  const uint64_t rings = UringRingsSetUpForTesting();
+  uint64_t rings = UringRingsSetUpForTesting();
   unsigned again = ~0u;
-  BOOST_TEST(ProbeUring(UringConfig{}, &again) == 0);
+  BOOST_TEST(ProbeUringRemembered(UringConfig{}, &again) == 0);
   BOOST_TEST(again == first);
-  BOOST_TEST(UringRingsSetUpForTesting() == rings);
+  auto autod = MakeBackend(IoBackendKind::kAuto, 1, nullptr);
+  BOOST_REQUIRE(autod.ok());
+  BOOST_TEST((*autod)->Name() == "uring");
+  BOOST_TEST(UringRingsSetUpForTesting() == rings);  // neither set up a ring
+  // kUring and ProbeUring itself probe for real.
+  BOOST_REQUIRE(MakeBackend(IoBackendKind::kUring, 1, nullptr).ok());
+  BOOST_TEST(ProbeUring() == 0);
+  BOOST_TEST(UringRingsSetUpForTesting() == rings + 2);
   {
     ScopedUringRefusal refuse(EPERM);
-    BOOST_TEST(ProbeUring() == -EPERM);
+    BOOST_TEST(ProbeUringRemembered() == -EPERM);
+    BOOST_TEST(!MakeBackend(IoBackendKind::kUring, 1, nullptr).ok());
   }
   {
-    ScopedMissingFeatures old_kernel(kUringSubmitAll);
-    unsigned features = 0;
-    BOOST_TEST(ProbeUring(UringConfig{}, &features) == 0);
-    BOOST_TEST((features & kUringSubmitAll) == 0u);
+    ScopedMissingFeatures old_kernel(kUringAllFeatures);
+    unsigned features = kUringAllFeatures;
+    BOOST_TEST(ProbeUringRemembered(UringConfig{}, &features) == 0);
+    BOOST_TEST(features == 0u);
   }
-  // Another ring size is probed on its own.
-  const uint64_t before_other = UringRingsSetUpForTesting();
-  BOOST_TEST(ProbeUring(UringConfig{64, 128}) == 0);
-  BOOST_TEST(UringRingsSetUpForTesting() == before_other + 1);
-  BOOST_TEST(ProbeUring(UringConfig{}, &again) == 0);
+  // ...and what they found under the override was not remembered.
+  BOOST_TEST(ProbeUringRemembered(UringConfig{}, &again) == 0);
   BOOST_TEST(again == first);
+  // A context whose ring cannot be set up (as after a seccomp filter was
+  // installed) makes the next choice probe again.
+  {
+    ScopedUringRefusal refuse(EPERM);
+    TempDir dir;
+    FileSystem fs(*autod);
+    asio::io_context ctx;
+    auto f = fs.Open(dir.Child("x"), OpenMode::kCreate);
+    BOOST_REQUIRE(f.ok());
+    BOOST_TEST(test::RunOn(ctx, (*f)->AppendAndSync(std::span<const char>("hello", 5))).ok());
+    BOOST_TEST(!RingStatsOf(ctx).ready);
+  }
+  rings = UringRingsSetUpForTesting();
+  BOOST_TEST(ProbeUringRemembered() == 0);
+  BOOST_TEST(UringRingsSetUpForTesting() == rings + 1);
 }
 
 BOOST_AUTO_TEST_CASE(EnvironmentOverridesOptions) {
