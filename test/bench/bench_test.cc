@@ -509,8 +509,12 @@ BOOST_AUTO_TEST_CASE(HeapAndAnonColumnsCountTheEnginesMemtable) {
   BOOST_REQUIRE(rows.size() == 1u);
   BOOST_TEST(rows[0].heap >= 35.0);
   BOOST_TEST(rows[0].anon >= 35.0);
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
   // Not the benchmark's own buffers (values, latencies), resident before.
+  // (Under a sanitizer RssAnon also holds its shadow memory and quarantine:
+  // 123 MB against 57 MB of heap under ASan.)
   BOOST_TEST(rows[0].anon <= rows[0].heap + 16.0);
+#endif
 }
 
 BOOST_AUTO_TEST_CASE(RepeatsReportTheMedianAndTheTableNamesEveryRow) {
