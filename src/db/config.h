@@ -12,10 +12,12 @@ namespace corodb::config {
 // (one zero write + fdatasync per chunk), and only while sync writes arrive.
 inline constexpr size_t kWalPreallocChunk = 1 << 20;
 
-// Non-sync log bytes are handed to writeback (sync_file_range) every this
-// many bytes, so the fdatasync that makes an old log durable at a memtable
-// switch (the switch waits for it) finds little left to write. Measured in
-// docs/benchmarks.md ("Log switches").
+// Non-sync log bytes are made durable by a background fdatasync (one at a
+// time, on a file description of its own) every this many bytes, so the
+// fdatasync that makes an old log durable at a memtable switch (the switch
+// waits for it) finds little left to do. Starting writeback instead
+// (sync_file_range) left that fdatasync 4.6-4.9 ms against 0.1 ms:
+// bench/io/log_switch_sync.cc, docs/benchmarks.md ("Log switches").
 inline constexpr size_t kWalWritebackChunk = 1 << 20;
 
 // Groups between begin (logged, fdatasync started, applied invisibly) and end

@@ -1,7 +1,8 @@
 // DBImpl: the engine behind DB.
 //
 // Invariants / thread safety:
-// - Write state — log_file_, log_writer_, log_sync_files_, next_sequence_,
+// - Write state — log_file_, log_writer_, log_sync_files_,
+//   log_background_sync_file_, log_writeback_start_, next_sequence_,
 //   bg_error_, log_error_, mem_ and memtable insertion — belongs to whoever
 //   holds WriteQueue's commit role (a writer's thread, a sync completion, the
 //   room task's Kick). The role is handed over under the queue's mutex, so
@@ -139,6 +140,8 @@ class DBImpl final : public DB, private CommitTarget {
   int NumLevelFilesForTesting(int level) const;
   // Tests: writers queued and not yet in a group.
   size_t QueuedWritersForTesting() { return write_queue_.QueuedForTesting(); }
+  // The file descriptor groups append to. REQUIRES: no write in flight.
+  int LogFdForTesting() const { return log_file_ ? log_file_->fd() : -1; }
   size_t SuspendedQueuedWritersForTesting() { return write_queue_.SuspendedQueuedForTesting(); }
   uint64_t SoloCommitsForTesting() const { return write_queue_.SoloCommitsForTesting(); }
 
@@ -165,6 +168,13 @@ class DBImpl final : public DB, private CommitTarget {
   void BeginGroup(WriteBatch& group, GroupCommit* commit,
                   const boost::asio::any_io_executor& ex) override;
   void OnBeginFailure(const Status& status) override;
+  // Starts a background fdatasync of the log's non-sync bytes unless one is
+  // in flight; its failure fails the groups that begin after it.
+  // REQUIRES: holds the commit role.
+  void StartBackgroundLogSync();
+  // Returns once no background log sync is in flight. REQUIRES: no group
+  // can begin (the log is closed), so none starts meanwhile.
+  boost::asio::awaitable<void> AwaitBackgroundLogSync();
   Status EndGroup(GroupCommit& commit) override;
   void OnCommitLoopFailure(const Status& status) override;
   Status CloseLog() override;
@@ -338,7 +348,25 @@ class DBImpl final : public DB, private CommitTarget {
   uint64_t log_number_ = 0;
   uint64_t log_prealloc_end_ = 0;  // the log is zero-filled and synced up to here
   bool log_prealloc_ok_ = true;    // false after ENOSPC/EDQUOT/EFBIG growing this log
-  uint64_t log_writeback_start_ = 0;   // where the log's next StartWriteback begins
+  // Background fdatasyncs of non-sync log bytes (every kWalWritebackChunk),
+  // through a file description of their own: opened with the log, before
+  // its first write, so a writeback error reaches it as well as the
+  // appending description (which the switch's sync uses) and log_sync_files_.
+  std::shared_ptr<io::File> log_background_sync_file_;
+  uint64_t log_writeback_start_ = 0;   // where the next background sync's bytes begin
+  // Shared with the background syncs' completions: whether one is in
+  // flight, the first that failed, and Close() waiting for the last one.
+  struct BackgroundLogSync {
+    std::atomic<bool> in_flight{false};
+    std::atomic<bool> failed{false};
+    std::mutex mu;
+    Status failure;  // guarded by mu; set once, before `failed`
+    std::vector<ProgressWaiter> waiters;  // guarded by mu: woken when none is in flight
+    // The sync ended (or never started): wakes the waiters.
+    void Finish();
+  };
+  const std::shared_ptr<BackgroundLogSync> log_background_sync_ =
+      std::make_shared<BackgroundLogSync>();
   MemTable* mem_ = nullptr;        // state_->mem: what groups are inserted into
   SequenceNumber next_sequence_ = 1;  // the next group's first sequence number
   Status bg_error_;
@@ -368,6 +396,7 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> wal_bytes{0};    // bytes appended to WALs
     std::atomic<uint64_t> updates{0};      // puts + deletes applied
     std::atomic<uint64_t> memtable_switches{0};
+    std::atomic<uint64_t> wal_background_syncs{0};
     std::atomic<uint64_t> room_tasks{0};         // memtable/log switches and log growths
     std::atomic<uint64_t> write_stall_micros{0}; // time no group could begin (room tasks)
     std::atomic<uint64_t> slowdowns{0};          // 1 ms delays (L0 slowdown trigger)

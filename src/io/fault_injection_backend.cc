@@ -442,7 +442,10 @@ void FaultInjectionBackend::Start(const asio::any_io_executor& ex, const IoReque
   if (req.opcode == IoOpcode::kFdatasync || req.opcode == IoOpcode::kFsync) {
     std::lock_guard lock(mu_);
     if (holding_syncs_) {
-      held_.push_back(Held{ex, plan, std::move(handler)});
+      // Tracked: a held sync keeps its executor's context alive, as a
+      // started operation does.
+      held_.push_back(Held{asio::prefer(ex, asio::execution::outstanding_work.tracked), plan,
+                           std::move(handler)});
       return;
     }
   }

@@ -388,11 +388,6 @@ Result<uint64_t> File::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
-void File::StartWriteback(uint64_t offset, uint64_t len) {
-  (void)::sync_file_range(fd_, static_cast<off_t>(offset), static_cast<off_t>(len),
-                          SYNC_FILE_RANGE_WRITE);
-}
-
 Status File::Truncate(uint64_t size) {
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return Status::IOError(path_, std::string("ftruncate: ") + std::strerror(errno));

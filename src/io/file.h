@@ -160,12 +160,6 @@ class File {
 
   // Current size from fstat (blocking, cheap).
   Result<uint64_t> Size() const;
-  // Starts writeback of [offset, offset + len) to the disk without waiting
-  // for it (sync_file_range(SYNC_FILE_RANGE_WRITE)): a later fdatasync then
-  // has less to write. Promises no durability. Blocking only when the
-  // device queue is full. Errors are ignored (the fdatasync reports them).
-  void StartWriteback(uint64_t offset, uint64_t len);
-
   // ftruncate (blocking); also moves append_offset() to `size` when beyond it.
   Status Truncate(uint64_t size);
 

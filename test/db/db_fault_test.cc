@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <iterator>
 #include <sstream>
 #include <thread>
 
@@ -341,6 +342,176 @@ BOOST_DATA_TEST_CASE(PowerCutWithPipelinedGroupsAcrossLogSwitches, bdata::make(B
   BOOST_REQUIRE(fault->DropUnsyncedData().ok());
   auto db = OpenOrDie(options, dir.Child("db"), backend);
   for (const auto& o : outcomes) BOOST_TEST(GetOrStatus(*db, o.key) == "v" + o.key);
+}
+
+// Non-sync log bytes are made durable by background fdatasyncs, one per
+// config::kWalWritebackChunk, so the switch's own sync finds little to do.
+// They are off the writers' path (writes complete while one is held), one
+// at a time (more bytes while one is in flight start no second), and go
+// through a file description of their own: not the two the sync groups take
+// in turn, so none of those can lose a writeback error to it.
+BOOST_DATA_TEST_CASE(NonSyncLogBytesAreSyncedInTheBackgroundOneAtATime, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;  // one log throughout
+  // Sync writes then grow the log without a held zero-fill sync of their own.
+  options.paranoid_checks = true;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto opened = test::TryOpen(options, dir.Child("db"), fault);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  DB& db = **opened;
+  const std::string value(1000, 'v');
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  const uint64_t syncs_before = fault->successful_syncs();
+  fault->HoldSyncs();
+  int written = 0;
+  while (fault->held_syncs() == 0 && written < 4000) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written++), value)).ok());
+  }
+  BOOST_REQUIRE_EQUAL(fault->held_syncs(), 1u);
+  BOOST_TEST(test::Stat(db, "wal_background_syncs") == 1u);
+  // Not before a chunk of log bytes (each record is 1000 B and a few dozen).
+  BOOST_TEST(static_cast<size_t>(written) * 1100 >= config::kWalWritebackChunk);
+  // Twice as many bytes again while it is held: writes go on, no second sync.
+  for (int end = 3 * written; written < end; ++written) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written), value)).ok());
+  }
+  BOOST_TEST(fault->held_syncs() == 1u);
+  BOOST_TEST(test::Stat(db, "wal_background_syncs") == 1u);
+
+  // Two sync groups in flight beside it: three descriptions of the log.
+  Status sa, sb;
+  asio::io_context ctx;
+  auto guard = asio::make_work_guard(ctx);
+  std::thread writers([&ctx] { ctx.run(); });
+  WriteOptions sync;
+  sync.sync = true;
+  asio::co_spawn(ctx, PutInto(db, sync, "a", &sa), asio::detached);
+  BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 2; }, 20000));
+  asio::co_spawn(ctx, PutInto(db, sync, "b", &sb), asio::detached);
+  BOOST_REQUIRE(test::WaitFor([&] { return fault->held_syncs() == 3; }, 20000));
+  std::vector<int> fds = fault->held_sync_fds();
+  // Nor the appending one, whose syncs (the switch's, Close's) must still
+  // see an error the background sync met.
+  fds.push_back(static_cast<DBImpl&>(db).LogFdForTesting());
+  std::sort(fds.begin(), fds.end());
+  BOOST_TEST(fds.front() >= 0);
+  BOOST_TEST((std::adjacent_find(fds.begin(), fds.end()) == fds.end()));
+  fault->ReleaseSyncs();
+  guard.reset();
+  writers.join();
+  BOOST_TEST(sa.ok(), sa.ToString());
+  BOOST_TEST(sb.ok(), sb.ToString());
+
+  // Once it has completed, the next chunk starts the next one.
+  BOOST_REQUIRE(test::WaitFor([&] { return fault->successful_syncs() >= syncs_before + 3; }, 20000));
+  const int more = written + 2 * static_cast<int>(config::kWalWritebackChunk / 1000);
+  while (test::Stat(db, "wal_background_syncs") < 2 && written < more) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written++), value)).ok());
+  }
+  BOOST_TEST(test::Stat(db, "wal_background_syncs") == 2u);
+  BOOST_TEST(GetOrStatus(db, key(0)) == value);
+  BOOST_TEST(GetOrStatus(db, key(written - 1)) == value);
+}
+
+// Close() returns only after the log's last background sync has ended: its
+// completion may not outlive the DB (nor keep a held sync past the engine's
+// context). The log itself is closed (synced) first.
+BOOST_DATA_TEST_CASE(CloseWaitsForTheBackgroundLogSync, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  const std::string value(1000, 'v');
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  int written = 0;
+  {
+    auto opened = test::TryOpen(options, dir.Child("db"), fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    fault->HoldSyncs();
+    while (fault->held_syncs() == 0 && written < 4000) {
+      BOOST_REQUIRE(Run(db.Put({}, key(written++), value)).ok());
+    }
+    BOOST_REQUIRE_EQUAL(fault->held_syncs(), 1u);
+    std::atomic<bool> closed{false};
+    Status close_status;
+    std::thread closer([&] {
+      close_status = Run(db.Close());
+      closed.store(true);
+    });
+    auto log_says_closed = [&] {
+      std::ifstream in(dir.Child("db") + "/LOG");
+      const std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+      return text.find("closed; ") != std::string::npos;
+    };
+    BOOST_REQUIRE(test::WaitFor(log_says_closed, 20000));
+    BOOST_TEST(!closed.load());
+    BOOST_TEST(fault->held_syncs() == 1u);
+    fault->ReleaseSyncs();
+    closer.join();
+    BOOST_TEST(close_status.ok(), close_status.ToString());
+  }
+  auto db = OpenOrDie(options, dir.Child("db"), backend);
+  BOOST_TEST(GetOrStatus(*db, key(0)) == value);
+  BOOST_TEST(GetOrStatus(*db, key(written - 1)) == value);
+}
+
+// A background log sync that fails (EIO, ENOSPC) means logged bytes may not
+// reach the disk: the groups that begin after it fail with its error, which
+// names the log, and so does every later write; the writes acknowledged
+// before it stay readable, and a reopen has them all.
+BOOST_DATA_TEST_CASE(FailedBackgroundLogSyncFailsLaterWrites,
+                     bdata::make(BackendNames()) * bdata::make({EIO, ENOSPC}), backend, err) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  const std::string value(1000, 'v');
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  int acknowledged = 0;
+  Status failed;
+  {
+    auto opened = test::TryOpen(options, dir.Child("db"), fault);
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    DB& db = **opened;
+    fault->FailNthSync(1, err, [](const std::string& path) {
+      return path.size() > 4 && path.compare(path.size() - 4, 4, ".log") == 0;
+    });
+    // The failure arrives on the engine's thread some time after the first
+    // chunk; writes go on until a group begins after it.
+    const int bound = 64 * static_cast<int>(config::kWalWritebackChunk / 1000);
+    while (acknowledged < bound) {
+      failed = Run(db.Put({}, key(acknowledged), value));
+      if (!failed.ok()) break;
+      ++acknowledged;
+    }
+    BOOST_REQUIRE_MESSAGE(!failed.ok(), "no write failed after " << acknowledged);
+    BOOST_TEST(fault->faults_injected() == 1u);
+    // A second may start in the group that checked just before the first's
+    // failure arrived; no group begins after it.
+    BOOST_TEST(test::Stat(db, "wal_background_syncs") >= 1u);
+    BOOST_TEST(test::Stat(db, "wal_background_syncs") <= 2u);
+    BOOST_TEST(failed.IsIOError(), failed.ToString());
+    BOOST_TEST(failed.ToString().find(std::strerror(err)) != std::string::npos, failed.ToString());
+    BOOST_TEST(failed.ToString().find(".log") != std::string::npos, failed.ToString());
+    BOOST_TEST(failed.ToString().find("fdatasync") != std::string::npos, failed.ToString());
+    BOOST_TEST(static_cast<size_t>(acknowledged) * 1100 >= config::kWalWritebackChunk);
+    const Status later = Run(db.Put({.sync = true}, "later", "x"));
+    BOOST_TEST(later.ToString() == failed.ToString());
+    BOOST_TEST(GetOrStatus(db, key(0)) == value);
+    BOOST_TEST(GetOrStatus(db, key(acknowledged - 1)) == value);
+    BOOST_TEST(GetOrStatus(db, key(acknowledged)) == "NOT_FOUND");
+  }
+  auto db = OpenOrDie(options, dir.Child("db"), backend);
+  for (int i = 0; i < acknowledged; ++i) {
+    if (GetOrStatus(*db, key(i)) != value) {
+      BOOST_ERROR("acknowledged write " << key(i) << " lost: " << GetOrStatus(*db, key(i)));
+      break;
+    }
+  }
+  BOOST_TEST(GetOrStatus(*db, "later") == "NOT_FOUND");
 }
 
 BOOST_AUTO_TEST_SUITE_END()
