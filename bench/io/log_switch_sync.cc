@@ -1,9 +1,10 @@
 // corodb-log-switch-sync DIR [ROUNDS]: what a memory-table switch's fdatasync
 // of the old log waits for (docs/benchmarks.md, "Where the owned 1 × 1
 // fillseq loses to LevelDB"). Mimics one log in DIR: 4 MiB appended in
-// 130-byte pwrites, with sync_file_range(WRITE) every MiB as corodb does;
-// then the switch's fdatasync, timed. Mode "plus fdatasync" also syncs every
-// MiB (timed apart), the alternative measured there. Also times the
+// 130-byte pwrites, with sync_file_range(WRITE) every MiB as corodb did
+// until 2514420; then the switch's fdatasync, timed. Mode "plus fdatasync"
+// also syncs every MiB (timed apart), as corodb now does in the background
+// (docs/decisions.md, "Background log syncs"). Also times the
 // directory fsync after each log is created. Plain POSIX calls, no corodb.
 #include <fcntl.h>
 #include <unistd.h>
