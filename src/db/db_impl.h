@@ -330,6 +330,8 @@ class DBImpl final : public DB, private CommitTarget {
     boost::asio::any_completion_handler<void()> handler;
   };
   std::vector<ProgressWaiter> progress_waiters_;  // guarded by bg_mu_
+  // Posts each waiter's resumption to its executor, then drops its work.
+  static void ResumeWaiters(std::vector<ProgressWaiter>& waiters);
   std::atomic<int> l0_files_{0};        // files at L0 in the current view
   bool slowdown_paid_ = false;          // commit role: this group was delayed once
 

@@ -76,6 +76,10 @@ void DBImpl::NotifyBackgroundProgress() {
     ++bg_progress_;
     waiters.swap(progress_waiters_);
   }
+  ResumeWaiters(waiters);
+}
+
+void DBImpl::ResumeWaiters(std::vector<ProgressWaiter>& waiters) {
   for (ProgressWaiter& w : waiters) {
     asio::post(w.ex, [h = std::move(w.handler)]() mutable { std::move(h)(); });
     w.work = asio::any_io_executor();  // only now may the waiter's context finish
@@ -112,6 +116,60 @@ void DBImpl::SetBackgroundFailure(const Status& s) {
 Status DBImpl::BackgroundFailure() const {
   std::lock_guard lock(bg_mu_);
   return bg_failure_;
+}
+
+// --- Background log syncs ---
+
+void DBImpl::StartBackgroundLogSync() {
+  BackgroundLogSync& state = *log_background_sync_;
+  // One at a time: a slow disk gets no queue of syncs (nor a thread pool
+  // full of them); the bytes left over go with the next one.
+  if (state.in_flight.exchange(true, std::memory_order_acq_rel)) return;
+  log_writeback_start_ = log_file_->append_offset();
+  stats_.wal_background_syncs.fetch_add(1, std::memory_order_relaxed);
+  try {
+    // The completion touches only what it holds: the DB may be gone by then.
+    log_background_sync_file_->StartSync(
+        engine_->get_executor(), [state = log_background_sync_,
+                                  file = log_background_sync_file_](Status synced) {
+          if (!synced.ok()) {
+            std::lock_guard lock(state->mu);
+            if (state->failure.ok()) state->failure = std::move(synced);
+            state->failed.store(true, std::memory_order_release);
+          }
+          state->Finish();
+        });
+  } catch (...) {
+    // Nothing was started (bad_alloc): the next chunk tries again.
+    state.Finish();
+  }
+}
+
+void DBImpl::BackgroundLogSync::Finish() {
+  std::vector<ProgressWaiter> woken;
+  {
+    std::lock_guard lock(mu);
+    in_flight.store(false, std::memory_order_release);
+    woken.swap(waiters);
+  }
+  ResumeWaiters(woken);
+}
+
+asio::awaitable<void> DBImpl::AwaitBackgroundLogSync() {
+  const asio::any_io_executor ex = co_await asio::this_coro::executor;
+  co_await asio::async_initiate<decltype(asio::use_awaitable), void()>(
+      // (No shared_ptr capture: g++ 12 destroyed it twice here.)
+      [state = log_background_sync_.get(), ex](auto handler) {
+        std::unique_lock lock(state->mu);
+        if (!state->in_flight.load(std::memory_order_acquire)) {
+          lock.unlock();
+          asio::post(ex, [h = std::move(handler)]() mutable { std::move(h)(); });
+          return;
+        }
+        state->waiters.push_back(ProgressWaiter{
+            ex, asio::prefer(ex, asio::execution::outstanding_work.tracked), std::move(handler)});
+      },
+      asio::use_awaitable);
 }
 
 // --- The chain ---
