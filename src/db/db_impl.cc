@@ -454,7 +454,10 @@ uint64_t DBImpl::MaxRecordBytes(size_t batch_bytes) {
 
 bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
   // A closed or failed log: BeginGroup refuses the group.
-  if (!log_file_ || !bg_error_.ok() || !log_error_.ok() || bg_failed_.load()) return false;
+  if (!log_file_ || !bg_error_.ok() || !log_error_.ok() || bg_failed_.load() ||
+      log_background_sync_->failed.load(std::memory_order_acquire)) {
+    return false;
+  }
   if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size) return true;
   if (force_switch_.load(std::memory_order_acquire)) return true;
   const int l0 = l0_files_.load(std::memory_order_relaxed);
@@ -489,7 +492,10 @@ asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
       seen = bg_progress_;
       flush_pending = !pending_flushes_.empty();
     }
-    if (!log_file_ || !log_error_.ok() || bg_failed_.load()) co_return;
+    if (!log_file_ || !log_error_.ok() || bg_failed_.load() ||
+        log_background_sync_->failed.load(std::memory_order_acquire)) {
+      co_return;
+    }
     const int l0 = l0_files_.load(std::memory_order_relaxed);
     if (allow_delay && l0 >= config::kL0SlowdownWritesTrigger) {
       // Close to the stop: hand the background 1 ms per group instead of
@@ -650,6 +656,9 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     // Only once started (StartSync may throw bad_alloc): a started sync's
     // completion is what the group then waits for.
     commit->sync_started = true;
+    // It covers every log byte so far: the next background sync's chunk
+    // starts here.
+    log_writeback_start_ = log_file_->append_offset();
   }
   if (begin_hook_) begin_hook_();
   // Invisible until EndGroup publishes last_sequence_: readers look up at the

@@ -77,6 +77,8 @@ class Backend {
   // never inline inside Start(). The operation keeps `ex`'s context alive
   // (outstanding work) until then. Destroying that context waits for the
   // operation to leave the kernel and then destroys the handler unrun.
+  // A Start() that throws (std::bad_alloc) started nothing: the handler is
+  // destroyed unrun and nothing is left for the context to wait for.
   //
   // Cancellation: when the cancellation slot associated with `handler`
   // (asio::get_associated_cancellation_slot; an IoHandler keeps the slot of

@@ -185,6 +185,16 @@ std::optional<Result<size_t>> File::TryReadCached(uint64_t offset, std::span<cha
   }
 }
 
+namespace {
+
+// A sync covers the whole file, and the description it ran on may have
+// appended nothing (a log's sync-only descriptions): no offset is named.
+Status SyncError(const std::string& path, const char* op, int neg_errno) {
+  return Status::IOError(path, std::string(op) + ": " + std::strerror(-neg_errno));
+}
+
+}  // namespace
+
 Status File::ErrorStatus(const char* op, uint64_t offset, int neg_errno) const {
   std::string detail(op);
   detail += " at offset " + std::to_string(offset) + ": " + std::strerror(-neg_errno);
@@ -319,7 +329,7 @@ asio::awaitable<Status> File::AppendAndSync(std::span<const char> data) {
   if (c.res < 0 && c.res != -EINTR) co_return ErrorStatus("write", append_offset_, c.res);
   const size_t written = c.res > 0 ? static_cast<size_t>(c.res) : 0;
   if (written == data.size()) {
-    if (c.sync_res < 0) co_return ErrorStatus("fdatasync", append_offset_ + written, c.sync_res);
+    if (c.sync_res < 0) co_return SyncError(path_, "fdatasync", c.sync_res);
     append_offset_ += written;
     co_return Status::OK();
   }
@@ -339,7 +349,7 @@ Status File::SyncInline() {
   for (;;) {
     const IoCompletion c = backend_->RunInline({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});
     if (c.res == -EINTR) continue;
-    if (c.res < 0) return ErrorStatus("fdatasync", append_offset_, c.res);
+    if (c.res < 0) return SyncError(path_, "fdatasync", c.res);
     return Status::OK();
   }
 }
@@ -347,11 +357,11 @@ Status File::SyncInline() {
 asio::awaitable<Status> File::Sync() {
   for (;;) {
     if (Cancelled(co_await asio::this_coro::cancellation_state)) {
-      co_return ErrorStatus("fdatasync", append_offset_, -ECANCELED);
+      co_return SyncError(path_, "fdatasync", -ECANCELED);
     }
     const IoCompletion c = co_await Submit({IoOpcode::kFdatasync, fd_, nullptr, 0, 0});
     if (c.res == -EINTR) continue;
-    if (c.res < 0) co_return ErrorStatus("fdatasync", append_offset_, c.res);
+    if (c.res < 0) co_return SyncError(path_, "fdatasync", c.res);
     co_return Status::OK();
   }
 }
@@ -365,7 +375,7 @@ void File::StartSync(const asio::any_io_executor& ex, SyncHandler done) {
                       StartSync(ex, std::move(done));
                       return;
                     }
-                    std::move(done)(c.res < 0 ? ErrorStatus("fdatasync", append_offset_, c.res)
+                    std::move(done)(c.res < 0 ? SyncError(path_, "fdatasync", c.res)
                                               : Status::OK());
                   }));
 }
@@ -373,11 +383,11 @@ void File::StartSync(const asio::any_io_executor& ex, SyncHandler done) {
 asio::awaitable<Status> File::FullSync() {
   for (;;) {
     if (Cancelled(co_await asio::this_coro::cancellation_state)) {
-      co_return ErrorStatus("fsync", append_offset_, -ECANCELED);
+      co_return SyncError(path_, "fsync", -ECANCELED);
     }
     const IoCompletion c = co_await Submit({IoOpcode::kFsync, fd_, nullptr, 0, 0});
     if (c.res == -EINTR) continue;
-    if (c.res < 0) co_return ErrorStatus("fsync", append_offset_, c.res);
+    if (c.res < 0) co_return SyncError(path_, "fsync", c.res);
     co_return Status::OK();
   }
 }

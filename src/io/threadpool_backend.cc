@@ -163,26 +163,35 @@ struct PoolCancel {
 void ThreadPoolBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
                               IoHandler handler) {
   auto& inflight = asio::use_service<InflightService>(asio::query(ex, asio::execution::context));
-  inflight.Add();
+  asio::thread_pool& pool = Pool();
   auto op = std::make_shared<PoolOp>(req, std::move(handler),
                                      asio::prefer(ex, asio::execution::outstanding_work.tracked),
                                      &inflight);
-  // Connected before the pool can see the operation (and complete it).
   asio::cancellation_slot slot = asio::get_associated_cancellation_slot(op->handler);
-  if (slot.is_connected()) slot.template emplace<PoolCancel>(PoolCancel{op});
-  asio::post(Pool(), [op] {
-    {
-      std::lock_guard lock(op->mu);
-      if (op->state != PoolOp::State::kQueued) return;  // cancelled while queued
-      op->state = PoolOp::State::kRunning;
-    }
-    const IoCompletion c = RunBlocking(op->req);
-    {
-      std::lock_guard lock(op->mu);
-      op->state = PoolOp::State::kDone;
-    }
-    op->Finish(c);
-  });
+  // A Start that throws (bad_alloc) has started nothing: its handler is
+  // destroyed uncalled and nothing stays counted for shutdown to wait for.
+  inflight.Add();
+  try {
+    // Connected before the pool can see the operation (and complete it).
+    if (slot.is_connected()) slot.template emplace<PoolCancel>(PoolCancel{op});
+    asio::post(pool, [op] {
+      {
+        std::lock_guard lock(op->mu);
+        if (op->state != PoolOp::State::kQueued) return;  // cancelled while queued
+        op->state = PoolOp::State::kRunning;
+      }
+      const IoCompletion c = RunBlocking(op->req);
+      {
+        std::lock_guard lock(op->mu);
+        op->state = PoolOp::State::kDone;
+      }
+      op->Finish(c);
+    });
+  } catch (...) {
+    if (slot.is_connected()) slot.clear();
+    inflight.Done();
+    throw;
+  }
 }
 
 void ThreadPoolBackend::PostForTesting(std::function<void()> task) {

@@ -200,23 +200,26 @@ class RingService final : public asio::execution_context::service {
 
   // Queues `op` on this context's ring. Returns false (and leaves `op`
   // untouched) when the ring could not be set up; the caller falls back.
+  // Throws (bad_alloc) only before `op` is published, leaving it untouched.
   bool Start(std::unique_ptr<UringOp>& op, const UringConfig& config, Logger* logger) {
     std::lock_guard lock(mu_);
     if (!setup_done_) SetupLocked(config, logger);
     // After shutdown began nothing would submit the operation: fall back.
     if (!ring_ready_ || shutting_down_) return false;
-    UringOp* raw = op.release();
-    const bool submit_now = raw->req.submit_now;
-    ++stats_.started;
+    // What may throw (bad_alloc) comes before the operation is published, so
+    // that a Start that throws has started nothing. A waiter being resumed
+    // by Complete() on this thread: FinishTurnLocked() submits, arms and
+    // looks at the CQ once the waiters have returned.
+    if (t_completing != this) ScheduleFlushLocked();
+    UringOp* raw = op.get();
     if (!parked_.empty() || !TryPrepareLocked(raw)) {
       parked_.push_back(raw);
       ++stats_.parked;
-    } else if (submit_now) {
-      SubmitLocked();  // the flush below (or FinishTurnLocked) still arms the wait and reaps
+    } else if (raw->req.submit_now) {
+      SubmitLocked();  // the flush (or FinishTurnLocked) still arms the wait and reaps
     }
-    // A waiter being resumed by Complete() on this thread: FinishTurnLocked()
-    // submits, arms and looks at the CQ once the waiters have returned.
-    if (t_completing != this) ScheduleFlushLocked();
+    op.release();
+    ++stats_.started;
     return true;
   }
 
@@ -294,6 +297,8 @@ class RingService final : public asio::execution_context::service {
         io_uring_sq_space_left(&ring_) < need) {
       return false;
     }
+    // First, as it may throw (bad_alloc): nothing is prepared yet.
+    live_.emplace(op->id, op);
     io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
     switch (req.opcode) {
       case IoOpcode::kRead:
@@ -320,7 +325,6 @@ class RingService final : public asio::execution_context::service {
     op->pending_cqes = static_cast<int>(need);
     cqes_pending_ += need;
     unsubmitted_ += need;
-    live_.emplace(op->id, op);
     return true;
   }
 
@@ -348,12 +352,13 @@ class RingService final : public asio::execution_context::service {
 
   void ScheduleFlushLocked() {
     if (flush_scheduled_) return;
-    flush_scheduled_ = true;
     // Runs after the handlers already queued on this turn, so everything they
     // prepare goes out in the same io_uring_submit. defer, not post: from the
     // context's own thread it queues without interrupting the reactor
     // (post costs an epoll_ctl on the scheduler's interrupter per call).
+    // Under mu_, which Flush takes first: marked after defer could throw.
     asio::defer(ioc_, [this] { Flush(); });
+    flush_scheduled_ = true;
   }
 
   void Flush() {
@@ -897,7 +902,15 @@ void UringBackend::Start(const asio::any_io_executor& ex, const IoRequest& req,
   // may complete (and its waiter move on to reuse the slot) on another thread.
   asio::cancellation_slot slot = asio::get_associated_cancellation_slot(op->handler);
   if (slot.is_connected()) slot.template emplace<RingCancel>(RingCancel{&ring, op->id});
-  if (ring.Start(op, config_, logger_)) return;
+  bool started;
+  try {
+    started = ring.Start(op, config_, logger_);
+  } catch (...) {
+    // Nothing was started (bad_alloc): `op` and its handler go unrun.
+    if (slot.is_connected()) slot.clear();
+    throw;
+  }
+  if (started) return;
   if (slot.is_connected()) slot.clear();
   fallback_->Start(ex, req, std::move(op->handler));
 }

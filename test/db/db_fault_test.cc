@@ -415,6 +415,41 @@ BOOST_DATA_TEST_CASE(NonSyncLogBytesAreSyncedInTheBackgroundOneAtATime, bdata::m
   BOOST_TEST(GetOrStatus(db, key(written - 1)) == value);
 }
 
+// A sync group's fdatasync covers every log byte before it: the background
+// sync's chunk is counted again from there, not from the last background sync.
+BOOST_DATA_TEST_CASE(ASyncWriteRestartsTheBackgroundSyncChunk, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 64 << 20;  // one log throughout
+  options.paranoid_checks = true;        // no preallocation syncs
+  auto opened = test::TryOpen(options, dir.Child("db"), test::MakeBackendByName(backend));
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  DB& db = **opened;
+  const std::string value(1000, 'v');
+  auto key = [](int i) { return "key" + std::to_string(i); };
+  // Records are 1000 B and a few dozen: 3/4 of a chunk, a sync write, 3/4 again.
+  const int per_chunk = static_cast<int>(config::kWalWritebackChunk / 1000);
+  int written = 0;
+  for (; written < per_chunk * 3 / 4; ++written) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written), value)).ok());
+  }
+  WriteOptions sync;
+  sync.sync = true;
+  BOOST_REQUIRE(Run(db.Put(sync, "synced", value)).ok());
+  for (const int end = written + per_chunk * 3 / 4; written < end; ++written) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written), value)).ok());
+  }
+  BOOST_TEST(test::Stat(db, "wal_background_syncs") == 0u);
+  // A chunk after the sync write, the first background sync starts.
+  while (test::Stat(db, "wal_background_syncs") == 0 && written < 3 * per_chunk) {
+    BOOST_REQUIRE(Run(db.Put({}, key(written++), value)).ok());
+  }
+  BOOST_TEST(test::Stat(db, "wal_background_syncs") == 1u);
+  // Not before a chunk of bytes after the sync write (each record is 1000 B and a few dozen).
+  BOOST_TEST(static_cast<size_t>(written - per_chunk * 3 / 4) * 1100 >= config::kWalWritebackChunk);
+}
+
 // Close() returns only after the log's last background sync has ended: its
 // completion may not outlive the DB (nor keep a held sync past the engine's
 // context). The log itself is closed (synced) first.
@@ -497,9 +532,16 @@ BOOST_DATA_TEST_CASE(FailedBackgroundLogSyncFailsLaterWrites,
     BOOST_TEST(failed.ToString().find(std::strerror(err)) != std::string::npos, failed.ToString());
     BOOST_TEST(failed.ToString().find(".log") != std::string::npos, failed.ToString());
     BOOST_TEST(failed.ToString().find("fdatasync") != std::string::npos, failed.ToString());
+    // A sync covers the whole file; its own description appended nothing.
+    BOOST_TEST(failed.ToString().find("offset") == std::string::npos, failed.ToString());
     BOOST_TEST(static_cast<size_t>(acknowledged) * 1100 >= config::kWalWritebackChunk);
     const Status later = Run(db.Put({.sync = true}, "later", "x"));
     BOOST_TEST(later.ToString() == failed.ToString());
+    // Nor does a flush request switch the memtable to a new log.
+    const uint64_t switches = test::Stat(db, "memtable_switches");
+    const Status compacted = Run(db.CompactRange(nullptr, nullptr));
+    BOOST_TEST(compacted.ToString() == failed.ToString());
+    BOOST_TEST(test::Stat(db, "memtable_switches") == switches);
     BOOST_TEST(GetOrStatus(db, key(0)) == value);
     BOOST_TEST(GetOrStatus(db, key(acknowledged - 1)) == value);
     BOOST_TEST(GetOrStatus(db, key(acknowledged)) == "NOT_FOUND");

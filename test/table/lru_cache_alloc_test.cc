@@ -1,40 +1,13 @@
 // The sharded LRU cache when an allocation fails inside Insert: the cache
 // is left as it was (no entry half inserted, usage equal to the charges of
-// the resident entries). Its own executable: it replaces operator new.
-#include <cstdlib>
+// the resident entries). Its own executable: it replaces operator new
+// (support/failing_new.h).
 #include <new>
 
 #include <boost/test/unit_test.hpp>
 
+#include "support/failing_new.h"
 #include "table/lru_cache.h"
-
-namespace {
-// When > 0: the allocation that brings it to 0 throws bad_alloc.
-thread_local int fail_in = 0;
-}  // namespace
-
-void* operator new(std::size_t n) {
-  if (fail_in > 0 && --fail_in == 0) throw std::bad_alloc();
-  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
-  throw std::bad_alloc();
-}
-void* operator new[](std::size_t n) { return ::operator new(n); }
-void* operator new(std::size_t n, const std::nothrow_t&) noexcept {
-  try {
-    return ::operator new(n);
-  } catch (...) {
-    return nullptr;
-  }
-}
-void* operator new[](std::size_t n, const std::nothrow_t& t) noexcept {
-  return ::operator new(n, t);
-}
-void operator delete(void* p) noexcept { std::free(p); }
-void operator delete[](void* p) noexcept { std::free(p); }
-void operator delete(void* p, std::size_t) noexcept { std::free(p); }
-void operator delete[](void* p, std::size_t) noexcept { std::free(p); }
-void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
-void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace corodb::table {
 namespace {
@@ -56,13 +29,13 @@ BOOST_AUTO_TEST_CASE(InsertWhoseTableGrowthFailsLeavesTheCacheAsItWas) {
   BOOST_REQUIRE(cache.Size() == 16u);
   BOOST_REQUIRE(cache.TotalCharge() == 16u);
   bool threw = false;
-  fail_in = 2;  // the entry is allocated; the 32-bucket array is not
+  test::FailAllocationAfter(1);  // the entry is allocated; the 32-bucket array is not
   try {
     Cache::Handle h = cache.Insert(K(16), 1, 1);
   } catch (const std::bad_alloc&) {
     threw = true;
   }
-  fail_in = 0;
+  test::StopFailingAllocations();
   BOOST_REQUIRE(threw);
   BOOST_TEST(cache.Size() == cache.TotalCharge());
   BOOST_TEST(!cache.Lookup(K(16)));

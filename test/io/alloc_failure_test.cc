@@ -1,0 +1,116 @@
+// Backend::Start under allocation failure: a Start that throws std::bad_alloc
+// started nothing (its handler is never called, nothing stays counted, the
+// context runs out of work and shuts down); a Start that returns completes
+// its handler once. Every allocation Start makes is failed in turn.
+//
+// It replaces the global operator new (support/failing_new.h), so it is a
+// test binary of its own.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <future>
+#include <memory>
+#include <new>
+#include <string>
+#include <thread>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/test/data/monomorphic.hpp>
+#include <boost/test/data/test_case.hpp>
+#include <boost/test/unit_test.hpp>
+
+#include "io/backend.h"
+#include "support/backends.h"
+#include "support/failing_new.h"
+#include "support/temp_dir.h"
+
+namespace corodb::io {
+namespace {
+
+namespace asio = boost::asio;
+namespace bdata = boost::unit_test::data;
+using test::BackendNames;
+using test::MakeBackendByName;
+using test::TempDir;
+
+// Destroys `ctx` on another thread and waits for that up to a deadline: a
+// context whose shutdown waits for an operation nobody will finish would
+// hang the test binary, so that is reported and the process ends.
+void DestroyOrDie(std::unique_ptr<asio::io_context> ctx, const std::string& what) {
+  std::promise<void> destroyed;
+  std::future<void> done = destroyed.get_future();
+  std::thread([c = std::move(ctx), &destroyed]() mutable {
+    c.reset();
+    destroyed.set_value();
+  }).detach();
+  if (done.wait_for(std::chrono::seconds(60)) != std::future_status::ready) {
+    BOOST_ERROR(what << ": the io_context's shutdown hangs (an operation stays counted)");
+    std::_Exit(1);
+  }
+}
+
+BOOST_DATA_TEST_CASE(AStartThatThrowsBadAllocStartedNothing, bdata::make(BackendNames()),
+                     backend_name) {
+  TempDir dir;
+  const std::string path = dir.path() + "/f";
+  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  std::shared_ptr<Backend> backend = MakeBackendByName(backend_name);
+
+  int failures_seen = 0;
+  for (long n = 0;; ++n) {
+    auto ctx = std::make_unique<asio::io_context>();
+    {
+      // Warm-up: the context's ring (or pool bookkeeping) is set up by a
+      // first operation, so that the failures below hit Start's own steps.
+      int warm_calls = 0;
+      backend->Start(ctx->get_executor(), IoRequest{IoOpcode::kFdatasync, fd, nullptr, 0, 0},
+                     IoHandler([&warm_calls](IoCompletion) { ++warm_calls; }));
+      ctx->run();
+      BOOST_TEST_REQUIRE(warm_calls == 1);
+      ctx->restart();
+    }
+    int calls = 0;
+    int32_t res = 1;
+    IoRequest req{IoOpcode::kFdatasync, fd, nullptr, 0, 0};
+    req.submit_now = true;
+    IoHandler handler([&calls, &res](IoCompletion c) {
+      ++calls;
+      res = c.res;
+    });
+    bool threw = false;
+    test::FailAllocationAfter(n);
+    try {
+      backend->Start(ctx->get_executor(), req, std::move(handler));
+    } catch (const std::bad_alloc&) {
+      threw = true;
+    }
+    const bool no_failure_left = test::AllocationFailurePending();  // Start made <= n allocations
+    test::StopFailingAllocations();
+    const std::string what = backend_name + ", allocation " + std::to_string(n) + " failing";
+    BOOST_TEST_INFO(what);
+    BOOST_TEST(threw == !no_failure_left);
+
+    // The context runs out of work: nothing the failed Start made stays alive.
+    ctx->run_for(std::chrono::seconds(60));
+    BOOST_TEST(ctx->stopped(), "the context still has work: an operation was left behind");
+    if (threw) {
+      ++failures_seen;
+      BOOST_TEST(calls == 0, "a Start that threw completed its handler");
+    } else {
+      BOOST_TEST(calls == 1);
+      BOOST_TEST(res == 0);
+    }
+    DestroyOrDie(std::move(ctx), what);
+    if (no_failure_left) break;
+    BOOST_TEST_REQUIRE(n < 1000);
+  }
+  // Start allocates (its operation at least): some failure was injected.
+  BOOST_TEST(failures_seen > 0);
+  ::close(fd);
+}
+
+}  // namespace
+}  // namespace corodb::io
