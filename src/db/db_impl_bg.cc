@@ -125,8 +125,6 @@ void DBImpl::StartBackgroundLogSync() {
   // One at a time: a slow disk gets no queue of syncs (nor a thread pool
   // full of them); the bytes left over go with the next one.
   if (state.in_flight.exchange(true, std::memory_order_acq_rel)) return;
-  log_writeback_start_ = log_file_->append_offset();
-  stats_.wal_background_syncs.fetch_add(1, std::memory_order_relaxed);
   try {
     // The completion touches only what it holds: the DB may be gone by then.
     log_background_sync_file_->StartSync(
@@ -140,9 +138,12 @@ void DBImpl::StartBackgroundLogSync() {
           state->Finish();
         });
   } catch (...) {
-    // Nothing was started (bad_alloc): the next chunk tries again.
+    // Nothing was started (bad_alloc): the next group tries again.
     state.Finish();
+    return;
   }
+  log_writeback_start_ = log_file_->append_offset();
+  stats_.wal_background_syncs.fetch_add(1, std::memory_order_relaxed);
 }
 
 void DBImpl::BackgroundLogSync::Finish() {

@@ -2,7 +2,8 @@
 //
 // Every primitive completes short transfers internally (a read returns fewer
 // bytes than asked only at end of file) and maps -errno to
-// Status::IOError("<path>: <op> at offset <n>: <strerror>").
+// Status::IOError("<path>: <op> at offset <n>: <strerror>"), or for a sync
+// (which covers the whole file) "<path>: fdatasync: <strerror>".
 //
 // Buffers: the caller owns them; they must stay valid until the awaitable
 // completes (the coroutine that awaits is suspended meanwhile, so buffers on

@@ -200,7 +200,8 @@ class RingService final : public asio::execution_context::service {
 
   // Queues `op` on this context's ring. Returns false (and leaves `op`
   // untouched) when the ring could not be set up; the caller falls back.
-  // Throws (bad_alloc) only before `op` is published, leaving it untouched.
+  // A bad_alloc before `op` is published leaves it untouched (the one
+  // exception: an immediate submit's error paths, which run after it).
   bool Start(std::unique_ptr<UringOp>& op, const UringConfig& config, Logger* logger) {
     std::lock_guard lock(mu_);
     if (!setup_done_) SetupLocked(config, logger);
@@ -212,14 +213,17 @@ class RingService final : public asio::execution_context::service {
     // looks at the CQ once the waiters have returned.
     if (t_completing != this) ScheduleFlushLocked();
     UringOp* raw = op.get();
-    if (!parked_.empty() || !TryPrepareLocked(raw)) {
-      parked_.push_back(raw);
+    const bool prepared = parked_.empty() && TryPrepareLocked(raw);
+    if (!prepared) parked_.push_back(raw);
+    op.release();  // published: the ring owns it
+    ++stats_.started;
+    if (!prepared) {
       ++stats_.parked;
     } else if (raw->req.submit_now) {
+      // (Its error paths allocate: a bad_alloc there leaves Start throwing
+      // for a published operation; decisions.md, known gap (d).)
       SubmitLocked();  // the flush (or FinishTurnLocked) still arms the wait and reaps
     }
-    op.release();
-    ++stats_.started;
     return true;
   }
 
