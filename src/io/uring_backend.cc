@@ -14,6 +14,7 @@
 #include <deque>
 #include <exception>
 #include <mutex>
+#include <new>
 #include <typeinfo>
 #include <unordered_map>
 #include <vector>
@@ -200,8 +201,7 @@ class RingService final : public asio::execution_context::service {
 
   // Queues `op` on this context's ring. Returns false (and leaves `op`
   // untouched) when the ring could not be set up; the caller falls back.
-  // A bad_alloc before `op` is published leaves it untouched (the one
-  // exception: an immediate submit's error paths, which run after it).
+  // Throws (bad_alloc) only before `op` is published, leaving it untouched.
   bool Start(std::unique_ptr<UringOp>& op, const UringConfig& config, Logger* logger) {
     std::lock_guard lock(mu_);
     if (!setup_done_) SetupLocked(config, logger);
@@ -220,9 +220,14 @@ class RingService final : public asio::execution_context::service {
     if (!prepared) {
       ++stats_.parked;
     } else if (raw->req.submit_now) {
-      // (Its error paths allocate: a bad_alloc there leaves Start throwing
-      // for a published operation; decisions.md, known gap (d).)
-      SubmitLocked();  // the flush (or FinishTurnLocked) still arms the wait and reaps
+      // The flush (or FinishTurnLocked) still arms the wait and reaps.
+      try {
+        SubmitLocked();
+      } catch (const std::bad_alloc&) {
+        // A retry timer or an error's bookkeeping could not be allocated;
+        // SubmitLocked left its SQEs queued, and the flush scheduled above
+        // (or FinishTurnLocked) submits them. The operation is started.
+      }
     }
     return true;
   }
@@ -483,8 +488,9 @@ class RingService final : public asio::execution_context::service {
     }
   }
 
+  // A bad_alloc leaves the SQEs queued and no timer armed (a later flush
+  // submits them).
   void ArmRetryLocked() {
-    retry_armed_ = true;
     retry_timer_->expires_after(std::chrono::milliseconds(1 << (submit_failures_ - 1)));
     retry_timer_->async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
@@ -494,6 +500,7 @@ class RingService final : public asio::execution_context::service {
       }
       Flush();
     });
+    retry_armed_ = true;  // under mu_, which the timer's handler takes first
   }
 
   // Takes every SQE the kernel has not consumed back out of the submission
@@ -506,7 +513,11 @@ class RingService final : public asio::execution_context::service {
     io_uring_sq& sq = ring_.sq;
     const unsigned head = *sq.khead;
     assert(sq.sqe_tail - head == unsubmitted_);
-    std::vector<UringOp*> failed;
+    // The one allocation, before anything changes: a bad_alloc leaves the
+    // SQEs queued for a later flush.
+    unfinished_.reserve(unfinished_.size() + unsubmitted_);
+    size_t failed = 0;
+    UringOp* first_failed = nullptr;
     for (unsigned pos = head; pos != sq.sqe_tail; ++pos) {
       const uint64_t data = sq.sqes[pos & sq.ring_mask].user_data;
       if (data == kEventResetData) {
@@ -523,19 +534,23 @@ class RingService final : public asio::execution_context::service {
       }
       if (--op->pending_cqes == 0) {
         live_.erase(op->id);
-        failed.push_back(op);
+        unfinished_.push_back(op);  // reserved above
+        if (failed++ == 0) first_failed = op;
       }
     }
     sq.sqe_head = sq.sqe_tail = head;
     io_uring_smp_store_release(sq.ktail, head);
     unsubmitted_ = 0;
     reset_in_sq_ = false;
-    if (!failed.empty()) {
-      CORODB_LOG(failed.front()->logger,
-                 "io_uring: io_uring_enter failed (%s); %zu operations not submitted fail with it",
-                 std::strerror(-neg_errno), failed.size());
+    if (failed > 0) {
+      try {
+        CORODB_LOG(first_failed->logger,
+                   "io_uring: io_uring_enter failed (%s); %zu operations not submitted fail with it",
+                   std::strerror(-neg_errno), failed);
+      } catch (const std::bad_alloc&) {
+        // The operations fail with the error all the same.
+      }
     }
-    unfinished_.insert(unfinished_.end(), failed.begin(), failed.end());
   }
 
   // Resets the eventfd counter with read() if it is still due (nothing was

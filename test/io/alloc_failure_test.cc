@@ -12,6 +12,7 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <cstring>
 #include <future>
 #include <memory>
 #include <new>
@@ -26,6 +27,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "io/backend.h"
+#include "io/uring_backend.h"
 #include "support/backends.h"
 #include "support/failing_new.h"
 #include "support/temp_dir.h"
@@ -121,6 +123,69 @@ BOOST_DATA_TEST_CASE(AStartThatThrowsBadAllocStartedNothing, bdata::make(Backend
   }
   // Start allocates (its operation at least): some failure was injected.
   BOOST_TEST(failures_seen > 0);
+  ::close(fd);
+}
+
+// The same with every io_uring_submit failing: an immediate submit (a
+// sync's) then runs the ring's error paths, a retry timer (EAGAIN) or the
+// bookkeeping that fails the unsubmitted operations (EIO), after the
+// operation is published. A failed allocation there must neither make Start
+// throw for a started operation nor lose it: it completes once, with the error.
+BOOST_AUTO_TEST_CASE(AnImmediateSubmitThatFailsCompletesItsOperationOnce, test::NeedsUring()) {
+  TempDir dir;
+  const std::string path = dir.path() + "/f";
+  const int fd = ::open(path.c_str(), O_CREAT | O_RDWR | O_CLOEXEC, 0644);
+  BOOST_TEST_REQUIRE(fd >= 0);
+  std::shared_ptr<Backend> backend = MakeBackendByName("uring");
+  for (const int err : {EIO, EAGAIN}) {
+    for (long n = 0;; ++n) {
+      auto ctx = std::make_unique<asio::io_context>();
+      int warm_calls = 0;
+      backend->Start(ctx->get_executor(), IoRequest{IoOpcode::kFdatasync, fd, nullptr, 0, 0},
+                     IoHandler([&warm_calls](IoCompletion) { ++warm_calls; }));
+      ctx->run();
+      BOOST_TEST_REQUIRE(warm_calls == 1);
+      ctx->restart();
+
+      int calls = 0;
+      int32_t res = 1;
+      IoRequest req{IoOpcode::kFdatasync, fd, nullptr, 0, 0};
+      req.submit_now = true;
+      IoHandler handler([&calls, &res](IoCompletion c) {
+        ++calls;
+        res = c.res;
+      });
+      SetUringCallErrorForTesting(UringCall::kSubmit, err);
+      bool threw = false;
+      bool no_failure_left;
+      {
+        test::FailAllocationAfter(n);
+        struct Disarm {
+          ~Disarm() { test::StopFailingAllocations(); }
+        } disarm;
+        try {
+          backend->Start(ctx->get_executor(), req, std::move(handler));
+        } catch (const std::bad_alloc&) {
+          threw = true;
+        }
+        no_failure_left = test::AllocationFailurePending();
+      }
+      const std::string what = std::string(std::strerror(err)) + " from every submit, allocation " +
+                               std::to_string(n) + " failing";
+      ctx->run_for(std::chrono::seconds(60));  // the retries (EAGAIN) take a few ms
+      SetUringCallErrorForTesting(UringCall::kSubmit, 0);
+      BOOST_TEST(ctx->stopped(), what << ": the context still has work");
+      if (threw) {
+        BOOST_TEST(calls == 0, what << ": a Start that threw completed its handler");
+      } else {
+        BOOST_TEST(calls == 1, what);
+        BOOST_TEST(res == -err, what);
+      }
+      DestroyOrDie(std::move(ctx), what);
+      if (no_failure_left) break;
+      BOOST_TEST_REQUIRE(n < 1000);
+    }
+  }
   ::close(fd);
 }
 
