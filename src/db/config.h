@@ -19,6 +19,13 @@ inline constexpr size_t kWalPreallocChunk = 1 << 20;
 // (sync_file_range) left that fdatasync 4.6-4.9 ms against 0.1 ms:
 // bench/io/log_switch_sync.cc, docs/benchmarks.md ("Log switches").
 inline constexpr size_t kWalWritebackChunk = 1 << 20;
+// Close to the switch, when the memtable has less than this much room left
+// (or an eighth of write_buffer_size, if smaller), a background sync starts
+// once kWalPreSwitchChunk bytes are unsynced: the switch's own fdatasync
+// then finds at most the last few of them (its wait halved in
+// docs/benchmarks.md, "Syncs before the switch").
+inline constexpr size_t kWalPreSwitchRoom = 256 << 10;
+inline constexpr size_t kWalPreSwitchChunk = 64 << 10;
 
 // Groups between begin (logged, fdatasync started, applied invisibly) and end
 // (synced, visible, acknowledged). Two let the next group be logged and

@@ -637,8 +637,15 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
     commit->status = s;
     return;
   }
-  if (!sync && log_file_->append_offset() - log_writeback_start_ >= config::kWalWritebackChunk) {
-    StartBackgroundLogSync();
+  if (!sync) {
+    const uint64_t unsynced = log_file_->append_offset() - log_writeback_start_;
+    const size_t near_switch =
+        std::min(config::kWalPreSwitchRoom, options_.write_buffer_size / 8);
+    if (unsynced >= config::kWalWritebackChunk ||
+        (unsynced >= config::kWalPreSwitchChunk &&
+         mem_->ApproximateMemoryUsage() + near_switch >= options_.write_buffer_size)) {
+      StartBackgroundLogSync();
+    }
   }
   next_sequence_ = first + count;
   commit->last_sequence = first + count - 1;

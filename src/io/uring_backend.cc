@@ -448,6 +448,29 @@ class RingService final : public asio::execution_context::service {
       reset_due_ = false;
       reset_prepared = true;
     }
+    // A reset prepared above that did not go out: fall back to read(), and
+    // turn the stranded SQE into a no-op (no CQE) for whenever it goes out.
+    // Also when a retry timer or a failure's bookkeeping throws (bad_alloc).
+    auto strand_reset = [this, reset_prepared] {
+      if (reset_prepared && reset_in_sq_) {
+        reset_due_ = true;
+        io_uring_prep_nop(reset_sqe_);
+        reset_sqe_->flags |= IOSQE_CQE_SKIP_SUCCESS;
+        io_uring_sqe_set_data64(reset_sqe_, kEventResetData);
+      }
+    };
+    try {
+      SubmitQueuedLocked();
+    } catch (const std::bad_alloc&) {
+      strand_reset();
+      throw;
+    }
+    strand_reset();
+  }
+
+  // SubmitLocked's loop: submits until the SQ is empty, a retry is armed or
+  // the unsubmitted operations have failed.
+  void SubmitQueuedLocked() {
     while (unsubmitted_ > 0) {
       const int r = SubmitToKernelLocked();
       if (r > 0) {
@@ -469,8 +492,8 @@ class RingService final : public asio::execution_context::service {
       // it could not post. Both pass; try again after a delay, a few times.
       const bool transient = r == 0 || r == -EAGAIN || r == -EBUSY;
       if (transient && !shutting_down_ && submit_failures_ < kMaxSubmitRetries) {
-        ++submit_failures_;
-        ArmRetryLocked();
+        ArmRetryLocked(submit_failures_ + 1);
+        ++submit_failures_;  // once armed: a retry that threw did not wait
         break;
       }
       submit_failures_ = 0;
@@ -478,20 +501,12 @@ class RingService final : public asio::execution_context::service {
       if (!shutting_down_) ScheduleFlushLocked();
       break;
     }
-    // A reset prepared above that did not go out: fall back to read(), and
-    // turn the stranded SQE into a no-op (no CQE) for whenever it goes out.
-    if (reset_prepared && reset_in_sq_) {
-      reset_due_ = true;
-      io_uring_prep_nop(reset_sqe_);
-      reset_sqe_->flags |= IOSQE_CQE_SKIP_SUCCESS;
-      io_uring_sqe_set_data64(reset_sqe_, kEventResetData);
-    }
   }
 
-  // A bad_alloc leaves the SQEs queued and no timer armed (a later flush
-  // submits them).
-  void ArmRetryLocked() {
-    retry_timer_->expires_after(std::chrono::milliseconds(1 << (submit_failures_ - 1)));
+  // Retry `attempt` (1, 2, ...) after 2^(attempt-1) ms. A bad_alloc leaves
+  // the SQEs queued and no timer armed (a later flush submits them).
+  void ArmRetryLocked(int attempt) {
+    retry_timer_->expires_after(std::chrono::milliseconds(1 << (attempt - 1)));
     retry_timer_->async_wait([this](const boost::system::error_code& ec) {
       if (ec) return;
       {

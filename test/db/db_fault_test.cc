@@ -415,6 +415,42 @@ BOOST_DATA_TEST_CASE(NonSyncLogBytesAreSyncedInTheBackgroundOneAtATime, bdata::m
   BOOST_TEST(GetOrStatus(db, key(written - 1)) == value);
 }
 
+// Close to a memtable switch, background syncs come every
+// config::kWalPreSwitchChunk instead of every kWalWritebackChunk, so the
+// switch's own fdatasync finds little left. Each background sync is let
+// complete before the next write, so that none is skipped as in flight.
+BOOST_DATA_TEST_CASE(BackgroundLogSyncsComeCloserNearTheSwitch, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  Options options = TestOptions(backend);
+  options.write_buffer_size = 4 << 20;  // near the switch: its last 256 KiB
+  options.paranoid_checks = true;       // no preallocation syncs
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
+  auto opened = test::TryOpen(options, dir.Child("db"), fault);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  DB& db = **opened;
+  const std::string value(1000, 'v');
+  const uint64_t syncs_before = fault->successful_syncs();
+  int written = 0;
+  uint64_t started = 0;  // background syncs of the first log
+  while (test::Stat(db, "memtable_switches") == 0) {
+    BOOST_REQUIRE(written < 8000);
+    started = test::Stat(db, "wal_background_syncs");
+    BOOST_REQUIRE(Run(db.Put({}, "key" + std::to_string(written++), value)).ok());
+    const uint64_t now = test::Stat(db, "wal_background_syncs");
+    if (now > started && test::Stat(db, "memtable_switches") == 0) {
+      BOOST_REQUIRE(test::WaitFor(
+          [&] { return fault->successful_syncs() >= syncs_before + now; }, 20000));
+    }
+  }
+  // The first log held about `written` records of 1000 B and a few dozen:
+  // one sync per MiB of them, and more in the memtable's last 256 KiB (about
+  // 190 records here, three 64 KiB chunks; five syncs in all, where every
+  // MiB alone gives three).
+  const uint64_t per_mib = static_cast<uint64_t>(written) * 1100 / config::kWalWritebackChunk;
+  BOOST_TEST(started >= per_mib + 1, started << " background syncs for " << written << " records");
+}
+
 // A sync group's fdatasync covers every log byte before it: the background
 // sync's chunk is counted again from there, not from the last background sync.
 BOOST_DATA_TEST_CASE(ASyncWriteRestartsTheBackgroundSyncChunk, bdata::make(BackendNames()),
