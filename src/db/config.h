@@ -20,10 +20,11 @@ inline constexpr size_t kWalPreallocChunk = 1 << 20;
 // bench/io/log_switch_sync.cc, docs/benchmarks.md ("Log switches").
 inline constexpr size_t kWalWritebackChunk = 1 << 20;
 // Close to the switch, when the memtable has less than this much room left
-// (or an eighth of write_buffer_size, if smaller), a background sync starts
-// once kWalPreSwitchChunk bytes are unsynced: the switch's own fdatasync
-// then finds at most the last few of them (its wait halved in
-// docs/benchmarks.md, "Syncs before the switch").
+// (or an eighth of write_buffer_size, if smaller; not at all when that is
+// under two chunks), a background sync starts once kWalPreSwitchChunk bytes
+// are unsynced: the switch's own fdatasync then finds at most a chunk and
+// the last group (its wait halved in docs/benchmarks.md, "Syncs before the
+// switch").
 inline constexpr size_t kWalPreSwitchRoom = 256 << 10;
 inline constexpr size_t kWalPreSwitchChunk = 64 << 10;
 

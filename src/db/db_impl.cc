@@ -639,11 +639,14 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
   }
   if (!sync) {
     const uint64_t unsynced = log_file_->append_offset() - log_writeback_start_;
+    // Near the switch (this group's entries counted), when that window is
+    // wide enough for a chunk to sync before the switch comes.
     const size_t near_switch =
         std::min(config::kWalPreSwitchRoom, options_.write_buffer_size / 8);
     if (unsynced >= config::kWalWritebackChunk ||
-        (unsynced >= config::kWalPreSwitchChunk &&
-         mem_->ApproximateMemoryUsage() + near_switch >= options_.write_buffer_size)) {
+        (unsynced >= config::kWalPreSwitchChunk && near_switch >= 2 * config::kWalPreSwitchChunk &&
+         mem_->ApproximateMemoryUsage() + bytes.size() + near_switch >=
+             options_.write_buffer_size)) {
       StartBackgroundLogSync();
     }
   }
@@ -774,7 +777,8 @@ std::string DBImpl::StatsString() const {
   char buf[2048];
   std::snprintf(buf, sizeof(buf),
                 "writes: %llu\nwal_groups: %llu\navg_group_size: %.2f\nmax_group_size: %llu\n"
-                "wal_syncs: %llu\nwal_background_syncs: %llu\nwal_bytes: %llu\nupdates: %llu\n"
+                "wal_syncs: %llu\nwal_background_syncs: %llu\nwal_background_sync_running: %d\n"
+                "wal_bytes: %llu\nupdates: %llu\n"
                 "memtable_switches: %llu\n"
                 "room_tasks: %llu\nwrite_stall_micros: %llu\nslowdowns: %llu\nstops: %llu\n"
                 "stop_micros: %llu\nflushes: %llu\nflush_bytes: %llu\ncompactions: %llu\n"
@@ -786,6 +790,7 @@ std::string DBImpl::StatsString() const {
                 static_cast<unsigned long long>(writes), static_cast<unsigned long long>(groups),
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
                 u(stats_.max_group), u(stats_.syncs), u(stats_.wal_background_syncs),
+                log_background_sync_->in_flight.load(std::memory_order_acquire) ? 1 : 0,
                 u(stats_.wal_bytes), u(stats_.updates),
                 u(stats_.memtable_switches), u(stats_.room_tasks), u(stats_.write_stall_micros),
                 u(stats_.slowdowns), u(stats_.stops), u(stats_.stop_micros), u(stats_.flushes),

@@ -578,11 +578,17 @@ class RingService final : public asio::execution_context::service {
   }
 
   void ReapLocked(std::vector<UringOp*>* done) {
+    // Room for every CQE there, before any is consumed: a bad_alloc in the
+    // loop would leave CQEs counted but not advanced, reaped again later.
+    // (Those posted meanwhile wait for the next reap, as if posted after it.)
+    const unsigned ready = io_uring_cq_ready(&ring_);
+    done->reserve(done->size() + ready);
     unsigned head;
     unsigned seen = 0;
     unsigned ignored = 0;
     io_uring_cqe* cqe;
     io_uring_for_each_cqe(&ring_, head, cqe) {
+      if (seen == ready) break;
       ++seen;
       const uint64_t data = io_uring_cqe_get_data64(cqe);
       if (data == kEventResetData) {
@@ -600,7 +606,7 @@ class RingService final : public asio::execution_context::service {
       if (--op->pending_cqes == 0) {
         live_.erase(op->id);
         ++stats_.completed;
-        done->push_back(op);
+        done->push_back(op);  // reserved above
       }
     }
     if (seen == 0) return;

@@ -425,30 +425,43 @@ BOOST_DATA_TEST_CASE(BackgroundLogSyncsComeCloserNearTheSwitch, bdata::make(Back
   Options options = TestOptions(backend);
   options.write_buffer_size = 4 << 20;  // near the switch: its last 256 KiB
   options.paranoid_checks = true;       // no preallocation syncs
-  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName(backend));
-  auto opened = test::TryOpen(options, dir.Child("db"), fault);
-  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
-  DB& db = **opened;
+  auto opened = OpenOrDie(options, dir.Child("db"), backend);
+  DB& db = *opened;
   const std::string value(1000, 'v');
-  const uint64_t syncs_before = fault->successful_syncs();
+  std::vector<int> starts;  // records logged when each background sync started
   int written = 0;
-  uint64_t started = 0;  // background syncs of the first log
-  while (test::Stat(db, "memtable_switches") == 0) {
+  for (;;) {
     BOOST_REQUIRE(written < 8000);
-    started = test::Stat(db, "wal_background_syncs");
+    const uint64_t before = test::Stat(db, "wal_background_syncs");
     BOOST_REQUIRE(Run(db.Put({}, "key" + std::to_string(written++), value)).ok());
-    const uint64_t now = test::Stat(db, "wal_background_syncs");
-    if (now > started && test::Stat(db, "memtable_switches") == 0) {
+    if (test::Stat(db, "memtable_switches") != 0) break;
+    if (test::Stat(db, "wal_background_syncs") > before) {
+      starts.push_back(written);
       BOOST_REQUIRE(test::WaitFor(
-          [&] { return fault->successful_syncs() >= syncs_before + now; }, 20000));
+          [&] { return test::Stat(db, "wal_background_sync_running") == 0; }, 20000));
     }
   }
-  // The first log held about `written` records of 1000 B and a few dozen:
-  // one sync per MiB of them, and more in the memtable's last 256 KiB (about
-  // 190 records here, three 64 KiB chunks; five syncs in all, where every
-  // MiB alone gives three).
-  const uint64_t per_mib = static_cast<uint64_t>(written) * 1100 / config::kWalWritebackChunk;
-  BOOST_TEST(started >= per_mib + 1, started << " background syncs for " << written << " records");
+  const int in_log = written - 1;  // the last Put went to the new log
+  // Records are 1000 B and a few dozen in the log, more in the memtable.
+  const int chunk_records = static_cast<int>(config::kWalPreSwitchChunk / 1000) + 1;
+  const int window_records = static_cast<int>(config::kWalPreSwitchRoom / 1000) + 1;
+  const int mib_records = static_cast<int>(config::kWalWritebackChunk / 1100);
+  std::ostringstream seen;
+  for (int at : starts) seen << at << ' ';
+  seen << "of " << in_log;
+  BOOST_TEST_INFO(seen.str());
+  BOOST_REQUIRE(starts.size() >= 3u);
+  // A MiB apart until the window (not every 64 KiB throughout)...
+  BOOST_TEST(starts[0] >= mib_records);
+  // ...then at most a chunk apart, and the last at most a chunk before the switch.
+  int close = 0;
+  for (size_t i = 1; i < starts.size(); ++i) {
+    if (starts[i] - starts[i - 1] > chunk_records) continue;
+    ++close;
+    BOOST_TEST(in_log - starts[i] <= window_records, "a close sync outside the window: " << starts[i]);
+  }
+  BOOST_TEST(close >= 2);
+  BOOST_TEST(in_log - starts.back() <= chunk_records);
 }
 
 // A sync group's fdatasync covers every log byte before it: the background
