@@ -60,6 +60,41 @@ void DestroyOrDie(std::unique_ptr<asio::io_context> ctx, const std::string& what
   }
 }
 
+// A context whose ring (or pool bookkeeping) a first operation has set up,
+// so that the failures injected later hit Start's own steps.
+std::unique_ptr<asio::io_context> WarmContext(Backend& backend, int fd) {
+  auto ctx = std::make_unique<asio::io_context>();
+  int calls = 0;
+  backend.Start(ctx->get_executor(), IoRequest{IoOpcode::kFdatasync, fd, nullptr, 0, 0},
+                IoHandler([&calls](IoCompletion) { ++calls; }));
+  ctx->run();
+  BOOST_TEST_REQUIRE(calls == 1);
+  ctx->restart();
+  return ctx;
+}
+
+struct FailedStart {
+  bool threw = false;            // Start threw bad_alloc
+  bool no_failure_left = false;  // Start made at most `n` allocations
+};
+
+// Starts `req` with this thread's allocation after the first `n` failing.
+FailedStart StartFailingAllocation(Backend& backend, asio::io_context& ctx, const IoRequest& req,
+                                   IoHandler handler, long n) {
+  FailedStart r;
+  test::FailAllocationAfter(n);
+  struct Disarm {
+    ~Disarm() { test::StopFailingAllocations(); }
+  } disarm;
+  try {
+    backend.Start(ctx.get_executor(), req, std::move(handler));
+  } catch (const std::bad_alloc&) {
+    r.threw = true;
+  }
+  r.no_failure_left = test::AllocationFailurePending();
+  return r;
+}
+
 BOOST_DATA_TEST_CASE(AStartThatThrowsBadAllocStartedNothing, bdata::make(BackendNames()),
                      backend_name) {
   TempDir dir;
@@ -70,17 +105,7 @@ BOOST_DATA_TEST_CASE(AStartThatThrowsBadAllocStartedNothing, bdata::make(Backend
 
   int failures_seen = 0;
   for (long n = 0;; ++n) {
-    auto ctx = std::make_unique<asio::io_context>();
-    {
-      // Warm-up: the context's ring (or pool bookkeeping) is set up by a
-      // first operation, so that the failures below hit Start's own steps.
-      int warm_calls = 0;
-      backend->Start(ctx->get_executor(), IoRequest{IoOpcode::kFdatasync, fd, nullptr, 0, 0},
-                     IoHandler([&warm_calls](IoCompletion) { ++warm_calls; }));
-      ctx->run();
-      BOOST_TEST_REQUIRE(warm_calls == 1);
-      ctx->restart();
-    }
+    std::unique_ptr<asio::io_context> ctx = WarmContext(*backend, fd);
     int calls = 0;
     int32_t res = 1;
     IoRequest req{IoOpcode::kFdatasync, fd, nullptr, 0, 0};
@@ -92,20 +117,8 @@ BOOST_DATA_TEST_CASE(AStartThatThrowsBadAllocStartedNothing, bdata::make(Backend
       ++calls;
       res = c.res;
     }));
-    bool threw = false;
-    bool no_failure_left;
-    {
-      test::FailAllocationAfter(n);
-      struct Disarm {
-        ~Disarm() { test::StopFailingAllocations(); }
-      } disarm;
-      try {
-        backend->Start(ctx->get_executor(), req, std::move(handler));
-      } catch (const std::bad_alloc&) {
-        threw = true;
-      }
-      no_failure_left = test::AllocationFailurePending();  // Start made <= n allocations
-    }
+    const auto [threw, no_failure_left] =
+        StartFailingAllocation(*backend, *ctx, req, std::move(handler), n);
     const std::string what = backend_name + ", allocation " + std::to_string(n) + " failing";
     BOOST_TEST_INFO(what);
     BOOST_TEST(threw == !no_failure_left);
@@ -154,13 +167,7 @@ BOOST_AUTO_TEST_CASE(AnImmediateSubmitThatFailsCompletesItsOperationOnce, test::
     // Failures that hit Start after its operation was published.
     int failed_after_publication = 0;
     for (long n = 0;; ++n) {
-      auto ctx = std::make_unique<asio::io_context>();
-      int warm_calls = 0;
-      backend->Start(ctx->get_executor(), IoRequest{IoOpcode::kFdatasync, fd, nullptr, 0, 0},
-                     IoHandler([&warm_calls](IoCompletion) { ++warm_calls; }));
-      ctx->run();
-      BOOST_TEST_REQUIRE(warm_calls == 1);
-      ctx->restart();
+      std::unique_ptr<asio::io_context> ctx = WarmContext(*backend, fd);
 
       int calls = 0;
       int32_t res = 1;
@@ -171,20 +178,8 @@ BOOST_AUTO_TEST_CASE(AnImmediateSubmitThatFailsCompletesItsOperationOnce, test::
         res = c.res;
       });
       std::optional<SubmitError> submit_error(std::in_place, err);
-      bool threw = false;
-      bool no_failure_left;
-      {
-        test::FailAllocationAfter(n);
-        struct Disarm {
-          ~Disarm() { test::StopFailingAllocations(); }
-        } disarm;
-        try {
-          backend->Start(ctx->get_executor(), req, std::move(handler));
-        } catch (const std::bad_alloc&) {
-          threw = true;
-        }
-        no_failure_left = test::AllocationFailurePending();
-      }
+      const auto [threw, no_failure_left] =
+          StartFailingAllocation(*backend, *ctx, req, std::move(handler), n);
       const std::string what = std::string(std::strerror(err)) + " from every submit, allocation " +
                                std::to_string(n) + " failing";
       // Done in milliseconds (the EAGAIN retries take 31): the deadline is the failure.
