@@ -401,7 +401,7 @@ std::string DBImpl::StatsString() const {
   std::snprintf(buf, sizeof(buf),
                 "writes: %llu\nwal_groups: %llu\navg_group_size: %.2f\nmax_group_size: %llu\n"
                 "wal_syncs: %llu\nwal_background_syncs: %llu\nwal_background_sync_running: %d\n"
-                "wal_bytes: %llu\nupdates: %llu\n"
+                "wal_bytes: %llu\nwal_mapped_bytes: %llu\nupdates: %llu\n"
                 "memtable_switches: %llu\n"
                 "room_tasks: %llu\nwrite_stall_micros: %llu\nslowdowns: %llu\nstops: %llu\n"
                 "stop_micros: %llu\nflushes: %llu\nflush_bytes: %llu\ncompactions: %llu\n"
@@ -414,7 +414,7 @@ std::string DBImpl::StatsString() const {
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
                 u(stats_.max_group), u(stats_.syncs), u(stats_.wal_background_syncs),
                 log_background_sync_->in_flight.load(std::memory_order_acquire) ? 1 : 0,
-                u(stats_.wal_bytes), u(stats_.updates),
+                u(stats_.wal_bytes), u(stats_.wal_mapped_bytes), u(stats_.updates),
                 u(stats_.memtable_switches), u(stats_.room_tasks), u(stats_.write_stall_micros),
                 u(stats_.slowdowns), u(stats_.stops), u(stats_.stop_micros), u(stats_.flushes),
                 u(stats_.flush_bytes), u(stats_.compactions), u(stats_.trivial_moves),

@@ -396,6 +396,7 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> max_group{0};    // most writers in one group
     std::atomic<uint64_t> syncs{0};        // fdatasyncs of the WAL
     std::atomic<uint64_t> wal_bytes{0};    // bytes appended to WALs
+    std::atomic<uint64_t> wal_mapped_bytes{0};  // of those, copied through a log's mapping
     std::atomic<uint64_t> updates{0};      // puts + deletes applied
     std::atomic<uint64_t> memtable_switches{0};
     std::atomic<uint64_t> wal_background_syncs{0};

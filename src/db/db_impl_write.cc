@@ -43,6 +43,17 @@ asio::awaitable<Status> DBImpl::StartNewLog(uint64_t number) {
   auto background = fs_->Open(io::LogFileName(name_, number), io::OpenMode::kReadWrite);
   if (!background.ok()) co_return background.status();
   log_file_ = std::move(file).value();
+  // Groups copy their records into a mapping of the log where the backend
+  // and the filesystem allow it (config::kWalMapSlack; File::MapForAppend
+  // says where not). Not with paranoid_checks, which also goes without
+  // preallocation: no zero tail is ever left for its recovery.
+  if (!options_.paranoid_checks) {
+    const uint64_t mib = uint64_t{1} << 20;
+    const uint64_t want = std::min<uint64_t>(
+        (options_.write_buffer_size + config::kWalMapSlack + mib - 1) / mib * mib,
+        config::kWalMapMax);
+    log_file_->MapForAppend(want);
+  }
   log_sync_files_ = std::move(sync_files);
   log_background_sync_file_ = std::move(background).value();
   next_sync_file_ = 0;
@@ -228,6 +239,15 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
     if (!synced.ok()) co_return synced;
     if (!created.ok()) co_return created;
   }
+  // The old log's allocated zeros past its records go (a mapped log's last
+  // window); the log is only read again by a recovery. A failure costs only
+  // the space until the log is deleted.
+  if (const Result<uint64_t> size = old_log->Size();
+      size.ok() && old_log->append_offset() < *size) {
+    if (Status s = old_log->Truncate(old_log->append_offset()); !s.ok()) {
+      CORODB_LOG(info_log_.get(), "log switch: %s", s.ToString().c_str());
+    }
+  }
   // The frozen memtable waits for its flush (the background chain); its log
   // stays live until the flushed table is in the MANIFEST.
   std::shared_ptr<MemTable> frozen;
@@ -292,9 +312,12 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
   record_buf_.clear();
   log_writer_->AddRecord(WriteBatchInternal::Contents(group), &record_buf_);
   const std::span<const char> bytes(record_buf_);
-  // The record goes to the page cache with pwrite on this thread (measured
-  // faster than a ring write, which the kernel punts to a worker).
-  if (Status s = log_file_->AppendInline(bytes); !s.ok()) {
+  // The record goes to the page cache by a copy into the log's mapping, or
+  // past it (or without one) with pwrite on this thread (measured faster
+  // than a ring write, which the kernel punts to a worker).
+  if (log_file_->TryAppendMapped(bytes)) {
+    AddStat(stats_.wal_mapped_bytes, bytes.size());
+  } else if (Status s = log_file_->AppendInline(bytes); !s.ok()) {
     // This group fails, and no later group may be logged: the log may now
     // hold a partial record. Groups ahead of it (their syncs in flight) still
     // end normally; EndGroup turns this into the background error.

@@ -122,6 +122,10 @@ class Backend {
     return 0;
   }
   virtual bool AllowsCachedReads() const { return true; }
+  // Whether a file's appends may bypass the backend by a copy into a shared
+  // mapping of the file (File::MapForAppend). False for a backend that must
+  // see every write (fault injection: power cuts roll back what it saw).
+  virtual bool AllowsMappedWrites() const { return true; }
 };
 
 // Runs `req` with blocking syscalls (pread, pwrite, fdatasync, fsync; EINTR

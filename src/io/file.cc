@@ -3,8 +3,12 @@
 #include <sys/uio.h>
 
 #include <fcntl.h>
+#include <linux/magic.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/stat.h>
+#include <sys/vfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -136,6 +140,7 @@ File::File(std::shared_ptr<Backend> backend, int fd, std::string path, uint64_t 
       direct_alignment_(direct ? DirectAlignment(fd) : 1) {}
 
 File::~File() {
+  if (append_map_ != nullptr) ::munmap(append_map_, append_map_length_);
   if (fd_ >= 0) {
     backend_->OnClose(fd_);
     ::close(fd_);
@@ -398,7 +403,110 @@ Result<uint64_t> File::Size() const {
   return static_cast<uint64_t>(st.st_size);
 }
 
+namespace {
+
+// Filesystems on which a write fault into blocks fallocate allocated cannot
+// fail for want of space (the blocks are there; converting them from
+// unwritten happens at writeback, whose errors fdatasync reports).
+bool TrustsMappedWrites(int fd) {
+  struct statfs fs;
+  if (::fstatfs(fd, &fs) != 0) return false;
+  switch (static_cast<unsigned long>(fs.f_type)) {
+    case EXT4_SUPER_MAGIC:  // also ext2/3, whose fallocate fails (EOPNOTSUPP)
+    case XFS_SUPER_MAGIC:
+    case TMPFS_MAGIC:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+bool File::MapForAppend(uint64_t length) {
+  if (append_limit_ != 0 || direct_ || length <= append_offset_ ||
+      !backend_->AllowsMappedWrites() || !TrustsMappedWrites(fd_)) {
+    return false;
+  }
+  // fallocate past RLIMIT_FSIZE would raise SIGXFSZ: stay under it.
+  struct rlimit fsize;
+  if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY) {
+    length = std::min<uint64_t>(length, fsize.rlim_cur);
+    if (length <= append_offset_) return false;
+  }
+  struct stat st;
+  if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) > append_offset_) return false;
+  append_limit_ = length;
+  append_allocated_ = static_cast<uint64_t>(st.st_size);
+  if (!MapAppendWindow(append_offset_)) return false;  // MapAppendWindow gave up
+  return true;
+}
+
+bool File::MapAppendWindow(uint64_t offset) {
+  if (append_map_ != nullptr) {
+    ::munmap(append_map_, append_map_length_);
+    append_map_ = nullptr;
+  }
+  static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+  const uint64_t start = offset / page * page;
+  const uint64_t end = std::min(start + kAppendWindow, append_limit_);
+  bool ok = start < end;
+  if (ok && end > append_allocated_) {
+    // The window's blocks, allocated before they are mapped. Bytes written
+    // past the last allocation (preallocation's zeros, a pwrite past the
+    // limit) keep their blocks: fallocate only adds.
+    struct stat st;
+    ok = ::fstat(fd_, &st) == 0;
+    const auto before = ok ? static_cast<uint64_t>(st.st_size) : 0;
+    if (ok && ::fallocate(fd_, 0, 0, static_cast<off_t>(end)) != 0) {
+      // ENOSPC, EDQUOT, EFBIG, EOPNOTSUPP: ext4 may keep the blocks it got
+      // and raise the size to them; give them back.
+      ok = false;
+      if (::ftruncate(fd_, static_cast<off_t>(std::max(before, append_offset_))) != 0) {
+        // The zeros stay (a clean close truncates them).
+      }
+    }
+    if (ok) append_allocated_ = end;
+  }
+  void* p = ok ? ::mmap(nullptr, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+                        static_cast<off_t>(start))
+               : MAP_FAILED;
+  if (p == MAP_FAILED) {
+    // No more mapping for this file: pwrite from here on.
+    append_limit_ = 0;
+    return false;
+  }
+  append_map_ = static_cast<char*>(p);
+  append_map_start_ = start;
+  append_map_length_ = end - start;
+  return true;
+}
+
+bool File::TryAppendMapped(std::span<const char> data) {
+  if (append_limit_ == 0 || append_offset_ > append_limit_ ||
+      data.size() > append_limit_ - append_offset_) {
+    return false;
+  }
+  if (append_map_ == nullptr || append_offset_ < append_map_start_ ||
+      append_offset_ + data.size() > append_map_start_ + append_map_length_) {
+    // The window moves to the page holding append_offset(); a record that
+    // would not fit in it (larger than a window) goes out with pwrite.
+    static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
+    if (append_offset_ % page + data.size() > kAppendWindow) return false;
+    if (!MapAppendWindow(append_offset_)) return false;
+  }
+  std::memcpy(append_map_ + (append_offset_ - append_map_start_), data.data(), data.size());
+  append_offset_ += data.size();
+  mapped_append_bytes_ += data.size();
+  return true;
+}
+
 Status File::Truncate(uint64_t size) {
+  if (append_map_ != nullptr && size < append_map_start_ + append_map_length_) {
+    ::munmap(append_map_, append_map_length_);
+    append_map_ = nullptr;
+  }
+  if (size < append_allocated_) append_limit_ = 0;  // no more mapping for this file
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return Status::IOError(path_, std::string("ftruncate: ") + std::strerror(errno));
   }
