@@ -12,9 +12,10 @@ namespace corodb::config {
 // (one zero write + fdatasync per chunk), and only while sync writes arrive.
 inline constexpr size_t kWalPreallocChunk = 1 << 20;
 
-// A new log's first write_buffer_size + kWalMapSlack bytes (rounded up to
-// MiB, at most kWalMapMax) are allocated at its creation and mapped, and
-// groups copy their records into the mapping instead of a pwrite each: a
+// Up to write_buffer_size + kWalMapSlack bytes of a log (rounded up to MiB,
+// at most kWalMapMax), non-sync groups copy their records into a moving
+// window of a mapping of the log (io::File::MapForAppend, zeros written
+// ahead) instead of a pwrite each: a
 // system call costs 1.4 µs on this VM, a 130-byte pwrite 1.8-2.1 µs against
 // 0.5 µs for the copy, page faults included (docs/benchmarks.md, "WAL
 // appends through a mapping"). A log rarely outgrows its memtable by more

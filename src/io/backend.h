@@ -123,9 +123,11 @@ class Backend {
   }
   virtual bool AllowsCachedReads() const { return true; }
   // Whether a file's appends may bypass the backend by a copy into a shared
-  // mapping of the file (File::MapForAppend). False for a backend that must
-  // see every write (fault injection: power cuts roll back what it saw).
-  virtual bool AllowsMappedWrites() const { return true; }
+  // mapping of the file (File::MapForAppend). False unless a backend says
+  // otherwise: one that must see every write (fault injection, whose power
+  // cuts roll back what it saw; a test's wrapper around it) must not be
+  // bypassed. The io_uring and thread-pool backends allow it.
+  virtual bool AllowsMappedWrites() const { return false; }
 };
 
 // Runs `req` with blocking syscalls (pread, pwrite, fdatasync, fsync; EINTR

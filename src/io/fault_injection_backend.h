@@ -83,7 +83,8 @@ class FaultInjectionBackend final : public Backend {
   int BeforeOpen(const std::string& path) override;
   int BeforeRename(const std::string& from, const std::string& to) override;
   bool AllowsCachedReads() const override;
-  // Never: a power cut rolls back only the writes the backend saw.
+  // Never (as the default): a power cut rolls back only the writes the
+  // backend saw.
   bool AllowsMappedWrites() const override { return false; }
 
   // Selects the files whose writes/syncs an armed FailNth* counts, by the

@@ -405,14 +405,15 @@ Result<uint64_t> File::Size() const {
 
 namespace {
 
-// Filesystems on which a write fault into blocks fallocate allocated cannot
-// fail for want of space (the blocks are there; converting them from
-// unwritten happens at writeback, whose errors fdatasync reports).
+// Filesystems on which a write fault into a page that a pwrite already
+// wrote (and so reserved or allocated its block) has nothing to allocate,
+// so cannot fail for want of space. Not copy-on-write filesystems (btrfs),
+// where every rewrite of a page needs new space at its fault.
 bool TrustsMappedWrites(int fd) {
   struct statfs fs;
   if (::fstatfs(fd, &fs) != 0) return false;
   switch (static_cast<unsigned long>(fs.f_type)) {
-    case EXT4_SUPER_MAGIC:  // also ext2/3, whose fallocate fails (EOPNOTSUPP)
+    case EXT4_SUPER_MAGIC:  // also ext2/3
     case XFS_SUPER_MAGIC:
     case TMPFS_MAGIC:
       return true;
@@ -428,18 +429,17 @@ bool File::MapForAppend(uint64_t length) {
       !backend_->AllowsMappedWrites() || !TrustsMappedWrites(fd_)) {
     return false;
   }
-  // fallocate past RLIMIT_FSIZE would raise SIGXFSZ: stay under it.
-  struct rlimit fsize;
-  if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY) {
-    length = std::min<uint64_t>(length, fsize.rlim_cur);
-    if (length <= append_offset_) return false;
-  }
   struct stat st;
   if (::fstat(fd_, &st) != 0 || static_cast<uint64_t>(st.st_size) > append_offset_) return false;
   append_limit_ = length;
-  append_allocated_ = static_cast<uint64_t>(st.st_size);
-  if (!MapAppendWindow(append_offset_)) return false;  // MapAppendWindow gave up
-  return true;
+  append_zeroed_ = static_cast<uint64_t>(st.st_size);
+  return MapAppendWindow(append_offset_);  // false: given up, as after any failure
+}
+
+void File::StopMappedAppends() {
+  if (append_map_ != nullptr) ::munmap(append_map_, append_map_length_);
+  append_map_ = nullptr;
+  append_limit_ = 0;
 }
 
 bool File::MapAppendWindow(uint64_t offset) {
@@ -449,36 +449,62 @@ bool File::MapAppendWindow(uint64_t offset) {
   }
   static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
   const uint64_t start = offset / page * page;
-  const uint64_t end = std::min(start + kAppendWindow, append_limit_);
-  bool ok = start < end;
-  if (ok && end > append_allocated_) {
-    // The window's blocks, allocated before they are mapped. Bytes written
-    // past the last allocation (preallocation's zeros, a pwrite past the
-    // limit) keep their blocks: fallocate only adds.
-    struct stat st;
-    ok = ::fstat(fd_, &st) == 0;
-    const auto before = ok ? static_cast<uint64_t>(st.st_size) : 0;
-    if (ok && ::fallocate(fd_, 0, 0, static_cast<off_t>(end)) != 0) {
-      // ENOSPC, EDQUOT, EFBIG, EOPNOTSUPP: ext4 may keep the blocks it got
-      // and raise the size to them; give them back.
-      ok = false;
-      if (::ftruncate(fd_, static_cast<off_t>(std::max(before, append_offset_))) != 0) {
-        // The zeros stay (a clean close truncates them).
-      }
-    }
-    if (ok) append_allocated_ = end;
-  }
-  void* p = ok ? ::mmap(nullptr, end - start, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
-                        static_cast<off_t>(start))
-               : MAP_FAILED;
+  const uint64_t length = std::min(kAppendWindow, append_limit_ - start);
+  // The window may reach past the end of the file: only bytes below
+  // append_zeroed_ (inside the file) are ever touched.
+  void* p = ::mmap(nullptr, length, PROT_READ | PROT_WRITE, MAP_SHARED, fd_,
+                   static_cast<off_t>(start));
   if (p == MAP_FAILED) {
-    // No more mapping for this file: pwrite from here on.
-    append_limit_ = 0;
+    StopMappedAppends();
     return false;
   }
   append_map_ = static_cast<char*>(p);
   append_map_start_ = start;
-  append_map_length_ = end - start;
+  append_map_length_ = length;
+  return true;
+}
+
+bool File::ZeroAhead(uint64_t end) {
+  static const std::string zeros(kAppendZeroChunk, '\0');
+  struct stat st;
+  if (::fstat(fd_, &st) != 0) {
+    StopMappedAppends();
+    return false;
+  }
+  // Bytes below the file's size exist already (records, or zeros a sync
+  // group's preallocation wrote).
+  uint64_t at = std::max(append_offset_, static_cast<uint64_t>(st.st_size));
+  if (at >= end) {
+    append_zeroed_ = at;
+    return true;
+  }
+  // Up to the next chunk boundary, within the window and the limit, and
+  // under RLIMIT_FSIZE (a write past it would raise SIGXFSZ).
+  uint64_t target = std::min({(end + kAppendZeroChunk - 1) / kAppendZeroChunk * kAppendZeroChunk,
+                              append_map_start_ + append_map_length_, append_limit_});
+  struct rlimit fsize;
+  if (::getrlimit(RLIMIT_FSIZE, &fsize) == 0 && fsize.rlim_cur != RLIM_INFINITY) {
+    target = std::min<uint64_t>(target, fsize.rlim_cur);
+  }
+  if (target < end) {
+    StopMappedAppends();
+    return false;
+  }
+  while (at < target) {
+    const auto n = static_cast<uint32_t>(std::min<uint64_t>(target - at, zeros.size()));
+    const IoCompletion c =
+        backend_->RunInline({IoOpcode::kWrite, fd_, const_cast<char*>(zeros.data()), n, at});
+    if (c.res == -EINTR || c.res == -EAGAIN) continue;
+    if (c.res <= 0) {
+      // ENOSPC, EDQUOT, EFBIG, EIO: no more mapping for this file; the
+      // record goes out with pwrite, which reports its own error. Zeros
+      // written so far are truncated at the switch or a clean close.
+      StopMappedAppends();
+      return false;
+    }
+    at += static_cast<uint64_t>(c.res);
+  }
+  append_zeroed_ = target;
   return true;
 }
 
@@ -487,26 +513,30 @@ bool File::TryAppendMapped(std::span<const char> data) {
       data.size() > append_limit_ - append_offset_) {
     return false;
   }
+  const uint64_t end = append_offset_ + data.size();
   if (append_map_ == nullptr || append_offset_ < append_map_start_ ||
-      append_offset_ + data.size() > append_map_start_ + append_map_length_) {
+      end > append_map_start_ + append_map_length_) {
     // The window moves to the page holding append_offset(); a record that
     // would not fit in it (larger than a window) goes out with pwrite.
     static const auto page = static_cast<uint64_t>(::sysconf(_SC_PAGESIZE));
     if (append_offset_ % page + data.size() > kAppendWindow) return false;
     if (!MapAppendWindow(append_offset_)) return false;
   }
+  // Only into bytes the file has: pwritten zeros, never a hole or past the
+  // end (blocks a write fault would have to allocate, or a SIGBUS).
+  if (end > append_zeroed_ && !ZeroAhead(end)) return false;
   std::memcpy(append_map_ + (append_offset_ - append_map_start_), data.data(), data.size());
-  append_offset_ += data.size();
+  append_offset_ = end;
   mapped_append_bytes_ += data.size();
   return true;
 }
 
 Status File::Truncate(uint64_t size) {
   if (append_map_ != nullptr && size < append_map_start_ + append_map_length_) {
-    ::munmap(append_map_, append_map_length_);
+    ::munmap(append_map_, append_map_length_);  // the next mapped append maps anew
     append_map_ = nullptr;
   }
-  if (size < append_allocated_) append_limit_ = 0;  // no more mapping for this file
+  if (size < append_zeroed_) append_zeroed_ = size;
   if (::ftruncate(fd_, static_cast<off_t>(size)) != 0) {
     return Status::IOError(path_, std::string("ftruncate: ") + std::strerror(errno));
   }

@@ -146,38 +146,42 @@ class File {
   // system call (the WAL: a pwrite costs about 2 µs here, a copy into the
   // page cache through a mapping about 0.5): from here on, appends are
   // copied into a window of kAppendWindow bytes of the file, mapped shared
-  // and writable, whose blocks are allocated (fallocate) before it is
-  // mapped; the window moves on as appends pass its end. The file's size is
-  // then the end of the last window (zeros after the appended bytes, as
-  // preallocation leaves them). Only a window is mapped: writeback of a page
-  // still mapped clears its page-table entry and flushes the TLB of every
-  // CPU running this process's threads (about 37 µs of IPIs per page on this
-  // VM; a mapping of the whole log spent a quarter of a fill's CPU time
-  // there); a page no longer mapped costs nothing.
+  // and writable, that moves on as appends pass its end. Copies go only into
+  // bytes the file already has: zeros pwritten kAppendZeroChunk at a time
+  // ahead of the appends (so the file's size runs up to a chunk past them,
+  // zeros, as preallocation leaves them). Never into a hole or fallocated
+  // (unwritten) blocks: a write fault that had to allocate or convert a
+  // block could fail only as a SIGBUS. Only a window is mapped: writeback of
+  // a page still mapped clears its page-table entry and flushes the TLB of
+  // every CPU running this process's threads (about 37 µs of IPIs per page
+  // on this VM; a mapping of the whole log spent a quarter of a fill's CPU
+  // time there); a page no longer mapped costs nothing.
   // Bytes copied through the mapping are in the page cache at once, as a
   // pwrite's are: they survive the process's death, and an fdatasync of the
   // file (through any of its descriptions) makes them durable.
   // Returns whether the first window is mapped. False on a backend that
   // must see every write (Backend::AllowsMappedWrites), an O_DIRECT file, a
-  // file with bytes past append_offset(), a filesystem on which a write into
-  // allocated blocks can still fail at the page fault (only ext4, XFS and
+  // file with bytes past append_offset(), or a filesystem on which a write
+  // fault into a written page can still need space (only ext4, XFS and
   // tmpfs are trusted: on a copy-on-write filesystem such as btrfs a full
-  // disk would be a SIGBUS, not an error), or a failed fallocate (ENOSPC;
-  // what it allocated is given back) or mmap. `length` is capped at
-  // RLIMIT_FSIZE (fallocate past it would raise SIGXFSZ).
+  // disk would be a SIGBUS, not an error), or a failed mmap.
   // Thread safety: MapForAppend, TryAppendMapped, AppendInline, Append and
   // Truncate are for one writer at a time.
   bool MapForAppend(uint64_t length);
   // Copies `data` to append_offset() through the mapping and advances
-  // append_offset(), moving the window first when `data` would pass its end;
-  // else writes nothing and returns false (the caller appends with
-  // AppendInline): past `length`, a record larger than a window, no mapping
-  // (refused, or given up after a failed fallocate or mmap). Does not
-  // suspend; no system call except a page fault when the copy enters a page
-  // first or again after writeback cleaned it, and when the window moves
-  // (fstat, fallocate, munmap, mmap).
+  // append_offset(), moving the window and writing the next chunk of zeros
+  // first when needed; else writes nothing and returns false (the caller
+  // appends with AppendInline): past `length`, a record larger than a
+  // window, no mapping (refused, or given up after a failed zero write —
+  // ENOSPC, EIO, RLIMIT_FSIZE — or mmap). Does not suspend; no system call
+  // except a page fault when the copy enters a page first or again after
+  // writeback cleaned it, and every chunk (fstat, getrlimit, pwrite of
+  // zeros) and window (munmap, mmap).
   bool TryAppendMapped(std::span<const char> data);
   static constexpr uint64_t kAppendWindow = 256 << 10;
+  // Zeros are written this far ahead: what an fdatasync may write back of
+  // them before the records overwrite them is at most this much.
+  static constexpr uint64_t kAppendZeroChunk = 64 << 10;
   // Bytes appended through the mapping so far.
   uint64_t mapped_append_bytes() const { return mapped_append_bytes_; }
 
@@ -201,8 +205,8 @@ class File {
   // Current size from fstat (blocking, cheap).
   Result<uint64_t> Size() const;
   // ftruncate (blocking); also moves append_offset() to `size` when beyond it.
-  // Unmaps the append window first when `size` cuts into it, and ends
-  // mapped appends when it cuts into the allocation.
+  // Unmaps the append window first when `size` cuts into it (the next mapped
+  // append maps and zeroes anew).
   Status Truncate(uint64_t size);
 
  private:
@@ -215,12 +219,14 @@ class File {
   bool direct_;
   size_t direct_alignment_;
   bool MapAppendWindow(uint64_t offset);
+  bool ZeroAhead(uint64_t end);
+  void StopMappedAppends();
 
   // MapForAppend: appends may be mapped up to append_limit_ (0: none); the
-  // file's blocks are allocated up to append_allocated_; the window maps
+  // file has written bytes up to append_zeroed_ at least; the window maps
   // [append_map_start_, +append_map_length_) at append_map_.
   uint64_t append_limit_ = 0;
-  uint64_t append_allocated_ = 0;
+  uint64_t append_zeroed_ = 0;
   char* append_map_ = nullptr;
   uint64_t append_map_start_ = 0;
   uint64_t append_map_length_ = 0;

@@ -31,6 +31,7 @@ class ThreadPoolBackend final : public Backend {
   ~ThreadPoolBackend() override;
 
   std::string_view Name() const override { return "threadpool"; }
+  bool AllowsMappedWrites() const override { return true; }
   void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
              IoHandler handler) override;
 

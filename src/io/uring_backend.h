@@ -133,6 +133,7 @@ class UringBackend final : public Backend {
   ~UringBackend() override;
 
   std::string_view Name() const override { return "uring"; }
+  bool AllowsMappedWrites() const override { return true; }
   void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
              IoHandler handler) override;
 

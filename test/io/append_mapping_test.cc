@@ -13,6 +13,8 @@
 
 #include <optional>
 
+#include <atomic>
+#include <cerrno>
 #include <cstdlib>
 #include <string>
 
@@ -83,10 +85,12 @@ BOOST_DATA_TEST_CASE(AppendsThroughMovingWindowsLandInTheFile, bdata::make(Backe
   auto f = CreateOrDie(fs, path);
   const uint64_t limit = 1 << 20;
   BOOST_REQUIRE(f->MapForAppend(limit));
-  BOOST_TEST(f->Size().value() == File::kAppendWindow);  // the first window, allocated
+  BOOST_TEST(f->Size().value() == 0u);  // nothing written yet
+  BOOST_REQUIRE(f->TryAppendMapped(std::string("first")));
+  BOOST_TEST(f->Size().value() == File::kAppendZeroChunk);  // zeros written ahead
+  std::string expected = "first";
   // Records of 1-300 bytes across three windows, some straddling a window's end.
   Random rnd(7);
-  std::string expected;
   while (expected.size() < 3 * File::kAppendWindow) {
     std::string record(1 + rnd.Uniform(300), '\0');
     for (char& c : record) c = static_cast<char>(rnd.Uniform(256));
@@ -96,14 +100,14 @@ BOOST_DATA_TEST_CASE(AppendsThroughMovingWindowsLandInTheFile, bdata::make(Backe
   BOOST_TEST(f->append_offset() == expected.size());
   BOOST_TEST(f->mapped_append_bytes() == expected.size());
   // Another description reads the page cache: the records, then the zeros
-  // of the last window's allocation (it ends within a window of them).
+  // written ahead of them (within a chunk).
   std::string on_disk = ReadWholeFile(path);
   BOOST_REQUIRE(on_disk.size() >= expected.size());
-  BOOST_TEST(on_disk.size() <= expected.size() + File::kAppendWindow);
+  BOOST_TEST(on_disk.size() <= expected.size() + File::kAppendZeroChunk);
   BOOST_TEST((on_disk.substr(0, expected.size()) == expected));
   BOOST_TEST((on_disk.substr(expected.size()) == std::string(on_disk.size() - expected.size(), '\0')));
 
-  // Past the allocated blocks: refused, nothing written; pwrite then goes on.
+  // Past the limit: refused, nothing written; pwrite then goes on.
   const std::string tail(limit - expected.size() + 1, 't');
   BOOST_TEST(!f->TryAppendMapped(tail));
   BOOST_TEST(f->append_offset() == expected.size());
@@ -113,25 +117,79 @@ BOOST_DATA_TEST_CASE(AppendsThroughMovingWindowsLandInTheFile, bdata::make(Backe
 
 }
 
-// A truncation that cuts into the allocation (a clean close cutting the
-// zeros away) unmaps the window and ends mapped appends: nothing is copied
-// into pages past the end of the file (a SIGBUS).
+// After a truncation that cuts the zeros away, the next copy, which crosses
+// into pages past the new end of the file, first writes zeros there again
+// (a copy past the end of the file would be a SIGBUS).
 BOOST_TEST_DECORATOR(*boost::unit_test::precondition(&TmpDirTrusted))
-BOOST_DATA_TEST_CASE(ATruncationIntoTheAllocationEndsMappedAppends, bdata::make(BackendNames()),
-                     backend) {
+BOOST_DATA_TEST_CASE(AfterATruncationCopiesGoOnlyIntoRewrittenZeros,
+                     bdata::make(BackendNames()), backend) {
   TempDir dir;
   FileSystem fs(MakeBackendByName(backend));
   const std::string path = dir.Child("log");
   auto f = CreateOrDie(fs, path);
   BOOST_REQUIRE(f->MapForAppend(1 << 20));
-  const std::string record(1000, 'm');
+  const std::string record(5000, 'm');
   BOOST_REQUIRE(f->TryAppendMapped(record));
-  BOOST_REQUIRE(f->Size().value() > record.size());  // the window's zeros
+  BOOST_REQUIRE(f->Size().value() == File::kAppendZeroChunk);
   BOOST_REQUIRE(f->Truncate(record.size()).ok());
-  BOOST_TEST(!f->TryAppendMapped(record));
-  BOOST_TEST(f->append_offset() == record.size());
+  BOOST_TEST(f->Size().value() == record.size());
+  BOOST_TEST(f->TryAppendMapped(record));  // spans pages 1-2, past the cut
+  BOOST_TEST(f->Size().value() == File::kAppendZeroChunk);
+  const std::string on_disk = ReadWholeFile(path);
+  BOOST_TEST((on_disk.substr(0, 2 * record.size()) == record + record));
+  BOOST_TEST((on_disk.substr(2 * record.size()) ==
+              std::string(on_disk.size() - 2 * record.size(), '\0')));
+}
+
+// Passes everything to the thread pool, allows mapped appends, and fails
+// every inline write (the zeros written ahead, a pwrite) with ENOSPC while
+// armed.
+class InlineWritesFail final : public Backend {
+ public:
+  std::string_view Name() const override { return "inline-writes-fail"; }
+  void Start(const boost::asio::any_io_executor& ex, const IoRequest& req,
+             IoHandler handler) override {
+    inner_->Start(ex, req, std::move(handler));
+  }
+  IoCompletion RunInline(const IoRequest& req) override {
+    if (req.opcode == IoOpcode::kWrite && failing.load()) return {-ENOSPC};
+    return inner_->RunInline(req);
+  }
+  bool AllowsMappedWrites() const override { return true; }
+  std::atomic<bool> failing{false};
+
+ private:
+  std::shared_ptr<Backend> inner_ = MakeBackendByName("threadpool");
+};
+
+// A full disk when the next zeros are due: the copy is refused, the pwrite
+// that follows reports the error, and the file goes on with pwrite once
+// there is room again (no mapping any more, nothing lost).
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(&TmpDirTrusted))
+BOOST_AUTO_TEST_CASE(AFailedZeroWriteEndsMappedAppends) {
+  TempDir dir;
+  auto backend = std::make_shared<InlineWritesFail>();
+  FileSystem fs(backend);
+  const std::string path = dir.Child("log");
+  auto f = CreateOrDie(fs, path);
+  BOOST_REQUIRE(f->MapForAppend(1 << 20));
+  const std::string record(100, 'z');
+  std::string expected;
+  while (expected.size() + record.size() <= File::kAppendZeroChunk) {
+    BOOST_REQUIRE(f->TryAppendMapped(record));
+    expected += record;
+  }
+  backend->failing = true;
+  BOOST_TEST(!f->TryAppendMapped(record));  // the next chunk's zeros fail
+  BOOST_TEST(f->append_offset() == expected.size());
+  const Status full = f->AppendInline(record);
+  BOOST_TEST(!full.ok());
+  BOOST_TEST(full.ToString().find("No space left on device") != std::string::npos, full.ToString());
+  backend->failing = false;
+  BOOST_TEST(!f->TryAppendMapped(record));  // given up for this file
   BOOST_REQUIRE(f->AppendInline(record).ok());
-  BOOST_TEST((ReadWholeFile(path) == record + record));
+  expected += record;
+  BOOST_TEST((ReadWholeFile(path) == expected));
 }
 
 BOOST_TEST_DECORATOR(*boost::unit_test::precondition(&TmpDirTrusted))
@@ -193,10 +251,27 @@ std::optional<PageCacheState> CacheStat(int fd, uint64_t len) {
   return PageCacheState{cs.nr_cache, cs.nr_dirty, cs.nr_writeback};
 }
 
+// Precondition: cachestat(2) works here and $TMPDIR has writeback to watch
+// (not tmpfs).
+boost::test_tools::assertion_result CanWatchWriteback(boost::unit_test::test_unit_id) {
+  const char* tmp = std::getenv("TMPDIR");
+  const std::string dir = tmp != nullptr && *tmp != '\0' ? tmp : "/tmp";
+  struct statfs sfs;
+  const int fd = ::open(dir.c_str(), O_TMPFILE | O_RDWR, 0600);  // an unnamed file
+  const bool cachestat = fd >= 0 && CacheStat(fd, 0).has_value();
+  if (fd >= 0) ::close(fd);
+  const bool tmpfs = ::statfs(dir.c_str(), &sfs) == 0 &&
+                     static_cast<unsigned long>(sfs.f_type) == TMPFS_MAGIC;
+  boost::test_tools::assertion_result r(cachestat && !tmpfs);
+  if (!r) r.message() << (cachestat ? dir + " is on tmpfs (no writeback)" : "no cachestat(2) (Linux 6.5)");
+  return r;
+}
+
 // The durability the WAL relies on: pages dirtied through the mapping are
 // written back by an fdatasync through another description of the file
 // (sync groups, the background sync and the switch each use their own).
-BOOST_TEST_DECORATOR(*boost::unit_test::precondition(&TmpDirTrusted))
+BOOST_TEST_DECORATOR(*boost::unit_test::precondition(&TmpDirTrusted) *
+                     boost::unit_test::precondition(&CanWatchWriteback))
 BOOST_DATA_TEST_CASE(AnFdatasyncOnAnotherDescriptionWritesBackMappedPages,
                      bdata::make(BackendNames()), backend) {
   TempDir dir;
@@ -210,14 +285,13 @@ BOOST_DATA_TEST_CASE(AnFdatasyncOnAnotherDescriptionWritesBackMappedPages,
   BOOST_REQUIRE(f->MapForAppend(1 << 20));
   const std::string record(200, 'r');
   for (int i = 0; i < 2000; ++i) BOOST_REQUIRE(f->TryAppendMapped(record));  // windows moved
+  BOOST_REQUIRE(static_cast<unsigned long>(sfs.f_type) != TMPFS_MAGIC);
+  // A copy just now: its page is dirty (the flusher could have written the
+  // earlier ones meanwhile).
+  BOOST_REQUIRE(f->TryAppendMapped(record));
   const std::optional<PageCacheState> before = CacheStat(f->fd(), f->append_offset());
-  if (!before || static_cast<unsigned long>(sfs.f_type) == TMPFS_MAGIC) {
-    // tmpfs has no writeback to watch.
-    BOOST_TEST_MESSAGE("cachestat(2) unavailable or tmpfs: only the sync's status is checked");
-    BOOST_TEST((*other)->SyncInline().ok());
-    return;
-  }
-  BOOST_TEST(before->dirty > 0u);
+  BOOST_REQUIRE(before.has_value());
+  BOOST_TEST(before->dirty + before->writeback > 0u);
   BOOST_REQUIRE((*other)->SyncInline().ok());
   const std::optional<PageCacheState> after = CacheStat(f->fd(), f->append_offset());
   BOOST_REQUIRE(after.has_value());
