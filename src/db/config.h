@@ -16,9 +16,9 @@ inline constexpr size_t kWalPreallocChunk = 1 << 20;
 // at most kWalMapMax), non-sync groups copy their records into a moving
 // window of a mapping of the log (io::File::MapForAppend, zeros written
 // ahead) instead of a pwrite each: a
-// system call costs 1.4 µs on this VM, a 130-byte pwrite 1.8-2.1 µs against
-// 0.5 µs for the copy, page faults included (docs/benchmarks.md, "WAL
-// appends through a mapping"). A log rarely outgrows its memtable by more
+// system call costs about 1 µs on this VM, a 130-byte pwrite 1.6-3.0 µs
+// against 0.2 µs for the copy, page faults included (corodb-append-cost;
+// docs/benchmarks.md, "WAL appends through a mapping"). A log rarely outgrows its memtable by more
 // than the last group; past the mapping, groups use pwrite.
 inline constexpr size_t kWalMapSlack = 1 << 20;
 inline constexpr size_t kWalMapMax = size_t{1} << 30;

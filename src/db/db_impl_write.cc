@@ -316,8 +316,8 @@ void DBImpl::BeginGroup(WriteBatch& group, GroupCommit* commit, const asio::any_
   // past it (or without one) with pwrite on this thread (measured faster
   // than a ring write, which the kernel punts to a worker). A sync group
   // always uses pwrite: an fdatasync right after a copy through the mapping
-  // measured three times slower (fillsync, one writer: 643 against 1,767-
-  // 2,061 per second; decisions.md).
+  // measured three times slower (decisions.md, "WAL records are copied
+  // through a mapping of the log").
   if (!sync && log_file_->TryAppendMapped(bytes)) {
     AddStat(stats_.wal_mapped_bytes, bytes.size());
   } else if (Status s = log_file_->AppendInline(bytes); !s.ok()) {

@@ -143,8 +143,8 @@ class File {
   Status AppendInline(std::span<const char> data);
 
   // Makes appends up to `length` bytes into the file possible without a
-  // system call (the WAL: a pwrite costs about 2 µs here, a copy into the
-  // page cache through a mapping about 0.5): from here on, appends are
+  // system call (the WAL: a pwrite costs 1.6-3.0 µs here, a copy into the
+  // page cache through a mapping about 0.2; corodb-append-cost): from here on, appends are
   // copied into a window of kAppendWindow bytes of the file, mapped shared
   // and writable, that moves on as appends pass its end. Copies go only into
   // bytes the file already has: zeros pwritten kAppendZeroChunk at a time
@@ -153,9 +153,8 @@ class File {
   // (unwritten) blocks: a write fault that had to allocate or convert a
   // block could fail only as a SIGBUS. Only a window is mapped: writeback of
   // a page still mapped clears its page-table entry and flushes the TLB of
-  // every CPU running this process's threads (about 37 µs of IPIs per page
-  // on this VM; a mapping of the whole log spent a quarter of a fill's CPU
-  // time there); a page no longer mapped costs nothing.
+  // every CPU running this process's threads (an IPI per page; a mapping of
+  // the whole log spent a quarter of a fill's CPU time there); a page no longer mapped costs nothing.
   // Bytes copied through the mapping are in the page cache at once, as a
   // pwrite's are: they survive the process's death, and an fdatasync of the
   // file (through any of its descriptions) makes them durable.

@@ -60,6 +60,14 @@ std::string NewestLog(const std::string& dir) {
   return best == 0 ? std::string() : io::LogFileName(dir, best);
 }
 
+// The last byte of a non-empty file.
+int LastByte(const std::string& path) {
+  std::ifstream in(path, std::ios::binary | std::ios::ate);
+  BOOST_REQUIRE(in.tellg() > 0);
+  in.seekg(-1, std::ios::end);
+  return in.get();
+}
+
 std::string Key(int i) { return "key" + std::to_string(i); }
 std::string Value(int i) { return std::string(50 + i % 200, static_cast<char>('a' + i % 26)); }
 
@@ -163,10 +171,7 @@ uint64_t KillAMappedWriter(const std::string& name, const std::string& backend) 
       continue;
     }
     ++logs;
-    std::ifstream in(entry.path(), std::ios::binary | std::ios::ate);
-    BOOST_REQUIRE(in.tellg() > 0);
-    in.seekg(-1, std::ios::end);
-    BOOST_TEST(in.get() != 0, entry.path() << " ends in zeros");
+    BOOST_TEST(LastByte(entry.path().string()) != 0, entry.path() << " ends in zeros");
   }
   BOOST_TEST_MESSAGE(logs << " older logs left by the killed writer");
   return mapped;
@@ -178,12 +183,7 @@ BOOST_DATA_TEST_CASE(MappedNonSyncWritesSurviveSigkill, bdata::make(BackendNames
   const std::string name = dir.Child("db");
   KillAMappedWriter(name, backend);
   // The killed process left zeros written ahead of its newest log's records.
-  {
-    std::ifstream in(NewestLog(name), std::ios::binary | std::ios::ate);
-    BOOST_REQUIRE(in.tellg() > 0);
-    in.seekg(-1, std::ios::end);
-    BOOST_TEST(in.get() == 0);
-  }
+  BOOST_TEST(LastByte(NewestLog(name)) == 0);
 
   // LevelDB first, paranoid (it skips a zero tail after whole records, as
   // its own mmap writer left them), then corodb on what LevelDB left.
