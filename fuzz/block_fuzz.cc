@@ -16,12 +16,21 @@
 //   Seek(k) lands on k for every key k;
 // - the entries of a block that decoded cleanly in increasing order, rebuilt
 //   with BlockBuilder, read back (forward, backward and by Seek) as the same
-//   entries.
+//   entries;
+// - with internal keys and the first restart point at 0 (as BlockBuilder
+//   writes it), the lazy iterator (a BlockIter over the block's Snappy
+//   stream, decoded as it moves) walks forward, the way TableIterator steps,
+//   to the same entries and a clean end where the scan ends cleanly, and to
+//   Corruption where it meets damage (maybe after entries the scan's bound
+//   refused first); on a well-formed block its Seek(k) lands on k and its
+//   backward walk is the scan reversed.
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
+
+#include <snappy.h>
 
 #include "format/dbformat.h"
 #include "fuzz_util.h"
@@ -176,6 +185,53 @@ void CheckWellFormed(const table::Block& block, const Comparator* cmp, bool inte
   }
 }
 
+// The lazy iterator over `contents` (compressed here) against the scan of
+// the whole block. REQUIRES: internal keys; the first restart point is 0.
+void CheckLazy(const std::string& contents, const Comparator* cmp, const Scan& forward,
+               bool well_formed, size_t cap) {
+  std::string stored;
+  snappy::Compress(contents.data(), contents.size(), &stored);
+  table::LazyBlock lazy;
+  FUZZ_CHECK(lazy.Reset(stored, 1u << 30), "a stream Snappy wrote was refused");
+  table::BlockIter it(lazy.stream(), cmp);
+  std::vector<Entry> seen;
+  for (it.SeekToFirst(); it.Valid();) {
+    FUZZ_CHECK(seen.size() < cap, "more entries than the block has room for");
+    seen.emplace_back(std::string(it.key()), std::string(it.value()));
+    if (it.AtLast()) {
+      if (it.status().ok()) it.Next();
+      break;
+    }
+    it.Next();
+  }
+  if (forward.status.ok()) {
+    FUZZ_CHECK(it.status().ok(), "lazy walk: " + it.status().ToString());
+    FUZZ_CHECK(seen == forward.entries, "lazy walk differs from the scan");
+  } else {
+    FUZZ_CHECK(it.status().IsCorruption(), "lazy walk ended cleanly on a damaged block");
+  }
+  if (!well_formed) return;
+  for (const Entry& e : forward.entries) {
+    table::LazyBlock fresh;
+    FUZZ_CHECK(fresh.Reset(stored, 1u << 30), "a stream Snappy wrote was refused");
+    table::BlockIter seek(fresh.stream(), cmp);
+    seek.Seek(e.first);
+    FUZZ_CHECK(seek.Valid() && seek.key() == Slice(e.first) && seek.value() == Slice(e.second),
+               "lazy Seek(key) did not land on key");
+  }
+  table::LazyBlock back_block;
+  FUZZ_CHECK(back_block.Reset(stored, 1u << 30), "a stream Snappy wrote was refused");
+  table::BlockIter back(back_block.stream(), cmp);
+  std::vector<Entry> reversed;
+  for (back.SeekToLast(); back.Valid(); back.Prev()) {
+    FUZZ_CHECK(reversed.size() < cap, "more entries than the block has room for");
+    reversed.emplace_back(std::string(back.key()), std::string(back.value()));
+  }
+  std::reverse(reversed.begin(), reversed.end());
+  FUZZ_CHECK(back.status().ok() && reversed == forward.entries,
+             "lazy backward walk differs from the scan");
+}
+
 }  // namespace
 }  // namespace corodb::fuzz
 
@@ -213,6 +269,11 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   const Scan backward = Backward(*block, cmp, internal_keys, cap);
   FUZZ_CHECK(backward.status.ok() || backward.status.IsCorruption(),
              backward.status.ToString());
+  if (internal_keys && !ref.restarts.empty() && ref.restarts[0] == 0) {
+    const bool well_formed = forward.status.ok() && StrictlyIncreasing(forward.entries, cmp) &&
+                             RestartsWellFormed(ref);
+    CheckLazy(contents, cmp, forward, well_formed, cap);
+  }
 
   if (!forward.status.ok() || !StrictlyIncreasing(forward.entries, cmp)) return 0;
   if (RestartsWellFormed(ref))

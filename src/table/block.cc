@@ -1,12 +1,20 @@
 #include "table/block.h"
 
+#include <algorithm>
 #include <cassert>
+#include <cstring>
 
 #include "format/dbformat.h"
 #include "util/coding.h"
 
 namespace corodb::table {
 namespace {
+
+// Decoded ahead of a lazy iterator per call: a few entries' worth, so a
+// call's cost is spread and little is decoded past where the moves stop.
+constexpr size_t kLazyStep = 256;
+// The longest entry header: three 5-byte varints.
+constexpr size_t kMaxEntryHeader = 15;
 
 // Decodes the entry header at p (before `limit`): shared, non_shared and
 // value length. Returns a pointer to the key delta, or nullptr when the
@@ -44,6 +52,43 @@ Result<Block> Block::Parse(BlockContents contents) {
   return Block(std::move(contents), restart_offset, num_restarts);
 }
 
+bool LazyBlock::Reset(Slice stored, size_t max_length) {
+  stream_ = SnappyStream();
+  if (!stream_.Init(stored, max_length)) return false;
+  // The decoded bytes, then a copy of the stored ones: the block is decoded
+  // as its iterator moves, maybe long after this call, and the stored bytes
+  // may be a mapping whose pages the kernel evicts meanwhile (a blocking
+  // fault then) or a buffer the next read overwrites.
+  const size_t out = stream_.length() + SnappyStream::kSlop;
+  const size_t need = out + stored.size();
+  // Kept across blocks; an unusually large one is not kept for good.
+  constexpr size_t kKeep = 256 << 10;
+  if (need > capacity_ || (capacity_ > kKeep && need <= kKeep)) {
+    const size_t want = need <= kKeep ? std::max<size_t>(need, 12 << 10) : need;
+    buf_.reset(new char[want]);
+    capacity_ = want;
+  }
+  std::memcpy(buf_.get() + out, stored.data(), stored.size());
+  stream_ = SnappyStream();
+  const bool ok = stream_.Init(Slice(buf_.get() + out, stored.size()), max_length);
+  assert(ok);  // the same bytes as above
+  (void)ok;
+  stream_.SetOutput(buf_.get());
+  return true;
+}
+
+BlockIter::BlockIter(SnappyStream* stream, const Comparator* comparator)
+    : comparator_(comparator),
+      internal_keys_(true),
+      bytewise_internal_(IsBytewiseInternalComparator(comparator)),
+      data_(stream->output()),
+      restarts_(static_cast<uint32_t>(stream->length())),
+      num_restarts_(0),
+      current_(restarts_),
+      restart_index_(0),
+      value_(data_, 0),  // nothing consumed yet (DecodeRest checks what was)
+      stream_(stream) {}
+
 BlockIter::BlockIter(const Block* block, const Comparator* comparator, bool internal_keys)
     : comparator_(comparator),
       internal_keys_(internal_keys),
@@ -73,7 +118,8 @@ void BlockIter::MarkInvalid() {
   current_ = restarts_;
   restart_index_ = num_restarts_;
   key_.clear();
-  value_ = Slice(data_ + restarts_, 0);
+  // Over a stream still decoding, nothing counts as consumed (DecodeRest).
+  value_ = Slice(stream_ != nullptr ? data_ : data_ + restarts_, 0);
 }
 
 void BlockIter::MarkCorrupted(std::string what) {
@@ -89,7 +135,106 @@ bool BlockIter::KeyIsBad(Slice key, uint32_t offset, const char* where) {
   return false;
 }
 
+bool BlockIter::DecodeRest() {
+  SnappyStream* stream = std::exchange(stream_, nullptr);
+  if (!stream->DecodeTo(stream->length()) || !stream->finished()) {
+    MarkCorrupted("corrupted compressed block");
+    return false;
+  }
+  // The restart array, checked as Block::Parse checks it.
+  const size_t size = stream->length();
+  const uint32_t num_restarts =
+      size < sizeof(uint32_t) ? 0 : DecodeFixed32(data_ + size - sizeof(uint32_t));
+  if (size < sizeof(uint32_t) || num_restarts > (size - sizeof(uint32_t)) / sizeof(uint32_t)) {
+    MarkCorrupted(size < sizeof(uint32_t) ? "block too short" : "bad restart count in block");
+    return false;
+  }
+  const uint32_t consumed = NextEntryOffset();  // the end of the entries walked
+  restarts_ = static_cast<uint32_t>(size - (1 + static_cast<size_t>(num_restarts)) * sizeof(uint32_t));
+  num_restarts_ = num_restarts;
+  // The walk was bounded by the stream's length, not by the restart array
+  // it could not see yet: entries that ran into it are damage (over a
+  // Block, ParseNextKey's bound reports them).
+  if (consumed > restarts_) {
+    MarkCorrupted("bad entry in block");
+    return false;
+  }
+  if (current_ >= restarts_) {
+    // Past the entries (or the walk never started): nothing is current.
+    current_ = restarts_;
+    restart_index_ = num_restarts_;
+    return true;
+  }
+  if (num_restarts_ == 0) {  // entries were read, but no restart points them
+    MarkCorrupted("bad restart count in block");
+    return false;
+  }
+  // The last restart point at or before the current entry, for Prev.
+  uint32_t left = 0;
+  uint32_t right = num_restarts_;
+  while (right - left > 1) {
+    const uint32_t mid = left + (right - left) / 2;
+    if (RestartPoint(mid) <= current_) {
+      left = mid;
+    } else {
+      right = mid;
+    }
+  }
+  restart_index_ = left;
+  return true;
+}
+
+bool BlockIter::LazyEntryFollows() {
+  const uint32_t next = NextEntryOffset();
+  if (stream_->produced() < size_t{next} + 3 && !stream_->DecodeTo(next + kLazyStep)) {
+    return false;  // damaged: DecodeRest reports it
+  }
+  if (stream_->produced() < size_t{next} + 3) return false;  // the block ends
+  // An entry's header is never three zero bytes (an empty key is no
+  // internal key); the restart array's first offset is.
+  const char* p = data_ + next;
+  return (p[0] | p[1] | p[2]) != 0;
+}
+
+bool BlockIter::ParseNextKeyLazily() {
+  current_ = NextEntryOffset();
+  if (stream_->produced() < size_t{current_} + kMaxEntryHeader &&
+      !stream_->DecodeTo(current_ + kLazyStep)) {
+    return DecodeRest() && ParseNextKey();  // reports the damage
+  }
+  // Now the header is decoded in full unless the block ends first, so one
+  // that does not decode is the end or damage: the whole block tells.
+  const char* p = data_ + current_;
+  const char* limit = data_ + stream_->produced();
+  uint32_t shared = 0, non_shared = 0, value_length = 0;
+  const auto* u = reinterpret_cast<const unsigned char*>(p);
+  if (limit - p >= 3 && (u[0] | u[1] | u[2]) < 128) {
+    shared = u[0];
+    non_shared = u[1];
+    value_length = u[2];
+    p += 3;
+  } else if (p >= limit || (p = GetVarint32Ptr(p, limit, &shared)) == nullptr ||
+             (p = GetVarint32Ptr(p, limit, &non_shared)) == nullptr ||
+             (p = GetVarint32Ptr(p, limit, &value_length)) == nullptr) {
+    return DecodeRest() && ParseNextKey();
+  }
+  const uint64_t end = static_cast<uint64_t>(p - data_) + non_shared + value_length;
+  if (end > stream_->produced() &&
+      (end > stream_->length() || !stream_->DecodeTo(static_cast<size_t>(end)))) {
+    return DecodeRest() && ParseNextKey();
+  }
+  // shared = non_shared = 0: the restart array's first offset (or damage,
+  // which the whole block shows as such).
+  if (shared > key_.size() || shared + non_shared == 0) return DecodeRest() && ParseNextKey();
+  key_.truncate(shared);
+  key_.append(p, non_shared);
+  if (!CheckKey(key_, current_, "in an entry")) return false;
+  value_ = Slice(p + non_shared, value_length);
+  return true;
+}
+
 bool BlockIter::ParseNextKey() {
+  if (stream_ != nullptr) return ParseNextKeyLazily();
   current_ = NextEntryOffset();
   const char* p = data_ + current_;
   const char* limit = data_ + restarts_;
@@ -114,12 +259,19 @@ bool BlockIter::ParseNextKey() {
 }
 
 void BlockIter::SeekToFirst() {
+  if (stream_ != nullptr) {
+    key_.clear();
+    value_ = Slice(data_, 0);  // the walk starts at offset 0
+    ParseNextKey();
+    return;
+  }
   if (num_restarts_ == 0) return MarkInvalid();
   SeekToRestartPoint(0);
   ParseNextKey();
 }
 
 void BlockIter::SeekToLast() {
+  if (stream_ != nullptr && !DecodeRest()) return;
   if (num_restarts_ == 0) return MarkInvalid();
   SeekToRestartPoint(num_restarts_ - 1);
   while (ParseNextKey() && NextEntryOffset() < restarts_) {
@@ -127,6 +279,15 @@ void BlockIter::SeekToLast() {
 }
 
 void BlockIter::Seek(Slice target) {
+  if (stream_ != nullptr) {
+    // From the front, entry by entry, decoding as the walk goes.
+    key_.clear();
+    value_ = Slice(data_, 0);
+    while (ParseNextKey()) {
+      if (Compare(key_, target) >= 0) return;
+    }
+    return;
+  }
   if (num_restarts_ == 0) return MarkInvalid();
   // Binary search for the last restart point whose key is < target; the
   // answer is at or after it and before the next one.
@@ -163,6 +324,7 @@ void BlockIter::Next() {
 
 void BlockIter::Prev() {
   assert(Valid());
+  if (stream_ != nullptr && (!DecodeRest() || !Valid())) return;
   // Back up to a restart point before the current entry, then walk forward
   // to the entry just before it.
   const uint32_t original = current_;

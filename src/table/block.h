@@ -23,6 +23,7 @@
 #include "corodb/result.h"
 #include "format/dbformat.h"
 #include "table/block_contents.h"
+#include "table/snappy_stream.h"
 
 namespace corodb::table {
 
@@ -113,6 +114,27 @@ class KeyBuffer {
   size_t capacity_ = kInline;
 };
 
+// A data block kept in its stored (Snappy) form and decoded as a BlockIter
+// over it moves forward (BlockIter's second constructor). It keeps its own
+// copy of the stored bytes, and one buffer across Resets, so an iterator
+// that moves through many blocks allocates once.
+//
+// Invariants / thread safety: one user at a time.
+class LazyBlock {
+ public:
+  // Starts decoding a copy of `stored`, the block's Snappy bytes without
+  // trailer (the caller may reuse them at once). False when its stated
+  // length is impossible or above `max_length`; then the caller decodes
+  // the block as usual (which reports the damage).
+  bool Reset(Slice stored, size_t max_length);
+  SnappyStream* stream() { return &stream_; }
+
+ private:
+  SnappyStream stream_;
+  std::unique_ptr<char[]> buf_;
+  size_t capacity_ = 0;
+};
+
 class BlockIter {
  public:
   // `block` and `comparator` must outlive the iterator. Starts invalid.
@@ -120,6 +142,18 @@ class BlockIter {
   // key (ParseInternalKey) before it is compared or returned; one that is
   // not is Corruption (TableOptions::internal_keys).
   BlockIter(const Block* block, const Comparator* comparator, bool internal_keys = false);
+  // Iterates the block `stream` decodes, decoding only as far as the moves
+  // need: SeekToFirst, Seek (a walk from the block's front, not a binary
+  // search: the restart array at the end is not decoded yet) and Next read
+  // up to the entry they reach, half a block on average; SeekToLast, Prev
+  // and AtLast at the last entry decode the rest and go on as over a Block.
+  // A damaged stream or restart array is Corruption when a move reaches it.
+  // The block holds internal keys (checked as with `internal_keys`): the
+  // walk recognizes the restart array by its first offset, 0, which reads
+  // as an entry with an empty key. REQUIRES: `stream` was set up (Init,
+  // SetOutput) and nothing decoded yet or only by iterators like this one;
+  // it outlives the iterator.
+  BlockIter(SnappyStream* stream, const Comparator* comparator);
 
   bool Valid() const { return current_ < restarts_; }
   // OK, or Corruption after a damaged entry was met (then !Valid()).
@@ -137,7 +171,12 @@ class BlockIter {
   void Prev();
 
   // REQUIRES: Valid(). Whether the current entry is the block's last / first.
-  bool AtLast() const { return NextEntryOffset() >= restarts_; }
+  // Over a stream, AtLast decodes the next entry's first bytes (and, at
+  // the last entry, the rest of the block); check status() after it.
+  bool AtLast() {
+    if (stream_ != nullptr && !LazyEntryFollows()) DecodeRest();
+    return NextEntryOffset() >= restarts_;
+  }
   bool AtFirst() const { return current_ == 0; }
 
  private:
@@ -148,6 +187,16 @@ class BlockIter {
   void SeekToRestartPoint(uint32_t index);
   // Decodes the entry at NextEntryOffset(); false at the end or on damage.
   bool ParseNextKey();
+  // ParseNextKey over a stream still decoding.
+  bool ParseNextKeyLazily();
+  // Over a stream: decodes the rest of the block and reads its restart
+  // array, after which the iterator works as over a Block (stream_ null).
+  // False (and Corruption) when the stream or the restart array is damaged.
+  bool DecodeRest();
+  // Over a stream: true when bytes of another entry follow the current
+  // one (whether it parses is Next's business), false when the block's
+  // end or its restart array does.
+  bool LazyEntryFollows();
   void MarkInvalid();
   void MarkCorrupted(std::string what);
   // False (and the iterator marked corrupted) when internal keys are
@@ -178,6 +227,9 @@ class BlockIter {
   KeyBuffer key_;
   Slice value_;
   Status status_;
+  // The stream still decoding the block (then restarts_ is its length,
+  // an upper bound, and num_restarts_ 0), or null.
+  SnappyStream* stream_ = nullptr;
 };
 
 }  // namespace corodb::table

@@ -10,6 +10,7 @@
 #include "io/file.h"
 #include "table/page_residency.h"
 #include "table/sequential_iterator.h"
+#include "table/snappy_stream.h"
 #include "table/table_iterator.h"
 
 namespace corodb::table {
@@ -68,7 +69,8 @@ Table::Table(PrivateTag, TableOptions options, std::unique_ptr<io::File> file, u
       direct_(direct),
       footer_(footer),
       index_block_(std::move(index_block)),
-      cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0) {
+      cache_id_(options_.block_cache != nullptr ? options_.block_cache->NewId() : 0),
+      front_search_(options_.internal_keys) {
   // Without mmap_reads the mapping is read only where the page cache holds
   // it (decisions.md, "Reads from the page cache on the caller's thread"),
   // so only where mincore tells this process the truth (asked last: it costs
@@ -256,18 +258,56 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
     probe.answer.emplace(raw->status());
     return probe;
   }
+  bool verify = options.verify_checksums || options_.paranoid_checks;
+  const bool may_cache = options_.block_cache != nullptr && options.fill_cache;
+  std::optional<bool> admitted;  // the block cache's answer, once asked
+  if (front_search_) {
+    // A Snappy block the cache declines is decoded only up to the answer
+    // (decisions.md, "A declined block is decoded only up to the answer").
+    Result<unsigned char> type = StoredBlockType(**raw, *handle, verify, file_->path());
+    if (!type.ok()) {
+      probe.answer.emplace(type.status());
+      return probe;
+    }
+    verify = false;  // done once
+    SnappyStream stream;
+    if (*type == static_cast<unsigned char>(CompressionType::kSnappyCompression) &&
+        stream.Init((**raw).substr(0, static_cast<size_t>(handle->size())), kMaxBlockSize)) {
+      admitted = may_cache && options_.block_cache->Admit({cache_id_, handle->offset()},
+                                                          Block::ChargeFor(stream.length()));
+      if (!*admitted) {
+        partial_decodes_.fetch_add(1, std::memory_order_relaxed);
+        stream.SetOutput(DecodeScratch(stream.length() + SnappyStream::kSlop));
+        BlockIter it(&stream, options_.comparator);
+        it.Seek(key);
+        LookupResult result;
+        if (it.Valid()) {
+          result.found = true;
+          result.key.assign(it.key());
+          result.value.assign(it.value());
+          probe.answer.emplace(std::move(result));
+        } else if (!it.status().ok()) {
+          probe.answer.emplace(BlockError(*handle, it.status()));
+        } else {
+          probe.answer.emplace(std::move(result));
+        }
+        return probe;
+      }
+    }
+  }
   // Decoded into this thread's buffer first: the block cache's admission
   // rule needs the decoded size, and a block it declines is searched there
   // and dropped, so the lookup allocates nothing and evicts nothing.
-  const bool verify = options.verify_checksums || options_.paranoid_checks;
   Result<BlockContents> view = DecodeBlockView(**raw, *handle, verify, file_->path(), DecodeScratch);
   if (!view.ok()) {
     probe.answer.emplace(view.status());
     return probe;
   }
-  if (options_.block_cache != nullptr && options.fill_cache &&
-      options_.block_cache->Admit({cache_id_, handle->offset()},
-                                  Block::ChargeFor(view->size()))) {  // an owned copy's
+  if (!admitted.has_value()) {
+    admitted = may_cache && options_.block_cache->Admit({cache_id_, handle->offset()},
+                                                        Block::ChargeFor(view->size()));
+  }
+  if (*admitted) {  // an owned copy's charge, asked above
     Result<BlockRef> block = CacheBlock(*handle, std::move(view));
     probe.answer.emplace(block.ok() ? SearchBlock(*block->get(), *handle, key)
                                     : Result<LookupResult>(block.status()));
@@ -280,11 +320,29 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
 }
 
 std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& options,
-                                                          const BlockHandle& handle) const {
+                                                          const BlockHandle& handle,
+                                                          LazyBlock* lazy) const {
   std::optional<Result<Slice>> raw = TryCachedBytes(handle);
   if (!raw.has_value()) return std::nullopt;
   if (!raw->ok()) return Result<BlockRef>(raw->status());
-  const bool verify = options.verify_checksums || options_.paranoid_checks;
+  bool verify = options.verify_checksums || options_.paranoid_checks;
+  if (lazy != nullptr && front_search_) {
+    Result<unsigned char> type = StoredBlockType(**raw, handle, verify, file_->path());
+    if (!type.ok()) return Result<BlockRef>(type.status());
+    verify = false;  // done once
+    if (*type == static_cast<unsigned char>(CompressionType::kSnappyCompression) &&
+        lazy->Reset((**raw).substr(0, static_cast<size_t>(handle.size())), kMaxBlockSize)) {
+      const bool admitted =
+          options_.block_cache != nullptr && options.fill_cache &&
+          options_.block_cache->Admit({cache_id_, handle.offset()},
+                                      Block::ChargeFor(lazy->stream()->length()));
+      if (!admitted) {
+        partial_decodes_.fetch_add(1, std::memory_order_relaxed);
+        return Result<BlockRef>(BlockRef());  // decoded as the iterator goes
+      }
+      return CacheBlock(handle, DecodeBlock(**raw, handle, verify, file_->path()));
+    }
+  }
   return KeepBlock(options, handle, DecodeBlock(**raw, handle, verify, file_->path()));
 }
 
@@ -419,13 +477,19 @@ void Table::PrefetchMapped(const BlockHandle& handle) const {
 
 std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
                                                     const BlockHandle& handle) const {
+  return TryLoadBlock(options, handle, nullptr);
+}
+
+std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
+                                                    const BlockHandle& handle,
+                                                    LazyBlock* lazy) const {
   PrefetchMapped(handle);  // read below, after the block cache lookup
   if (options_.block_cache != nullptr) {
     if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle.offset()})) {
       return Result<BlockRef>(BlockRef(std::move(cached)));
     }
   }
-  return TryReadCachedBlock(options, handle);
+  return TryReadCachedBlock(options, handle, lazy);
 }
 
 boost::asio::awaitable<Result<BlockRef>> Table::LoadBlock(ReadOptions options,

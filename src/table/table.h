@@ -184,6 +184,9 @@ class Table {
   uint64_t mapped_block_reads() const {
     return mapped_block_reads_.load(std::memory_order_relaxed);
   }
+  // Of block_reads(), those decoded only as far as their reader went (a
+  // BlockIter over a SnappyStream: blocks the cache did not keep).
+  uint64_t partial_decodes() const { return partial_decodes_.load(std::memory_order_relaxed); }
   // Whether the file is mapped (see map_ below).
   bool mapped() const { return map_ != nullptr; }
   // Tests: retakes the page-cache residency picture now (nothing to do when
@@ -205,6 +208,12 @@ class Table {
   // cache; nullopt when the block must be read (co_await LoadBlock).
   std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
                                                const BlockHandle& handle) const;
+  // TryLoadBlock, except that a Snappy block the block cache does not keep
+  // (declined, or fill_cache false) is not decoded: *lazy is Reset with a
+  // copy of its stored bytes, to decode them as an iterator over it moves
+  // (BlockIter over lazy->stream()), and the BlockRef returned is empty.
+  std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
+                                               const BlockHandle& handle, LazyBlock* lazy) const;
   // Decodes an index entry's value; Corruption naming the file when bad or
   // pointing outside the data area.
   Result<BlockHandle> DecodeDataHandle(Slice index_value) const;
@@ -235,7 +244,8 @@ class Table {
   // nullopt when it would need the disk (or the file is O_DIRECT). Never
   // suspends.
   std::optional<Result<BlockRef>> TryReadCachedBlock(const ReadOptions& options,
-                                                     const BlockHandle& handle) const;
+                                                     const BlockHandle& handle,
+                                                     LazyBlock* lazy = nullptr) const;
   // The stored bytes (contents + trailer) of the block at `handle` when the
   // mapping or the page cache holds all of them: a view of the mapping, or
   // a copy in this thread's read buffer (valid until the thread's next such
@@ -271,6 +281,9 @@ class Table {
   const Block index_block_;
   std::optional<FilterBlockReader> filter_;
   const uint64_t cache_id_;  // this table's id in the block cache (0: no cache)
+  // A block the cache declines may be decoded only as far as a read needs
+  // (BlockIter over a SnappyStream): the table holds internal keys.
+  const bool front_search_;
   // The file mapped read-only, or nullptr (O_DIRECT, empty, or the map
   // failed). With TableOptions::mmap_reads every block-cache miss decodes
   // from it; without, only blocks whose pages residency_ says the page cache
@@ -279,6 +292,7 @@ class Table {
   std::unique_ptr<PageResidency> residency_;
   mutable std::atomic<uint64_t> block_reads_{0};
   mutable std::atomic<uint64_t> mapped_block_reads_{0};
+  mutable std::atomic<uint64_t> partial_decodes_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
   mutable std::atomic<uint64_t> sequential_reads_{0};
 };

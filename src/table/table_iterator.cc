@@ -21,7 +21,22 @@ Status TableIterator::status() const {
 void TableIterator::ResetData() {
   data_.reset();
   block_ = BlockRef();
+  data_lazy_ = nullptr;
   data_handle_.clear();
+}
+
+void TableIterator::SetData(BlockRef block, LazyBlock* lazy, std::string encoded,
+                            const BlockHandle& handle) {
+  data_.reset();
+  block_ = std::move(block);
+  data_lazy_ = block_ ? nullptr : lazy;
+  if (data_lazy_ != nullptr) {
+    data_.emplace(data_lazy_->stream(), table_->comparator());
+  } else {
+    data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
+  }
+  data_handle_ = std::move(encoded);
+  data_block_handle_ = handle;
 }
 
 void TableIterator::SetError(Status s) {
@@ -56,11 +71,7 @@ boost::asio::awaitable<void> TableIterator::InitDataBlock() {
     SetError(block.status());
     co_return;
   }
-  data_.reset();
-  block_ = std::move(*block);
-  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
-  data_handle_ = std::move(encoded);
-  data_block_handle_ = *handle;
+  SetData(std::move(*block), nullptr, std::move(encoded), *handle);
 }
 
 boost::asio::awaitable<void> TableIterator::SkipEmptyBlocksForward() {
@@ -140,18 +151,14 @@ bool TableIterator::TryInitDataBlock() {
     SetError(handle.status());
     return true;
   }
-  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle);
+  LazyBlock* lazy = SpareLazy();
+  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle, lazy);
   if (!block.has_value()) return false;
   if (!block->ok()) {
     SetError(block->status());
     return true;
   }
-  std::string encoded(handle_bytes);
-  data_.reset();
-  block_ = std::move(block->value());
-  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
-  data_handle_ = std::move(encoded);
-  data_block_handle_ = *handle;
+  SetData(std::move(block->value()), lazy, std::string(handle_bytes), *handle);
   return true;
 }
 
@@ -176,7 +183,9 @@ bool TableIterator::TrySeek(Slice target) {
 }
 
 bool TableIterator::TryNext() {
-  if (data_->AtLast()) return TryCrossBlock(/*forward=*/true);
+  const bool last = data_->AtLast();  // may decode the rest of a lazy block
+  if (CheckDataStatus()) return true;
+  if (last) return TryCrossBlock(/*forward=*/true);
   data_->Next();
   CheckDataStatus();
   return true;
@@ -219,7 +228,8 @@ bool TableIterator::TryCrossBlock(bool forward) {
     SetError(handle.status());
     return true;
   }
-  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle);
+  LazyBlock* lazy = SpareLazy();
+  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle, lazy);
   if (!block.has_value()) {
     undo();
     return false;  // a read is needed: the awaited move does it
@@ -228,7 +238,9 @@ bool TableIterator::TryCrossBlock(bool forward) {
     SetError(block->status());
     return true;
   }
-  BlockIter probe(block->value().get(), table_->comparator(), table_->internal_keys());
+  BlockIter probe = block->value()
+                        ? BlockIter(block->value().get(), table_->comparator(), table_->internal_keys())
+                        : BlockIter(lazy->stream(), table_->comparator());
   if (forward) {
     probe.SeekToFirst();
   } else {
@@ -242,17 +254,12 @@ bool TableIterator::TryCrossBlock(bool forward) {
     undo();
     return false;  // an empty block: the awaited move skips it
   }
-  std::string encoded(handle_bytes);
-  data_.reset();
-  block_ = std::move(block->value());
-  data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
+  SetData(std::move(block->value()), lazy, std::string(handle_bytes), *handle);
   if (forward) {
     data_->SeekToFirst();
   } else {
     data_->SeekToLast();
   }
-  data_handle_ = std::move(encoded);
-  data_block_handle_ = *handle;
   return true;
 }
 

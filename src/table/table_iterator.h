@@ -6,8 +6,9 @@
 // invalid and status() reports it, naming the file; the next Seek*() clears it.
 //
 // Invariants / thread safety: one coroutine at a time. When data_ is set it
-// iterates block_, the block at data_handle_, which index_ points at (or
-// pointed at before index_ ran off an end).
+// iterates block_ (or, when block_ is empty, *data_lazy_), the block at
+// data_handle_, which index_ points at (or pointed at before index_ ran off
+// an end).
 #pragma once
 
 #include <optional>
@@ -54,11 +55,20 @@ class TableIterator final : public AsyncIterator {
   bool CheckDataStatus();
   void ResetData();
   void SetError(Status s);
+  // Makes data_ iterate (unpositioned) `block`, or when it is empty the
+  // block `lazy` decodes, the block at `handle` (`encoded` in the index).
+  void SetData(BlockRef block, LazyBlock* lazy, std::string encoded, const BlockHandle& handle);
+  // The LazyBlock data_ does not use, for loading the next block into.
+  LazyBlock* SpareLazy() { return data_lazy_ == &lazy_[0] ? &lazy_[1] : &lazy_[0]; }
 
   const Table* table_;
   const ReadOptions options_;
   BlockIter index_;
   BlockRef block_;
+  // Blocks the cache did not keep, decoded as data_ moves (Table::TryLoadBlock):
+  // two, so the next block loads while data_ still reads the current one.
+  LazyBlock lazy_[2];
+  LazyBlock* data_lazy_ = nullptr;  // the one data_ iterates, or null
   std::optional<BlockIter> data_;
   std::string data_handle_;  // encoded handle of block_
   BlockHandle data_block_handle_;

@@ -409,6 +409,121 @@ BOOST_AUTO_TEST_CASE(FullBlockCacheDeclinesForScansIgnoresNoFillAndReportsDamage
   }
 }
 
+// A lookup whose block the cache does not keep (fill_cache = false, or a
+// full cache declining it) decodes the block only up to its answer (a
+// BlockIter over its Snappy stream): it answers every lookup exactly as a
+// search of the whole block does (the same table read through a cache that
+// keeps every block), for every key, for targets between and after a user key's
+// versions, and past a block's last entry, in blocks of both restart
+// intervals and with values long enough for two-byte lengths.
+BOOST_AUTO_TEST_CASE(UncachedLookupsAnswerAsTheWholeBlockDoes) {
+  Random rnd(17);
+  for (const int restart_interval : {1, 16}) {
+    BOOST_TEST_CONTEXT("restart interval " << restart_interval) {
+      const Model model = RandomInternalModel(*this, &rnd, 400, 10, 300);
+      BlockCache big(64 << 20, 1);
+      TableOptions o = Options(2048, CompressionType::kSnappyCompression, true, &big);
+      o.block_restart_interval = restart_interval;
+      const std::string path = dir.Child("front-" + std::to_string(restart_interval) + ".ldb");
+      const uint64_t size = Write(path, o, model);
+      LoadIntoPageCache(path);
+      std::unique_ptr<Table> whole = OpenOrDie(path, o, size);
+      std::unique_ptr<Table> front = OpenOrDie(path, o, size);
+      whole->RefreshResidencyForTesting();
+      front->RefreshResidencyForTesting();
+      ReadOptions no_fill;
+      no_fill.fill_cache = false;
+      std::vector<std::string> targets;
+      for (const auto& [k, v] : model) {
+        const Slice user = ExtractUserKey(k);
+        targets.push_back(k);
+        targets.push_back(IKey(user, kMaxSequenceNumber, kValueTypeForSeek));
+        targets.push_back(IKey(user, 0, kTypeDeletion));  // past its versions
+        targets.push_back(IKey(std::string(user) + '\0', kMaxSequenceNumber, kValueTypeForSeek));
+      }
+      targets.push_back(IKey(std::string(12, '\xff'), 0, kTypeDeletion));  // past the table
+      int found = 0;
+      for (const std::string& target : targets) {
+        std::optional<Result<LookupResult>> expected = whole->TryGet(ReadOptions(), target);
+        std::optional<Result<LookupResult>> got = front->TryGet(no_fill, target);
+        BOOST_REQUIRE(expected.has_value() && got.has_value());
+        BOOST_REQUIRE_MESSAGE(expected->ok(), expected->status().ToString());
+        BOOST_REQUIRE_MESSAGE(got->ok(), got->status().ToString());
+        BOOST_REQUIRE_EQUAL((*got)->found, (*expected)->found);
+        BOOST_REQUIRE((*got)->key == (*expected)->key);
+        BOOST_REQUIRE((*got)->value == (*expected)->value);
+        found += (*got)->found ? 1 : 0;
+      }
+      BOOST_TEST(found > static_cast<int>(model.size()));
+      BOOST_TEST(big.Size() > 0u);  // `whole` searched cached blocks
+      BOOST_TEST(whole->partial_decodes() == 0u);
+      BOOST_TEST(front->partial_decodes() > targets.size() / 2, "the partial decode never ran");
+    }
+  }
+}
+
+// Steps `it` from its first entry until it is invalid (the fast path when
+// it can), counting the entries in *n.
+asio::awaitable<void> CountForward(AsyncIterator* it, size_t* n) {
+  co_await it->SeekToFirst();
+  while (it->Valid()) {
+    ++*n;
+    if (!it->TryNext()) co_await it->Next();
+  }
+}
+
+// Iterators read the blocks the cache does not keep (here: no block cache)
+// as far as they go, in both directions and across blocks, on the fast
+// path and the awaited one; a block whose Snappy stream is damaged past
+// the entries already returned ends the scan with Corruption naming the
+// file and the block.
+BOOST_AUTO_TEST_CASE(IteratorsDecodeUncachedBlocksAsTheyGoAndReportDamage) {
+  Random rnd(23);
+  const Model model = RandomInternalModel(*this, &rnd, 600, 10, 300);
+  const TableOptions o = Options(2048, CompressionType::kSnappyCompression, true, nullptr);
+  const std::string path = dir.Child("lazy-scan.ldb");
+  const uint64_t size = Write(path, o, model);
+  LoadIntoPageCache(path);
+  {
+    std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+    table->RefreshResidencyForTesting();
+    testing::RunVoid(CheckScans(table.get(), &model, ReadOptions()));
+    BOOST_TEST(table->partial_decodes() > 10u, "the scans never decoded partially");
+  }
+  // The second data block's stated length, one off: its stream cannot
+  // decode to it, which only the end of the stream shows.
+  BlockHandle second;
+  {
+    std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+    BlockIter index(&table->index_block(), &icmp, /*internal_keys=*/true);
+    index.SeekToFirst();
+    index.Next();
+    BOOST_REQUIRE(index.Valid());
+    Result<BlockHandle> h = table->DecodeDataHandle(index.value());
+    BOOST_REQUIRE(h.ok());
+    second = *h;
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(second.offset()));
+    const int first = f.get();
+    BOOST_REQUIRE((first & 0x80) != 0);  // a block of 2 KiB states its length in two bytes
+    f.seekp(static_cast<std::streamoff>(second.offset()));
+    f.put(static_cast<char>((first & 0x7f) == 0x7f ? first - 1 : first + 1));
+  }
+  std::unique_ptr<Table> damaged = OpenOrDie(path, o, size);
+  damaged->RefreshResidencyForTesting();
+  std::unique_ptr<AsyncIterator> it = damaged->NewIterator(ReadOptions());
+  size_t n = 0;
+  testing::RunVoid(CountForward(it.get(), &n));
+  BOOST_TEST(it->status().IsCorruption(), it->status().ToString());
+  BOOST_TEST(it->status().ToString().find(path + ": block at offset " +
+                                          std::to_string(second.offset())) != std::string::npos,
+             it->status().ToString());
+  BOOST_TEST(n > 0u);
+  BOOST_TEST(n < model.size());
+}
+
 // Without mmap_reads a table is still mapped, and a block the page cache
 // holds is decoded from the mapping: no system call, counted as a mapped read.
 BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
