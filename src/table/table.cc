@@ -263,7 +263,8 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
   std::optional<bool> admitted;  // the block cache's answer, once asked
   if (front_search_) {
     // A Snappy block the cache declines is decoded only up to the answer
-    // (decisions.md, "A declined block is decoded only up to the answer").
+    // (decisions.md, "A declined block is decoded only as far as its
+    // reader goes").
     Result<unsigned char> type = StoredBlockType(**raw, *handle, verify, file_->path());
     if (!type.ok()) {
       probe.answer.emplace(type.status());
@@ -279,18 +280,7 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
         partial_decodes_.fetch_add(1, std::memory_order_relaxed);
         stream.SetOutput(DecodeScratch(stream.length() + SnappyStream::kSlop));
         BlockIter it(&stream, options_.comparator);
-        it.Seek(key);
-        LookupResult result;
-        if (it.Valid()) {
-          result.found = true;
-          result.key.assign(it.key());
-          result.value.assign(it.value());
-          probe.answer.emplace(std::move(result));
-        } else if (!it.status().ok()) {
-          probe.answer.emplace(BlockError(*handle, it.status()));
-        } else {
-          probe.answer.emplace(std::move(result));
-        }
+        probe.answer.emplace(SeekAnswer(&it, *handle, key));
         return probe;
       }
     }
@@ -330,17 +320,19 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
     Result<unsigned char> type = StoredBlockType(**raw, handle, verify, file_->path());
     if (!type.ok()) return Result<BlockRef>(type.status());
     verify = false;  // done once
+    const Slice stored = (**raw).substr(0, static_cast<size_t>(handle.size()));
+    SnappyStream stated;  // reads only the stated length, for Admit
     if (*type == static_cast<unsigned char>(CompressionType::kSnappyCompression) &&
-        lazy->Reset((**raw).substr(0, static_cast<size_t>(handle.size())), kMaxBlockSize)) {
-      const bool admitted =
-          options_.block_cache != nullptr && options.fill_cache &&
-          options_.block_cache->Admit({cache_id_, handle.offset()},
-                                      Block::ChargeFor(lazy->stream()->length()));
-      if (!admitted) {
+        stated.Init(stored, kMaxBlockSize)) {
+      const bool admitted = options_.block_cache != nullptr && options.fill_cache &&
+                            options_.block_cache->Admit({cache_id_, handle.offset()},
+                                                        Block::ChargeFor(stated.length()));
+      if (admitted) return CacheBlock(handle, DecodeBlock(**raw, handle, verify, file_->path()));
+      // Copied into *lazy only now: an admitted block needs no copy.
+      if (lazy->Reset(stored, kMaxBlockSize)) {
         partial_decodes_.fetch_add(1, std::memory_order_relaxed);
         return Result<BlockRef>(BlockRef());  // decoded as the iterator goes
       }
-      return CacheBlock(handle, DecodeBlock(**raw, handle, verify, file_->path()));
     }
   }
   return KeepBlock(options, handle, DecodeBlock(**raw, handle, verify, file_->path()));
@@ -450,14 +442,18 @@ boost::asio::awaitable<Result<LookupResult>> Table::Get(ReadOptions options, Sli
 Result<LookupResult> Table::SearchBlock(const Block& block, const BlockHandle& handle,
                                         Slice key) const {
   BlockIter it(&block, options_.comparator, options_.internal_keys);
-  it.Seek(key);
+  return SeekAnswer(&it, handle, key);
+}
+
+Result<LookupResult> Table::SeekAnswer(BlockIter* it, const BlockHandle& handle, Slice key) const {
+  it->Seek(key);
   LookupResult result;
-  if (it.Valid()) {
+  if (it->Valid()) {
     result.found = true;
-    result.key.assign(it.key());
-    result.value.assign(it.value());
-  } else if (!it.status().ok()) {
-    return BlockError(handle, it.status());
+    result.key.assign(it->key());
+    result.value.assign(it->value());
+  } else if (!it->status().ok()) {
+    return BlockError(handle, it->status());
   }
   return result;
 }

@@ -239,6 +239,9 @@ class Table {
         bool direct, Footer footer, Block index_block);
 
  private:
+  // Seeks `it` (over the data block at `handle`) to `key` and answers as
+  // SearchBlock does.
+  Result<LookupResult> SeekAnswer(BlockIter* it, const BlockHandle& handle, Slice key) const;
   // The data block at `handle` when the page cache holds all of it (copied
   // on this thread with RWF_NOWAIT, decoded, kept as KeepBlock does);
   // nullopt when it would need the disk (or the file is O_DIRECT). Never
