@@ -9,9 +9,13 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include <boost/test/data/monomorphic.hpp>
 #include <boost/test/data/test_case.hpp>
@@ -140,15 +144,57 @@ BOOST_DATA_TEST_CASE(GroupsAreCopiedThroughTheLogMapping, bdata::make(BackendNam
   }
 }
 
+// The writer runs in a fresh process: this test binary re-executed with
+// kWriterEnv set, which the global fixture below turns into a call of
+// WriteAndWaitForKill before any test runs. A plain fork would do, but the
+// test process has threads by then (LevelDB's background thread stays once
+// started) and a forked child of a threaded process may not start threads
+// under ThreadSanitizer.
+constexpr const char* kWriterEnv = "CORODB_WAL_MAPPING_WRITER";
+
+struct WriterChildMode {
+  WriterChildMode() {
+    const char* spec = std::getenv(kWriterEnv);  // "fd backend dbname"
+    if (spec == nullptr) return;
+    std::istringstream in(spec);
+    int fd = -1;
+    std::string backend;
+    std::string name;
+    in >> fd >> backend;
+    std::getline(in >> std::ws, name);
+    if (fd < 0 || name.empty()) ::_exit(8);
+    WriteAndWaitForKill(name, backend, fd);
+  }
+};
+BOOST_TEST_GLOBAL_FIXTURE(WriterChildMode);
+
 // Runs WriteAndWaitForKill in a child, SIGKILLs it once it reported, and
 // returns the bytes it copied through log mappings (checked: most of what
 // it wrote).
 uint64_t KillAMappedWriter(const std::string& name, const std::string& backend) {
   int report[2];
   BOOST_REQUIRE(::pipe(report) == 0);
+  // Everything the child needs, made before the fork (only exec follows it).
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).substr(0, std::strlen(kWriterEnv) + 1) != std::string(kWriterEnv) + "=") {
+      env_strings.emplace_back(*e);
+    }
+  }
+  env_strings.push_back(std::string(kWriterEnv) + "=" + std::to_string(report[1]) + " " + backend +
+                        " " + name);
+  std::vector<char*> envp;
+  for (std::string& e : env_strings) envp.push_back(e.data());
+  envp.push_back(nullptr);
+  char exe[] = "/proc/self/exe";
+  char* argv[] = {exe, nullptr};
   const pid_t pid = ::fork();
   BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) WriteAndWaitForKill(name, backend, report[1]);
+  if (pid == 0) {
+    ::close(report[0]);
+    ::execve(exe, argv, envp.data());
+    ::_exit(7);
+  }
   ::close(report[1]);  // a writer that exits early ends the read below
   uint64_t mapped = 0;
   const ssize_t got = ::read(report[0], &mapped, sizeof(mapped));
