@@ -75,7 +75,8 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   // (and so its files), and the caches its handles point into, so it may be
   // destroyed after the DB. Members are released in reverse order: the
   // view, then the table cache (its tables may release blocks into the
-  // block cache), then the block caches. One allocation for all of them,
+  // block cache), then the block caches. One allocation for all of them
+  // (the node the merging iterator holds them in),
   // and the factories and the sampler below capture only pointers into it,
   // which std::function keeps without allocating (seekrandom makes an
   // iterator per seek: each allocation was a measurable part of it).
@@ -86,7 +87,8 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
     std::shared_ptr<const ReadView> view;
     ReadOptions table_options;
   };
-  auto pins = std::make_unique<Pins>();
+  auto held = std::make_unique<table::AsyncIterator::Held<Pins>>();
+  Pins* pins = &held->value;
   pins->user_block_cache = options_.block_cache;
   pins->owned_block_cache = owned_block_cache_;
   pins->table_cache = table_cache_;
@@ -132,7 +134,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
       if (version->RecordReadSample(internal_key)) MaybeScheduleBackground();
     };
   }
-  merged->Hold(std::move(pins));
+  merged->Hold(std::move(held));
   return NewDBIterator(icmp_.user_comparator(), std::move(merged), sequence, std::move(sampler),
                        iterator_seed_.fetch_add(1, std::memory_order_relaxed) + 1);
 }

@@ -4,6 +4,8 @@
 #include <utility>
 
 #include "db/read_yield.h"
+#include "util/coding.h"
+#include "util/key_buffer.h"
 #include "util/random.h"
 
 namespace corodb {
@@ -52,8 +54,11 @@ class DBIter final : public Iterator {
   asio::awaitable<void> Seek(Slice target) override {
     if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
-    seek_key_.clear();
-    AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
+    // The internal key: the target, then the tag (dbformat's layout).
+    char tag[8];
+    EncodeFixed64(tag, PackSequenceAndType(sequence_, kValueTypeForSeek));
+    seek_key_.assign(target);
+    seek_key_.append(tag, sizeof(tag));
     if (iter_->TrySeek(seek_key_)) {
       Continue();  // may leave a move that needs I/O pending
     } else {
@@ -357,9 +362,10 @@ class DBIter final : public Iterator {
   bool skipping_ = false;
   ValueType value_type_ = kTypeDeletion;
   // Forward: a user key to skip. Reverse: the current key.
-  std::string saved_key_;
+  // Keys in inline buffers: a seek or a step allocates nothing for them.
+  KeyBuffer saved_key_;
   std::string saved_value_;  // reverse: the current value
-  std::string seek_key_;     // the internal key a pending Seek looks for
+  KeyBuffer seek_key_;       // the internal key a pending Seek looks for
 };
 
 }  // namespace

@@ -75,9 +75,10 @@ MemTable::Iterator::Iterator(std::shared_ptr<const MemTable> mem)
     : mem_(std::move(mem)), iter_(&mem_->table_) {}
 
 void MemTable::Iterator::Seek(Slice internal_key) {
-  seek_key_.clear();
-  PutVarint32(&seek_key_, static_cast<uint32_t>(internal_key.size()));
-  seek_key_.append(internal_key.data(), internal_key.size());
+  char length[5];
+  const char* end = EncodeVarint32(length, static_cast<uint32_t>(internal_key.size()));
+  seek_key_.assign(Slice(length, static_cast<size_t>(end - length)));
+  seek_key_.append(internal_key);
   iter_.Seek(seek_key_.data());
 }
 

@@ -26,6 +26,7 @@
 #include "format/dbformat.h"
 #include "memtable/skiplist.h"
 #include "util/arena.h"
+#include "util/key_buffer.h"
 
 namespace corodb {
 
@@ -94,7 +95,7 @@ class MemTable : public std::enable_shared_from_this<MemTable> {
    private:
     std::shared_ptr<const MemTable> mem_;
     Table::Iterator iter_;
-    std::string seek_key_;  // scratch for Seek's memtable key
+    KeyBuffer seek_key_;  // scratch for Seek's memtable key
   };
 
   std::unique_ptr<Iterator> NewIterator() const {

@@ -52,6 +52,67 @@ Result<Block> Block::Parse(BlockContents contents) {
   return Block(std::move(contents), restart_offset, num_restarts);
 }
 
+namespace {
+
+// LazyBlock buffers up to this size are kept: across Resets, and in the pool.
+constexpr size_t kKeepBuffer = 256 << 10;
+
+// Buffers of LazyBlocks destroyed on this thread, for the next ones made on
+// it. Bounded: a thread keeps at most kSlots buffers (3 MiB at worst).
+class LazyBufferPool {
+ public:
+  // A buffer of at least `need` bytes (its size in *capacity), or null.
+  std::unique_ptr<char[]> Take(size_t need, size_t* capacity) {
+    for (size_t i = count_; i-- > 0;) {
+      if (slots_[i].capacity < need) continue;
+      *capacity = slots_[i].capacity;
+      std::unique_ptr<char[]> buf = std::move(slots_[i].buf);
+      slots_[i] = std::move(slots_[--count_]);
+      return buf;
+    }
+    return nullptr;
+  }
+  // Keeps `buf` (of `capacity` bytes) if there is room; frees it otherwise.
+  void Put(std::unique_ptr<char[]> buf, size_t capacity) {
+    if (buf == nullptr || count_ == kSlots) return;
+    slots_[count_].buf = std::move(buf);
+    slots_[count_].capacity = capacity;
+    ++count_;
+  }
+
+ private:
+  static constexpr size_t kSlots = 12;
+  struct Slot {
+    std::unique_ptr<char[]> buf;
+    size_t capacity = 0;
+  };
+  Slot slots_[kSlots];
+  size_t count_ = 0;
+};
+
+// Set when this thread's pool is gone (thread exit): a LazyBlock destroyed
+// later (in another thread_local's destructor) frees its buffer instead.
+thread_local bool t_pool_gone = false;
+
+struct PoolSlot {
+  LazyBufferPool pool;
+  ~PoolSlot() { t_pool_gone = true; }
+};
+
+// This thread's pool, or null once it is gone.
+LazyBufferPool* ThreadLazyBufferPool() {
+  if (t_pool_gone) return nullptr;
+  thread_local PoolSlot slot;
+  return &slot.pool;
+}
+
+}  // namespace
+
+LazyBlock::~LazyBlock() {
+  if (buf_ == nullptr || capacity_ > kKeepBuffer) return;
+  if (LazyBufferPool* pool = ThreadLazyBufferPool()) pool->Put(std::move(buf_), capacity_);
+}
+
 bool LazyBlock::Reset(Slice stored, size_t max_length) {
   stream_ = SnappyStream();
   if (!stream_.Init(stored, max_length)) return false;
@@ -62,11 +123,17 @@ bool LazyBlock::Reset(Slice stored, size_t max_length) {
   const size_t out = stream_.length() + SnappyStream::kSlop;
   const size_t need = out + stored.size();
   // Kept across blocks; an unusually large one is not kept for good.
-  constexpr size_t kKeep = 256 << 10;
-  if (need > capacity_ || (capacity_ > kKeep && need <= kKeep)) {
-    const size_t want = need <= kKeep ? std::max<size_t>(need, 12 << 10) : need;
-    buf_.reset(new char[want]);
-    capacity_ = want;
+  if (need > capacity_ || (capacity_ > kKeepBuffer && need <= kKeepBuffer)) {
+    LazyBufferPool* pool = ThreadLazyBufferPool();
+    if (pool != nullptr && capacity_ <= kKeepBuffer) pool->Put(std::move(buf_), capacity_);
+    buf_.reset();
+    capacity_ = 0;
+    if (pool != nullptr && need <= kKeepBuffer) buf_ = pool->Take(need, &capacity_);
+    if (buf_ == nullptr) {
+      const size_t want = need <= kKeepBuffer ? std::max<size_t>(need, 12 << 10) : need;
+      buf_.reset(new char[want]);
+      capacity_ = want;
+    }
   }
   std::memcpy(buf_.get() + out, stored.data(), stored.size());
   stream_ = SnappyStream();

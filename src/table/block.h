@@ -24,6 +24,7 @@
 #include "format/dbformat.h"
 #include "table/block_contents.h"
 #include "table/snappy_stream.h"
+#include "util/key_buffer.h"
 
 namespace corodb::table {
 
@@ -58,70 +59,23 @@ class Block {
   uint32_t num_restarts_;
 };
 
-// The current key of a BlockIter: bytes kept inline up to a size that
-// holds typical internal keys, on the heap beyond it, so positioning an
-// iterator allocates nothing for such keys. Move-only as BlockIter is
-// (copying it would leave data_ pointing into the source).
-class KeyBuffer {
- public:
-  KeyBuffer() = default;
-  KeyBuffer(const KeyBuffer&) = delete;
-  KeyBuffer& operator=(const KeyBuffer&) = delete;
-  KeyBuffer(KeyBuffer&& other) noexcept { *this = std::move(other); }
-  KeyBuffer& operator=(KeyBuffer&& other) noexcept {
-    if (this != &other) {
-      heap_ = std::move(other.heap_);
-      capacity_ = std::exchange(other.capacity_, kInline);
-      size_ = std::exchange(other.size_, 0);
-      if (heap_) {
-        data_ = heap_.get();
-      } else {
-        std::memcpy(inline_, other.inline_, size_);
-        data_ = inline_;
-      }
-      other.data_ = other.inline_;
-    }
-    return *this;
-  }
-
-  size_t size() const { return size_; }
-  void clear() { size_ = 0; }
-  // REQUIRES: n <= size().
-  void truncate(size_t n) { size_ = n; }
-  // REQUIRES: [p, p + n) does not lie in this buffer (a growth frees it).
-  void append(const char* p, size_t n) {
-    if (size_ + n > capacity_) Grow(size_ + n);
-    std::memcpy(data_ + size_, p, n);
-    size_ += n;
-  }
-  operator Slice() const { return Slice(data_, size_); }
-
- private:
-  static constexpr size_t kInline = 48;
-  void Grow(size_t need) {
-    const size_t capacity = std::max(need, 2 * capacity_);
-    std::unique_ptr<char[]> bigger(new char[capacity]);
-    std::memcpy(bigger.get(), data_, size_);
-    heap_ = std::move(bigger);
-    data_ = heap_.get();
-    capacity_ = capacity;
-  }
-
-  char inline_[kInline];
-  std::unique_ptr<char[]> heap_;
-  char* data_ = inline_;
-  size_t size_ = 0;
-  size_t capacity_ = kInline;
-};
-
 // A data block kept in its stored (Snappy) form and decoded as a BlockIter
 // over it moves forward (BlockIter's second constructor). It keeps its own
 // copy of the stored bytes, and one buffer across Resets, so an iterator
-// that moves through many blocks allocates once.
+// that moves through many blocks allocates once. Buffers of ordinary size
+// outlive their LazyBlock in a small per-thread pool: an iterator made per
+// seek (seekrandom) takes one back instead of allocating.
 //
-// Invariants / thread safety: one user at a time.
+// Invariants / thread safety: one user at a time; it may be destroyed on
+// another thread than the one it was used on (its buffer joins that
+// thread's pool).
 class LazyBlock {
  public:
+  LazyBlock() = default;
+  LazyBlock(const LazyBlock&) = delete;
+  LazyBlock& operator=(const LazyBlock&) = delete;
+  ~LazyBlock();
+
   // Starts decoding a copy of `stored`, the block's Snappy bytes without
   // trailer (the caller may reuse them at once). False when its stated
   // length is impossible or above `max_length`; then the caller decodes

@@ -30,7 +30,7 @@ class AsyncIterator {
   AsyncIterator& operator=(const AsyncIterator&) = delete;
   // Held resources are released last-held first.
   virtual ~AsyncIterator() {
-    while (!held_.empty()) held_.pop_back();
+    while (held_ != nullptr) held_ = std::move(held_->next);
   }
 
   virtual bool Valid() const = 0;
@@ -55,23 +55,35 @@ class AsyncIterator {
   // unspecified until the caller co_awaits Seek(target).
   virtual bool TrySeek(Slice /*target*/) { return false; }
 
+  // A list, newest first: one allocation per resource (an iterator per
+  // seek holds a table handle, so this is on seekrandom's path).
+  struct HeldBase {
+    virtual ~HeldBase() = default;
+    std::unique_ptr<HeldBase> next;
+  };
+  // A resource in the node that will hold it: for one whose address must be
+  // known before the iterator exists (Hold(std::unique_ptr<Held<T>>)).
+  template <typename T>
+  struct Held final : HeldBase {
+    template <typename... Args>
+    explicit Held(Args&&... args) : value(std::forward<Args>(args)...) {}
+    T value;
+  };
+
   // Keeps `resource` (e.g. a cache handle pinning the table read) alive
   // until the iterator is destroyed.
   template <typename T>
   void Hold(T resource) {
-    held_.push_back(std::make_unique<Held<T>>(std::move(resource)));
+    Hold(std::make_unique<Held<T>>(std::move(resource)));
+  }
+  template <typename T>
+  void Hold(std::unique_ptr<Held<T>> held) {
+    held->next = std::move(held_);
+    held_ = std::move(held);
   }
 
  private:
-  struct HeldBase {
-    virtual ~HeldBase() = default;
-  };
-  template <typename T>
-  struct Held final : HeldBase {
-    explicit Held(T v) : value(std::move(v)) {}
-    T value;
-  };
-  std::vector<std::unique_ptr<HeldBase>> held_;
+  std::unique_ptr<HeldBase> held_;
 };
 
 }  // namespace corodb::table
