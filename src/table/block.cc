@@ -1,5 +1,9 @@
 #include "table/block.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include <algorithm>
 #include <cassert>
 #include <cstring>
@@ -59,15 +63,26 @@ constexpr size_t kKeepBuffer = 256 << 10;
 
 // Buffers of LazyBlocks destroyed on this thread, for the next ones made on
 // it. Bounded: a thread keeps at most kSlots buffers (3 MiB at worst).
+// Under ASan a pooled buffer is poisoned, so a reader that outlived its
+// LazyBlock still fails as it would on freed memory.
 class LazyBufferPool {
  public:
+  LazyBufferPool() = default;
+  LazyBufferPool(const LazyBufferPool&) = delete;
+  LazyBufferPool& operator=(const LazyBufferPool&) = delete;
+  ~LazyBufferPool() {
+    for (size_t i = 0; i < count_; ++i) Unpoison(slots_[i]);
+  }
+
   // A buffer of at least `need` bytes (its size in *capacity), or null.
   std::unique_ptr<char[]> Take(size_t need, size_t* capacity) {
     for (size_t i = count_; i-- > 0;) {
       if (slots_[i].capacity < need) continue;
+      Unpoison(slots_[i]);
       *capacity = slots_[i].capacity;
       std::unique_ptr<char[]> buf = std::move(slots_[i].buf);
-      slots_[i] = std::move(slots_[--count_]);
+      if (i != count_ - 1) slots_[i] = std::move(slots_[count_ - 1]);
+      --count_;
       return buf;
     }
     return nullptr;
@@ -77,6 +92,9 @@ class LazyBufferPool {
     if (buf == nullptr || count_ == kSlots) return;
     slots_[count_].buf = std::move(buf);
     slots_[count_].capacity = capacity;
+#if defined(__SANITIZE_ADDRESS__)
+    ASAN_POISON_MEMORY_REGION(slots_[count_].buf.get(), capacity);
+#endif
     ++count_;
   }
 
@@ -86,6 +104,13 @@ class LazyBufferPool {
     std::unique_ptr<char[]> buf;
     size_t capacity = 0;
   };
+  static void Unpoison(const Slot& slot) {
+#if defined(__SANITIZE_ADDRESS__)
+    ASAN_UNPOISON_MEMORY_REGION(slot.buf.get(), slot.capacity);
+#else
+    (void)slot;
+#endif
+  }
   Slot slots_[kSlots];
   size_t count_ = 0;
 };

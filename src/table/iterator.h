@@ -30,7 +30,10 @@ class AsyncIterator {
   AsyncIterator& operator=(const AsyncIterator&) = delete;
   // Held resources are released last-held first.
   virtual ~AsyncIterator() {
-    while (held_ != nullptr) held_ = std::move(held_->next);
+    while (held_ != nullptr) {
+      std::unique_ptr<HeldBase> next = std::move(held_->next);  // out of the node first
+      held_ = std::move(next);
+    }
   }
 
   virtual bool Valid() const = 0;

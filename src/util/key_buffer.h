@@ -47,6 +47,7 @@ class KeyBuffer {
   void truncate(size_t n) { size_ = n; }
   // REQUIRES: [p, p + n) does not lie in this buffer (a growth frees it).
   void append(const char* p, size_t n) {
+    if (n == 0) return;  // p may be null (an empty Slice{}): no memcpy from it
     if (size_ + n > capacity_) Grow(size_ + n);
     std::memcpy(data_ + size_, p, n);
     size_ += n;

@@ -3,7 +3,9 @@
 // writes acknowledged through it survive the process's SIGKILL (LevelDB's
 // guarantee for non-sync writes), read back by corodb and by LevelDB.
 #include <linux/magic.h>
+#include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -189,20 +191,24 @@ uint64_t KillAMappedWriter(const std::string& name, const std::string& backend) 
   char exe[] = "/proc/self/exe";
   char* argv[] = {exe, nullptr};
   const pid_t pid = ::fork();
-  BOOST_REQUIRE(pid >= 0);
-  if (pid == 0) {
+  if (pid == 0) {  // only async-signal-safe calls until the exec
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlives a test that died
     ::close(report[0]);
     ::execve(exe, argv, envp.data());
     ::_exit(7);
   }
+  BOOST_REQUIRE(pid > 0);
   ::close(report[1]);  // a writer that exits early ends the read below
   uint64_t mapped = 0;
-  const ssize_t got = ::read(report[0], &mapped, sizeof(mapped));
+  // A writer that hangs before it reports fails the test, not CTest's timeout.
+  pollfd ready{report[0], POLLIN, 0};
+  const ssize_t got =
+      ::poll(&ready, 1, 120'000) == 1 ? ::read(report[0], &mapped, sizeof(mapped)) : -1;
   ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
   ::close(report[0]);
-  BOOST_REQUIRE_MESSAGE(got == sizeof(mapped), "the writer exited early, status " << status);
+  BOOST_REQUIRE_MESSAGE(got == sizeof(mapped), "the writer exited early or did not report within 120 s, status " << status);
   BOOST_REQUIRE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
   BOOST_TEST(mapped > 3000u * 50);  // the writes went through the mapping
   // Logs switched away from end at their last record; only the newest has
