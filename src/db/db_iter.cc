@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "db/read_yield.h"
-#include "util/coding.h"
 #include "util/key_buffer.h"
 #include "util/random.h"
 
@@ -54,11 +53,8 @@ class DBIter final : public Iterator {
   asio::awaitable<void> Seek(Slice target) override {
     if (std::exchange(yield_owed_, false) || ReadTurnOver()) co_await YieldToExecutor();
     StartForwardSeek();
-    // The internal key: the target, then the tag (dbformat's layout).
-    char tag[8];
-    EncodeFixed64(tag, PackSequenceAndType(sequence_, kValueTypeForSeek));
-    seek_key_.assign(target);
-    seek_key_.append(tag, sizeof(tag));
+    seek_key_.clear();
+    AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
     if (iter_->TrySeek(seek_key_)) {
       Continue();  // may leave a move that needs I/O pending
     } else {

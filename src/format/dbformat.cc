@@ -39,6 +39,13 @@ void AppendInternalKey(std::string* result, const ParsedInternalKey& key) {
   PutFixed64(result, PackSequenceAndType(key.sequence, key.type));
 }
 
+void AppendInternalKey(KeyBuffer* result, const ParsedInternalKey& key) {
+  char tag[8];
+  EncodeFixed64(tag, PackSequenceAndType(key.sequence, key.type));
+  result->append(key.user_key);
+  result->append(tag, sizeof(tag));
+}
+
 bool ParseInternalKey(Slice internal_key, ParsedInternalKey* result) {
   if (internal_key.size() < 8) return false;
   const uint64_t tag = DecodeFixed64(internal_key.data() + internal_key.size() - 8);

@@ -14,6 +14,7 @@
 #include "corodb/comparator.h"
 #include "corodb/slice.h"
 #include "util/coding.h"
+#include "util/key_buffer.h"
 
 namespace corodb {
 
@@ -49,6 +50,7 @@ inline size_t InternalKeyEncodingLength(const ParsedInternalKey& key) {
 
 // Appends the encoding of `key` to *result.
 void AppendInternalKey(std::string* result, const ParsedInternalKey& key);
+void AppendInternalKey(KeyBuffer* result, const ParsedInternalKey& key);
 
 // Parses an internal key; false when it is shorter than 8 bytes or its type
 // byte is not a known ValueType.
