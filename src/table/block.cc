@@ -414,19 +414,53 @@ void BlockIter::Next() {
   ParseNextKey();
 }
 
+bool BlockIter::PrevFromRecord() {
+  if (prev_pos_ == 0 || prev_pos_ >= prev_count_ || prev_[prev_pos_].offset != current_) {
+    return false;
+  }
+  const PrevEntry& e = prev_[--prev_pos_];
+  current_ = e.offset;
+  key_.assign(Slice(prev_keys_ + e.key_at, e.key_size));
+  value_ = Slice(data_ + e.value_at, e.value_size);
+  return true;
+}
+
 void BlockIter::Prev() {
   assert(Valid());
   if (stream_ != nullptr && (!DecodeRest() || !Valid())) return;
+  if (PrevFromRecord()) return;
   // Back up to a restart point before the current entry, then walk forward
-  // to the entry just before it.
+  // to the entry just before it, recording the entries passed.
   const uint32_t original = current_;
   while (RestartPoint(restart_index_) >= original) {
     if (restart_index_ == 0) return MarkInvalid();
     --restart_index_;
   }
   SeekToRestartPoint(restart_index_);
-  while (ParseNextKey() && NextEntryOffset() < original) {
+  prev_count_ = 0;
+  uint32_t key_bytes = 0;
+  bool recorded = true;
+  for (;;) {
+    if (!ParseNextKey()) {  // damage: the iterator is invalid now
+      prev_count_ = 0;
+      return;
+    }
+    if (recorded) {
+      const auto key_size = static_cast<uint32_t>(key_.size());
+      if (prev_count_ < kPrevEntries && key_size <= kPrevKeyBytes - key_bytes) {
+        prev_[prev_count_++] = PrevEntry{current_, key_bytes, key_size,
+                                         static_cast<uint32_t>(value_.data() - data_),
+                                         static_cast<uint32_t>(value_.size())};
+        std::memcpy(prev_keys_ + key_bytes, key_.data(), key_size);
+        key_bytes += key_size;
+      } else {
+        recorded = false;  // an interval too long to record: walked each time
+      }
+    }
+    if (NextEntryOffset() >= original) break;
   }
+  if (!recorded) prev_count_ = 0;
+  prev_pos_ = prev_count_ > 0 ? prev_count_ - 1 : 0;
 }
 
 }  // namespace corodb::table

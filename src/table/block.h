@@ -168,6 +168,24 @@ class BlockIter {
     return bytewise_internal_ ? CompareBytewiseInternalKeys(a, b) : comparator_->Compare(a, b);
   }
 
+  // Prev's walk from a restart point records the entries it passes (up to
+  // kPrevEntries, their keys copied into prev_keys_), so that the Prevs
+  // after it step back through them without walking again: a backward scan
+  // decodes each entry once, not half a restart interval's worth per step.
+  // prev_[prev_pos_] is the current entry while the record applies
+  // (its offset is current_).
+  struct PrevEntry {
+    uint32_t offset;
+    uint32_t key_at;  // in prev_keys_
+    uint32_t key_size;
+    uint32_t value_at;  // in data_
+    uint32_t value_size;
+  };
+  static constexpr uint32_t kPrevEntries = 16;  // LevelDB's restart interval
+  static constexpr uint32_t kPrevKeyBytes = 768;
+  // Prev through the record; false when it does not apply.
+  bool PrevFromRecord();
+
   const Comparator* comparator_;
   const bool internal_keys_;
   // Checked keys in InternalKeyComparator-over-bytewise order: compared
@@ -184,6 +202,10 @@ class BlockIter {
   // The stream still decoding the block (then restarts_ is its length,
   // an upper bound, and num_restarts_ 0), or null.
   SnappyStream* stream_ = nullptr;
+  uint32_t prev_count_ = 0;  // entries recorded; 0: none
+  uint32_t prev_pos_ = 0;
+  PrevEntry prev_[kPrevEntries];
+  char prev_keys_[kPrevKeyBytes];
 };
 
 }  // namespace corodb::table

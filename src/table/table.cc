@@ -49,6 +49,30 @@ std::span<char> ScratchBuffer(size_t n) { return PerThreadBuffer<0>(n); }
 // stored bytes meanwhile).
 char* DecodeScratch(size_t n) { return PerThreadBuffer<1>(n).data(); }
 
+// Buffers of ScanWindows destroyed on this thread (kMaxRead bytes each),
+// for the next scans on it: a scan moves through a new TableIterator per
+// file, and a fresh 256 KiB buffer would fault its pages in again.
+struct WindowPool {
+  static constexpr size_t kSlots = 2;
+  std::unique_ptr<char[]> slots[kSlots];
+  size_t count = 0;
+};
+
+// Set when this thread's pool is gone (thread exit): a window destroyed
+// later (in another thread_local's destructor) frees its buffer instead.
+thread_local bool t_window_pool_gone = false;
+
+struct WindowPoolSlot {
+  WindowPool pool;
+  ~WindowPoolSlot() { t_window_pool_gone = true; }
+};
+
+WindowPool* ThreadWindowPool() {
+  if (t_window_pool_gone) return nullptr;
+  thread_local WindowPoolSlot slot;
+  return &slot.pool;
+}
+
 // True when [handle.offset, +size + trailer) lies within the first `limit` bytes.
 bool HandleWithin(const BlockHandle& handle, uint64_t limit) {
   return handle.offset() <= limit && handle.size() <= limit &&
@@ -309,10 +333,63 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
   return probe;
 }
 
+ScanWindow::~ScanWindow() {
+  if (buf_ == nullptr) return;
+  WindowPool* pool = ThreadWindowPool();
+  if (pool != nullptr && pool->count < WindowPool::kSlots) {
+    pool->slots[pool->count++] = std::move(buf_);
+  }
+}
+
+std::optional<Result<Slice>> Table::TryWindowBytes(const BlockHandle& handle, ScanWindow* window,
+                                                   bool forward) const {
+  // mmap_reads asks for every read through the mapping; O_DIRECT files
+  // have no page cache to read ahead from.
+  const uint64_t n = handle.size() + kBlockTrailerSize;
+  if (direct_ || options_.mmap_reads || n > ScanWindow::kMaxRead) return std::nullopt;
+  if (handle.offset() > file_size_ || n > file_size_ - handle.offset()) {
+    return Result<Slice>(
+        BlockError(handle, Status::Corruption("block handle past the end of the file")));
+  }
+  if (!window->Holds(handle.offset(), n)) {
+    // From the block onward in the scan's direction: forward from its
+    // start, backward ending at its end.
+    const size_t want = std::max<size_t>(window->next_read_, static_cast<size_t>(n));
+    uint64_t start = handle.offset();
+    if (!forward) start = handle.offset() + n > want ? handle.offset() + n - want : 0;
+    const size_t length = static_cast<size_t>(std::min<uint64_t>(want, file_size_ - start));
+    if (window->buf_ == nullptr) {
+      WindowPool* pool = ThreadWindowPool();
+      if (pool != nullptr && pool->count > 0) {
+        window->buf_ = std::move(pool->slots[--pool->count]);
+      } else {
+        window->buf_.reset(new char[ScanWindow::kMaxRead]);
+      }
+    }
+    window->length_ = 0;  // until the read below lands
+    std::optional<Result<size_t>> got =
+        file_->TryReadCached(start, std::span<char>(window->buf_.get(), length));
+    if (!got.has_value()) return std::nullopt;
+    if (!got->ok()) return Result<Slice>(got->status());
+    window_reads_.fetch_add(1, std::memory_order_relaxed);
+    window->offset_ = start;
+    window->length_ = **got;  // short when the page cache holds only a front part
+    window->next_read_ = std::min(window->next_read_ * 2, ScanWindow::kMaxRead);
+    if (residency_ != nullptr && **got > 0) residency_->MarkResident(start, **got);
+    if (!window->Holds(handle.offset(), n)) return std::nullopt;
+  }
+  block_reads_.fetch_add(1, std::memory_order_relaxed);
+  return Result<Slice>(Slice(window->buf_.get() + (handle.offset() - window->offset_),
+                             static_cast<size_t>(n)));
+}
+
 std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& options,
                                                           const BlockHandle& handle,
-                                                          LazyBlock* lazy) const {
-  std::optional<Result<Slice>> raw = TryCachedBytes(handle);
+                                                          LazyBlock* lazy, ScanWindow* window,
+                                                          bool forward) const {
+  std::optional<Result<Slice>> raw;
+  if (window != nullptr) raw = TryWindowBytes(handle, window, forward);
+  if (!raw.has_value()) raw = TryCachedBytes(handle);
   if (!raw.has_value()) return std::nullopt;
   if (!raw->ok()) return Result<BlockRef>(raw->status());
   bool verify = options.verify_checksums || options_.paranoid_checks;
@@ -486,6 +563,17 @@ std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
     }
   }
   return TryReadCachedBlock(options, handle, lazy);
+}
+
+std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
+                                                    const BlockHandle& handle, LazyBlock* lazy,
+                                                    ScanWindow* window, bool forward) const {
+  if (options_.block_cache != nullptr) {
+    if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle.offset()})) {
+      return Result<BlockRef>(BlockRef(std::move(cached)));
+    }
+  }
+  return TryReadCachedBlock(options, handle, lazy, window, forward);
 }
 
 boost::asio::awaitable<Result<BlockRef>> Table::LoadBlock(ReadOptions options,

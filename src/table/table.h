@@ -82,6 +82,41 @@ class BlockRef {
   std::unique_ptr<const Block> owned_;
 };
 
+// A window of a table file's bytes, read ahead of a scan: once a scan has
+// moved into neighbouring blocks twice in one direction, TryLoadBlock takes
+// the stored bytes of the blocks it enters from here, refilled from the
+// block entered onward in the scan's direction with one page-cache read
+// (never the disk) of 32 KiB, doubling per refill up to 256 KiB. A scan so
+// costs a system call per window instead of a first-touch fault per page
+// of the mapping (decisions.md, "Scans read ahead in windows").
+//
+// Invariants / thread safety: one user at a time. Holds bytes of one file
+// (a TableIterator's own). Its buffer returns to a per-thread pool.
+class ScanWindow {
+ public:
+  static constexpr size_t kFirstRead = 32 << 10;
+  static constexpr size_t kMaxRead = 256 << 10;
+
+  ScanWindow() = default;
+  ScanWindow(const ScanWindow&) = delete;
+  ScanWindow& operator=(const ScanWindow&) = delete;
+  ~ScanWindow();
+
+  // A seek: the next refill starts small again (the bytes held stay valid).
+  void Restart() { next_read_ = kFirstRead; }
+
+ private:
+  friend class Table;
+  bool Holds(uint64_t offset, uint64_t n) const {
+    return offset >= offset_ && n <= length_ && offset - offset_ <= length_ - n;
+  }
+
+  std::unique_ptr<char[]> buf_;  // kMaxRead bytes once allocated
+  uint64_t offset_ = 0;          // file offset of buf_[0]
+  size_t length_ = 0;            // bytes held
+  size_t next_read_ = kFirstRead;
+};
+
 class Table {
   struct PrivateTag {};
 
@@ -184,6 +219,8 @@ class Table {
   uint64_t mapped_block_reads() const {
     return mapped_block_reads_.load(std::memory_order_relaxed);
   }
+  // File reads that refilled a scan's ScanWindow.
+  uint64_t window_reads() const { return window_reads_.load(std::memory_order_relaxed); }
   // Of block_reads(), those decoded only as far as their reader went (a
   // BlockIter over a SnappyStream: blocks the cache did not keep).
   uint64_t partial_decodes() const { return partial_decodes_.load(std::memory_order_relaxed); }
@@ -214,6 +251,13 @@ class Table {
   // (BlockIter over lazy->stream()), and the BlockRef returned is empty.
   std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
                                                const BlockHandle& handle, LazyBlock* lazy) const;
+  // TryLoadBlock(options, handle, lazy) for a scan moving `forward` (or
+  // back) that reads ahead: a block the block cache does not hold comes
+  // from *window, refilled when it does not hold the block; when the page
+  // cache does not hold the refill, as TryLoadBlock does.
+  std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
+                                               const BlockHandle& handle, LazyBlock* lazy,
+                                               ScanWindow* window, bool forward) const;
   // Decodes an index entry's value; Corruption naming the file when bad or
   // pointing outside the data area.
   Result<BlockHandle> DecodeDataHandle(Slice index_value) const;
@@ -248,7 +292,16 @@ class Table {
   // suspends.
   std::optional<Result<BlockRef>> TryReadCachedBlock(const ReadOptions& options,
                                                      const BlockHandle& handle,
-                                                     LazyBlock* lazy = nullptr) const;
+                                                     LazyBlock* lazy = nullptr,
+                                                     ScanWindow* window = nullptr,
+                                                     bool forward = true) const;
+  // The stored bytes (contents + trailer) of the block at `handle` from
+  // *window, refilled (a page-cache read of the file, RWF_NOWAIT) when it
+  // does not hold them; nullopt when the page cache does not hold them all.
+  // Valid until the window's next refill. Counts the read in block_reads().
+  // Never suspends.
+  std::optional<Result<Slice>> TryWindowBytes(const BlockHandle& handle, ScanWindow* window,
+                                              bool forward) const;
   // The stored bytes (contents + trailer) of the block at `handle` when the
   // mapping or the page cache holds all of them: a view of the mapping, or
   // a copy in this thread's read buffer (valid until the thread's next such
@@ -296,6 +349,7 @@ class Table {
   mutable std::atomic<uint64_t> block_reads_{0};
   mutable std::atomic<uint64_t> mapped_block_reads_{0};
   mutable std::atomic<uint64_t> partial_decodes_{0};
+  mutable std::atomic<uint64_t> window_reads_{0};
   mutable std::atomic<uint64_t> filter_negatives_{0};
   mutable std::atomic<uint64_t> sequential_reads_{0};
 };

@@ -104,6 +104,7 @@ boost::asio::awaitable<void> TableIterator::SkipEmptyBlocksBackward() {
 
 boost::asio::awaitable<void> TableIterator::SeekToFirst() {
   status_ = Status::OK();
+  EndStreak();
   index_.SeekToFirst();
   co_await InitDataBlock();
   if (data_.has_value()) data_->SeekToFirst();
@@ -112,6 +113,7 @@ boost::asio::awaitable<void> TableIterator::SeekToFirst() {
 
 boost::asio::awaitable<void> TableIterator::SeekToLast() {
   status_ = Status::OK();
+  EndStreak();
   index_.SeekToLast();
   co_await InitDataBlock();
   if (data_.has_value()) data_->SeekToLast();
@@ -120,6 +122,7 @@ boost::asio::awaitable<void> TableIterator::SeekToLast() {
 
 boost::asio::awaitable<void> TableIterator::Seek(Slice target) {
   status_ = Status::OK();
+  EndStreak();
   index_.Seek(target);
   co_await InitDataBlock();
   if (data_.has_value()) data_->Seek(target);
@@ -164,6 +167,7 @@ bool TableIterator::TryInitDataBlock() {
 
 bool TableIterator::TrySeek(Slice target) {
   status_ = Status::OK();
+  EndStreak();
   index_.Seek(target);
   if (!TryInitDataBlock()) return false;
   if (data_.has_value()) data_->Seek(target);
@@ -229,7 +233,12 @@ bool TableIterator::TryCrossBlock(bool forward) {
     return true;
   }
   LazyBlock* lazy = SpareLazy();
-  std::optional<Result<BlockRef>> block = table_->TryLoadBlock(options_, *handle, lazy);
+  // From the second move into a neighbour in one direction on, a scan:
+  // its blocks come from a window read ahead.
+  std::optional<Result<BlockRef>> block =
+      crossings_ > 0 && streak_forward_ == forward
+          ? table_->TryLoadBlock(options_, *handle, lazy, &window_, forward)
+          : table_->TryLoadBlock(options_, *handle, lazy);
   if (!block.has_value()) {
     undo();
     return false;  // a read is needed: the awaited move does it
@@ -255,6 +264,8 @@ bool TableIterator::TryCrossBlock(bool forward) {
     return false;  // an empty block: the awaited move skips it
   }
   SetData(std::move(block->value()), lazy, std::string(handle_bytes), *handle);
+  crossings_ = streak_forward_ == forward ? crossings_ + 1 : 1;
+  streak_forward_ = forward;
   if (forward) {
     data_->SeekToFirst();
   } else {

@@ -58,6 +58,11 @@ class TableIterator final : public AsyncIterator {
   // Makes data_ iterate (unpositioned) `block`, or when it is empty the
   // block `lazy` decodes, the block at `handle` (`encoded` in the index).
   void SetData(BlockRef block, LazyBlock* lazy, std::string encoded, const BlockHandle& handle);
+  // A seek: moves into neighbouring blocks count from zero again.
+  void EndStreak() {
+    crossings_ = 0;
+    window_.Restart();
+  }
   // The LazyBlock data_ does not use, for loading the next block into.
   LazyBlock* SpareLazy() { return data_lazy_ == &lazy_[0] ? &lazy_[1] : &lazy_[0]; }
 
@@ -69,6 +74,12 @@ class TableIterator final : public AsyncIterator {
   // two, so the next block loads while data_ still reads the current one.
   LazyBlock lazy_[2];
   LazyBlock* data_lazy_ = nullptr;  // the one data_ iterates, or null
+  // Moves into a neighbouring block (TryCrossBlock) in direction
+  // streak_forward_ since the last seek or turn; from the second on, blocks
+  // are read ahead through window_.
+  int crossings_ = 0;
+  bool streak_forward_ = true;
+  ScanWindow window_;
   std::optional<BlockIter> data_;
   std::string data_handle_;  // encoded handle of block_
   BlockHandle data_block_handle_;

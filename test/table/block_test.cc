@@ -125,6 +125,53 @@ BOOST_AUTO_TEST_CASE(IteratorAgreesWithModelForEveryRestartInterval) {
   }
 }
 
+// Prev steps back through the entries its last walk recorded; any mix of
+// moves must still agree with the model: intervals longer than the record
+// holds, keys too long for its key bytes, and moves that leave the record
+// (Next, Seek) before the next Prev.
+BOOST_AUTO_TEST_CASE(BackwardStepsAgreeWithTheModelUnderAnyMixOfMoves) {
+  Random rnd(404);
+  for (int interval : {1, 4, 16, 17, 40}) {
+    for (size_t max_key : {10u, 120u}) {
+      const Model model = RandomModel(&rnd, 400, max_key, 30);
+      const std::vector<std::pair<std::string, std::string>> seq(model.begin(), model.end());
+      const Block block = BuildBlock(model, interval);
+      BlockIter it(&block, BytewiseComparator());
+      const auto n = static_cast<ptrdiff_t>(seq.size());
+      ptrdiff_t pos = n - 1;
+      it.SeekToLast();
+      for (int step = 0; step < 4000; ++step) {
+        BOOST_TEST_CONTEXT("interval " << interval << ", keys up to " << max_key << ", step "
+                                       << step << ", position " << pos) {
+          BOOST_REQUIRE(it.status().ok());
+          BOOST_REQUIRE_EQUAL(it.Valid(), pos >= 0 && pos < n);
+          if (pos >= 0 && pos < n) {
+            BOOST_REQUIRE(it.key() == seq[static_cast<size_t>(pos)].first);
+            BOOST_REQUIRE(it.value() == seq[static_cast<size_t>(pos)].second);
+          }
+        }
+        const uint32_t r = rnd.Uniform(20);
+        if (pos < 0 || pos >= n || r == 0) {
+          it.SeekToLast();
+          pos = n - 1;
+        } else if (r < 13) {  // mostly backward runs
+          it.Prev();
+          --pos;
+        } else if (r < 17) {
+          it.Next();
+          ++pos;
+        } else {
+          const std::string& target = seq[rnd.Uniform(static_cast<uint32_t>(n))].first;
+          it.Seek(target);
+          pos = std::lower_bound(seq.begin(), seq.end(), target,
+                                 [](const auto& e, const std::string& t) { return e.first < t; }) -
+                seq.begin();
+        }
+      }
+    }
+  }
+}
+
 BOOST_AUTO_TEST_CASE(EmptyAndLongKeysAndValues) {
   Random rnd(7);
   Model model(testing::ComparatorLess{BytewiseComparator()});

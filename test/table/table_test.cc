@@ -524,6 +524,103 @@ BOOST_AUTO_TEST_CASE(IteratorsDecodeUncachedBlocksAsTheyGoAndReportDamage) {
   BOOST_TEST(n < model.size());
 }
 
+// A scan that moves through neighbouring blocks reads ahead: from its second
+// move into a neighbour on, blocks come from windows of the file read from
+// the page cache, a few reads for many blocks, in both directions, with
+// and without a block cache, and what it returns is the model.
+BOOST_AUTO_TEST_CASE(ScansReadAheadInWindowsAndAgreeWithTheModel) {
+  Random rnd(31);
+  const Model model = RandomInternalModel(*this, &rnd, 4000, 10, 200);
+  BlockCache cache(64 << 10);  // far less than the file: it declines most blocks
+  for (BlockCache* c : {static_cast<BlockCache*>(nullptr), &cache}) {
+    const TableOptions o = Options(1024, CompressionType::kSnappyCompression, false, c);
+    const std::string path = dir.Child(c == nullptr ? "window.ldb" : "window-cache.ldb");
+    const uint64_t size = Write(path, o, model);
+    LoadIntoPageCache(path);
+    std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+    table->RefreshResidencyForTesting();
+    std::unique_ptr<AsyncIterator> it = table->NewIterator(ReadOptions());
+    testing::RunVoid([](AsyncIterator* it) -> asio::awaitable<void> {
+      co_await it->SeekToFirst();
+    }(it.get()));
+    uint64_t blocks = table->block_reads();
+    uint64_t windows = table->window_reads();
+    auto entry = model.begin();
+    for (;;) {
+      BOOST_REQUIRE(it->Valid());
+      BOOST_REQUIRE(it->key() == entry->first);
+      BOOST_REQUIRE(it->value() == entry->second);
+      if (++entry == model.end()) break;
+      BOOST_REQUIRE_MESSAGE(it->TryNext(), "a step needed I/O with the whole file cached");
+    }
+    BOOST_REQUIRE(!it->TryNext());  // the table's end: the caller's business
+    blocks = table->block_reads() - blocks;
+    windows = table->window_reads() - windows;
+    BOOST_TEST(blocks > 100u);
+    BOOST_TEST(windows >= 1u, "the forward scan never read ahead");
+    BOOST_TEST(windows * 8 < blocks, windows << " windows for " << blocks << " blocks");
+
+    blocks = table->block_reads();
+    windows = table->window_reads();
+    auto back = model.rbegin();
+    for (;;) {
+      BOOST_REQUIRE(it->Valid());
+      BOOST_REQUIRE(it->key() == back->first);
+      BOOST_REQUIRE(it->value() == back->second);
+      if (++back == model.rend()) break;
+      BOOST_REQUIRE_MESSAGE(it->TryPrev(), "a step back needed I/O with the whole file cached");
+    }
+    blocks = table->block_reads() - blocks;
+    windows = table->window_reads() - windows;
+    BOOST_TEST(blocks > 100u);
+    BOOST_TEST(windows >= 1u, "the backward scan never read ahead");
+    BOOST_TEST(windows * 8 < blocks, windows << " windows for " << blocks << " blocks");
+    BOOST_TEST(it->status().ok());
+  }
+}
+
+// A damaged block met through a read-ahead window is Corruption naming the
+// file and the block, and the entries before it were returned.
+BOOST_AUTO_TEST_CASE(DamageReadThroughAWindowIsCorruptionNamingTheBlock) {
+  Random rnd(32);
+  const Model model = RandomInternalModel(*this, &rnd, 3000, 10, 200);
+  TableOptions o = Options(1024, CompressionType::kSnappyCompression, false);
+  o.paranoid_checks = true;  // a flipped byte is a checksum mismatch
+  const std::string path = dir.Child("window-damaged.ldb");
+  const uint64_t size = Write(path, o, model);
+  BlockHandle tenth;
+  {
+    std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+    BlockIter index(&table->index_block(), &icmp, /*internal_keys=*/true);
+    index.SeekToFirst();
+    for (int i = 0; i < 10; ++i) index.Next();
+    BOOST_REQUIRE(index.Valid());
+    Result<BlockHandle> h = table->DecodeDataHandle(index.value());
+    BOOST_REQUIRE(h.ok());
+    tenth = *h;
+  }
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekg(static_cast<std::streamoff>(tenth.offset() + 7));
+    const int byte = f.get();
+    f.seekp(static_cast<std::streamoff>(tenth.offset() + 7));
+    f.put(static_cast<char>(byte ^ 0x5a));
+  }
+  LoadIntoPageCache(path);
+  std::unique_ptr<Table> table = OpenOrDie(path, o, size);
+  table->RefreshResidencyForTesting();
+  std::unique_ptr<AsyncIterator> it = table->NewIterator(ReadOptions());
+  size_t n = 0;
+  testing::RunVoid(CountForward(it.get(), &n));
+  BOOST_TEST(table->window_reads() >= 1u, "the damaged block was not read through a window");
+  BOOST_TEST(it->status().IsCorruption(), it->status().ToString());
+  BOOST_TEST(it->status().ToString().find(path + ": block at offset " +
+                                          std::to_string(tenth.offset())) != std::string::npos,
+             it->status().ToString());
+  BOOST_TEST(n > 0u);
+  BOOST_TEST(n < model.size());
+}
+
 // Without mmap_reads a table is still mapped, and a block the page cache
 // holds is decoded from the mapping: no system call, counted as a mapped read.
 BOOST_AUTO_TEST_CASE(CachedBlockIsDecodedFromTheMapping) {
