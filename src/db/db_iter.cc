@@ -20,6 +20,7 @@ class DBIter final : public Iterator {
   DBIter(const Comparator* ucmp, std::unique_ptr<table::AsyncIterator> iter,
          SequenceNumber sequence, ReadSampler sampler, uint32_t seed)
       : ucmp_(ucmp),
+        bytewise_(ucmp == BytewiseComparator()),
         iter_(std::move(iter)),
         sequence_(sequence),
         sampler_(std::move(sampler)),
@@ -234,7 +235,7 @@ class DBIter final : public Iterator {
         if (ikey.type == kTypeDeletion) {
           saved_key_.assign(ikey.user_key);
           skipping_ = true;
-        } else if (!skipping_ || ucmp_->Compare(ikey.user_key, saved_key_) > 0) {
+        } else if (!skipping_ || CompareUser(ikey.user_key, saved_key_) > 0) {
           valid_ = true;
           saved_key_.clear();
           return;
@@ -260,7 +261,7 @@ class DBIter final : public Iterator {
         saved_value_.clear();
         return false;
       }
-      if (ucmp_->Compare(ExtractUserKey(iter_->key()), saved_key_) < 0) {
+      if (CompareUser(ExtractUserKey(iter_->key()), saved_key_) < 0) {
         direction_ = Direction::kReverse;
         return true;
       }
@@ -282,7 +283,7 @@ class DBIter final : public Iterator {
         break;
       }
       if (ikey.sequence <= sequence_) {
-        if (value_type_ != kTypeDeletion && ucmp_->Compare(ikey.user_key, saved_key_) < 0) {
+        if (value_type_ != kTypeDeletion && CompareUser(ikey.user_key, saved_key_) < 0) {
           valid_ = true;  // saved_key_ is complete: this entry is an earlier key
           return;
         }
@@ -341,7 +342,12 @@ class DBIter final : public Iterator {
     }
   }
 
+  // User keys in BytewiseComparator order: compared inline, not through a
+  // virtual call per step.
+  int CompareUser(Slice a, Slice b) const { return bytewise_ ? a.compare(b) : ucmp_->Compare(a, b); }
+
   const Comparator* const ucmp_;
+  const bool bytewise_;
   const std::unique_ptr<table::AsyncIterator> iter_;
   const SequenceNumber sequence_;
   const ReadSampler sampler_;

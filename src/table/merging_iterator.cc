@@ -3,6 +3,8 @@
 #include <cstdint>
 #include <utility>
 
+#include "format/dbformat.h"
+
 namespace corodb::table {
 namespace {
 
@@ -27,7 +29,9 @@ class EmptyIterator final : public AsyncIterator {
 class MergingIterator final : public AsyncIterator {
  public:
   MergingIterator(const Comparator* cmp, std::vector<std::unique_ptr<AsyncIterator>> children)
-      : cmp_(cmp), children_(std::move(children)) {
+      : cmp_(cmp),
+        bytewise_internal_(IsBytewiseInternalComparator(cmp)),
+        children_(std::move(children)) {
     heap_.reserve(children_.size());
   }
 
@@ -117,7 +121,8 @@ class MergingIterator final : public AsyncIterator {
   // (equal keys) the lower child index first going forward, last going back.
   template <Direction D>
   bool Before(const Entry& a, const Entry& b) const {
-    const int c = cmp_->Compare(a.key, b.key);
+    const int c = bytewise_internal_ ? CompareBytewiseInternalKeys(a.key, b.key)
+                                     : cmp_->Compare(a.key, b.key);
     if constexpr (D == Direction::kForward) {
       return c < 0 || (c == 0 && a.child < b.child);
     } else {
@@ -219,6 +224,9 @@ class MergingIterator final : public AsyncIterator {
   }
 
   const Comparator* const cmp_;
+  // Internal keys over BytewiseComparator: compared inline
+  // (CompareBytewiseInternalKeys), not through two virtual calls per step.
+  const bool bytewise_internal_;
   std::vector<std::unique_ptr<AsyncIterator>> children_;
   std::vector<Entry> heap_;
   Direction direction_ = Direction::kForward;

@@ -1,5 +1,9 @@
 #include "table/table.h"
 
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/asan_interface.h>
+#endif
+
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -51,11 +55,43 @@ char* DecodeScratch(size_t n) { return PerThreadBuffer<1>(n).data(); }
 
 // Buffers of ScanWindows destroyed on this thread (kMaxRead bytes each),
 // for the next scans on it: a scan moves through a new TableIterator per
-// file, and a fresh 256 KiB buffer would fault its pages in again.
+// file, and a fresh buffer would fault its pages in again. Under ASan a
+// pooled buffer is poisoned, so a view that outlived its window still
+// fails as it would on freed memory.
 struct WindowPool {
   static constexpr size_t kSlots = 2;
   std::unique_ptr<char[]> slots[kSlots];
   size_t count = 0;
+
+  WindowPool() = default;
+  WindowPool(const WindowPool&) = delete;
+  WindowPool& operator=(const WindowPool&) = delete;
+  ~WindowPool() {
+    for (size_t i = 0; i < count; ++i) Poison(slots[i].get(), false);
+  }
+  static void Poison(const char* buf, bool poison) {
+#if defined(__SANITIZE_ADDRESS__)
+    if (poison) {
+      ASAN_POISON_MEMORY_REGION(buf, ScanWindow::kMaxRead);
+    } else {
+      ASAN_UNPOISON_MEMORY_REGION(buf, ScanWindow::kMaxRead);
+    }
+#else
+    (void)buf;
+    (void)poison;
+#endif
+  }
+  std::unique_ptr<char[]> Take() {
+    if (count == 0) return nullptr;
+    std::unique_ptr<char[]> buf = std::move(slots[--count]);
+    Poison(buf.get(), false);
+    return buf;
+  }
+  void Put(std::unique_ptr<char[]> buf) {
+    if (count == kSlots) return;  // freed
+    Poison(buf.get(), true);
+    slots[count++] = std::move(buf);
+  }
 };
 
 // Set when this thread's pool is gone (thread exit): a window destroyed
@@ -335,23 +371,28 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
 
 ScanWindow::~ScanWindow() {
   if (buf_ == nullptr) return;
-  WindowPool* pool = ThreadWindowPool();
-  if (pool != nullptr && pool->count < WindowPool::kSlots) {
-    pool->slots[pool->count++] = std::move(buf_);
-  }
+  if (WindowPool* pool = ThreadWindowPool()) pool->Put(std::move(buf_));
 }
 
 std::optional<Result<Slice>> Table::TryWindowBytes(const BlockHandle& handle, ScanWindow* window,
                                                    bool forward) const {
   // mmap_reads asks for every read through the mapping; O_DIRECT files
-  // have no page cache to read ahead from.
+  // have no page cache to read ahead from; a backend that must see every
+  // read (fault injection) sees this one too, held bytes included.
   const uint64_t n = handle.size() + kBlockTrailerSize;
-  if (direct_ || options_.mmap_reads || n > ScanWindow::kMaxRead) return std::nullopt;
+  if (direct_ || options_.mmap_reads || n > ScanWindow::kMaxRead ||
+      !file_->AllowsCachedReads()) {
+    return std::nullopt;
+  }
   if (handle.offset() > file_size_ || n > file_size_ - handle.offset()) {
     return Result<Slice>(
         BlockError(handle, Status::Corruption("block handle past the end of the file")));
   }
   if (!window->Holds(handle.offset(), n)) {
+    if (window->skips_ > 0) {  // a refill failed lately: not yet again
+      --window->skips_;
+      return std::nullopt;
+    }
     // From the block onward in the scan's direction: forward from its
     // start, backward ending at its end.
     const size_t want = std::max<size_t>(window->next_read_, static_cast<size_t>(n));
@@ -360,23 +401,28 @@ std::optional<Result<Slice>> Table::TryWindowBytes(const BlockHandle& handle, Sc
     const size_t length = static_cast<size_t>(std::min<uint64_t>(want, file_size_ - start));
     if (window->buf_ == nullptr) {
       WindowPool* pool = ThreadWindowPool();
-      if (pool != nullptr && pool->count > 0) {
-        window->buf_ = std::move(pool->slots[--pool->count]);
-      } else {
-        window->buf_.reset(new char[ScanWindow::kMaxRead]);
-      }
+      if (pool != nullptr) window->buf_ = pool->Take();
+      if (window->buf_ == nullptr) window->buf_.reset(new char[ScanWindow::kMaxRead]);
     }
     window->length_ = 0;  // until the read below lands
     std::optional<Result<size_t>> got =
         file_->TryReadCached(start, std::span<char>(window->buf_.get(), length));
-    if (!got.has_value()) return std::nullopt;
-    if (!got->ok()) return Result<Slice>(got->status());
+    // Not cached, or an error reading bytes that may not be the block's
+    // own (a backward window starts before it): the block is read as
+    // without a window, which reports its own errors.
+    if (!got.has_value() || !got->ok()) {
+      window->skips_ = ScanWindow::kRefusedSkips;
+      return std::nullopt;
+    }
     window_reads_.fetch_add(1, std::memory_order_relaxed);
     window->offset_ = start;
     window->length_ = **got;  // short when the page cache holds only a front part
     window->next_read_ = std::min(window->next_read_ * 2, ScanWindow::kMaxRead);
     if (residency_ != nullptr && **got > 0) residency_->MarkResident(start, **got);
-    if (!window->Holds(handle.offset(), n)) return std::nullopt;
+    if (!window->Holds(handle.offset(), n)) {
+      window->skips_ = ScanWindow::kRefusedSkips;
+      return std::nullopt;
+    }
   }
   block_reads_.fetch_add(1, std::memory_order_relaxed);
   return Result<Slice>(Slice(window->buf_.get() + (handle.offset() - window->offset_),

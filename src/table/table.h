@@ -86,16 +86,20 @@ class BlockRef {
 // moved into neighbouring blocks twice in one direction, TryLoadBlock takes
 // the stored bytes of the blocks it enters from here, refilled from the
 // block entered onward in the scan's direction with one page-cache read
-// (never the disk) of 32 KiB, doubling per refill up to 256 KiB. A scan so
+// (never the disk) of 16 KiB, doubling per refill up to 64 KiB. A scan so
 // costs a system call per window instead of a first-touch fault per page
-// of the mapping (decisions.md, "Scans read ahead in windows").
+// of the mapping (decisions.md, "Scans read ahead in windows"). A refill
+// the page cache cannot serve turns the window off for the next
+// kRefusedSkips blocks (the scan reads them as without a window).
 //
 // Invariants / thread safety: one user at a time. Holds bytes of one file
-// (a TableIterator's own). Its buffer returns to a per-thread pool.
+// (a TableIterator's own). Its buffer (kMaxRead bytes) returns to a
+// per-thread pool.
 class ScanWindow {
  public:
-  static constexpr size_t kFirstRead = 32 << 10;
-  static constexpr size_t kMaxRead = 256 << 10;
+  static constexpr size_t kFirstRead = 16 << 10;
+  static constexpr size_t kMaxRead = 64 << 10;
+  static constexpr int kRefusedSkips = 8;
 
   ScanWindow() = default;
   ScanWindow(const ScanWindow&) = delete;
@@ -103,7 +107,10 @@ class ScanWindow {
   ~ScanWindow();
 
   // A seek: the next refill starts small again (the bytes held stay valid).
-  void Restart() { next_read_ = kFirstRead; }
+  void Restart() {
+    next_read_ = kFirstRead;
+    skips_ = 0;
+  }
 
  private:
   friend class Table;
@@ -115,6 +122,7 @@ class ScanWindow {
   uint64_t offset_ = 0;          // file offset of buf_[0]
   size_t length_ = 0;            // bytes held
   size_t next_read_ = kFirstRead;
+  int skips_ = 0;  // blocks still to read without the window
 };
 
 class Table {

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <fstream>
 #include <iterator>
 
@@ -709,6 +710,48 @@ BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenForACachedBlock) {
   BOOST_REQUIRE(!got.ok());
   BOOST_TEST(got.status().IsIOError(), got.status().ToString());
   BOOST_TEST(table.mapped_block_reads() == 0u);
+}
+
+// ... and through a scan's read-ahead window: once reads fail, the bytes a
+// window already holds are not served either; the scan stops with the
+// injected error within the block it was in.
+BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenThroughAScanWindow) {
+  Model model = NewModel();
+  for (int i = 0; i < 2000; ++i) {
+    char user[16];
+    std::snprintf(user, sizeof(user), "key%08d", i);
+    model[IKey(user, 1, kTypeValue)] = std::string(200, static_cast<char>('a' + i % 26));
+  }
+  // About four entries per block, sixteen blocks per full window.
+  const TableOptions o = Options(1024, CompressionType::kNoCompression, false);
+  const std::string path = dir.Child("fail-window.ldb");
+  const uint64_t size = Write(path, o, model);
+  auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName("threadpool"));
+  io::FileSystem fault_fs(fault);
+  Result<std::unique_ptr<io::File>> file = fault_fs.Open(path, io::OpenMode::kRead);
+  BOOST_REQUIRE(file.ok());
+  Result<std::unique_ptr<Table>> opened = test::Run(Table::Open(o, std::move(*file), size, false));
+  BOOST_REQUIRE(opened.ok());
+  const Table& table = **opened;
+  LoadIntoPageCache(path);
+  table.RefreshResidencyForTesting();
+  std::unique_ptr<AsyncIterator> it = table.NewIterator(ReadOptions());
+  testing::RunVoid([](AsyncIterator* it) -> asio::awaitable<void> {
+    co_await it->SeekToFirst();
+  }(it.get()));
+  // Into the third block: the window has been filled (16 KiB ahead).
+  for (int i = 0; i < 12; ++i) BOOST_REQUIRE(it->TryNext());
+  BOOST_REQUIRE(table.window_reads() >= 1u);
+  fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return true; });
+  size_t after = 0;
+  testing::RunVoid([](AsyncIterator* it, size_t* after) -> asio::awaitable<void> {
+    while (it->Valid()) {
+      if (!it->TryNext()) co_await it->Next();
+      if (it->Valid()) ++*after;
+    }
+  }(it.get(), &after));
+  BOOST_TEST(it->status().IsIOError(), it->status().ToString());
+  BOOST_TEST(after <= 5u, after << " entries returned after reads began to fail");
 }
 
 // At most Table::kMaxMappedTables tables of the process are mapped (here
