@@ -72,6 +72,20 @@ struct Fixture {
     if (!file.ok()) return file.status();
     return test::Run(Table::Open(o, std::move(*file), size, direct));
   }
+  // The table at `path`, its file opened through `backend` and held in the
+  // page cache.
+  std::unique_ptr<Table> OpenCachedThrough(std::shared_ptr<io::Backend> backend,
+                                           const std::string& path, const TableOptions& o,
+                                           uint64_t size) {
+    io::FileSystem backend_fs(std::move(backend));
+    Result<std::unique_ptr<io::File>> file = backend_fs.Open(path, io::OpenMode::kRead);
+    BOOST_REQUIRE(file.ok());
+    Result<std::unique_ptr<Table>> opened = test::Run(Table::Open(o, std::move(*file), size, false));
+    BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+    LoadIntoPageCache(path);
+    (*opened)->RefreshResidencyForTesting();
+    return std::move(opened).value();
+  }
   std::unique_ptr<Table> OpenOrDie(const std::string& path, const TableOptions& o, uint64_t size,
                                    bool direct = false) {
     Result<std::unique_ptr<Table>> t = Open(path, o, size, direct);
@@ -694,15 +708,9 @@ BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenForACachedBlock) {
   const std::string path = dir.Child("fail-reads.ldb");
   const uint64_t size = Write(path, o, model);
   auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName("threadpool"));
-  io::FileSystem fault_fs(fault);
-  Result<std::unique_ptr<io::File>> file = fault_fs.Open(path, io::OpenMode::kRead);
-  BOOST_REQUIRE(file.ok());
-  Result<std::unique_ptr<Table>> opened = test::Run(Table::Open(o, std::move(*file), size, false));
-  BOOST_REQUIRE(opened.ok());
-  const Table& table = **opened;
+  const std::unique_ptr<Table> opened = OpenCachedThrough(fault, path, o, size);
+  const Table& table = *opened;
   BOOST_REQUIRE(table.mapped());
-  LoadIntoPageCache(path);
-  table.RefreshResidencyForTesting();
   fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return true; });
   const std::string& key = model.begin()->first;
   BOOST_TEST(!table.TryGet(ReadOptions(), key).has_value());
@@ -727,14 +735,8 @@ BOOST_AUTO_TEST_CASE(InjectedReadErrorIsSeenThroughAScanWindow) {
   const std::string path = dir.Child("fail-window.ldb");
   const uint64_t size = Write(path, o, model);
   auto fault = std::make_shared<io::FaultInjectionBackend>(test::MakeBackendByName("threadpool"));
-  io::FileSystem fault_fs(fault);
-  Result<std::unique_ptr<io::File>> file = fault_fs.Open(path, io::OpenMode::kRead);
-  BOOST_REQUIRE(file.ok());
-  Result<std::unique_ptr<Table>> opened = test::Run(Table::Open(o, std::move(*file), size, false));
-  BOOST_REQUIRE(opened.ok());
-  const Table& table = **opened;
-  LoadIntoPageCache(path);
-  table.RefreshResidencyForTesting();
+  const std::unique_ptr<Table> opened = OpenCachedThrough(fault, path, o, size);
+  const Table& table = *opened;
   std::unique_ptr<AsyncIterator> it = table.NewIterator(ReadOptions());
   testing::RunVoid([](AsyncIterator* it) -> asio::awaitable<void> {
     co_await it->SeekToFirst();
