@@ -454,7 +454,7 @@ void BlockIter::Prev() {
         std::memcpy(prev_keys_ + key_bytes, key_.data(), key_size);
         key_bytes += key_size;
       } else {
-        recorded = false;  // an interval too long to record: walked each time
+        recorded = false;  // more than the record holds: the next Prev walks again
       }
     }
     if (NextEntryOffset() >= original) break;
