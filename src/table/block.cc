@@ -415,12 +415,13 @@ void BlockIter::Next() {
 }
 
 bool BlockIter::PrevFromRecord() {
-  if (prev_pos_ == 0 || prev_pos_ >= prev_count_ || prev_[prev_pos_].offset != current_) {
+  PrevRecord* r = record_;
+  if (r == nullptr || r->pos == 0 || r->pos >= r->count || r->entries[r->pos].offset != current_) {
     return false;
   }
-  const PrevEntry& e = prev_[--prev_pos_];
+  const PrevRecord::Entry& e = r->entries[--r->pos];
   current_ = e.offset;
-  key_.assign(Slice(prev_keys_ + e.key_at, e.key_size));
+  key_.assign(Slice(r->keys + e.key_at, e.key_size));
   value_ = Slice(data_ + e.value_at, e.value_size);
   return true;
 }
@@ -437,30 +438,30 @@ void BlockIter::Prev() {
     --restart_index_;
   }
   SeekToRestartPoint(restart_index_);
-  prev_count_ = 0;
+  PrevRecord* r = record_;
+  if (r != nullptr) r->count = 0;
   uint32_t key_bytes = 0;
-  bool recorded = true;
   for (;;) {
     if (!ParseNextKey()) {  // damage: the iterator is invalid now
-      prev_count_ = 0;
+      if (r != nullptr) r->count = 0;
       return;
     }
-    if (recorded) {
+    if (r != nullptr) {
       const auto key_size = static_cast<uint32_t>(key_.size());
-      if (prev_count_ < kPrevEntries && key_size <= kPrevKeyBytes - key_bytes) {
-        prev_[prev_count_++] = PrevEntry{current_, key_bytes, key_size,
-                                         static_cast<uint32_t>(value_.data() - data_),
-                                         static_cast<uint32_t>(value_.size())};
-        std::memcpy(prev_keys_ + key_bytes, key_.data(), key_size);
+      if (r->count < PrevRecord::kEntries && key_size <= PrevRecord::kKeyBytes - key_bytes) {
+        r->entries[r->count++] = PrevRecord::Entry{current_, key_bytes, key_size,
+                                                   static_cast<uint32_t>(value_.data() - data_),
+                                                   static_cast<uint32_t>(value_.size())};
+        std::memcpy(r->keys + key_bytes, key_.data(), key_size);
         key_bytes += key_size;
       } else {
-        recorded = false;  // more than the record holds: the next Prev walks again
+        r->count = 0;  // more than the record holds: the next Prev walks again
+        r = nullptr;
       }
     }
     if (NextEntryOffset() >= original) break;
   }
-  if (!recorded) prev_count_ = 0;
-  prev_pos_ = prev_count_ > 0 ? prev_count_ - 1 : 0;
+  if (r != nullptr) r->pos = r->count > 0 ? r->count - 1 : 0;
 }
 
 }  // namespace corodb::table

@@ -89,6 +89,29 @@ class LazyBlock {
   size_t capacity_ = 0;
 };
 
+// What a BlockIter's backward walk passed (BlockIter::Prev): the entries
+// from a restart point up to the current one, up to kEntries of them with
+// their keys copied, so that the Prevs after the walk step back through
+// them without walking again: a backward scan decodes each entry once, not
+// half a restart interval's worth per step. Owned by the iterator's user
+// (a TableIterator keeps one across its blocks, made at its first backward
+// move), so a BlockIter itself stays small.
+struct PrevRecord {
+  struct Entry {
+    uint32_t offset;
+    uint32_t key_at;  // in keys
+    uint32_t key_size;
+    uint32_t value_at;  // in the block
+    uint32_t value_size;
+  };
+  static constexpr uint32_t kEntries = 16;  // LevelDB's restart interval
+  static constexpr uint32_t kKeyBytes = 768;
+  uint32_t count = 0;  // entries recorded; 0: none
+  uint32_t pos = 0;    // entries[pos] is the current entry while the record applies
+  Entry entries[kEntries];
+  char keys[kKeyBytes];
+};
+
 class BlockIter {
  public:
   // `block` and `comparator` must outlive the iterator. Starts invalid.
@@ -133,6 +156,14 @@ class BlockIter {
   }
   bool AtFirst() const { return current_ == 0; }
 
+  // Records backward walks in *record (emptied now: it may hold another
+  // block's entries), which must outlive this iterator's use of it; null
+  // stops recording. Without a record every Prev walks.
+  void UsePrevRecord(PrevRecord* record) {
+    record_ = record;
+    if (record_ != nullptr) record_->count = 0;
+  }
+
  private:
   uint32_t NextEntryOffset() const {
     return static_cast<uint32_t>(value_.data() + value_.size() - data_);
@@ -168,21 +199,6 @@ class BlockIter {
     return bytewise_internal_ ? CompareBytewiseInternalKeys(a, b) : comparator_->Compare(a, b);
   }
 
-  // Prev's walk from a restart point records the entries it passes (up to
-  // kPrevEntries, their keys copied into prev_keys_), so that the Prevs
-  // after it step back through them without walking again: a backward scan
-  // decodes each entry once, not half a restart interval's worth per step.
-  // prev_[prev_pos_] is the current entry while the record applies
-  // (its offset is current_).
-  struct PrevEntry {
-    uint32_t offset;
-    uint32_t key_at;  // in prev_keys_
-    uint32_t key_size;
-    uint32_t value_at;  // in data_
-    uint32_t value_size;
-  };
-  static constexpr uint32_t kPrevEntries = 16;  // LevelDB's restart interval
-  static constexpr uint32_t kPrevKeyBytes = 768;
   // Prev through the record; false when it does not apply.
   bool PrevFromRecord();
 
@@ -202,10 +218,7 @@ class BlockIter {
   // The stream still decoding the block (then restarts_ is its length,
   // an upper bound, and num_restarts_ 0), or null.
   SnappyStream* stream_ = nullptr;
-  uint32_t prev_count_ = 0;  // entries recorded; 0: none
-  uint32_t prev_pos_ = 0;
-  PrevEntry prev_[kPrevEntries];
-  char prev_keys_[kPrevKeyBytes];
+  PrevRecord* record_ = nullptr;  // where Prev records its walks, or null
 };
 
 }  // namespace corodb::table

@@ -35,6 +35,7 @@ void TableIterator::SetData(BlockRef block, LazyBlock* lazy, std::string encoded
   } else {
     data_.emplace(block_.get(), table_->comparator(), table_->internal_keys());
   }
+  if (prev_record_ != nullptr) data_->UsePrevRecord(prev_record_.get());
   data_handle_ = std::move(encoded);
   data_block_handle_ = handle;
 }
@@ -112,6 +113,7 @@ boost::asio::awaitable<void> TableIterator::SeekToFirst() {
 }
 
 boost::asio::awaitable<void> TableIterator::SeekToLast() {
+  StartBackward();
   status_ = Status::OK();
   EndStreak();
   index_.SeekToLast();
@@ -135,6 +137,7 @@ boost::asio::awaitable<void> TableIterator::Next() {
 }
 
 boost::asio::awaitable<void> TableIterator::Prev() {
+  StartBackward();
   data_->Prev();
   co_await SkipEmptyBlocksBackward();
 }
@@ -196,6 +199,7 @@ bool TableIterator::TryNext() {
 }
 
 bool TableIterator::TryPrev() {
+  StartBackward();
   if (data_->AtFirst()) return TryCrossBlock(/*forward=*/false);
   data_->Prev();
   CheckDataStatus();

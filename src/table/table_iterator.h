@@ -11,6 +11,7 @@
 // an end).
 #pragma once
 
+#include <memory>
 #include <optional>
 #include <string>
 
@@ -63,6 +64,13 @@ class TableIterator final : public AsyncIterator {
     crossings_ = 0;
     window_.Restart();
   }
+  // Before a backward move: from the first one on, data_ records its
+  // backward walks in prev_record_ (BlockIter::UsePrevRecord).
+  void StartBackward() {
+    if (prev_record_ != nullptr) return;
+    prev_record_.reset(new PrevRecord);  // default-initialized: no 1 KiB memset
+    if (data_.has_value()) data_->UsePrevRecord(prev_record_.get());
+  }
   // The LazyBlock data_ does not use, for loading the next block into.
   LazyBlock* SpareLazy() { return data_lazy_ == &lazy_[0] ? &lazy_[1] : &lazy_[0]; }
 
@@ -81,6 +89,7 @@ class TableIterator final : public AsyncIterator {
   bool streak_forward_ = true;
   ScanWindow window_;
   std::optional<BlockIter> data_;
+  std::unique_ptr<PrevRecord> prev_record_;  // made at the first backward move
   std::string data_handle_;  // encoded handle of block_
   BlockHandle data_block_handle_;
   Status status_;

@@ -137,6 +137,8 @@ BOOST_AUTO_TEST_CASE(BackwardStepsAgreeWithTheModelUnderAnyMixOfMoves) {
       const std::vector<std::pair<std::string, std::string>> seq(model.begin(), model.end());
       const Block block = BuildBlock(model, interval);
       BlockIter it(&block, BytewiseComparator());
+      PrevRecord record;
+      it.UsePrevRecord(&record);
       const auto n = static_cast<ptrdiff_t>(seq.size());
       ptrdiff_t pos = n - 1;
       it.SeekToLast();
@@ -167,6 +169,11 @@ BOOST_AUTO_TEST_CASE(BackwardStepsAgreeWithTheModelUnderAnyMixOfMoves) {
                                  [](const auto& e, const std::string& t) { return e.first < t; }) -
                 seq.begin();
         }
+      }
+      if (interval <= 16 && max_key == 10) {  // a walk the record holds
+        it.SeekToLast();
+        it.Prev();
+        BOOST_TEST(record.count > 0u, "the walk was not recorded");
       }
     }
   }
