@@ -61,8 +61,8 @@ namespace {
 // LazyBlock buffers up to this size are kept: across Resets, and in the pool.
 constexpr size_t kKeepBuffer = 256 << 10;
 
-// Buffers of LazyBlocks destroyed on this thread, for the next ones made on
-// it. Bounded: a thread keeps at most kSlots buffers (3 MiB at worst).
+// Buffers of LazyBlocks (and ScanWindows) destroyed on this thread, for the
+// next ones made on it. Bounded: a thread keeps at most kSlots buffers (3 MiB at worst).
 // Under ASan a pooled buffer is poisoned, so a reader that outlived its
 // LazyBlock still fails as it would on freed memory.
 class LazyBufferPool {
@@ -132,6 +132,16 @@ LazyBufferPool* ThreadLazyBufferPool() {
 }
 
 }  // namespace
+
+std::unique_ptr<char[]> TakePooledBuffer(size_t need, size_t* capacity) {
+  LazyBufferPool* pool = need <= kKeepBuffer ? ThreadLazyBufferPool() : nullptr;
+  return pool != nullptr ? pool->Take(need, capacity) : nullptr;
+}
+
+void ReturnPooledBuffer(std::unique_ptr<char[]> buf, size_t capacity) {
+  if (capacity > kKeepBuffer) return;
+  if (LazyBufferPool* pool = ThreadLazyBufferPool()) pool->Put(std::move(buf), capacity);
+}
 
 LazyBlock::~LazyBlock() {
   if (buf_ == nullptr || capacity_ > kKeepBuffer) return;

@@ -59,6 +59,14 @@ class Block {
   uint32_t num_restarts_;
 };
 
+// This thread's pool of buffers up to 256 KiB (LazyBlock's, ScanWindow's):
+// one of at least `need` bytes (its size in *capacity), or null when none
+// fits. Return one of `capacity` bytes when done; it is freed when the pool
+// is full, gone (thread exit) or it is larger. Under ASan a pooled buffer
+// is poisoned.
+std::unique_ptr<char[]> TakePooledBuffer(size_t need, size_t* capacity);
+void ReturnPooledBuffer(std::unique_ptr<char[]> buf, size_t capacity);
+
 // A data block kept in its stored (Snappy) form and decoded as a BlockIter
 // over it moves forward (BlockIter's second constructor). It keeps its own
 // copy of the stored bytes, and one buffer across Resets, so an iterator

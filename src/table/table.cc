@@ -1,9 +1,5 @@
 #include "table/table.h"
 
-#if defined(__SANITIZE_ADDRESS__)
-#include <sanitizer/asan_interface.h>
-#endif
-
 #include <sys/mman.h>
 
 #include <algorithm>
@@ -52,62 +48,6 @@ std::span<char> ScratchBuffer(size_t n) { return PerThreadBuffer<0>(n); }
 // A block decoded only to be searched once (the read buffer may hold its
 // stored bytes meanwhile).
 char* DecodeScratch(size_t n) { return PerThreadBuffer<1>(n).data(); }
-
-// Buffers of ScanWindows destroyed on this thread (kMaxRead bytes each),
-// for the next scans on it: a scan moves through a new TableIterator per
-// file, and a fresh buffer would fault its pages in again. Under ASan a
-// pooled buffer is poisoned, so a view that outlived its window still
-// fails as it would on freed memory.
-struct WindowPool {
-  static constexpr size_t kSlots = 2;
-  std::unique_ptr<char[]> slots[kSlots];
-  size_t count = 0;
-
-  WindowPool() = default;
-  WindowPool(const WindowPool&) = delete;
-  WindowPool& operator=(const WindowPool&) = delete;
-  ~WindowPool() {
-    for (size_t i = 0; i < count; ++i) Poison(slots[i].get(), false);
-  }
-  static void Poison(const char* buf, bool poison) {
-#if defined(__SANITIZE_ADDRESS__)
-    if (poison) {
-      ASAN_POISON_MEMORY_REGION(buf, ScanWindow::kMaxRead);
-    } else {
-      ASAN_UNPOISON_MEMORY_REGION(buf, ScanWindow::kMaxRead);
-    }
-#else
-    (void)buf;
-    (void)poison;
-#endif
-  }
-  std::unique_ptr<char[]> Take() {
-    if (count == 0) return nullptr;
-    std::unique_ptr<char[]> buf = std::move(slots[--count]);
-    Poison(buf.get(), false);
-    return buf;
-  }
-  void Put(std::unique_ptr<char[]> buf) {
-    if (count == kSlots) return;  // freed
-    Poison(buf.get(), true);
-    slots[count++] = std::move(buf);
-  }
-};
-
-// Set when this thread's pool is gone (thread exit): a window destroyed
-// later (in another thread_local's destructor) frees its buffer instead.
-thread_local bool t_window_pool_gone = false;
-
-struct WindowPoolSlot {
-  WindowPool pool;
-  ~WindowPoolSlot() { t_window_pool_gone = true; }
-};
-
-WindowPool* ThreadWindowPool() {
-  if (t_window_pool_gone) return nullptr;
-  thread_local WindowPoolSlot slot;
-  return &slot.pool;
-}
 
 // True when [handle.offset, +size + trailer) lies within the first `limit` bytes.
 bool HandleWithin(const BlockHandle& handle, uint64_t limit) {
@@ -370,8 +310,7 @@ Table::Probe Table::ProbeWithoutIO(const ReadOptions& options, Slice key) const 
 }
 
 ScanWindow::~ScanWindow() {
-  if (buf_ == nullptr) return;
-  if (WindowPool* pool = ThreadWindowPool()) pool->Put(std::move(buf_));
+  if (buf_ != nullptr) ReturnPooledBuffer(std::move(buf_), capacity_);
 }
 
 std::optional<Result<Slice>> Table::TryWindowBytes(const BlockHandle& handle, ScanWindow* window,
@@ -400,9 +339,13 @@ std::optional<Result<Slice>> Table::TryWindowBytes(const BlockHandle& handle, Sc
     if (!forward) start = handle.offset() + n > want ? handle.offset() + n - want : 0;
     const size_t length = static_cast<size_t>(std::min<uint64_t>(want, file_size_ - start));
     if (window->buf_ == nullptr) {
-      WindowPool* pool = ThreadWindowPool();
-      if (pool != nullptr) window->buf_ = pool->Take();
-      if (window->buf_ == nullptr) window->buf_.reset(new char[ScanWindow::kMaxRead]);
+      // A scan makes a new table iterator per file: a fresh buffer each
+      // time would fault its pages in again.
+      window->buf_ = TakePooledBuffer(ScanWindow::kMaxRead, &window->capacity_);
+      if (window->buf_ == nullptr) {
+        window->buf_.reset(new char[ScanWindow::kMaxRead]);
+        window->capacity_ = ScanWindow::kMaxRead;
+      }
     }
     window->length_ = 0;  // until the read below lands
     std::optional<Result<size_t>> got =
@@ -600,20 +543,10 @@ std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
 }
 
 std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
-                                                    const BlockHandle& handle,
-                                                    LazyBlock* lazy) const {
-  PrefetchMapped(handle);  // read below, after the block cache lookup
-  if (options_.block_cache != nullptr) {
-    if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle.offset()})) {
-      return Result<BlockRef>(BlockRef(std::move(cached)));
-    }
-  }
-  return TryReadCachedBlock(options, handle, lazy);
-}
-
-std::optional<Result<BlockRef>> Table::TryLoadBlock(const ReadOptions& options,
                                                     const BlockHandle& handle, LazyBlock* lazy,
                                                     ScanWindow* window, bool forward) const {
+  // Read below, after the block cache lookup (a window reads a copy).
+  if (window == nullptr) PrefetchMapped(handle);
   if (options_.block_cache != nullptr) {
     if (BlockCache::Handle cached = options_.block_cache->Lookup({cache_id_, handle.offset()})) {
       return Result<BlockRef>(BlockRef(std::move(cached)));

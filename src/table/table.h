@@ -93,8 +93,8 @@ class BlockRef {
 // kRefusedSkips blocks (the scan reads them as without a window).
 //
 // Invariants / thread safety: one user at a time. Holds bytes of one file
-// (a TableIterator's own). Its buffer (kMaxRead bytes) returns to a
-// per-thread pool.
+// (a TableIterator's own). Its buffer (at least kMaxRead bytes) comes from
+// and returns to the per-thread pool LazyBlocks use (TakePooledBuffer).
 class ScanWindow {
  public:
   static constexpr size_t kFirstRead = 16 << 10;
@@ -118,7 +118,8 @@ class ScanWindow {
     return offset >= offset_ && n <= length_ && offset - offset_ <= length_ - n;
   }
 
-  std::unique_ptr<char[]> buf_;  // kMaxRead bytes once allocated
+  std::unique_ptr<char[]> buf_;  // at least kMaxRead bytes once allocated
+  size_t capacity_ = 0;          // buf_'s size
   uint64_t offset_ = 0;          // file offset of buf_[0]
   size_t length_ = 0;            // bytes held
   size_t next_read_ = kFirstRead;
@@ -257,15 +258,14 @@ class Table {
   // (declined, or fill_cache false) is not decoded: *lazy is Reset with a
   // copy of its stored bytes, to decode them as an iterator over it moves
   // (BlockIter over lazy->stream()), and the BlockRef returned is empty.
-  std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
-                                               const BlockHandle& handle, LazyBlock* lazy) const;
-  // TryLoadBlock(options, handle, lazy) for a scan moving `forward` (or
-  // back) that reads ahead: a block the block cache does not hold comes
-  // from *window, refilled when it does not hold the block; when the page
-  // cache does not hold the refill, as TryLoadBlock does.
+  // With `window` (a scan moving `forward` or back that reads ahead), a
+  // block the block cache does not hold comes from *window, refilled when
+  // it does not hold the block; when the page cache does not hold the
+  // refill, the block is read as without a window.
   std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
                                                const BlockHandle& handle, LazyBlock* lazy,
-                                               ScanWindow* window, bool forward) const;
+                                               ScanWindow* window = nullptr,
+                                               bool forward = true) const;
   // Decodes an index entry's value; Corruption naming the file when bad or
   // pointing outside the data area.
   Result<BlockHandle> DecodeDataHandle(Slice index_value) const;

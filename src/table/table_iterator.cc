@@ -239,10 +239,9 @@ bool TableIterator::TryCrossBlock(bool forward) {
   LazyBlock* lazy = SpareLazy();
   // From the second move into a neighbour in one direction on, a scan:
   // its blocks come from a window read ahead.
+  const bool scanning = crossings_ > 0 && streak_forward_ == forward;
   std::optional<Result<BlockRef>> block =
-      crossings_ > 0 && streak_forward_ == forward
-          ? table_->TryLoadBlock(options_, *handle, lazy, &window_, forward)
-          : table_->TryLoadBlock(options_, *handle, lazy);
+      table_->TryLoadBlock(options_, *handle, lazy, scanning ? &window_ : nullptr, forward);
   if (!block.has_value()) {
     undo();
     return false;  // a read is needed: the awaited move does it
