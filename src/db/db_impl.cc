@@ -95,6 +95,9 @@ DBImpl::~DBImpl() {
   log_file_.reset();
   log_sync_files_.clear();
   log_background_sync_file_.reset();
+  // The spare iterator pins the view: it goes first.
+  std::unique_ptr<table::AsyncIterator> spare = recycler_->Close();
+  spare.reset();
   {
     std::lock_guard lock(state_mu_);
     state_.reset();  // the last Version: its tables go before the table cache
@@ -278,8 +281,15 @@ std::shared_ptr<const DBImpl::ReadView> DBImpl::ReadSnapshot(SequenceNumber* seq
 }
 
 void DBImpl::PublishState(std::shared_ptr<const ReadView> state) {
+  std::unique_ptr<table::AsyncIterator> stale;  // destroyed after the lock
   std::lock_guard lock(state_mu_);
-  state_ = std::move(state);
+  stale = SetStateLocked(std::move(state));
+}
+
+std::unique_ptr<table::AsyncIterator> DBImpl::SetStateLocked(std::shared_ptr<const ReadView> next) {
+  std::unique_ptr<table::AsyncIterator> stale = recycler_->SetCurrent(next.get());
+  state_ = std::move(next);
+  return stale;
 }
 
 std::optional<Result<std::string>> DBImpl::GetFromView(const ReadView& view,
@@ -409,7 +419,8 @@ std::string DBImpl::StatsString() const {
                 "compaction_input_reads: %llu\ncompaction_input_read_bytes: %llu\n"
                 "compaction_bytes_written: %llu\ncompaction_micros: %llu\n"
                 "flush_preemptions: %llu\nmultigets: %llu\nmultiget_keys: %llu\n"
-                "multiget_block_reads: %llu\nmultiget_read_rounds: %llu\n",
+                "multiget_block_reads: %llu\nmultiget_read_rounds: %llu\n"
+                "iterator_reuses: %llu\n",
                 static_cast<unsigned long long>(writes), static_cast<unsigned long long>(groups),
                 groups == 0 ? 0.0 : static_cast<double>(writes) / static_cast<double>(groups),
                 u(stats_.max_group), u(stats_.syncs), u(stats_.wal_background_syncs),
@@ -422,7 +433,8 @@ std::string DBImpl::StatsString() const {
                 u(stats_.compaction_input_reads.reads), u(stats_.compaction_input_reads.bytes),
                 u(stats_.compaction_bytes_written), u(stats_.compaction_micros),
                 u(stats_.flush_preemptions), u(stats_.multigets), u(stats_.multiget_keys),
-                u(stats_.multiget_block_reads), u(stats_.multiget_read_rounds));
+                u(stats_.multiget_block_reads), u(stats_.multiget_read_rounds),
+                u(stats_.iterator_reuses));
   std::string out = buf;
   // Bytes written to files (logs and tables) per byte logged.
   const uint64_t wal = stats_.wal_bytes.load();

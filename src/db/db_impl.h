@@ -55,6 +55,7 @@
 #include <boost/asio/io_context.hpp>
 
 #include "corodb/db.h"
+#include "db/db_iter.h"
 #include "db/snapshot_list.h"
 #include "db/write_queue.h"
 #include "format/dbformat.h"
@@ -208,6 +209,15 @@ class DBImpl final : public DB, private CommitTarget {
   Result<std::shared_ptr<const ReadView>> ReadPoint(const ReadOptions& options,
                                                     SequenceNumber* sequence) const;
   void PublishState(std::shared_ptr<const ReadView> state);
+  // Makes `next` the current view. REQUIRES: holds state_mu_. Returns the
+  // spare iterator (recycler_) the change made stale: the caller destroys it
+  // after unlocking.
+  // The merging iterator NewIterator puts a DB iterator on: over `view`'s
+  // memtables and tables, pinning them (and the caches) while it lives.
+  std::unique_ptr<table::AsyncIterator> NewInternalIterator(const ReadOptions& options,
+                                                            std::shared_ptr<const ReadView> view);
+  [[nodiscard]] std::unique_ptr<table::AsyncIterator> SetStateLocked(
+      std::shared_ptr<const ReadView> next);
   // Memtables, then tables, without I/O (nullopt: a table read is needed).
   std::optional<Result<std::string>> GetFromView(const ReadView& view, const ReadOptions& options,
                                                  const LookupKey& lookup, GetStats* stats);
@@ -389,6 +399,9 @@ class DBImpl final : public DB, private CommitTarget {
   std::atomic<uint32_t> iterator_seed_{0};
   mutable std::mutex state_mu_;
   std::shared_ptr<const ReadView> state_;  // guarded by state_mu_
+  // The spare internal iterator of the current view (db_iter.h); iterators
+  // share it, so one may outlive the DB.
+  const std::shared_ptr<IteratorRecycler> recycler_ = std::make_shared<IteratorRecycler>();
 
   struct Stats {
     std::atomic<uint64_t> writes{0};       // writers committed (successfully or not)
@@ -422,6 +435,7 @@ class DBImpl final : public DB, private CommitTarget {
     std::atomic<uint64_t> multiget_keys{0};
     std::atomic<uint64_t> multiget_block_reads{0};
     std::atomic<uint64_t> multiget_read_rounds{0};
+    std::atomic<uint64_t> iterator_reuses{0};  // NewIterator took the spare (recycler_)
     // Per output level, as LevelDB's leveldb.stats: flushes count at the
     // level their table went to (bytes written), compactions at level + 1
     // (bytes read = input table sizes, bytes written = output table sizes).

@@ -442,6 +442,7 @@ asio::awaitable<void> DBImpl::StopBackground() {
 }
 
 void DBImpl::InstallView(std::shared_ptr<const Version> version, const MemTable* flushed) {
+  std::unique_ptr<table::AsyncIterator> stale;  // destroyed after the lock
   std::lock_guard lock(state_mu_);
   auto next = std::make_shared<ReadView>(*state_);
   next->version = std::move(version);
@@ -451,7 +452,7 @@ void DBImpl::InstallView(std::shared_ptr<const Version> version, const MemTable*
     });
   }
   l0_files_.store(next->version->NumFiles(0), std::memory_order_relaxed);
-  state_ = std::move(next);
+  stale = SetStateLocked(std::move(next));
 }
 
 // --- Flush ---

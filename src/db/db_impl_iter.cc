@@ -70,16 +70,35 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   SequenceNumber sequence;
   Result<std::shared_ptr<const ReadView>> point = ReadPoint(options, &sequence);
   if (!point.ok()) return NewErrorIterator(point.status());
+  const IteratorRecycler::Key key{point->get(), options.verify_checksums, options.fill_cache};
+  const Version* version = (*point)->version.get();  // the merged iterator pins it
+  std::unique_ptr<table::AsyncIterator> merged = recycler_->Take(key);
+  if (merged == nullptr) {
+    merged = NewInternalIterator(options, std::move(point).value());
+  } else {
+    stats_.iterator_reuses.fetch_add(1, std::memory_order_relaxed);
+  }
+  ReadSampler sampler;
+  if (version != nullptr) {
+    sampler = [this, version](Slice internal_key) {
+      if (version->RecordReadSample(internal_key)) MaybeScheduleBackground();
+    };
+  }
+  return NewDBIterator(icmp_.user_comparator(), std::move(merged), sequence, std::move(sampler),
+                       iterator_seed_.fetch_add(1, std::memory_order_relaxed) + 1, recycler_, key);
+}
 
+std::unique_ptr<table::AsyncIterator> DBImpl::NewInternalIterator(
+    const ReadOptions& options, std::shared_ptr<const ReadView> point) {
   // What the iterator pins while it lives: the memtables and the Version
   // (and so its files), and the caches its handles point into, so it may be
   // destroyed after the DB. Members are released in reverse order: the
   // view, then the table cache (its tables may release blocks into the
   // block cache), then the block caches. One allocation for all of them
-  // (the node the merging iterator holds them in),
-  // and the factories and the sampler below capture only pointers into it,
-  // which std::function keeps without allocating (seekrandom makes an
-  // iterator per seek: each allocation was a measurable part of it).
+  // (the node the merging iterator holds them in), and the factories below
+  // capture only pointers into it, which std::function keeps without
+  // allocating (seekrandom makes an iterator per seek: each allocation was
+  // a measurable part of it, before the recycler kept the whole tree).
   struct Pins {
     std::shared_ptr<Cache> user_block_cache;
     std::shared_ptr<table::ShardedLruCache<table::Block>> owned_block_cache;
@@ -92,7 +111,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   pins->user_block_cache = options_.block_cache;
   pins->owned_block_cache = owned_block_cache_;
   pins->table_cache = table_cache_;
-  pins->view = std::move(point).value();
+  pins->view = std::move(point);
   pins->table_options = options;
   pins->table_options.snapshot = nullptr;
   const ReadView& view = *pins->view;
@@ -128,15 +147,8 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
     }
   }
   std::unique_ptr<table::AsyncIterator> merged = table::NewMergingIterator(&icmp_, std::move(children));
-  ReadSampler sampler;
-  if (view.version) {
-    sampler = [this, version = view.version.get()](Slice internal_key) {
-      if (version->RecordReadSample(internal_key)) MaybeScheduleBackground();
-    };
-  }
   merged->Hold(std::move(held));
-  return NewDBIterator(icmp_.user_comparator(), std::move(merged), sequence, std::move(sampler),
-                       iterator_seed_.fetch_add(1, std::memory_order_relaxed) + 1);
+  return merged;
 }
 
 SnapshotHandle DBImpl::GetSnapshot() { return snapshots_->Take(); }

@@ -251,6 +251,7 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
   // The frozen memtable waits for its flush (the background chain); its log
   // stays live until the flushed table is in the MANIFEST.
   std::shared_ptr<MemTable> frozen;
+  std::unique_ptr<table::AsyncIterator> stale;  // destroyed after the lock
   {
     std::lock_guard lock(state_mu_);
     auto next = std::make_shared<ReadView>(*state_);
@@ -258,8 +259,9 @@ asio::awaitable<Status> DBImpl::SwitchMemtable() {
     next->mem = MemTable::Create(icmp_);
     next->imms.insert(next->imms.begin(), frozen);
     mem_ = next->mem.get();
-    state_ = std::move(next);
+    stale = SetStateLocked(std::move(next));
   }
+  stale.reset();
   {
     std::lock_guard lock(bg_mu_);
     pending_flushes_.push_back(PendingFlush{frozen, log_number_, next_sequence_ - 1});

@@ -18,14 +18,24 @@ constexpr uint32_t kReadBytesPeriod = 1 << 20;
 class DBIter final : public Iterator {
  public:
   DBIter(const Comparator* ucmp, std::unique_ptr<table::AsyncIterator> iter,
-         SequenceNumber sequence, ReadSampler sampler, uint32_t seed)
+         SequenceNumber sequence, ReadSampler sampler, uint32_t seed,
+         std::shared_ptr<IteratorRecycler> recycler, IteratorRecycler::Key key)
       : ucmp_(ucmp),
         bytewise_(ucmp == BytewiseComparator()),
         iter_(std::move(iter)),
         sequence_(sequence),
         sampler_(std::move(sampler)),
-        rnd_(seed) {
+        rnd_(seed),
+        recycler_(std::move(recycler)),
+        recycle_key_(key) {
     bytes_until_sampling_ = RandomPeriod();
+  }
+  // A move left pending (its coroutine destroyed while it waited) may have
+  // left the internal iterator between states: only a settled one is offered.
+  ~DBIter() override {
+    if (recycler_ != nullptr && pending_ == Move::kNone && iter_->status().ok()) {
+      std::unique_ptr<table::AsyncIterator> dropped = recycler_->Put(recycle_key_, std::move(iter_));
+    }
   }
 
   bool Valid() const override { return valid_ && pending_ == Move::kNone; }
@@ -348,10 +358,12 @@ class DBIter final : public Iterator {
 
   const Comparator* const ucmp_;
   const bool bytewise_;
-  const std::unique_ptr<table::AsyncIterator> iter_;
+  std::unique_ptr<table::AsyncIterator> iter_;  // moved out only by the destructor
   const SequenceNumber sequence_;
   const ReadSampler sampler_;
   Random rnd_;
+  const std::shared_ptr<IteratorRecycler> recycler_;  // may be null
+  const IteratorRecycler::Key recycle_key_;
   uint64_t bytes_until_sampling_ = 0;
 
   // Misuse or a damaged key since the last seek; the internal iterator's
@@ -375,8 +387,39 @@ class DBIter final : public Iterator {
 std::unique_ptr<Iterator> NewDBIterator(const Comparator* ucmp,
                                         std::unique_ptr<table::AsyncIterator> internal,
                                         SequenceNumber sequence, ReadSampler sampler,
-                                        uint32_t seed) {
-  return std::make_unique<DBIter>(ucmp, std::move(internal), sequence, std::move(sampler), seed);
+                                        uint32_t seed, std::shared_ptr<IteratorRecycler> recycler,
+                                        IteratorRecycler::Key key) {
+  return std::make_unique<DBIter>(ucmp, std::move(internal), sequence, std::move(sampler), seed,
+                                  std::move(recycler), key);
+}
+
+std::unique_ptr<table::AsyncIterator> IteratorRecycler::Take(const Key& key) {
+  std::lock_guard lock(mu_);
+  if (kept_ == nullptr || !(kept_key_ == key)) return nullptr;
+  return std::move(kept_);
+}
+
+std::unique_ptr<table::AsyncIterator> IteratorRecycler::Put(
+    const Key& key, std::unique_ptr<table::AsyncIterator> it) {
+  std::lock_guard lock(mu_);
+  if (closed_ || key.view != current_) return it;
+  kept_key_ = key;
+  std::swap(kept_, it);
+  return it;
+}
+
+std::unique_ptr<table::AsyncIterator> IteratorRecycler::SetCurrent(const void* view) {
+  std::lock_guard lock(mu_);
+  current_ = view;
+  if (kept_ != nullptr && kept_key_.view != view) return std::move(kept_);
+  return nullptr;
+}
+
+std::unique_ptr<table::AsyncIterator> IteratorRecycler::Close() {
+  std::lock_guard lock(mu_);
+  closed_ = true;
+  current_ = nullptr;
+  return std::move(kept_);
 }
 
 }  // namespace corodb

@@ -1,5 +1,9 @@
 // DB iterators and snapshots against a std::map model, with data in the
 // memtable, immutable memtables, level 0 and deeper levels.
+#include <algorithm>
+#include <iterator>
+#include <set>
+
 #include <boost/test/data/test_case.hpp>
 #include <boost/test/unit_test.hpp>
 
@@ -716,6 +720,116 @@ BOOST_DATA_TEST_CASE(IteratorDestroyedAfterItsDbIsHarmless, bdata::make(BackendN
       backward.reset();
     }
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(DBIteratorRecyclingTest)
+
+// NewIterator reuses the internal iterator a destroyed one left behind
+// while the DB's view stays the same (IteratorRecycler, db_iter.h). Each
+// iterator still reads at its own sequence: writes made since the tree was
+// built, deletes, and older snapshots; and a tree left anywhere (mid-block,
+// after Prevs, at the end) starts over at the first seek.
+BOOST_DATA_TEST_CASE(RecycledIteratorsReadAtTheirOwnSequence, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  auto db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
+  Random rnd(41);
+  Model model;
+  WriteRandom(*db, rnd, 300 * kKiB, &model);  // tables in level 0 and deeper
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  BOOST_TEST_MESSAGE(backend << ": " << LevelSummary(*db));
+  const uint64_t reuses = Stat(*db, "iterator_reuses");
+  std::vector<std::pair<SnapshotHandle, Model>> snapshots;
+  int iterators = 0;
+  for (int round = 0; round < 20; ++round) {
+    {
+      std::unique_ptr<Iterator> it = db->NewIterator({});
+      ++iterators;
+      const std::string diff = CheckIterator(*it, model, rnd, 100);
+      BOOST_REQUIRE_MESSAGE(diff.empty(), "round " << round << ": " << diff);
+    }
+    if (round % 5 == 0) snapshots.emplace_back(db->GetSnapshot(), model);
+    // A few writes into the memtable (too few to switch it: the same view).
+    for (int i = 0; i < 4; ++i) {
+      const std::string key = NumKey("k", static_cast<int>(rnd.Uniform(3000)));
+      if (i == 0) {
+        BOOST_REQUIRE(Run(db->Delete({}, key)).ok());
+        model.erase(key);
+      } else {
+        const std::string value = RandomValue(rnd, 300);
+        BOOST_REQUIRE(Run(db->Put({}, key, value)).ok());
+        model[key] = value;
+      }
+    }
+    for (size_t i = 0; i < snapshots.size(); ++i) {
+      ReadOptions ro;
+      ro.snapshot = snapshots[i].first.get();
+      std::unique_ptr<Iterator> it = db->NewIterator(ro);
+      ++iterators;
+      const std::string diff = CheckIterator(*it, snapshots[i].second, rnd, 40);
+      BOOST_REQUIRE_MESSAGE(diff.empty(), "round " << round << ", snapshot " << i << ": " << diff);
+    }
+  }
+  const uint64_t reused = Stat(*db, "iterator_reuses") - reuses;
+  BOOST_TEST_MESSAGE(backend << ": " << reused << " of " << iterators << " iterators reused");
+  // Only the first iterator of each view builds its tree.
+  BOOST_TEST(reused * 10 >= static_cast<uint64_t>(iterators) * 9,
+             reused << " of " << iterators << " iterators reused");
+}
+
+// The spare tree pins its view only while that view is current: the
+// compaction that replaces the view releases it, so the tables it replaced
+// are deleted as if no iterator had been made. Iterators with other
+// ReadOptions (fill_cache, verify_checksums) are built anew.
+BOOST_DATA_TEST_CASE(ASpareIteratorKeepsNoReplacedTableAndNoOtherOptions,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  const std::string path = dir.Child("db");
+  auto db = OpenOrDie(EngineOptions(backend), path, backend);
+  Random rnd(43);
+  Model model;
+  WriteRandom(*db, rnd, 200 * kKiB, &model);
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  const std::set<uint64_t> before = LiveTables(*db);
+  auto seek_and_drop = [&](const ReadOptions& ro) {
+    std::unique_ptr<Iterator> it = db->NewIterator(ro);
+    Run([&]() -> asio::awaitable<bool> {
+      co_await it->Seek(NumKey("k", 1500));
+      co_return true;
+    }());
+    BOOST_REQUIRE(it->Valid());
+  };
+  ReadOptions no_fill;
+  no_fill.fill_cache = false;
+  ReadOptions verify;
+  verify.verify_checksums = true;
+  const uint64_t reuses = Stat(*db, "iterator_reuses");
+  seek_and_drop({});
+  seek_and_drop(no_fill);  // not the default options' tree
+  seek_and_drop(verify);   // nor the no-fill one's
+  BOOST_TEST(Stat(*db, "iterator_reuses") == reuses);
+  seek_and_drop(verify);   // the same options: reused
+  seek_and_drop(verify);
+  BOOST_TEST(Stat(*db, "iterator_reuses") == reuses + 2);
+
+  // The spare (the last one destroyed) pins the view the compaction replaces.
+  BOOST_REQUIRE(Run(db->CompactRange(nullptr, nullptr)).ok());
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  const std::set<uint64_t> live = LiveTables(*db);
+  std::set<uint64_t> replaced;
+  std::set_difference(before.begin(), before.end(), live.begin(), live.end(),
+                      std::inserter(replaced, replaced.end()));
+  BOOST_REQUIRE_MESSAGE(!replaced.empty(), "the compaction replaced none of " << Numbers(before));
+  const std::set<uint64_t> on_disk = ListDbFiles(path).tables;
+  BOOST_TEST(on_disk == live, "directory " << Numbers(on_disk) << ", live " << Numbers(live));
+  // The next iterator is over the new view: built anew, and it reads it.
+  const uint64_t reuses_before_new = Stat(*db, "iterator_reuses");
+  std::unique_ptr<Iterator> it = db->NewIterator({});
+  BOOST_TEST(Stat(*db, "iterator_reuses") == reuses_before_new);
+  const std::string diff = CheckIterator(*it, model, rnd, 100);
+  BOOST_TEST(diff.empty(), diff);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
