@@ -16,6 +16,11 @@
 #   FIO=0                   skip the fio measurement.
 #   TESTS=set,get,mset,incr redis-benchmark's -t list (default these four);
 #                           TESTS=set makes the CPU line below per SET.
+#   CLIENT_CPUS=LIST        run redis-benchmark under `taskset -c LIST` (the
+#                           servers stay unpinned): on a machine whose CPUs
+#                           differ in speed, every server then meets a client
+#                           on the same CPU (docs/benchmarks.md, "this VM's
+#                           two CPUs differ").
 # After each run it prints the server's CPU time over the run (user + system,
 # every thread, io_uring workers included: /proc/PID/stat) and that time per
 # request.
@@ -58,10 +63,12 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$pid/stat"; }  # of the server ($pi
 
 bench() {  # label port
   echo "== $1   (load average: $(cut -d' ' -f1-3 /proc/loadavg))"
-  echo "   redis-benchmark -h 127.0.0.1 -p PORT -t $tests -n $requests -c 50 -P 16 -q"
+  echo "   ${CLIENT_CPUS:+taskset -c $CLIENT_CPUS }redis-benchmark -h 127.0.0.1 -p PORT -t $tests -n $requests -c 50 -P 16 -q"
   local before after
   before=$(cpu_ticks)
-  redis-benchmark -h 127.0.0.1 -p "$2" -t "$tests" -n "$requests" -c 50 -P 16 -q \
+  local pin=()
+  if [ -n "${CLIENT_CPUS:-}" ]; then pin=(taskset -c "$CLIENT_CPUS"); fi
+  "${pin[@]}" redis-benchmark -h 127.0.0.1 -p "$2" -t "$tests" -n "$requests" -c 50 -P 16 -q \
     | tr '\r' '\n' | grep 'requests per second' || true
   after=$(cpu_ticks)
   local n_tests

@@ -209,13 +209,13 @@ class DBImpl final : public DB, private CommitTarget {
   Result<std::shared_ptr<const ReadView>> ReadPoint(const ReadOptions& options,
                                                     SequenceNumber* sequence) const;
   void PublishState(std::shared_ptr<const ReadView> state);
-  // Makes `next` the current view. REQUIRES: holds state_mu_. Returns the
-  // spare iterator (recycler_) the change made stale: the caller destroys it
-  // after unlocking.
   // The merging iterator NewIterator puts a DB iterator on: over `view`'s
   // memtables and tables, pinning them (and the caches) while it lives.
   std::unique_ptr<table::AsyncIterator> NewInternalIterator(const ReadOptions& options,
                                                             std::shared_ptr<const ReadView> view);
+  // Makes `next` the current view. REQUIRES: holds state_mu_. Returns the
+  // spare iterator (recycler_) the change made stale: the caller destroys it
+  // after unlocking.
   [[nodiscard]] std::unique_ptr<table::AsyncIterator> SetStateLocked(
       std::shared_ptr<const ReadView> next);
   // Memtables, then tables, without I/O (nullopt: a table read is needed).

@@ -10,6 +10,7 @@
 #include "corodb/cache.h"
 #include "corodb/sync_db.h"
 #include "db_iter_test_util.h"
+#include "io/fault_injection_backend.h"
 #include "support/temp_dir.h"
 
 namespace corodb::test {
@@ -730,7 +731,7 @@ BOOST_AUTO_TEST_SUITE(DBIteratorRecyclingTest)
 // while the DB's view stays the same (IteratorRecycler, db_iter.h). Each
 // iterator still reads at its own sequence: writes made since the tree was
 // built, deletes, and older snapshots; and a tree left anywhere (mid-block,
-// after Prevs, at the end) starts over at the first seek.
+// after Prevs, at the end) starts over at the new iterator's SeekToFirst.
 BOOST_DATA_TEST_CASE(RecycledIteratorsReadAtTheirOwnSequence, bdata::make(BackendNames()),
                      backend) {
   TempDir dir;
@@ -830,6 +831,132 @@ BOOST_DATA_TEST_CASE(ASpareIteratorKeepsNoReplacedTableAndNoOtherOptions,
   BOOST_TEST(Stat(*db, "iterator_reuses") == reuses_before_new);
   const std::string diff = CheckIterator(*it, model, rnd, 100);
   BOOST_TEST(diff.empty(), diff);
+}
+
+// The first move of an iterator on a reused tree: Next or Prev before any
+// seek is refused as misuse and leaves it unpositioned; a Seek (the TrySeek
+// path, which keeps an open file and a loaded block when they are the
+// target's) lands where the model says, whatever position the last user
+// left the tree in.
+BOOST_DATA_TEST_CASE(FirstMoveOnAReusedTreeIsASeekOrRefused, bdata::make(BackendNames()),
+                     backend) {
+  TempDir dir;
+  auto db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
+  Random rnd(47);
+  Model model;
+  WriteRandom(*db, rnd, 300 * kKiB, &model);
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  const uint64_t reuses = Stat(*db, "iterator_reuses");
+  for (int round = 0; round < 300; ++round) {
+    std::unique_ptr<Iterator> it = db->NewIterator({});
+    BOOST_REQUIRE(!it->Valid());
+    BOOST_REQUIRE(it->status().ok());
+    if (round % 3 == 0) {
+      BOOST_REQUIRE(it->TryPrev() || it->TryPrev());  // a second call is never a yield turn
+      BOOST_REQUIRE(it->status().IsInvalidArgument());
+      BOOST_REQUIRE(!it->Valid());
+    }
+    const std::string target = RandomKTarget(rnd);
+    Run([&]() -> asio::awaitable<bool> {
+      co_await it->Seek(target);
+      co_return true;
+    }());
+    auto pos = model.lower_bound(target);
+    std::string error;
+    BOOST_REQUIRE_MESSAGE(AtModelPosition(*it, model, pos, "first Seek", &error),
+                          "round " << round << ": " << error);
+    // Leave the tree somewhere: some steps either way.
+    const int steps = static_cast<int>(rnd.Uniform(40));
+    for (int i = 0; i < steps && pos != model.end(); ++i) {
+      if (rnd.OneIn(2)) {
+        Run([&]() -> asio::awaitable<bool> {
+          co_await it->Next();
+          co_return true;
+        }());
+        ++pos;
+      } else {
+        Run([&]() -> asio::awaitable<bool> {
+          co_await it->Prev();
+          co_return true;
+        }());
+        pos = pos == model.begin() ? model.end() : std::prev(pos);
+      }
+      BOOST_REQUIRE_MESSAGE(AtModelPosition(*it, model, pos, "step", &error),
+                            "round " << round << ": " << error);
+    }
+    if (round % 10 == 0) {  // a write into the memtable: the same view
+      const std::string key = NumKey("k", static_cast<int>(rnd.Uniform(3000)));
+      const std::string value = RandomValue(rnd, 300);
+      BOOST_REQUIRE(Run(db->Put({}, key, value)).ok());
+      model[key] = value;
+    }
+  }
+  const uint64_t reused = Stat(*db, "iterator_reuses") - reuses;
+  BOOST_TEST_MESSAGE(backend << ": " << reused << " of 300 iterators reused");
+  BOOST_TEST(reused > 250u);
+}
+
+// Only a settled tree is kept. One whose iterator was destroyed with a move
+// pending (declined by TryNext because it needs a read, never awaited) or
+// that ended in an error is destroyed, and the next iterator builds its
+// own. (A fault backend with a read filter that fails nothing makes every
+// table read go through it, so stepping into another block needs I/O.)
+BOOST_DATA_TEST_CASE(AnUnsettledTreeIsNotKept, bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  auto fault = std::make_shared<io::FaultInjectionBackend>(MakeBackendByName(backend));
+  auto opened = TryOpen(EngineOptions(backend), dir.path(), fault);
+  BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
+  std::unique_ptr<DB> db = std::move(opened).value();
+  Random rnd(51);
+  Model model;
+  WriteRandom(*db, rnd, 200 * kKiB, &model);
+  BOOST_REQUIRE(WaitIdle(*db).ok());
+  fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return false; });
+  ReadOptions no_fill;  // every block a read, none from the block cache
+  no_fill.fill_cache = false;
+  auto seek = [&](Iterator& it, const std::string& target) {
+    Run([&]() -> asio::awaitable<bool> {
+      co_await it.Seek(target);
+      co_return true;
+    }());
+  };
+  const uint64_t reuses = Stat(*db, "iterator_reuses");
+  {
+    std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
+    seek(*it, NumKey("k", 0));
+    BOOST_REQUIRE(it->Valid());
+    int steps = 0;
+    // Until a step declines for I/O (a second refusal is never a yield turn).
+    while (steps < 10000 && (it->TryNext() || it->TryNext())) {
+      BOOST_REQUIRE(it->Valid());
+      ++steps;
+    }
+    BOOST_REQUIRE_MESSAGE(!it->Valid() && it->status().ok(),
+                          "no step needed a read in " << steps << " steps");
+  }  // destroyed with the Next pending
+  {
+    std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
+    BOOST_TEST(Stat(*db, "iterator_reuses") == reuses);
+    seek(*it, NumKey("k", 1000));
+    BOOST_REQUIRE(it->Valid());
+  }  // settled: kept
+  {
+    std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
+    BOOST_TEST(Stat(*db, "iterator_reuses") == reuses + 1);
+    fault->FailReads(EIO, [](const std::string& path, uint64_t, uint64_t) {
+      return path.ends_with(".ldb");
+    });
+    seek(*it, NumKey("k", 2000));
+    BOOST_REQUIRE(!it->Valid());
+    BOOST_REQUIRE_MESSAGE(it->status().IsIOError(), it->status().ToString());
+  }  // failed: not kept
+  fault->FailReads(0, nullptr);
+  std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
+  BOOST_TEST(Stat(*db, "iterator_reuses") == reuses + 1);
+  seek(*it, NumKey("k", 2000));
+  const auto pos = model.lower_bound(NumKey("k", 2000));
+  std::string error;
+  BOOST_TEST(AtModelPosition(*it, model, pos, "Seek after the failure", &error), error);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
