@@ -51,7 +51,7 @@ asio::awaitable<std::string> CoroScan(corodb::Iterator& it, const Op& op, uint64
   while (n < op.n) {
     if (op.kind == OpKind::kSeekScan) {
       if (!first) break;
-      co_await it.Seek(op.key);
+      if (!it.TrySeek(op.key)) co_await it.Seek(op.key);
     } else if (op.reverse) {
       co_await it.SeekToLast();
     } else {

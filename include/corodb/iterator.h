@@ -69,6 +69,12 @@ class Iterator {
   // (key()/value() must not be used).
   virtual bool TryNext() = 0;
   virtual bool TryPrev() = 0;
+  // Seek(target) without a coroutine: true when the seek completed without
+  // I/O. false: it needs a read, or it is this thread's turn to yield; the
+  // caller must co_await Seek(target) (or another seek), which starts over.
+  // Until then the iterator has no position. Iterators that have no such
+  // path return false.
+  virtual bool TrySeek(Slice /*target*/) { return false; }
 };
 
 }  // namespace corodb

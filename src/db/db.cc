@@ -209,7 +209,11 @@ void RunMove(asio::awaitable<void> move) {
 
 void SyncIterator::SeekToFirst() { RunMove(it_->SeekToFirst()); }
 void SyncIterator::SeekToLast() { RunMove(it_->SeekToLast()); }
-void SyncIterator::Seek(Slice target) { RunMove(it_->Seek(target)); }
+// A declined TrySeek is not tried again (unlike Next below): a second try
+// would repeat the seek's work before declining for the same read.
+void SyncIterator::Seek(Slice target) {
+  if (!it_->TrySeek(target)) RunMove(it_->Seek(target));
+}
 // A Try* move also declines when it is the thread's turn to yield to its
 // executor; this thread runs nothing else meanwhile, so the move is tried
 // once more before paying for a coroutine (a move that needs I/O declines

@@ -89,6 +89,23 @@ class DBIter final : public Iterator {
     }
     co_await Drive();
   }
+  bool TrySeek(Slice target) override {
+    StartForwardSeek();  // declined or not, the old position is gone
+    if (ReadTurnOver()) {
+      yield_owed_ = true;
+      pending_ = Move::kSeek;  // the awaited Seek yields, then starts over
+      return false;
+    }
+    yield_owed_ = false;
+    seek_key_.clear();
+    AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
+    if (!iter_->TrySeek(seek_key_)) {
+      pending_ = Move::kSeek;  // the awaited Seek starts over
+      return false;
+    }
+    Continue();  // may leave a move that needs I/O pending
+    return pending_ == Move::kNone;
+  }
   // The move that ends a read turn declines (false, nothing started), so the
   // caller's co_await Next() yields first: a scan over memory gives its
   // executor a turn too (read_yield.h).
@@ -161,7 +178,9 @@ class DBIter final : public Iterator {
   // A seek starts over: errors of earlier moves are forgotten, as the
   // internal iterators forget theirs on a seek (otherwise a misuse would
   // leave the repositioned iterator Valid() with an error status).
+  // A move left pending by a declined Try* is dropped: the seek replaces it.
   void StartForwardSeek() {
+    pending_ = Move::kNone;
     status_ = Status::OK();
     direction_ = Direction::kForward;
     saved_value_.clear();
@@ -170,6 +189,7 @@ class DBIter final : public Iterator {
     phase_ = Phase::kFindNext;
   }
   void StartReverseSeek() {
+    pending_ = Move::kNone;
     status_ = Status::OK();
     direction_ = Direction::kReverse;
     saved_value_.clear();
@@ -441,6 +461,7 @@ class ErrorIterator final : public Iterator {
   asio::awaitable<void> Prev() override { co_return; }
   bool TryNext() override { return true; }
   bool TryPrev() override { return true; }
+  bool TrySeek(Slice) override { return true; }
 
  private:
   const Status status_;

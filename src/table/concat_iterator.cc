@@ -4,6 +4,8 @@
 #include <cassert>
 #include <utility>
 
+#include "format/dbformat.h"
+
 namespace corodb::table {
 namespace {
 
@@ -12,6 +14,7 @@ class ConcatenatingIterator final : public AsyncIterator {
   ConcatenatingIterator(const Comparator* cmp, std::vector<ConcatFile> files,
                         FileIteratorFactory open, FileIteratorTryFactory try_open)
       : cmp_(cmp),
+        bytewise_internal_(IsBytewiseInternalComparator(cmp)),
         files_(std::move(files)),
         open_(std::move(open)),
         try_open_(std::move(try_open)),
@@ -43,10 +46,7 @@ class ConcatenatingIterator final : public AsyncIterator {
 
   boost::asio::awaitable<void> Seek(Slice target) override {
     status_ = Status::OK();
-    // The first file that may hold a key >= target.
-    const auto it = std::partition_point(files_.begin(), files_.end(), [&](const ConcatFile& f) {
-      return cmp_->Compare(f.largest, target) < 0;
-    });
+    const auto it = FirstFileNotBefore(target);
     if (it == files_.end()) {
       Close();
       co_return;
@@ -57,9 +57,7 @@ class ConcatenatingIterator final : public AsyncIterator {
   }
 
   bool TrySeek(Slice target) override {
-    const auto it = std::partition_point(files_.begin(), files_.end(), [&](const ConcatFile& f) {
-      return cmp_->Compare(f.largest, target) < 0;
-    });
+    const auto it = FirstFileNotBefore(target);
     if (it == files_.end()) {
       status_ = Status::OK();
       Close();
@@ -155,7 +153,22 @@ class ConcatenatingIterator final : public AsyncIterator {
     }
   }
 
+  // The first file that may hold a key >= target (files_.end(): none).
+  // Internal keys in BytewiseComparator order are compared inline, not
+  // through a virtual call per probe.
+  std::vector<ConcatFile>::const_iterator FirstFileNotBefore(Slice target) const {
+    if (bytewise_internal_) {
+      return std::partition_point(files_.begin(), files_.end(), [&](const ConcatFile& f) {
+        return CompareBytewiseInternalKeys(f.largest, target) < 0;
+      });
+    }
+    return std::partition_point(files_.begin(), files_.end(), [&](const ConcatFile& f) {
+      return cmp_->Compare(f.largest, target) < 0;
+    });
+  }
+
   const Comparator* const cmp_;
+  const bool bytewise_internal_;
   const std::vector<ConcatFile> files_;
   const FileIteratorFactory open_;
   const FileIteratorTryFactory try_open_;

@@ -63,8 +63,11 @@ bool SnappyStream::DecodeTo(size_t want) {
         ok = false;
         break;
       }
-      if (len <= 16 && left >= 16) {
-        std::memcpy(op, ip, 16);  // past len lands in kSlop or later output
+      // In 16-byte pieces while the input has them: the last piece may
+      // write up to 15 bytes past len, into kSlop or output that later
+      // elements overwrite (a call to memcpy costs more for such short ones).
+      if (len <= 64 && left >= ((len + 15) & ~size_t{15})) {
+        for (size_t i = 0; i < len; i += 16) std::memcpy(op + i, ip + i, 16);
       } else {
         std::memcpy(op, ip, len);
       }
