@@ -71,9 +71,9 @@ class Iterator {
   virtual bool TryPrev() = 0;
   // Seek(target) without a coroutine: true when the seek completed without
   // I/O. false: it needs a read, or it is this thread's turn to yield; the
-  // caller must co_await Seek(target) (or another seek), which starts over.
-  // Until then the iterator has no position. Iterators that have no such
-  // path return false.
+  // caller then co_awaits Seek(target) (or another seek), which starts over.
+  // Until then the iterator is not Valid() and a Next()/Prev() is misuse.
+  // Iterators that have no such path return false.
   virtual bool TrySeek(Slice /*target*/) { return false; }
 };
 

@@ -209,8 +209,10 @@ void RunMove(asio::awaitable<void> move) {
 
 void SyncIterator::SeekToFirst() { RunMove(it_->SeekToFirst()); }
 void SyncIterator::SeekToLast() { RunMove(it_->SeekToLast()); }
-// A declined TrySeek is not tried again (unlike Next below): a second try
-// would repeat the seek's work before declining for the same read.
+// A declined TrySeek is not tried again (unlike Next below): after one
+// declined for a read, a second try would repeat the seek's work before
+// declining for the same read; one declined at a read turn's end costs the
+// Seek's yield, which is what the turn asks for.
 void SyncIterator::Seek(Slice target) {
   if (!it_->TrySeek(target)) RunMove(it_->Seek(target));
 }

@@ -33,7 +33,8 @@ class DBIter final : public Iterator {
   // A move left pending (its coroutine destroyed while it waited) may have
   // left the internal iterator between states: only a settled one is offered.
   ~DBIter() override {
-    if (recycler_ != nullptr && pending_ == Move::kNone && iter_->status().ok()) {
+    if (recycler_ != nullptr && pending_ == Move::kNone && !tree_unsettled_ &&
+        iter_->status().ok()) {
       std::unique_ptr<table::AsyncIterator> dropped = recycler_->Put(recycle_key_, std::move(iter_));
     }
   }
@@ -89,22 +90,27 @@ class DBIter final : public Iterator {
     }
     co_await Drive();
   }
+  // Declined, it leaves no move pending: the iterator is unpositioned (a
+  // Next or Prev is misuse) until a seek, which starts over.
   bool TrySeek(Slice target) override {
     StartForwardSeek();  // declined or not, the old position is gone
     if (ReadTurnOver()) {
-      yield_owed_ = true;
-      pending_ = Move::kSeek;  // the awaited Seek yields, then starts over
+      yield_owed_ = true;  // the awaited Seek yields first
       return false;
     }
     yield_owed_ = false;
     seek_key_.clear();
     AppendInternalKey(&seek_key_, ParsedInternalKey(target, sequence_, kValueTypeForSeek));
     if (!iter_->TrySeek(seek_key_)) {
-      pending_ = Move::kSeek;  // the awaited Seek starts over
+      tree_unsettled_ = true;  // the internal position is unspecified
       return false;
     }
     Continue();  // may leave a move that needs I/O pending
-    return pending_ == Move::kNone;
+    if (pending_ == Move::kNone) return true;
+    pending_ = Move::kNone;
+    valid_ = false;
+    tree_unsettled_ = true;
+    return false;
   }
   // The move that ends a read turn declines (false, nothing started), so the
   // caller's co_await Next() yields first: a scan over memory gives its
@@ -181,6 +187,7 @@ class DBIter final : public Iterator {
   // A move left pending by a declined Try* is dropped: the seek replaces it.
   void StartForwardSeek() {
     pending_ = Move::kNone;
+    tree_unsettled_ = false;
     status_ = Status::OK();
     direction_ = Direction::kForward;
     saved_value_.clear();
@@ -190,6 +197,7 @@ class DBIter final : public Iterator {
   }
   void StartReverseSeek() {
     pending_ = Move::kNone;
+    tree_unsettled_ = false;
     status_ = Status::OK();
     direction_ = Direction::kReverse;
     saved_value_.clear();
@@ -392,6 +400,9 @@ class DBIter final : public Iterator {
   Direction direction_ = Direction::kForward;
   bool valid_ = false;
   Move pending_ = Move::kNone;
+  // A declined TrySeek left the internal iterator between positions: it is
+  // not offered to the recycler until a seek has repositioned it.
+  bool tree_unsettled_ = false;
   Phase phase_ = Phase::kFindNext;
   bool skipping_ = false;
   ValueType value_type_ = kTypeDeletion;
