@@ -73,17 +73,25 @@ uint64_t DataBlockOffsetOf(const std::string& path, uint64_t number,
   return (*t)->ApproximateOffsetOf(target.Encode());
 }
 
-// A DB at `path` over `fault` (no fault armed), 200 KiB of random writes
-// (WriteRandom, recorded in *model) flushed and compacted.
+// A DB at `path` over `io_backend` (EngineOptions of `backend`), `bytes` of
+// random writes (WriteRandom, recorded in *model), flushed and compacted.
 std::unique_ptr<DB> OpenFilled(const std::string& backend, const std::string& path,
-                               const std::shared_ptr<io::FaultInjectionBackend>& fault,
-                               Random& rnd, Model* model) {
-  auto opened = TryOpen(EngineOptions(backend), path, fault);
+                               std::shared_ptr<io::Backend> io_backend, Random& rnd,
+                               Model* model, size_t bytes = 200 * kKiB) {
+  auto opened = TryOpen(EngineOptions(backend), path, std::move(io_backend));
   BOOST_REQUIRE_MESSAGE(opened.ok(), opened.status().ToString());
   std::unique_ptr<DB> db = std::move(opened).value();
-  WriteRandom(*db, rnd, 200 * kKiB, model);
+  WriteRandom(*db, rnd, bytes, model);
   BOOST_REQUIRE(WaitIdle(*db).ok());
   return db;
+}
+
+// co_await it.Seek(target), run to completion on this thread.
+void SeekTo(Iterator& it, const std::string& target) {
+  Run([&]() -> asio::awaitable<bool> {
+    co_await it.Seek(target);
+    co_return true;
+  }());
 }
 
 }  // namespace
@@ -167,12 +175,6 @@ BOOST_DATA_TEST_CASE(TrySeekAgreesWithSeekAndLeavesNothingPending,
     if (path.ends_with(".ldb")) table_reads.fetch_add(1);
     return false;
   });
-  auto seek = [&](Iterator& it, const std::string& target) {
-    Run([&]() -> asio::awaitable<bool> {
-      co_await it.Seek(target);
-      co_return true;
-    }());
-  };
   std::string error;
   // Reads first, while the block cache holds nothing a seek needs.
   for (const bool reads_needed : {true, false}) {
@@ -196,7 +198,7 @@ BOOST_DATA_TEST_CASE(TrySeekAgreesWithSeekAndLeavesNothingPending,
         BOOST_REQUIRE(it->TryNext() || it->TryNext());  // misuse completes, as a refusal
         BOOST_REQUIRE(it->status().IsInvalidArgument());
         const uint64_t reads_before = table_reads.load();
-        seek(*it, target);
+        SeekTo(*it, target);
         BOOST_REQUIRE_MESSAGE(AtModelPosition(*it, model, want, "Seek", &error), error);
         if (table_reads.load() > reads_before) ++read_after_decline;
       }
@@ -215,7 +217,7 @@ BOOST_DATA_TEST_CASE(TrySeekAgreesWithSeekAndLeavesNothingPending,
   ReadOptions no_fill;
   no_fill.fill_cache = false;
   std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
-  seek(*it, NumKey("k", 0));
+  SeekTo(*it, NumKey("k", 0));
   BOOST_REQUIRE(it->Valid());
   std::string last;
   int steps = 0;
@@ -836,11 +838,10 @@ BOOST_AUTO_TEST_SUITE(DBIteratorRecyclingTest)
 BOOST_DATA_TEST_CASE(RecycledIteratorsReadAtTheirOwnSequence, bdata::make(BackendNames()),
                      backend) {
   TempDir dir;
-  auto db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
   Random rnd(41);
-  Model model;
-  WriteRandom(*db, rnd, 300 * kKiB, &model);  // tables in level 0 and deeper
-  BOOST_REQUIRE(WaitIdle(*db).ok());
+  Model model;  // tables in level 0 and deeper
+  std::unique_ptr<DB> db =
+      OpenFilled(backend, dir.path(), MakeBackendByName(backend), rnd, &model, 300 * kKiB);
   BOOST_TEST_MESSAGE(backend << ": " << LevelSummary(*db));
   const uint64_t reuses = Stat(*db, "iterator_reuses");
   std::vector<std::pair<SnapshotHandle, Model>> snapshots;
@@ -897,10 +898,7 @@ BOOST_DATA_TEST_CASE(ASpareIteratorKeepsNoReplacedTableAndNoOtherOptions,
   const std::set<uint64_t> before = LiveTables(*db);
   auto seek_and_drop = [&](const ReadOptions& ro) {
     std::unique_ptr<Iterator> it = db->NewIterator(ro);
-    Run([&]() -> asio::awaitable<bool> {
-      co_await it->Seek(NumKey("k", 1500));
-      co_return true;
-    }());
+    SeekTo(*it, NumKey("k", 1500));
     BOOST_REQUIRE(it->Valid());
   };
   ReadOptions no_fill;
@@ -942,11 +940,10 @@ BOOST_DATA_TEST_CASE(ASpareIteratorKeepsNoReplacedTableAndNoOtherOptions,
 BOOST_DATA_TEST_CASE(FirstMoveOnAReusedTreeIsASeekOrRefused, bdata::make(BackendNames()),
                      backend) {
   TempDir dir;
-  auto db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
   Random rnd(47);
-  Model model;
-  WriteRandom(*db, rnd, 300 * kKiB, &model);
-  BOOST_REQUIRE(WaitIdle(*db).ok());
+  Model model;  // tables in level 0 and deeper
+  std::unique_ptr<DB> db =
+      OpenFilled(backend, dir.path(), MakeBackendByName(backend), rnd, &model, 300 * kKiB);
   const uint64_t reuses = Stat(*db, "iterator_reuses");
   for (int round = 0; round < 300; ++round) {
     std::unique_ptr<Iterator> it = db->NewIterator({});
@@ -958,10 +955,7 @@ BOOST_DATA_TEST_CASE(FirstMoveOnAReusedTreeIsASeekOrRefused, bdata::make(Backend
       BOOST_REQUIRE(!it->Valid());
     }
     const std::string target = RandomKTarget(rnd);
-    Run([&]() -> asio::awaitable<bool> {
-      co_await it->Seek(target);
-      co_return true;
-    }());
+    SeekTo(*it, target);
     auto pos = model.lower_bound(target);
     std::string error;
     BOOST_REQUIRE_MESSAGE(AtModelPosition(*it, model, pos, "first Seek", &error),
@@ -1011,16 +1005,10 @@ BOOST_DATA_TEST_CASE(AnUnsettledTreeIsNotKept, bdata::make(BackendNames()), back
   fault->FailReads(EIO, [](const std::string&, uint64_t, uint64_t) { return false; });
   ReadOptions no_fill;  // every block a read, none from the block cache
   no_fill.fill_cache = false;
-  auto seek = [&](Iterator& it, const std::string& target) {
-    Run([&]() -> asio::awaitable<bool> {
-      co_await it.Seek(target);
-      co_return true;
-    }());
-  };
   const uint64_t reuses = Stat(*db, "iterator_reuses");
   {
     std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
-    seek(*it, NumKey("k", 0));
+    SeekTo(*it, NumKey("k", 0));
     BOOST_REQUIRE(it->Valid());
     int steps = 0;
     // Until a step declines for I/O (a second refusal is never a yield turn).
@@ -1034,7 +1022,7 @@ BOOST_DATA_TEST_CASE(AnUnsettledTreeIsNotKept, bdata::make(BackendNames()), back
   {
     std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
     BOOST_TEST(Stat(*db, "iterator_reuses") == reuses);
-    seek(*it, NumKey("k", 1000));
+    SeekTo(*it, NumKey("k", 1000));
     BOOST_REQUIRE(it->Valid());
   }  // settled: kept
   {
@@ -1043,14 +1031,14 @@ BOOST_DATA_TEST_CASE(AnUnsettledTreeIsNotKept, bdata::make(BackendNames()), back
     fault->FailReads(EIO, [](const std::string& path, uint64_t, uint64_t) {
       return path.ends_with(".ldb");
     });
-    seek(*it, NumKey("k", 2000));
+    SeekTo(*it, NumKey("k", 2000));
     BOOST_REQUIRE(!it->Valid());
     BOOST_REQUIRE_MESSAGE(it->status().IsIOError(), it->status().ToString());
   }  // failed: not kept
   fault->FailReads(0, nullptr);
   std::unique_ptr<Iterator> it = db->NewIterator(no_fill);
   BOOST_TEST(Stat(*db, "iterator_reuses") == reuses + 1);
-  seek(*it, NumKey("k", 2000));
+  SeekTo(*it, NumKey("k", 2000));
   const auto pos = model.lower_bound(NumKey("k", 2000));
   std::string error;
   BOOST_TEST(AtModelPosition(*it, model, pos, "Seek after the failure", &error), error);
