@@ -130,10 +130,14 @@ class MergingIterator final : public AsyncIterator {
     }
   }
 
+  // Places `moving` at heap slot `i` or below it. The entry comes in as an
+  // argument, inlined, rather than being read back from memory: the step
+  // that just changed it (AfterTopMoved) wrote it in pieces, and reading it
+  // back whole (from heap_[i], or from the stack as a by-value argument)
+  // stalls on store forwarding — perf put that load at 6 % of a scan.
   template <Direction D>
-  void SiftDown(size_t i) {
+  [[gnu::always_inline]] void SiftDown(size_t i, Entry moving) {
     const size_t n = heap_.size();
-    Entry moving = heap_[i];
     while (true) {
       size_t first = 2 * i + 1;
       if (first >= n) break;
@@ -149,17 +153,18 @@ class MergingIterator final : public AsyncIterator {
   // its end (recording its error, if that is why).
   template <Direction D>
   void AfterTopMoved() {
-    Entry& top = heap_.front();
-    const AsyncIterator* child = children_[top.child].get();
+    const uint32_t index = heap_.front().child;
+    const AsyncIterator* child = children_[index].get();
+    Entry moving;
     if (child->Valid()) {
-      top.key = child->key();
+      moving = Entry{child->key(), index};
     } else {
       NoteError(*child);
-      top = heap_.back();
+      moving = heap_.back();
       heap_.pop_back();
       if (heap_.empty()) return;
     }
-    SiftDown<D>(0);
+    SiftDown<D>(0, moving);
   }
 
   void NoteError(const AsyncIterator& child) {
@@ -183,9 +188,9 @@ class MergingIterator final : public AsyncIterator {
     }
     for (size_t i = heap_.size() / 2; i-- > 0;) {
       if (direction == Direction::kForward) {
-        SiftDown<Direction::kForward>(i);
+        SiftDown<Direction::kForward>(i, heap_[i]);
       } else {
-        SiftDown<Direction::kReverse>(i);
+        SiftDown<Direction::kReverse>(i, heap_[i]);
       }
     }
   }

@@ -45,10 +45,8 @@ void TableIterator::SetError(Status s) {
   if (status_.ok()) status_ = std::move(s);
 }
 
-bool TableIterator::CheckDataStatus() {
-  if (!data_.has_value() || data_->status().ok()) return false;
+void TableIterator::RecordDataError() {
   SetError(table_->BlockError(data_block_handle_, data_->status()));
-  return true;
 }
 
 boost::asio::awaitable<void> TableIterator::InitDataBlock() {

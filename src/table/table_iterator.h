@@ -52,8 +52,14 @@ class TableIterator final : public AsyncIterator {
   // block when it can be had without I/O (true), or leaves everything as it
   // was (false).
   bool TryCrossBlock(bool forward);
-  // True when data_ hit damage; records it as the iterator's error.
-  bool CheckDataStatus();
+  // True when data_ hit damage; records it as the iterator's error. Inline:
+  // every step asks it, and almost always the answer is no.
+  bool CheckDataStatus() {
+    if (!data_.has_value() || data_->status().ok()) return false;
+    RecordDataError();
+    return true;
+  }
+  void RecordDataError();
   void ResetData();
   void SetError(Status s);
   // Makes data_ iterate (unpositioned) `block`, or when it is empty the
