@@ -211,8 +211,11 @@ class DBImpl final : public DB, private CommitTarget {
   void PublishState(std::shared_ptr<const ReadView> state);
   // The merging iterator NewIterator puts a DB iterator on: over `view`'s
   // memtables and tables, pinning them (and the caches) while it lives.
+  // `without_mem`: leave out view->mem, which must have been empty after the
+  // read's sequence was taken (so it holds nothing the read may see).
   std::unique_ptr<table::AsyncIterator> NewInternalIterator(const ReadOptions& options,
-                                                            std::shared_ptr<const ReadView> view);
+                                                            std::shared_ptr<const ReadView> view,
+                                                            bool without_mem);
   // Makes `next` the current view. REQUIRES: holds state_mu_. Returns the
   // spare iterator (recycler_) the change made stale: the caller destroys it
   // after unlocking.

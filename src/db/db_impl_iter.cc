@@ -70,11 +70,19 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
   SequenceNumber sequence;
   Result<std::shared_ptr<const ReadView>> point = ReadPoint(options, &sequence);
   if (!point.ok()) return NewErrorIterator(point.status());
-  const IteratorRecycler::Key key{point->get(), options.verify_checksums, options.fill_cache};
+  // An empty memtable is left out of the merge (one child fewer on every
+  // step; over a compacted level alone there is then nothing to merge).
+  // Sound because the sequence was taken first: every entry at or below it
+  // was added to the memtable before that sequence was published, so an
+  // empty memtable now holds nothing this read may see, and what is added
+  // later is above the sequence. (A snapshot's sequence is older still.)
+  const bool without_mem = (*point)->mem->Empty();
+  const IteratorRecycler::Key key{point->get(), options.verify_checksums, options.fill_cache,
+                                  without_mem};
   const Version* version = (*point)->version.get();  // the merged iterator pins it
   std::unique_ptr<table::AsyncIterator> merged = recycler_->Take(key);
   if (merged == nullptr) {
-    merged = NewInternalIterator(options, std::move(point).value());
+    merged = NewInternalIterator(options, std::move(point).value(), without_mem);
   } else {
     stats_.iterator_reuses.fetch_add(1, std::memory_order_relaxed);
   }
@@ -89,7 +97,7 @@ std::unique_ptr<Iterator> DBImpl::NewIterator(const ReadOptions& options) {
 }
 
 std::unique_ptr<table::AsyncIterator> DBImpl::NewInternalIterator(
-    const ReadOptions& options, std::shared_ptr<const ReadView> point) {
+    const ReadOptions& options, std::shared_ptr<const ReadView> point, bool without_mem) {
   // What the iterator pins while it lives: the memtables and the Version
   // (and so its files), and the caches its handles point into, so it may be
   // destroyed after the DB. Members are released in reverse order: the
@@ -118,7 +126,7 @@ std::unique_ptr<table::AsyncIterator> DBImpl::NewInternalIterator(
 
   std::vector<std::unique_ptr<table::AsyncIterator>> children;
   children.reserve(1 + view.imms.size() + (view.version ? view.version->files(0).size() + kNumLevels : 0));
-  children.push_back(std::make_unique<MemTableIterator>(view.mem));
+  if (!without_mem) children.push_back(std::make_unique<MemTableIterator>(view.mem));
   for (const auto& imm : view.imms) children.push_back(std::make_unique<MemTableIterator>(imm));
   if (view.version) {
     // Tables are opened by the moves that reach them (a concatenating

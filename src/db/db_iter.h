@@ -49,6 +49,10 @@ class IteratorRecycler {
     const void* view = nullptr;
     bool verify_checksums = false;
     bool fill_cache = true;
+    // Built without the view's memtable, which was empty then. A memtable
+    // never empties again, so a tree built with it is never taken for one
+    // that is empty, nor one built without it once it holds entries.
+    bool without_mem = false;
     bool operator==(const Key&) const = default;
   };
 

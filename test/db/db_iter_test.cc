@@ -882,6 +882,52 @@ BOOST_DATA_TEST_CASE(RecycledIteratorsReadAtTheirOwnSequence, bdata::make(Backen
              reused << " of " << iterators << " iterators reused");
 }
 
+// An iterator made while the memtable is empty leaves it out of its merge
+// (DBImpl::NewIterator). The tree it leaves behind is not reused once the
+// memtable holds entries (same view: no switch), so later iterators see
+// the new writes; and trees are still reused among iterators made after
+// that. The iterator made before the writes reads without them.
+BOOST_DATA_TEST_CASE(ATreeBuiltWithoutTheEmptyMemtableIsNotReusedAfterAWrite,
+                     bdata::make(BackendNames()), backend) {
+  TempDir dir;
+  Random rnd(47);
+  Model model;
+  {
+    std::unique_ptr<DB> db =
+        OpenFilled(backend, dir.path(), MakeBackendByName(backend), rnd, &model);
+  }
+  // Open flushes what it replays: the reopened DB's memtable is empty.
+  std::unique_ptr<DB> db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
+  BOOST_REQUIRE_EQUAL(Stat(*db, "flushes"), 0u);
+  const Model before = model;
+  std::unique_ptr<Iterator> older = db->NewIterator({});
+  {
+    std::unique_ptr<Iterator> it = db->NewIterator({});
+    const std::string diff = CheckIterator(*it, model, rnd, 50);
+    BOOST_REQUIRE_MESSAGE(diff.empty(), diff);
+  }  // leaves its tree, built without the memtable, as the spare
+  const std::string early = NumKey("a", 1);  // before every key of the fill
+  const std::string late = NumKey("z", 1);   // after every key
+  BOOST_REQUIRE(Run(db->Put({}, early, "first")).ok());
+  BOOST_REQUIRE(Run(db->Put({}, late, "last")).ok());
+  model[early] = "first";
+  model[late] = "last";
+  BOOST_REQUIRE_EQUAL(Stat(*db, "memtable_switches"), 0u);
+  const uint64_t reuses = Stat(*db, "iterator_reuses");
+  for (int i = 0; i < 3; ++i) {
+    std::unique_ptr<Iterator> it = db->NewIterator({});
+    for (const bool reverse : {false, true}) {  // both ends: a new key at each
+      const std::string diff = ScanDiff(Run(ScanAll(*it, reverse)), Entries(model, reverse));
+      BOOST_REQUIRE_MESSAGE(diff.empty(), "iterator " << i << (reverse ? ", reverse: " : ": ")
+                                                      << diff);
+    }
+  }
+  // The first of the three built a tree with the memtable; the others took it.
+  BOOST_TEST(Stat(*db, "iterator_reuses") - reuses == 2u);
+  const std::string diff = CheckIterator(*older, before, rnd, 50);
+  BOOST_TEST(diff.empty(), diff);
+}
+
 // The spare tree pins its view only while that view is current: the
 // compaction that replaces the view releases it, so the tables it replaced
 // are deleted as if no iterator had been made. Iterators with other
