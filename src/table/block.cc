@@ -148,7 +148,7 @@ LazyBlock::~LazyBlock() {
   if (LazyBufferPool* pool = ThreadLazyBufferPool()) pool->Put(std::move(buf_), capacity_);
 }
 
-bool LazyBlock::Reset(Slice stored, size_t max_length) {
+bool LazyBlock::Reset(Slice stored, size_t max_length, bool whole) {
   stream_ = SnappyStream();
   if (!stream_.Init(stored, max_length)) return false;
   // The decoded bytes, then a copy of the stored ones: the block is decoded
@@ -156,7 +156,7 @@ bool LazyBlock::Reset(Slice stored, size_t max_length) {
   // may be a mapping whose pages the kernel evicts meanwhile (a blocking
   // fault then) or a buffer the next read overwrites.
   const size_t out = stream_.length() + SnappyStream::kSlop;
-  const size_t need = out + stored.size();
+  const size_t need = out + (whole ? 0 : stored.size());
   // Kept across blocks; an unusually large one is not kept for good.
   if (need > capacity_ || (capacity_ > kKeepBuffer && need <= kKeepBuffer)) {
     LazyBufferPool* pool = ThreadLazyBufferPool();
@@ -169,6 +169,11 @@ bool LazyBlock::Reset(Slice stored, size_t max_length) {
       buf_.reset(new char[want]);
       capacity_ = want;
     }
+  }
+  if (whole) {
+    stream_.SetOutput(buf_.get());
+    stream_.DecodeTo(stream_.length());  // a failure stays in the stream
+    return true;
   }
   std::memcpy(buf_.get() + out, stored.data(), stored.size());
   stream_ = SnappyStream();

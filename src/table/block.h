@@ -88,7 +88,12 @@ class LazyBlock {
   // trailer (the caller may reuse them at once). False when its stated
   // length is impossible or above `max_length`; then the caller decodes
   // the block as usual (which reports the damage).
-  bool Reset(Slice stored, size_t max_length);
+  // `whole`: for a scan, which reads every entry anyway — the stream is
+  // decoded to its end (or its damage) at once, straight from `stored`,
+  // with no copy and no decode step per few entries. The stream then never
+  // reads its input again, and its reader meets damage where it would have
+  // met it decoding as it went.
+  bool Reset(Slice stored, size_t max_length, bool whole = false);
   SnappyStream* stream() { return &stream_; }
 
  private:

@@ -395,7 +395,8 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
                                                         Block::ChargeFor(stated.length()));
       if (admitted) return CacheBlock(handle, DecodeBlock(**raw, handle, verify, file_->path()));
       // Copied into *lazy only now: an admitted block needs no copy.
-      if (lazy->Reset(stored, kMaxBlockSize)) {
+      // A scan (it reads through a window) decodes the block whole at once.
+      if (lazy->Reset(stored, kMaxBlockSize, /*whole=*/window != nullptr)) {
         partial_decodes_.fetch_add(1, std::memory_order_relaxed);
         return Result<BlockRef>(BlockRef());  // decoded as the iterator goes
       }

@@ -261,7 +261,8 @@ class Table {
   // With `window` (a scan moving `forward` or back that reads ahead), a
   // block the block cache does not hold comes from *window, refilled when
   // it does not hold the block; when the page cache does not hold the
-  // refill, the block is read as without a window.
+  // refill, the block is read as without a window. A scan's *lazy is
+  // decoded whole at once (LazyBlock::Reset's `whole`): it reads every entry.
   std::optional<Result<BlockRef>> TryLoadBlock(const ReadOptions& options,
                                                const BlockHandle& handle, LazyBlock* lazy,
                                                ScanWindow* window = nullptr,
