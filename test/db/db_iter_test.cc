@@ -899,6 +899,7 @@ BOOST_DATA_TEST_CASE(ATreeBuiltWithoutTheEmptyMemtableIsNotReusedAfterAWrite,
   // Open flushes what it replays: the reopened DB's memtable is empty.
   std::unique_ptr<DB> db = OpenOrDie(EngineOptions(backend), dir.path(), backend);
   BOOST_REQUIRE_EQUAL(Stat(*db, "flushes"), 0u);
+  BOOST_REQUIRE(WaitIdle(*db).ok());  // the compaction the open's new table starts
   const Model before = model;
   std::unique_ptr<Iterator> older = db->NewIterator({});
   {
@@ -913,6 +914,13 @@ BOOST_DATA_TEST_CASE(ATreeBuiltWithoutTheEmptyMemtableIsNotReusedAfterAWrite,
   model[early] = "first";
   model[late] = "last";
   BOOST_REQUIRE_EQUAL(Stat(*db, "memtable_switches"), 0u);
+  // Background work that installs a new view (a seek compaction the scans'
+  // read samples may start) hands the spare back: reuse is counted only
+  // across iterators that saw one view.
+  auto view_changes = [&] {
+    return Stat(*db, "compactions") + Stat(*db, "trivial_moves") + Stat(*db, "flushes");
+  };
+  const uint64_t changes = view_changes();
   const uint64_t reuses = Stat(*db, "iterator_reuses");
   for (int i = 0; i < 3; ++i) {
     std::unique_ptr<Iterator> it = db->NewIterator({});
@@ -923,7 +931,11 @@ BOOST_DATA_TEST_CASE(ATreeBuiltWithoutTheEmptyMemtableIsNotReusedAfterAWrite,
     }
   }
   // The first of the three built a tree with the memtable; the others took it.
-  BOOST_TEST(Stat(*db, "iterator_reuses") - reuses == 2u);
+  if (view_changes() == changes) {
+    BOOST_TEST(Stat(*db, "iterator_reuses") - reuses == 2u);
+  } else {
+    BOOST_TEST_MESSAGE("the view changed during the scans: reuse not counted");
+  }
   const std::string diff = CheckIterator(*older, before, rnd, 50);
   BOOST_TEST(diff.empty(), diff);
 }
