@@ -166,6 +166,12 @@ class DBImpl final : public DB, private CommitTarget {
   bool NeedsRoom(size_t bytes, bool sync) override;
   boost::asio::awaitable<void> MakeRoom(size_t bytes, bool sync) override;
   boost::asio::awaitable<void> MakeRoomSteps(size_t bytes, bool sync);
+  // Whether mem_ has reached write_buffer_size. An empty memtable never
+  // has: a switch would only make another one (a write buffer smaller than
+  // an empty memtable's arena once waited forever for room).
+  bool MemtableFull() const {
+    return mem_->ApproximateMemoryUsage() >= options_.write_buffer_size && !mem_->Empty();
+  }
   void BeginGroup(WriteBatch& group, GroupCommit* commit,
                   const boost::asio::any_io_executor& ex) override;
   void OnBeginFailure(const Status& status) override;

@@ -134,10 +134,7 @@ bool DBImpl::NeedsRoom(size_t bytes, bool sync) {
       log_background_sync_->failed.load(std::memory_order_acquire)) {
     return false;
   }
-  // An empty memtable is never full: a switch would only make another one
-  // (a write buffer smaller than an empty memtable's arena once waited
-  // forever for room).
-  if (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size && !mem_->Empty()) return true;
+  if (MemtableFull()) return true;
   if (force_switch_.load(std::memory_order_acquire)) return true;
   const int l0 = l0_files_.load(std::memory_order_relaxed);
   if (l0 >= config::kL0StopWritesTrigger) return true;
@@ -188,8 +185,7 @@ asio::awaitable<void> DBImpl::MakeRoomSteps(size_t bytes, bool sync) {
     }
     // A requested freeze (FlushMemTable) counts as a full memtable, once.
     const bool forced = force_switch_.exchange(false, std::memory_order_acq_rel) && !mem_->Empty();
-    const bool mem_full =
-        forced || (mem_->ApproximateMemoryUsage() >= options_.write_buffer_size && !mem_->Empty());
+    const bool mem_full = forced || MemtableFull();
     if (!mem_full && l0 < config::kL0StopWritesTrigger) break;
     // A wait below (a pending flush, or level 0 at the stop trigger) comes
     // back here: the request must still be there then.

@@ -151,10 +151,11 @@ LazyBlock::~LazyBlock() {
 bool LazyBlock::Reset(Slice stored, size_t max_length, bool whole) {
   stream_ = SnappyStream();
   if (!stream_.Init(stored, max_length)) return false;
-  // The decoded bytes, then a copy of the stored ones: the block is decoded
-  // as its iterator moves, maybe long after this call, and the stored bytes
-  // may be a mapping whose pages the kernel evicts meanwhile (a blocking
-  // fault then) or a buffer the next read overwrites.
+  // The decoded bytes, then (unless decoded whole now) a copy of the stored
+  // ones: the block is decoded as its iterator moves, maybe long after this
+  // call, and the stored bytes may be a mapping whose pages the kernel
+  // evicts meanwhile (a blocking fault then) or a buffer the next read
+  // overwrites.
   const size_t out = stream_.length() + SnappyStream::kSlop;
   const size_t need = out + (whole ? 0 : stored.size());
   // Kept across blocks; an unusually large one is not kept for good.

@@ -398,7 +398,7 @@ std::optional<Result<BlockRef>> Table::TryReadCachedBlock(const ReadOptions& opt
       // A scan (it reads through a window) decodes the block whole at once.
       if (lazy->Reset(stored, kMaxBlockSize, /*whole=*/window != nullptr)) {
         partial_decodes_.fetch_add(1, std::memory_order_relaxed);
-        return Result<BlockRef>(BlockRef());  // decoded as the iterator goes
+        return Result<BlockRef>(BlockRef());  // the iterator reads it from *lazy
       }
     }
   }

@@ -230,8 +230,9 @@ class Table {
   }
   // File reads that refilled a scan's ScanWindow.
   uint64_t window_reads() const { return window_reads_.load(std::memory_order_relaxed); }
-  // Of block_reads(), those decoded only as far as their reader went (a
-  // BlockIter over a SnappyStream: blocks the cache did not keep).
+  // Of block_reads(), those the cache did not keep that went to a LazyBlock
+  // (a BlockIter over a SnappyStream): decoded only as far as their reader
+  // went, or, a scan's, whole at once without a copy.
   uint64_t partial_decodes() const { return partial_decodes_.load(std::memory_order_relaxed); }
   // Whether the file is mapped (see map_ below).
   bool mapped() const { return map_ != nullptr; }
