@@ -1,5 +1,6 @@
 #include "bench_util.h"
 
+#include <sys/mman.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <mutex>
+#include <new>
 #include <utility>
 
 namespace corodb::bench {
@@ -232,11 +234,19 @@ void LiveSet::Clear() {
   for (uint64_t i = 0; i < capacity_; ++i) slots_[i].store(0, std::memory_order_relaxed);
 }
 
+void LiveSet::Unmap::operator()(std::atomic<uint32_t>* slots) const {
+  if (slots != nullptr) ::munmap(slots, bytes);
+}
+
 void LiveSet::Reserve(uint64_t capacity) {
   if (capacity <= capacity_) return;
-  auto slots = std::make_unique<std::atomic<uint32_t>[]>(capacity);
+  const size_t bytes = capacity * sizeof(std::atomic<uint32_t>);
+  void* p = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) throw std::bad_alloc();
+  ::madvise(p, bytes, MADV_HUGEPAGE);  // a hint: without it, 4 KiB pages
+  std::unique_ptr<std::atomic<uint32_t>[], Unmap> slots(static_cast<std::atomic<uint32_t>*>(p), Unmap{bytes});
   for (uint64_t i = 0; i < capacity; ++i) {
-    slots[i].store(i < capacity_ ? slots_[i].load(std::memory_order_relaxed) : 0, std::memory_order_relaxed);
+    new (&slots[i]) std::atomic<uint32_t>(i < capacity_ ? slots_[i].load(std::memory_order_relaxed) : 0);
   }
   slots_ = std::move(slots);
   capacity_ = capacity;

@@ -145,6 +145,7 @@ class CorodbEngine final : public Engine {
     uint64_t scanned = 0;
     std::vector<corodb::Slice> slices;
     while (source.Next(&op)) {
+      ctx.Started(op);
       const auto t0 = std::chrono::steady_clock::now();
       std::string error;
       switch (op.kind) {

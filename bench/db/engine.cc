@@ -65,6 +65,7 @@ void BlockingEngine::Run(RunContext& ctx) {
     Op op;
     uint64_t scanned = 0;
     while (source.Next(&op)) {
+      ctx.Started(op);
       const auto t0 = std::chrono::steady_clock::now();
       const std::string error = Execute(op, ctx.w.sync, &scanned);
       const float micros = std::chrono::duration<float, std::micro>(std::chrono::steady_clock::now() - t0).count();

@@ -39,6 +39,8 @@ struct RunContext {
   // run fails with `error` ("" when the op succeeded).
   void Complete(const Op& op, int worker, bool writer, float micros, const std::string& error,
                 const std::string& engine);
+  // Call when `op` is taken, before it runs (prefetches Complete's bookkeeping).
+  void Started(const Op& op) const { PrefetchRecord(op, w, live); }
   // A main worker (not the writer) has no more operations.
   void WorkerFinished();
 };

@@ -391,6 +391,18 @@ void RecordWrite(const Op& op, const Workload& w, LiveData& live) {
   }
 }
 
+void PrefetchRecord(const Op& op, const Workload& w, const LiveData& live) {
+  switch (op.kind) {
+    case OpKind::kPut:
+    case OpKind::kReadModifyWrite:
+    case OpKind::kDelete:
+      (w.ycsb ? live.ycsb : live.plain).Prefetch(op.id);
+      break;
+    default:
+      break;
+  }
+}
+
 void ReserveLive(const Workload& w, const Flags& f, LiveData& live) {
   const uint64_t num = static_cast<uint64_t>(f.num);
   live.plain.Reserve(num);

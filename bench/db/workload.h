@@ -182,6 +182,8 @@ class OpSource {
 
 // Records in `live` what a successful `op` changed.
 void RecordWrite(const Op& op, const Workload& w, LiveData& live);
+// Prefetches what RecordWrite(op, ...) will touch (single-key writes).
+void PrefetchRecord(const Op& op, const Workload& w, const LiveData& live);
 
 // Sizes `live` for what `w` may write (before the workers start).
 void ReserveLive(const Workload& w, const Flags& f, LiveData& live);

@@ -229,8 +229,13 @@ BOOST_AUTO_TEST_CASE(LiveSetCountsLiveKeysAndValues) {
   BOOST_TEST(live.LiveBytes(16) == 36u);
   live.Reserve(1000);  // keeps what is recorded
   BOOST_TEST(live.LiveBytes(16) == 36u);
+  live.Reserve(1 << 20);  // past a huge page: mapped anew, still keeps it
+  BOOST_TEST(live.LiveBytes(16) == 36u);
+  live.Prefetch(1);
+  live.Prefetch(1u << 30);  // past the capacity: nothing to load, no fault
+  BOOST_TEST(live.LiveBytes(16) == 36u);
   BOOST_TEST(!live.overflowed());
-  live.Put(5000, 1);
+  live.Put(1 << 20, 1);  // one past the capacity
   BOOST_TEST(live.overflowed());
   live.Clear();
   BOOST_TEST(live.LiveBytes(16) == 0u);
