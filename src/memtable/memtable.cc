@@ -36,16 +36,19 @@ void MemTable::Add(SequenceNumber seq, ValueType type, Slice key, Slice value) {
   const size_t internal_key_size = key.size() + 8;
   const size_t encoded_len = VarintLength(internal_key_size) + internal_key_size +
                              VarintLength(value.size()) + value.size();
-  char* buf = arena_.Allocate(encoded_len);
-  char* p = EncodeVarint32(buf, static_cast<uint32_t>(internal_key_size));
-  if (!key.empty()) std::memcpy(p, key.data(), key.size());
-  p += key.size();
-  EncodeFixed64(p, PackSequenceAndType(seq, type));
-  p += 8;
-  p = EncodeVarint32(p, static_cast<uint32_t>(value.size()));
-  if (!value.empty()) std::memcpy(p, value.data(), value.size());
-  assert(p + value.size() == buf + encoded_len);
-  table_.Insert(buf);
+  // The entry sits in its skiplist node, right after the links: a search
+  // reads a node's key from the lines it loaded for the node.
+  table_.InsertInline(encoded_len, [&](char* buf) -> const char* {
+    char* p = EncodeVarint32(buf, static_cast<uint32_t>(internal_key_size));
+    if (!key.empty()) std::memcpy(p, key.data(), key.size());
+    p += key.size();
+    EncodeFixed64(p, PackSequenceAndType(seq, type));
+    p += 8;
+    p = EncodeVarint32(p, static_cast<uint32_t>(value.size()));
+    if (!value.empty()) std::memcpy(p, value.data(), value.size());
+    assert(p + value.size() == buf + encoded_len);
+    return buf;
+  });
 }
 
 bool MemTable::Get(const LookupKey& key, std::string* value, Status* s) const {

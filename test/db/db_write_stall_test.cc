@@ -201,7 +201,7 @@ BOOST_DATA_TEST_CASE(Level0SlowdownTriggerDelaysEachWriteGroupOnce,
                      bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  WriteForRecoveryIntoLevel0(backend, path, 200);
+  WriteForRecoveryIntoLevel0(backend, path, 280);
   auto db = OpenHeldOrDie(EngineOptions(backend), path, backend);
   const int l0 = FilesAtLevel(*db, 0);
   BOOST_REQUIRE_MESSAGE(l0 >= 8 && l0 < 12, "the setup should give 8..11 level-0 tables: "

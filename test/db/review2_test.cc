@@ -44,7 +44,7 @@ BOOST_DATA_TEST_CASE(CompactRangeFlushesTheMemtableWhileLevel0IsAtTheStopTrigger
                      bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  WriteForRecoveryIntoLevel0(backend, path, 232);  // 11 overlapping level-0 tables
+  WriteForRecoveryIntoLevel0(backend, path, 320);  // 11 overlapping level-0 tables
   Options options = EngineOptions(backend);
   // The level-0 compaction that drains the stop trigger takes about a second.
   options.compaction_rate_limit = 256 * kKiB;

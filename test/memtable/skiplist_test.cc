@@ -3,6 +3,7 @@
 #include <atomic>
 #include <boost/test/unit_test.hpp>
 #include <cstdint>
+#include <cstring>
 #include <set>
 #include <thread>
 #include <vector>
@@ -143,6 +144,85 @@ BOOST_AUTO_TEST_CASE(ReadersSeeConsistentListWhileOneWriterInserts) {
   BOOST_TEST(!failed.load());
   BOOST_TEST(reader_passes.load() >= kReaders);
   for (Key k : keys) BOOST_REQUIRE(list.Contains(k));
+}
+
+// Keys inserted with InsertInline live in their nodes: 8 bytes of key and 8
+// of its complement. Readers racing the writer must find every published key
+// whole (the payload is written before the node is published), in order, and
+// each key's bytes must not overlap another node's.
+struct InlineComparator {
+  static uint64_t Decode(const char* p) {
+    uint64_t v;
+    std::memcpy(&v, p, sizeof(v));
+    return v;
+  }
+  int operator()(const char* a, const char* b) const {
+    const uint64_t x = Decode(a), y = Decode(b);
+    return x < y ? -1 : (x > y ? 1 : 0);
+  }
+};
+using InlineList = SkipList<const char*, InlineComparator>;
+
+BOOST_AUTO_TEST_CASE(InlineKeysAreFoundWholeWhileOneWriterInserts) {
+  constexpr int kKeys = 20000;
+  constexpr int kReaders = 2;
+  std::vector<uint64_t> keys;
+  {
+    Random rnd(7);
+    std::set<uint64_t> seen;
+    while (keys.size() < kKeys) {
+      const uint64_t k = (static_cast<uint64_t>(rnd.Next()) << 31) | rnd.Next();
+      if (seen.insert(k).second) keys.push_back(k);
+    }
+  }
+  Arena arena;
+  InlineList list(InlineComparator(), &arena);
+  std::atomic<int> published{0};
+  std::atomic<bool> failed{false};
+
+  auto reader = [&] {
+    for (;;) {
+      const int n = published.load(std::memory_order_acquire);
+      InlineList::Iterator iter(&list);
+      int count = 0;
+      uint64_t prev = 0;
+      for (iter.SeekToFirst(); iter.Valid(); iter.Next()) {
+        const uint64_t k = InlineComparator::Decode(iter.key());
+        if (InlineComparator::Decode(iter.key() + 8) != ~k) failed.store(true);  // torn
+        if (count > 0 && !(prev < k)) failed.store(true);
+        prev = k;
+        ++count;
+      }
+      if (count < n) failed.store(true);
+      if (n == kKeys || failed.load()) break;
+    }
+  };
+  std::vector<std::thread> readers;
+  for (int r = 0; r < kReaders; ++r) readers.emplace_back(reader);
+  for (int i = 0; i < kKeys; ++i) {
+    const uint64_t k = keys[i];
+    list.InsertInline(16, [k](char* payload) -> const char* {
+      const uint64_t inverse = ~k;
+      std::memcpy(payload, &k, 8);
+      std::memcpy(payload + 8, &inverse, 8);
+      return payload;
+    });
+    published.store(i + 1, std::memory_order_release);
+  }
+  for (auto& t : readers) t.join();
+  BOOST_TEST(!failed.load());
+
+  // Every key is found, whole, and the model's order is the list's.
+  std::set<uint64_t> model(keys.begin(), keys.end());
+  InlineList::Iterator iter(&list);
+  iter.SeekToFirst();
+  for (const uint64_t want : model) {
+    BOOST_REQUIRE(iter.Valid());
+    BOOST_REQUIRE_EQUAL(InlineComparator::Decode(iter.key()), want);
+    BOOST_REQUIRE_EQUAL(InlineComparator::Decode(iter.key() + 8), ~want);
+    iter.Next();
+  }
+  BOOST_TEST(!iter.Valid());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
