@@ -23,6 +23,18 @@ struct U64Comparator {
 };
 using IntList = SkipList<Key, U64Comparator>;
 
+// `n` distinct random 62-bit keys, in the order drawn.
+std::vector<uint64_t> DistinctRandomKeys(size_t n, uint32_t seed) {
+  Random rnd(seed);
+  std::set<uint64_t> seen;
+  std::vector<uint64_t> keys;
+  while (keys.size() < n) {
+    const uint64_t k = (static_cast<uint64_t>(rnd.Next()) << 31) | rnd.Next();
+    if (seen.insert(k).second) keys.push_back(k);
+  }
+  return keys;
+}
+
 BOOST_AUTO_TEST_SUITE(SkipListTest)
 
 BOOST_AUTO_TEST_CASE(EmptyListHasNothing) {
@@ -93,15 +105,7 @@ BOOST_AUTO_TEST_CASE(InsertContainsAndIterateMatchStdSet) {
 BOOST_AUTO_TEST_CASE(ReadersSeeConsistentListWhileOneWriterInserts) {
   constexpr int kKeys = 20000;
   constexpr int kReaders = 3;
-  std::vector<Key> keys;
-  {
-    Random rnd(42);
-    std::set<Key> seen;
-    while (keys.size() < kKeys) {
-      const Key k = (static_cast<Key>(rnd.Next()) << 31) | rnd.Next();
-      if (seen.insert(k).second) keys.push_back(k);
-    }
-  }
+  const std::vector<Key> keys = DistinctRandomKeys(kKeys, 42);
   Arena arena;
   IntList list(U64Comparator(), &arena);
   std::atomic<int> published{0};
@@ -166,15 +170,7 @@ using InlineList = SkipList<const char*, InlineComparator>;
 BOOST_AUTO_TEST_CASE(InlineKeysAreFoundWholeWhileOneWriterInserts) {
   constexpr int kKeys = 20000;
   constexpr int kReaders = 2;
-  std::vector<uint64_t> keys;
-  {
-    Random rnd(7);
-    std::set<uint64_t> seen;
-    while (keys.size() < kKeys) {
-      const uint64_t k = (static_cast<uint64_t>(rnd.Next()) << 31) | rnd.Next();
-      if (seen.insert(k).second) keys.push_back(k);
-    }
-  }
+  const std::vector<uint64_t> keys = DistinctRandomKeys(kKeys, 7);
   Arena arena;
   InlineList list(InlineComparator(), &arena);
   std::atomic<int> published{0};
