@@ -7,8 +7,9 @@
 // - Nodes are never deleted while the list lives; their memory belongs to the
 //   arena, which must outlive the list. A key is immutable once inserted.
 // - A node becomes visible to readers only through a release store of the
-//   link that points at it, after its own key and links are written; readers
-//   load links with acquire. So a reader that reaches a node sees it whole.
+//   link that points at it, after its key (and an inline key's bytes) and its
+//   links are written; readers load links with acquire. So a reader that
+//   reaches a node sees it whole.
 // - Level 0 links every node in key order; level i > 0 links a subset of
 //   level i-1. max_height_ only grows; a reader that sees a new height before
 //   the head's links at that level finds nullptr there, which is harmless.

@@ -513,7 +513,7 @@ BOOST_DATA_TEST_CASE(CompactionOverADamagedTableStopsWithCorruption,
                      bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  const Model model = test::WriteForRecoveryIntoLevel0(backend, path, 100);
+  const Model model = test::WriteForRecoveryIntoLevel0(backend, path, 130);  // 5 tables
   const Options options = EngineOptions(backend);
   std::set<uint64_t> tables;
   {

@@ -126,7 +126,7 @@ inline void FlushWithFiller(DB& db, const std::string& filler_key,
 
 // Writes `count` 1000-byte values of random "r" keys into one memtable
 // (write_buffer_size 4 MiB) and closes: left in the log, a reopen with 32 KiB
-// memtables recovers them into about count / 29 overlapping level-0 tables.
+// memtables recovers them into about count / 31 overlapping level-0 tables.
 // Returns what was written.
 inline Model WriteForRecoveryIntoLevel0(const std::string& backend,
                                         const std::string& path, int count) {

@@ -44,7 +44,7 @@ BOOST_DATA_TEST_CASE(CompactRangeFlushesTheMemtableWhileLevel0IsAtTheStopTrigger
                      bdata::make(BackendNames()), backend) {
   TempDir dir;
   const std::string path = dir.Child("db");
-  WriteForRecoveryIntoLevel0(backend, path, 320);  // 11 overlapping level-0 tables
+  WriteForRecoveryIntoLevel0(backend, path, 326);  // 11 overlapping level-0 tables (315..340 give 11)
   Options options = EngineOptions(backend);
   // The level-0 compaction that drains the stop trigger takes about a second.
   options.compaction_rate_limit = 256 * kKiB;

@@ -150,10 +150,13 @@ BOOST_AUTO_TEST_CASE(ReadersSeeConsistentListWhileOneWriterInserts) {
   for (Key k : keys) BOOST_REQUIRE(list.Contains(k));
 }
 
-// Keys inserted with InsertInline live in their nodes: 8 bytes of key and 8
-// of its complement. Readers racing the writer must find every published key
-// whole (the payload is written before the node is published), in order, and
-// each key's bytes must not overlap another node's.
+// Keys inserted with InsertInline live in their nodes. Each payload holds
+// its key (8 bytes), its ~key (8), its size (4) and then a pattern of its
+// key; sizes run from 20 bytes to past the arena's own-block threshold
+// (1 KiB) and its block size (4 KiB). Readers racing the writer must find
+// every published key whole (a payload is written before its node is
+// published), by scans and by point lookups, in order; at the end every
+// byte of every payload must be as written (no payload overlaps another).
 struct InlineComparator {
   static uint64_t Decode(const char* p) {
     uint64_t v;
@@ -167,16 +170,35 @@ struct InlineComparator {
 };
 using InlineList = SkipList<const char*, InlineComparator>;
 
+constexpr uint32_t kInlineHeader = 20;
+
+uint32_t InlinePayloadSize(uint64_t key) { return kInlineHeader + static_cast<uint32_t>(key % 5000); }
+
+char InlinePatternByte(uint64_t key, uint32_t i) { return static_cast<char>((key >> (i % 56)) + i); }
+
+// Whether `payload` holds `key`'s header; with `whole`, its pattern too.
+bool InlinePayloadIntact(const char* payload, uint64_t key, bool whole) {
+  uint32_t size;
+  std::memcpy(&size, payload + 16, sizeof(size));
+  if (InlineComparator::Decode(payload) != key || InlineComparator::Decode(payload + 8) != ~key ||
+      size != InlinePayloadSize(key)) {
+    return false;
+  }
+  for (uint32_t i = kInlineHeader; whole && i < size; ++i) {
+    if (payload[i] != InlinePatternByte(key, i)) return false;
+  }
+  return true;
+}
+
 BOOST_AUTO_TEST_CASE(InlineKeysAreFoundWholeWhileOneWriterInserts) {
   constexpr int kKeys = 20000;
-  constexpr int kReaders = 2;
   const std::vector<uint64_t> keys = DistinctRandomKeys(kKeys, 7);
   Arena arena;
   InlineList list(InlineComparator(), &arena);
   std::atomic<int> published{0};
   std::atomic<bool> failed{false};
 
-  auto reader = [&] {
+  auto scanner = [&] {
     for (;;) {
       const int n = published.load(std::memory_order_acquire);
       InlineList::Iterator iter(&list);
@@ -184,7 +206,7 @@ BOOST_AUTO_TEST_CASE(InlineKeysAreFoundWholeWhileOneWriterInserts) {
       uint64_t prev = 0;
       for (iter.SeekToFirst(); iter.Valid(); iter.Next()) {
         const uint64_t k = InlineComparator::Decode(iter.key());
-        if (InlineComparator::Decode(iter.key() + 8) != ~k) failed.store(true);  // torn
+        if (!InlinePayloadIntact(iter.key(), k, false)) failed.store(true);  // torn
         if (count > 0 && !(prev < k)) failed.store(true);
         prev = k;
         ++count;
@@ -193,29 +215,49 @@ BOOST_AUTO_TEST_CASE(InlineKeysAreFoundWholeWhileOneWriterInserts) {
       if (n == kKeys || failed.load()) break;
     }
   };
-  std::vector<std::thread> readers;
-  for (int r = 0; r < kReaders; ++r) readers.emplace_back(reader);
+  auto prober = [&] {
+    Random rnd(11);
+    for (;;) {
+      const int n = published.load(std::memory_order_acquire);
+      for (int i = 0; i < 64 && n > 0; ++i) {
+        const uint64_t k = keys[rnd.Uniform(static_cast<uint32_t>(n))];
+        char probe[8];
+        std::memcpy(probe, &k, sizeof(k));
+        InlineList::Iterator iter(&list);
+        iter.Seek(probe);
+        if (!list.Contains(probe) || !iter.Valid() || !InlinePayloadIntact(iter.key(), k, false)) {
+          failed.store(true);
+        }
+      }
+      if (n == kKeys || failed.load()) break;
+    }
+  };
+  std::thread scan(scanner);
+  std::thread probe(prober);
   for (int i = 0; i < kKeys; ++i) {
     const uint64_t k = keys[i];
-    list.InsertInline(16, [k](char* payload) -> const char* {
+    const uint32_t size = InlinePayloadSize(k);
+    list.InsertInline(size, [k, size](char* payload) -> const char* {
       const uint64_t inverse = ~k;
       std::memcpy(payload, &k, 8);
       std::memcpy(payload + 8, &inverse, 8);
+      std::memcpy(payload + 16, &size, 4);
+      for (uint32_t j = kInlineHeader; j < size; ++j) payload[j] = InlinePatternByte(k, j);
       return payload;
     });
     published.store(i + 1, std::memory_order_release);
   }
-  for (auto& t : readers) t.join();
+  scan.join();
+  probe.join();
   BOOST_TEST(!failed.load());
 
-  // Every key is found, whole, and the model's order is the list's.
+  // Every key is found, every byte as written, in the model's order.
   std::set<uint64_t> model(keys.begin(), keys.end());
   InlineList::Iterator iter(&list);
   iter.SeekToFirst();
   for (const uint64_t want : model) {
     BOOST_REQUIRE(iter.Valid());
-    BOOST_REQUIRE_EQUAL(InlineComparator::Decode(iter.key()), want);
-    BOOST_REQUIRE_EQUAL(InlineComparator::Decode(iter.key() + 8), ~want);
+    BOOST_REQUIRE(InlinePayloadIntact(iter.key(), want, true));
     iter.Next();
   }
   BOOST_TEST(!iter.Valid());
